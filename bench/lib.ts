@@ -1,0 +1,69 @@
+// Shared plumbing for `npm run bench`: machine facts and result files. Each bench/*.bench.ts
+// exports `default async function run(ctx: BenchContext)`; speed lives here, never in tests.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+
+export interface Machine {
+  hostname: string;
+  platform: string;
+  arch: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+}
+
+export function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    hostname: os.hostname(),
+    platform: os.platform(),
+    arch: os.arch(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+  };
+}
+
+export interface BenchContext {
+  /** Set by `mirage bench --quick`: smaller sizes, for a smoke run. */
+  quick: boolean;
+  log: (msg: string) => void;
+  /** Writes bench/results/<name>.json (atomically) with the machine and a timestamp added. */
+  writeResult: (name: string, result: Record<string, unknown>) => Promise<string>;
+}
+
+export function createContext(quick: boolean): BenchContext {
+  return {
+    quick,
+    log: (msg) => process.stderr.write(`${msg}\n`),
+    async writeResult(name, result) {
+      await mkdir(RESULTS_DIR, { recursive: true });
+      const file = join(RESULTS_DIR, `${name}.json`);
+      const body = { name, date: new Date().toISOString(), machine: machine(), quick, ...result };
+      await writeFile(`${file}.tmp`, JSON.stringify(body, null, 2));
+      await rename(`${file}.tmp`, file);
+      return file;
+    },
+  };
+}
+
+/** Times `fn` `reps` times after `warmup` runs; returns per-run milliseconds and summary stats. */
+export async function timeIt(fn: () => unknown | Promise<unknown>, reps: number, warmup = 1) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  const sorted = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return { ms, p50: q(0.5), p95: q(0.95), mean: ms.reduce((a, b) => a + b, 0) / ms.length };
+}

@@ -1,0 +1,123 @@
+// Builds a bundle: tensors are appended to named shards, each shard is hashed and handed to a
+// ShardSink (the CLI's sink writes into a temporary folder that is renamed into place at the end,
+// so a failed build never leaves a half-written bundle behind).
+import { encodeFloat16 } from '../tensor/float16.ts';
+import {
+  DTYPE_BYTES,
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  MANIFEST_FILE,
+  ManifestSchema,
+  type DType,
+  type Manifest,
+  type Shard,
+  type TensorRef,
+} from './manifest.ts';
+import { sha256Hex } from './sha256.ts';
+
+export interface ShardSink {
+  /** Writes one whole file of the bundle (shards and manifest.json). */
+  write(path: string, bytes: Uint8Array): Promise<void>;
+}
+
+export type TensorData = ArrayLike<number> & { length: number };
+
+/** Encodes numbers as little-endian bytes of the given dtype (float16 rounds to nearest even). */
+export function encodeTensor(data: TensorData, dtype: DType): Uint8Array {
+  let typed: ArrayBufferView;
+  switch (dtype) {
+    case 'float16':
+      typed = data instanceof Uint16Array ? data : encodeFloat16(data);
+      break;
+    case 'float32':
+      typed = data instanceof Float32Array ? data : Float32Array.from(data);
+      break;
+    case 'uint8':
+      typed = data instanceof Uint8Array ? data : Uint8Array.from(data);
+      break;
+    case 'int32':
+      typed = data instanceof Int32Array ? data : Int32Array.from(data);
+      break;
+    case 'uint32':
+      typed = data instanceof Uint32Array ? data : Uint32Array.from(data);
+      break;
+  }
+  // Every platform we run on (x86, ARM, browsers) is little-endian, which the format requires.
+  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+}
+
+/** The manifest without the fields the writer fills in itself. */
+export type ManifestBody = Omit<Manifest, 'format' | 'version' | 'shards'>;
+
+export class BundleWriter {
+  private readonly pending = new Map<string, Uint8Array[]>();
+  private readonly sizes = new Map<string, number>();
+  private readonly done: Shard[] = [];
+
+  constructor(private readonly sink: ShardSink) {}
+
+  /**
+   * Appends a tensor to shard `shardPath` (created on first use) and returns its reference.
+   * Offsets are aligned to the element size so readers can view the bytes without copying.
+   */
+  addTensor(shardPath: string, data: TensorData, dtype: DType, shape: number[]): TensorRef {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== data.length) {
+      throw new RangeError(`addTensor(${shardPath}): ${data.length} values for shape [${shape.join(', ')}] (${n})`);
+    }
+    if (this.done.some((s) => s.path === shardPath)) throw new Error(`shard ${shardPath} is already closed`);
+    const bytes = encodeTensor(data, dtype);
+    let size = this.sizes.get(shardPath) ?? 0;
+    const chunks = this.pending.get(shardPath) ?? [];
+    const align = Math.max(DTYPE_BYTES[dtype], 4);
+    const pad = (align - (size % align)) % align;
+    if (pad) {
+      chunks.push(new Uint8Array(pad));
+      size += pad;
+    }
+    const offset = size;
+    chunks.push(bytes.slice()); // copy: callers may reuse their buffers
+    this.pending.set(shardPath, chunks);
+    this.sizes.set(shardPath, size + bytes.byteLength);
+    return { shard: shardPath, offset, dtype, shape: [...shape] };
+  }
+
+  /** Current byte length of a shard (the offset the next raw append would get). */
+  shardSize(shardPath: string): number {
+    return this.sizes.get(shardPath) ?? 0;
+  }
+
+  /** Writes a shard out now (hash + sink) to bound memory; no more tensors may go into it. */
+  async closeShard(shardPath: string): Promise<void> {
+    const chunks = this.pending.get(shardPath);
+    if (!chunks) return;
+    const total = this.sizes.get(shardPath) ?? 0;
+    const bytes = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      bytes.set(c, o);
+      o += c.byteLength;
+    }
+    this.pending.delete(shardPath);
+    await this.sink.write(shardPath, bytes);
+    this.done.push({ path: shardPath, bytes: total, sha256: await sha256Hex(bytes) });
+  }
+
+  /** Closes every shard, validates the manifest against the schema and writes manifest.json. */
+  async finish(body: ManifestBody): Promise<Manifest> {
+    for (const path of [...this.pending.keys()]) await this.closeShard(path);
+    const manifest: Manifest = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      ...body,
+      shards: [...this.done].sort((a, b) => a.path.localeCompare(b.path)),
+    };
+    const parsed = ManifestSchema.safeParse(manifest);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(`bundle writer produced an invalid manifest at ${issue.path.join('.')}: ${issue.message}`);
+    }
+    await this.sink.write(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    return manifest;
+  }
+}
