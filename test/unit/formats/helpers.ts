@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesSource, type ByteSource } from '../../../src/core/formats/byteSource.ts';
+
+export const FIX = join(import.meta.dirname, '..', '..', 'fixtures', 'formats');
+
+export function fixture(...parts: string[]): ByteSource {
+  const path = join(FIX, ...parts);
+  return bytesSource(new Uint8Array(readFileSync(path)), path);
+}
+
+export function fixtureJson<T = any>(...parts: string[]): T {
+  return JSON.parse(readFileSync(join(FIX, ...parts), 'utf8')) as T;
+}
