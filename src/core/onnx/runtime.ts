@@ -1,0 +1,48 @@
+// Running ONNX graphs with onnxruntime-web: in Node (CLI, tests) the package's node build uses the
+// wasm execution provider; in browsers and workers the caller may ask for webgpu first.
+import * as ort from 'onnxruntime-web';
+
+export type OrtSession = ort.InferenceSession;
+export type OrtTensor = ort.Tensor;
+export { ort };
+
+let configured = false;
+function configure(): void {
+  if (configured) return;
+  configured = true;
+  // One thread: Node lacks the cross-origin isolation worker setup, and the demo's graphs are small.
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (isNode) ort.env.wasm.numThreads = 1;
+}
+
+export interface SessionOptions {
+  executionProviders?: string[];
+}
+
+/** Creates an inference session from the bytes of an ONNX model. */
+export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  configure();
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: opts.executionProviders ?? ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+}
+
+/** A float32 tensor for a session input. */
+export function floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+/** Runs a session with named float32 inputs and returns the named output's data. */
+export async function runFloat(
+  session: ort.InferenceSession,
+  inputs: Record<string, { data: Float32Array; dims: number[] }>,
+  output: string,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) feeds[k] = floatTensor(v.data, v.dims);
+  const res = await session.run(feeds);
+  const t = res[output];
+  if (!t) throw new Error(`ONNX session has no output "${output}" (has: ${Object.keys(res).join(', ')})`);
+  return { data: t.data as Float32Array, dims: t.dims };
+}
