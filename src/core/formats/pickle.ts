@@ -447,15 +447,15 @@ export class Unpickler {
         case 0x61: { // APPEND
           const v = this.popValue();
           const l = this.top();
-          if (!Array.isArray(l) || isTuple(l)) throw this.err('APPEND to a non-list');
-          l.push(v);
+          if (!Array.isArray(l) || Object.isFrozen(l)) throw this.err('APPEND to a non-list');
+          (l as PyValue[]).push(v);
           break;
         }
         case 0x65: { // APPENDS
           const items = this.popMark();
           const l = this.top();
-          if (!Array.isArray(l) || isTuple(l)) throw this.err('APPENDS to a non-list');
-          for (const v of items) l.push(v);
+          if (!Array.isArray(l) || Object.isFrozen(l)) throw this.err('APPENDS to a non-list');
+          for (const v of items) (l as PyValue[]).push(v);
           break;
         }
         case 0x29: this.stack.push(tuple([])); break; // EMPTY_TUPLE

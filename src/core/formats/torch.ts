@@ -1,0 +1,177 @@
+// PyTorch .pt / .pth files (torch.save's zip format, PyTorch >= 1.6): <prefix>/data.pkl is a pickle
+// whose tensors point (persistent ids) at storages stored as <prefix>/data/<key>. We read it with the
+// safe unpickler plus exactly the rebuild functions torch's own `weights_only` loader allows, and
+// keep storages on disk until a tensor's values are asked for.
+import { readExactly, sourceName, type ByteSource } from './byteSource.ts';
+import { FormatError } from './errors.ts';
+import { Opaque, unpickle, type GlobalImpl, type PyValue } from './pickle.ts';
+import { openZip } from './zip.ts';
+import { fromHalf } from '../tensor/float16.ts';
+
+export type TorchDtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+const STORAGE_TYPES: Record<string, TorchDtype> = {
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  UntypedStorage: 'uint8',
+};
+export const TORCH_DTYPE_BYTES: Record<TorchDtype, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
+export class TorchStorage {
+  constructor(
+    readonly dtype: TorchDtype,
+    readonly source: ByteSource,
+    readonly key: string,
+  ) {}
+}
+
+export class TorchTensor {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
+  get dtype(): TorchDtype {
+    return this.storage.dtype;
+  }
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  get contiguous(): boolean {
+    let s = 1;
+    for (let d = this.shape.length - 1; d >= 0; d--) {
+      if (this.shape[d] !== 1 && this.stride[d] !== s) return false;
+      s *= this.shape[d];
+    }
+    return true;
+  }
+}
+
+function decode(raw: Uint8Array, dtype: TorchDtype, out: Float32Array | Float64Array, outOffset = 0): void {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const n = raw.byteLength / TORCH_DTYPE_BYTES[dtype];
+  switch (dtype) {
+    case 'float32': for (let i = 0; i < n; i++) out[outOffset + i] = dv.getFloat32(4 * i, true); break;
+    case 'float64': for (let i = 0; i < n; i++) out[outOffset + i] = dv.getFloat64(8 * i, true); break;
+    case 'float16': for (let i = 0; i < n; i++) out[outOffset + i] = fromHalf(dv.getUint16(2 * i, true)); break;
+    case 'bfloat16': {
+      const f = new Float32Array(1);
+      const u = new Uint32Array(f.buffer);
+      for (let i = 0; i < n; i++) {
+        u[0] = dv.getUint16(2 * i, true) << 16;
+        out[outOffset + i] = f[0];
+      }
+      break;
+    }
+    case 'int64': for (let i = 0; i < n; i++) out[outOffset + i] = Number(dv.getBigInt64(8 * i, true)); break;
+    case 'int32': for (let i = 0; i < n; i++) out[outOffset + i] = dv.getInt32(4 * i, true); break;
+    case 'int16': for (let i = 0; i < n; i++) out[outOffset + i] = dv.getInt16(2 * i, true); break;
+    case 'int8': for (let i = 0; i < n; i++) out[outOffset + i] = dv.getInt8(i); break;
+    default: for (let i = 0; i < n; i++) out[outOffset + i] = raw[i];
+  }
+}
+
+/** All values of a tensor in C order (float64 keeps int64 and float64 exact). Reads only the span it uses. */
+export async function tensorValues(t: TorchTensor): Promise<Float64Array> {
+  const out = new Float64Array(t.size);
+  if (t.size === 0) return out;
+  const eb = TORCH_DTYPE_BYTES[t.dtype];
+  let maxOff = t.offset;
+  for (let d = 0; d < t.shape.length; d++) maxOff += (t.shape[d] - 1) * Math.max(0, t.stride[d]);
+  const span = maxOff - t.offset + 1;
+  const raw = await readExactly(t.storage.source, t.offset * eb, span * eb, `storage ${t.storage.key}`);
+  const all = new Float64Array(span);
+  decode(raw, t.dtype, all);
+  if (t.contiguous) return all.subarray(0, t.size).slice();
+  const nd = t.shape.length;
+  const idx = new Array<number>(nd).fill(0);
+  for (let c = 0; c < t.size; c++) {
+    let off = 0;
+    for (let d = 0; d < nd; d++) off += idx[d] * t.stride[d];
+    out[c] = all[off];
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d] < t.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Elements [i*inner, (i+count)*inner) of a contiguous tensor along its first axis, as float32. */
+export async function tensorRows(t: TorchTensor, start: number, count: number): Promise<Float32Array> {
+  if (!t.contiguous) throw new Error('tensorRows: tensor is not contiguous');
+  const inner = t.size / (t.shape[0] || 1);
+  const eb = TORCH_DTYPE_BYTES[t.dtype];
+  const raw = await readExactly(t.storage.source, (t.offset + start * inner) * eb, count * inner * eb, `storage ${t.storage.key}`);
+  const out = new Float32Array(count * inner);
+  decode(raw, t.dtype, out);
+  return out;
+}
+
+export interface TorchFile {
+  /** The unpickled object: tensors are TorchTensor, containers as in pickle.ts. */
+  root: PyValue;
+  file: string;
+}
+
+/** Opens a torch.save zip file and unpickles data.pkl with storages left on disk. */
+export async function loadTorch(src: ByteSource): Promise<TorchFile> {
+  const file = sourceName(src);
+  const zip = await openZip(src);
+  const pkl = [...zip.entries.keys()].find((n) => /(^|\/)data\.pkl$/.test(n));
+  if (!pkl) throw new FormatError(file, 'no data.pkl inside the zip', { field: 'data.pkl', expected: 'a torch.save file (zip with <name>/data.pkl)' });
+  const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
+  const storages = new Map<string, TorchStorage>();
+  const pending: Array<Promise<void>> = [];
+  const persistentLoad = (pid: PyValue): PyValue => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage') throw new FormatError(file, 'unknown persistent id', { field: 'data.pkl', expected: "('storage', type, key, location, numel)" });
+    const type = pid[1];
+    const typeName = type instanceof Opaque ? type.name.replace(/^torch\.(storage\.)?/, '') : '';
+    const dtype = STORAGE_TYPES[typeName];
+    if (!dtype) throw new FormatError(file, `unsupported storage type ${String(typeName)}`, { field: 'storage', expected: Object.keys(STORAGE_TYPES).join(', ') });
+    const key = String(pid[2]);
+    let s = storages.get(key);
+    if (!s) {
+      const placeholder = new TorchStorage(dtype, { size: 0, name: file, read: async () => new Uint8Array(0) }, key);
+      s = placeholder;
+      storages.set(key, s);
+      pending.push(
+        zip.open(`${prefix}data/${key}`).then((source) => {
+          Object.assign(placeholder, { source });
+        }),
+      );
+    }
+    return s as unknown as PyValue;
+  };
+  const storageClass: GlobalImpl = {};
+  const extraGlobals: Record<string, GlobalImpl> = {
+    'torch._utils._rebuild_tensor_v2': {
+      call: (args) => {
+        const [storage, offset, size, stride] = args;
+        if (!(storage instanceof TorchStorage)) throw new FormatError(file, 'tensor without a storage', { field: 'data.pkl' });
+        return new TorchTensor(storage, Number(offset), (size as PyValue[]).map(Number), (stride as PyValue[]).map(Number)) as unknown as PyValue;
+      },
+    },
+    'torch._utils._rebuild_parameter': { call: (args) => args[0] },
+    'torch._utils._rebuild_parameter_with_state': { call: (args) => args[0] },
+  };
+  for (const name of Object.keys(STORAGE_TYPES)) {
+    extraGlobals[`torch.${name}`] = storageClass;
+    extraGlobals[`torch.storage.${name}`] = storageClass;
+  }
+  for (const dt of ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']) extraGlobals[`torch.${dt}`] = {};
+  const root = await unpickle(await zip.open(pkl), { file: `${file}:${pkl}`, persistentLoad, extraGlobals });
+  await Promise.all(pending);
+  return { root, file };
+}
