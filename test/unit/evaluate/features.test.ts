@@ -93,3 +93,15 @@ describe('brain correlation over ROI sets', () => {
     expect(() => brainSets([{ group: 'early', voxels: [12] }], 10)).toThrow(/outside/);
   });
 });
+
+describe('rankByCosine', () => {
+  it('ranks candidates by cosine similarity, best first, carrying ids', async () => {
+    const { rankByCosine } = await import('../../../src/core/evaluate/identify.ts');
+    const values = Float32Array.from([1, 0, 0, 1, 1, 1, -1, 0]);
+    const r = rankByCosine(Float32Array.from([2, 0.1]), values, [10, 11, 12, 13]);
+    expect(r.map((x) => x.id)).toEqual([10, 12, 11, 13]);
+    expect(r[0].score).toBeCloseTo(2 / Math.sqrt(4.01), 12);
+    expect(r[3].score).toBeCloseTo(-2 / Math.sqrt(4.01), 12);
+    expect(() => rankByCosine([1, 2], values, [1, 2, 3])).toThrow(/expected 3 rows/);
+  });
+});

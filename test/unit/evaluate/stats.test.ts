@@ -27,7 +27,7 @@ describe('stats', () => {
   });
   it('normalised average scales each metric to [0,1] across methods and inverts lower-is-better', () => {
     const higher = TABLE1_METRICS.map((k) => METRICS[k].higherIsBetter);
-    const entries = PUBLISHED_TABLE1.map((m) => ({ name: m.method, values: TABLE1_METRICS.map((k) => m.imagery[k]) }));
+    const entries = PUBLISHED_TABLE1.map((m) => ({ name: m.method, values: TABLE1_METRICS.map((k) => m.imagery[k as keyof typeof m.imagery]) }));
     const scores = normalisedAverage(entries, higher);
     const best = scores.reduce((a, b) => (a.score > b.score ? a : b));
     expect(best.name).toBe('MIRAGE');
