@@ -14,6 +14,9 @@ export interface RoiEntry {
   voxels: Int32Array;
 }
 
+/** An ROI as given to a set: voxel indices in any order, duplicates allowed. */
+export type RoiInput = Omit<RoiEntry, 'voxels'> & { voxels: ArrayLike<number> };
+
 export function union(a: Int32Array, b: Int32Array): Int32Array {
   const out = new Int32Array(a.length + b.length);
   let i = 0;
@@ -57,7 +60,7 @@ export class RoiSet {
   readonly voxelCount: number;
   private readonly entries = new Map<string, RoiEntry>();
 
-  constructor(voxelCount: number, rois: Iterable<RoiEntry> = []) {
+  constructor(voxelCount: number, rois: Iterable<RoiInput> = []) {
     this.voxelCount = voxelCount;
     for (const r of rois) this.add(r);
   }
@@ -80,7 +83,7 @@ export class RoiSet {
     return r;
   }
 
-  add(r: Omit<RoiEntry, 'voxels'> & { voxels: ArrayLike<number> }): RoiEntry {
+  add(r: RoiInput): RoiEntry {
     if (!r.name.trim()) throw new RangeError('ROI name is empty');
     const prev = this.entries.get(r.name);
     if (prev && prev.source === 'bundle') throw new RangeError(`ROI "${r.name}" comes with the bundle and cannot be replaced`);
