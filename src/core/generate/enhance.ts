@@ -43,7 +43,21 @@ function sinc(x: number): number {
 function lanczos(x: number): number {
   return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
 }
-const LANCZOS_SUPPORT = 3;
+
+/** Pillow's bicubic (a = -0.5), support 2: what HF's CLIPImageProcessor resizes with. */
+function bicubic(x: number): number {
+  const a = -0.5;
+  if (x < 0) x = -x;
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+export type PilFilter = 'lanczos' | 'bicubic';
+const FILTERS: Record<PilFilter, { fn: (x: number) => number; support: number }> = {
+  lanczos: { fn: lanczos, support: 3 },
+  bicubic: { fn: bicubic, support: 2 },
+};
 
 interface Coeffs {
   ksize: number;
@@ -54,10 +68,11 @@ interface Coeffs {
 }
 
 /** precompute_coeffs + normalize_coeffs_8bpc for one axis (box = whole input). */
-function precomputeCoeffs(inSize: number, outSize: number): Coeffs {
+function precomputeCoeffs(inSize: number, outSize: number, filter: PilFilter): Coeffs {
+  const { fn, support: baseSupport } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
-  const support = LANCZOS_SUPPORT * filterscale;
+  const support = baseSupport * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const kk = new Int32Array(outSize * ksize);
@@ -73,7 +88,7 @@ function precomputeCoeffs(inSize: number, outSize: number): Coeffs {
     xmax -= xmin;
     let ww = 0;
     for (let x = 0; x < xmax; x++) {
-      const w = lanczos((x + xmin - center + 0.5) * ss);
+      const w = fn((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -94,22 +109,27 @@ function clip8Fixed(v: number): number {
   return Math.floor(v / ONE); // v > 0, so this is the arithmetic shift
 }
 
+/** `Image.resize((width, height), Image.LANCZOS)`. */
+export function resizeLanczos(img: RgbImage, width: number, height: number): RgbImage {
+  return resizePil(img, width, height, 'lanczos');
+}
+
 /**
- * `Image.resize((width, height), Image.LANCZOS)` for an RGB image. The accumulators are exact in
+ * `Image.resize((width, height), filter)` for an RGB image. The accumulators are exact in
  * float64 (|sum| < 2^31 as in Pillow's int32), so the result is bit-identical.
  */
-export function resizeLanczos(img: RgbImage, width: number, height: number): RgbImage {
+export function resizePil(img: RgbImage, width: number, height: number, filter: PilFilter): RgbImage {
   checkRgb(img);
   if (width === img.width && height === img.height) return { width, height, data: img.data.slice() };
   const needH = width !== img.width;
   const needV = height !== img.height;
-  const cv = precomputeCoeffs(img.height, height);
+  const cv = precomputeCoeffs(img.height, height, filter);
   let src = img.data;
   let srcW = img.width;
   let srcH = img.height;
   let rowOffset = 0;
   if (needH) {
-    const ch = precomputeCoeffs(img.width, width);
+    const ch = precomputeCoeffs(img.width, width, filter);
     // Only the rows the vertical pass will read (Pillow's ybox_first..ybox_last).
     const first = needV ? cv.bounds[0] : 0;
     const last = needV ? cv.bounds[2 * height - 2] + cv.bounds[2 * height - 1] : img.height;

@@ -9,6 +9,7 @@ import {
   enhanceLowLevel,
   greyMean,
   resizeLanczos,
+  resizePil,
   sharpness,
   smoothFilter,
   type RgbImage,
@@ -29,7 +30,7 @@ interface Step {
   enhanced?: Ref;
 }
 const index = JSON.parse(readFileSync(join(DIR, 'index.json'), 'utf8')) as {
-  cases: { name: string; input: Ref; steps: Step[]; contrast04: Ref }[];
+  cases: { name: string; input: Ref; steps: Step[]; contrast04: Ref; bicubic: Ref[] }[];
 };
 
 function load(ref: Ref): RgbImage {
@@ -68,6 +69,9 @@ describe('enhance (Pillow semantics)', () => {
         }
       });
     }
+    it(`${c.name}: bicubic resize equals PIL exactly`, () => {
+      for (const ref of c.bicubic) expect(diff(resizePil(input, ref.width, ref.height, 'bicubic'), load(ref))).toEqual({ n: 0, max: 0 });
+    });
     it(`${c.name}: contrast inside [0, 1] (interpolation path)`, () => {
       expect(diff(contrast(input, 0.4), load(c.contrast04))).toEqual({ n: 0, max: 0 });
     });
