@@ -9,3 +9,4 @@ export * from './drive.ts';
 export * from './perturb.ts';
 export * from './lesion.ts';
 export { pinvSymmetric } from './linalg.ts';
+export * from './session.ts';

@@ -1,7 +1,7 @@
 // Shared synthetic inputs for the cortex tests: seeded random heads, a grid mesh per hemisphere,
 // and a straightforward full-recompute decoder used as the reference.
 import type { FactoredHead } from '../../../src/core/cortex/types.ts';
-import { headOutSize } from '../../../src/core/cortex/types.ts';
+import { predictHead, type LoadedHead } from '../../../src/core/decode/predict.ts';
 import type { Head, HeadName } from '../../../src/core/bundle/manifest.ts';
 
 export function rng(seed: number): () => number {
@@ -36,33 +36,9 @@ export function makeHead(
   return { spec, A: randn(nVox * rank, r, 0.1), B: randn(rank * out, r, 0.3), intercept: randn(out, r, 0.5) };
 }
 
-/** decode(x) recomputed from scratch over every voxel, float64: the reference the engine must match. */
-export function fullDecode(h: FactoredHead, x: Float32Array): Float64Array {
-  const r = h.spec.rank;
-  const out = headOutSize(h);
-  let scale = 1;
-  if (h.spec.inputNorm === 'l2') {
-    let s = 0;
-    for (const v of x) s += v * v;
-    scale = 1 / Math.sqrt(s);
-  }
-  const xa = new Float64Array(r);
-  for (let i = 0; i < x.length; i++) for (let k = 0; k < r; k++) xa[k] += x[i] * scale * h.A[i * r + k];
-  const y = new Float64Array(out);
-  for (let j = 0; j < out; j++) {
-    let s = h.intercept[j];
-    for (let k = 0; k < r; k++) s += xa[k] * h.B[k * out + j];
-    y[j] = s;
-  }
-  if (h.spec.outputNorm === 'l2-token') {
-    const w = h.spec.outputShape[h.spec.outputShape.length - 1];
-    for (let o = 0; o < out; o += w) {
-      let s = 0;
-      for (let j = 0; j < w; j++) s += y[o + j] ** 2;
-      for (let j = 0; j < w; j++) y[o + j] /= Math.sqrt(s);
-    }
-  }
-  return y;
+/** decode(x) recomputed from scratch over every voxel with decode's plain-JS reference predictHead. */
+export function fullDecode(h: FactoredHead, x: Float32Array): Float32Array {
+  return predictHead(h as unknown as LoadedHead, x, 1);
 }
 
 /** A W x H grid of vertices 1 mm apart, two triangles per cell. */
