@@ -1,0 +1,93 @@
+// "Open folder" button and a whole-window drop zone for local bundles (read in the worker with
+// FileListShardSource; nothing is uploaded anywhere).
+import { useEffect, useRef, useState } from 'react';
+import { useBundleStore } from '../../state/bundleStore.ts';
+import { openBundle } from '../actions.ts';
+import { clearImageCache } from '../common/TensorImage.tsx';
+import { filesFromDrop, filesFromInput, folderLabel, hasManifest } from './localFiles.ts';
+
+function openFiles(label: string, files: Map<string, Blob>) {
+  if (!hasManifest(files)) {
+    const id = useBundleStore.getState().startLoading({ kind: 'files', label, files });
+    useBundleStore.getState().setError(id, {
+      context: 'opening a local folder',
+      message: 'the folder has no manifest.json (pick the bundle folder itself, e.g. public/demo)',
+      file: 'manifest.json',
+    });
+    return;
+  }
+  clearImageCache();
+  void openBundle({ kind: 'files', label, files });
+}
+
+export function OpenFolderButton() {
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    // Not in React's typings; set as attributes so the picker selects folders.
+    input.current?.setAttribute('webkitdirectory', '');
+    input.current?.setAttribute('directory', '');
+  }, []);
+  return (
+    <>
+      <button type="button" className="btn" onClick={() => input.current?.click()} title="Open a bundle folder from this computer">
+        Open folder…
+      </button>
+      <input
+        ref={input}
+        type="file"
+        multiple
+        hidden
+        data-testid="folder-input"
+        onChange={(e) => {
+          const list = e.currentTarget.files;
+          if (list && list.length > 0) openFiles(folderLabel(list), filesFromInput(list));
+          e.currentTarget.value = '';
+        }}
+      />
+    </>
+  );
+}
+
+export function DropZone() {
+  const [active, setActive] = useState(false);
+  useEffect(() => {
+    let depth = 0;
+    const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
+    const enter = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      depth++;
+      setActive(true);
+    };
+    const leave = () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setActive(false);
+    };
+    const over = (e: DragEvent) => {
+      if (hasFiles(e)) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      if (!e.dataTransfer || !hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      setActive(false);
+      const first = e.dataTransfer.items[0]?.webkitGetAsEntry?.();
+      void filesFromDrop(e.dataTransfer).then((files) => openFiles(first?.name ?? 'dropped files', files));
+    };
+    window.addEventListener('dragenter', enter);
+    window.addEventListener('dragleave', leave);
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragenter', enter);
+      window.removeEventListener('dragleave', leave);
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
+  }, []);
+  if (!active) return null;
+  return (
+    <div className="dropzone" aria-hidden="true">
+      <div className="dropzone__inner">Drop a bundle folder (with manifest.json) to open it</div>
+    </div>
+  );
+}

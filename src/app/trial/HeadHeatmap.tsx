@@ -1,0 +1,87 @@
+// One decoder head's output as a heatmap: rows are tokens/layers for 2-D outputs ([77, 1280] text
+// tokens, [257, 1024] hidden states); a 1-D output (the 768-d image embedding) is wrapped into rows.
+// Colour: diverging blue–red around 0, limits at the 99th percentile of |value| (d3 scale).
+import { useEffect, useMemo, useRef } from 'react';
+import * as d3 from 'd3';
+import type { Head } from '../../core/bundle/manifest.ts';
+import type { HeadPrediction } from '../workerApi.ts';
+import { formatNum } from '../common/format.ts';
+
+const MAX_W = 512;
+const MAX_H = 160;
+
+function layout(outputShape: number[], n: number): { rows: number; cols: number } {
+  if (outputShape.length >= 2) {
+    const cols = outputShape[outputShape.length - 1];
+    return { rows: n / cols, cols };
+  }
+  const cols = Math.min(n, Math.max(16, Math.ceil(Math.sqrt(n * 4))));
+  return { rows: Math.ceil(n / cols), cols };
+}
+
+function robustLimit(v: Float32Array): number {
+  const step = Math.max(1, Math.floor(v.length / 20000));
+  const sample: number[] = [];
+  for (let i = 0; i < v.length; i += step) if (Number.isFinite(v[i])) sample.push(Math.abs(v[i]));
+  sample.sort((a, b) => a - b);
+  return sample.length ? sample[Math.floor(0.99 * (sample.length - 1))] || 1 : 1;
+}
+
+export function HeadHeatmap({ head, prediction }: { head: Head; prediction: HeadPrediction }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const per = prediction.values.length / prediction.rows;
+  const row = useMemo(() => prediction.values.subarray(0, per), [prediction, per]);
+  const { rows, cols } = layout(prediction.outputShape, per);
+  const limit = useMemo(() => robustLimit(row), [row]);
+  // Canvas pixels: at most MAX_W x MAX_H cells, each the mean of the values it covers.
+  const w = Math.min(cols, MAX_W);
+  const h = Math.min(rows, MAX_H);
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c) return;
+    c.width = w;
+    c.height = h;
+    const ctx = c.getContext('2d');
+    if (!ctx) return;
+    const color = d3.scaleDiverging<string>(d3.interpolateRdBu).domain([limit, 0, -limit]).clamp(true);
+    const img = ctx.createImageData(w, h);
+    const sum = new Float64Array(w * h);
+    const cnt = new Uint32Array(w * h);
+    for (let r = 0; r < rows; r++) {
+      const y = Math.floor((r * h) / rows);
+      for (let k = 0; k < cols; k++) {
+        const i = r * cols + k;
+        if (i >= row.length) break;
+        const x = Math.floor((k * w) / cols);
+        sum[y * w + x] += row[i];
+        cnt[y * w + x]++;
+      }
+    }
+    for (let p = 0; p < w * h; p++) {
+      const rgb = d3.rgb(cnt[p] ? color(sum[p] / cnt[p]) : '#20242c');
+      img.data[4 * p] = rgb.r;
+      img.data[4 * p + 1] = rgb.g;
+      img.data[4 * p + 2] = rgb.b;
+      img.data[4 * p + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  }, [row, rows, cols, w, h, limit]);
+  const shape = prediction.outputShape.join(' × ');
+  return (
+    <figure className="heatmap" data-testid={`head-${head.name}`}>
+      <figcaption className="heatmap__caption">
+        <span className="heatmap__name">{head.name}</span>
+        <span className="muted">
+          {shape} · rank {head.rank} · α = {head.penalty.toExponential(0)} · fidelity R² {formatNum(head.fidelity.r2, 3)}
+        </span>
+      </figcaption>
+      <canvas ref={canvas} className="heatmap__canvas" style={{ aspectRatio: `${w} / ${Math.max(h, Math.round(w / 8))}` }} aria-label={`${head.name} decoded ${shape}`} />
+      <div className="heatmap__legend">
+        <span>−{formatNum(limit, 2)}</span>
+        <span className="heatmap__ramp" />
+        <span>+{formatNum(limit, 2)}</span>
+        <span className="muted heatmap__role">{head.role} (decoder output, target-feature units)</span>
+      </div>
+    </figure>
+  );
+}
