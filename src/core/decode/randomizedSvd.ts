@@ -1,0 +1,279 @@
+// Blockwise randomized SVD (Halko, Martinsson & Tropp 2011, algorithm 4.4 with power iterations) of
+// a ridge coefficient matrix W [nOut, nVox] that is far too big for memory (MIRAGE's subject 1: about
+// 11 billion float32 weights over five heads). W is only ever seen a block of output rows at a time,
+// through a RowBlockSource (a pickle on disk, or a generator in the benchmark), and every pass over it
+// accumulates nVox x k products, so memory is O((nVox + nOut) * k + blockRows * nVox) whatever nOut.
+//
+//   pass 1:            Y = Wᵀ Ω                                   (Ω: nOut x k Gaussian, k = rank + oversample)
+//   each power pass:   Q = orth(Y);  Y = Wᵀ (W Q) = Σ_b W_bᵀ (W_b Q)
+//   last pass:         Q = orth(Y);  C = W Q  (nOut x k), and full predictions X Wᵀ for the fidelity
+//   then:              CᵀC = V S² Vᵀ;  Wᵀ ≈ (Q V_r) (C V_r)ᵀ = A B
+//
+// The output follows decode/reducedRank.ts: A [nVox, r], B [r, nOut], each component balanced so
+// max|A[:,k]| = max|B[k,:]| (float16 storage), and the fidelity is computed with the float16-rounded
+// factors: R² (variance-weighted over outputs) of compressed against full predictions on given trials.
+import { AbortError } from '../bundle/errors.ts';
+import { Rng } from '../simulate/prng.ts';
+import { decodeFloat16, encodeFloat16 } from '../tensor/float16.ts';
+import { matrix, type Matrix } from '../tensor/matrix.ts';
+import { symmetricEigen } from './eigen.ts';
+
+/** A matrix read by blocks of rows (W's rows are output dimensions, its columns voxels). */
+export interface RowBlockSource {
+  rows: number;
+  cols: number;
+  /** Rows [start, start + count) as float32, row-major. */
+  readRows(start: number, count: number): Promise<Float32Array>;
+}
+
+export interface RandomizedSvdOptions {
+  rank: number;
+  /** Extra random directions beyond the rank (default 10). */
+  oversample?: number;
+  /** Power iterations (default 1): more passes, better accuracy when the spectrum decays slowly. */
+  powerIterations?: number;
+  /** Rows of W per block (default: ~32 MB of float32). */
+  blockRows?: number;
+  seed?: number;
+  /** Trials [n, nVox] (row-major) on which to compare compressed and full predictions. */
+  fidelityX?: Matrix;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label?: string) => void;
+}
+
+export interface RandomizedSvdResult {
+  /** [nVox, r], float16-rounded values. */
+  A: Matrix<Float32Array>;
+  /** [r, nOut], float16-rounded values. */
+  B: Matrix<Float32Array>;
+  singularValues: Float64Array;
+  /** R² of compressed vs full predictions on fidelityX (NaN when not given). */
+  fidelityR2: number;
+  fidelityTrials: number;
+  /** Passes over W that were made (1 + powerIterations + 1). */
+  passes: number;
+}
+
+/** Orthonormal basis of the columns of Y [n, k] (row-major) by CholeskyQR2 via the k x k Gram matrix. */
+export function orthonormalize(Y: Float64Array, n: number, k: number): Float64Array {
+  let Q = Y;
+  for (let round = 0; round < 2; round++) {
+    const G = new Float64Array(k * k);
+    for (let i = 0; i < n; i++) {
+      const row = i * k;
+      for (let a = 0; a < k; a++) {
+        const ya = Q[row + a];
+        if (ya === 0) continue;
+        for (let b = a; b < k; b++) G[a * k + b] += ya * Q[row + b];
+      }
+    }
+    for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) G[a * k + b] = G[b * k + a];
+    const eig = symmetricEigen(G, k);
+    const top = eig.values[0] > 0 ? eig.values[0] : 0;
+    // M = V Λ^{-1/2} (directions with negligible energy are dropped: rank-deficient W)
+    const M = new Float64Array(k * k);
+    for (let c = 0; c < k; c++) {
+      const lam = eig.values[c];
+      if (!(lam > top * 1e-24) || lam <= 0) continue;
+      const s = 1 / Math.sqrt(lam);
+      for (let a = 0; a < k; a++) M[a * k + c] = eig.vectors[c * k + a] * s;
+    }
+    const out = new Float64Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const row = i * k;
+      for (let a = 0; a < k; a++) {
+        const ya = Q[row + a];
+        if (ya === 0) continue;
+        const ma = a * k;
+        for (let c = 0; c < k; c++) out[row + c] += ya * M[ma + c];
+      }
+    }
+    Q = out;
+  }
+  return Q;
+}
+
+/** Streams over W once: for each row block, `fn(start, rows, block)`. */
+async function pass(
+  W: RowBlockSource,
+  blockRows: number,
+  label: string,
+  opts: RandomizedSvdOptions,
+  progress: { done: number; total: number },
+  fn: (start: number, count: number, block: Float32Array) => void,
+): Promise<void> {
+  for (let start = 0; start < W.rows; start += blockRows) {
+    if (opts.signal?.aborted) throw new AbortError();
+    const count = Math.min(blockRows, W.rows - start);
+    const block = await W.readRows(start, count);
+    if (block.length !== count * W.cols) throw new RangeError(`randomizedSvd: block of ${block.length} values, expected ${count}x${W.cols}`);
+    fn(start, count, block);
+    progress.done += count;
+    opts.onProgress?.(progress.done, progress.total, label);
+  }
+}
+
+/** T = W_b Q  ([count, k]) and, when Y is given, Y += W_bᵀ T. */
+function blockProducts(block: Float32Array, count: number, p: number, Q: Float64Array, k: number, T: Float64Array, Y?: Float64Array): void {
+  T.fill(0, 0, count * k);
+  for (let i = 0; i < count; i++) {
+    const wi = i * p;
+    const ti = i * k;
+    for (let v = 0; v < p; v++) {
+      const w = block[wi + v];
+      if (w === 0) continue;
+      const qv = v * k;
+      for (let c = 0; c < k; c++) T[ti + c] += w * Q[qv + c];
+    }
+  }
+  if (!Y) return;
+  for (let i = 0; i < count; i++) {
+    const wi = i * p;
+    const ti = i * k;
+    for (let v = 0; v < p; v++) {
+      const w = block[wi + v];
+      if (w === 0) continue;
+      const yv = v * k;
+      for (let c = 0; c < k; c++) Y[yv + c] += w * T[ti + c];
+    }
+  }
+}
+
+export async function randomizedSvd(W: RowBlockSource, opts: RandomizedSvdOptions): Promise<RandomizedSvdResult> {
+  const { rows: q, cols: p } = W;
+  if (!Number.isInteger(opts.rank) || opts.rank < 1) throw new RangeError(`randomizedSvd: rank must be a positive integer, got ${opts.rank}`);
+  const r = Math.min(opts.rank, p, q);
+  const k = Math.min(r + (opts.oversample ?? 10), p, q);
+  const powerIts = opts.powerIterations ?? 1;
+  const blockRows = Math.max(1, opts.blockRows ?? Math.floor((32 << 20) / (4 * p)));
+  const passes = powerIts + 2;
+  const progress = { done: 0, total: passes * q };
+  const X = opts.fidelityX;
+  if (X && X.cols !== p) throw new RangeError(`randomizedSvd: fidelity trials have ${X.cols} voxels, W has ${p}`);
+  const rng = new Rng(opts.seed ?? 1);
+  const T = new Float64Array(blockRows * k);
+
+  // pass 1: Y = Wᵀ Ω, Ω drawn block by block (never stored)
+  let Y = new Float64Array(p * k);
+  const omega = new Float64Array(blockRows * k);
+  await pass(W, blockRows, 'sketch', opts, progress, (_s, count, block) => {
+    for (let i = 0; i < count * k; i++) omega[i] = rng.normal();
+    for (let i = 0; i < count; i++) {
+      const wi = i * p;
+      const oi = i * k;
+      for (let v = 0; v < p; v++) {
+        const w = block[wi + v];
+        if (w === 0) continue;
+        const yv = v * k;
+        for (let c = 0; c < k; c++) Y[yv + c] += w * omega[oi + c];
+      }
+    }
+  });
+  for (let it = 0; it < powerIts; it++) {
+    const Q = orthonormalize(Y, p, k);
+    const Ynext = new Float64Array(p * k);
+    await pass(W, blockRows, `power iteration ${it + 1}`, opts, progress, (_s, count, block) => blockProducts(block, count, p, Q, k, T, Ynext));
+    Y = Ynext;
+  }
+  const Q = orthonormalize(Y, p, k);
+  // last pass: C = W Q, and the full predictions X Wᵀ for the fidelity figure
+  const C = new Float32Array(q * k);
+  const n = X ? X.rows : 0;
+  const full = new Float64Array(n * q);
+  await pass(W, blockRows, 'project', opts, progress, (start, count, block) => {
+    blockProducts(block, count, p, Q, k, T);
+    for (let i = 0; i < count * k; i++) C[start * k + i] = T[i];
+    if (X) {
+      for (let t = 0; t < n; t++) {
+        const xt = t * p;
+        for (let i = 0; i < count; i++) {
+          const wi = i * p;
+          let acc = 0;
+          for (let v = 0; v < p; v++) acc += X.data[xt + v] * block[wi + v];
+          full[t * q + start + i] = acc;
+        }
+      }
+    }
+  });
+  // CᵀC = V S² Vᵀ
+  const G = new Float64Array(k * k);
+  for (let o = 0; o < q; o++) {
+    const co = o * k;
+    for (let a = 0; a < k; a++) {
+      const ca = C[co + a];
+      if (ca === 0) continue;
+      for (let b = a; b < k; b++) G[a * k + b] += ca * C[co + b];
+    }
+  }
+  for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) G[a * k + b] = G[b * k + a];
+  const eig = symmetricEigen(G, k);
+  const A = new Float32Array(p * r);
+  const B = new Float32Array(r * q);
+  const sv = new Float64Array(r);
+  const a = new Float64Array(p);
+  const b = new Float64Array(q);
+  for (let c = 0; c < r; c++) {
+    sv[c] = Math.sqrt(Math.max(eig.values[c], 0));
+    const vc = eig.vectors.subarray(c * k, c * k + k);
+    a.fill(0);
+    for (let v = 0; v < p; v++) {
+      let acc = 0;
+      for (let j = 0; j < k; j++) acc += Q[v * k + j] * vc[j];
+      a[v] = acc;
+    }
+    for (let o = 0; o < q; o++) {
+      let acc = 0;
+      for (let j = 0; j < k; j++) acc += C[o * k + j] * vc[j];
+      b[o] = acc;
+    }
+    let ma = 0;
+    let mb = 0;
+    for (let v = 0; v < p; v++) ma = Math.max(ma, Math.abs(a[v]));
+    for (let o = 0; o < q; o++) mb = Math.max(mb, Math.abs(b[o]));
+    const s = ma > 0 && mb > 0 ? Math.sqrt(mb / ma) : 1;
+    for (let v = 0; v < p; v++) A[v * r + c] = a[v] * s;
+    for (let o = 0; o < q; o++) B[c * q + o] = b[o] / s;
+  }
+  const A16 = decodeFloat16(encodeFloat16(A));
+  const B16 = decodeFloat16(encodeFloat16(B));
+  let fidelityR2 = NaN;
+  if (X && n >= 2) fidelityR2 = predictionR2(full, X, A16, B16, n, p, q, r);
+  return { A: matrix(p, r, A16), B: matrix(r, q, B16), singularValues: sv, fidelityR2, fidelityTrials: X ? n : 0, passes };
+}
+
+/** 1 − Σ(full − comp)² / Σ(full − mean_trials(full))², summed over all outputs. */
+function predictionR2(full: Float64Array, X: Matrix, A: Float32Array, B: Float32Array, n: number, p: number, q: number, r: number): number {
+  let ssRes = 0;
+  let ssTot = 0;
+  const mean = new Float64Array(q);
+  for (let t = 0; t < n; t++) for (let o = 0; o < q; o++) mean[o] += full[t * q + o] / n;
+  const h = new Float64Array(r);
+  for (let t = 0; t < n; t++) {
+    h.fill(0);
+    const xt = t * p;
+    for (let v = 0; v < p; v++) {
+      const x = X.data[xt + v];
+      if (x === 0) continue;
+      for (let c = 0; c < r; c++) h[c] += x * A[v * r + c];
+    }
+    for (let o = 0; o < q; o++) {
+      let comp = 0;
+      for (let c = 0; c < r; c++) comp += h[c] * B[c * q + o];
+      const f = full[t * q + o];
+      ssRes += (f - comp) ** 2;
+      ssTot += (f - mean[o]) ** 2;
+    }
+  }
+  return ssTot > 0 ? 1 - ssRes / ssTot : ssRes === 0 ? 1 : -Infinity;
+}
+
+/** A RowBlockSource over an in-memory row-major matrix (tests, small heads). */
+export function matrixRows(m: Matrix): RowBlockSource {
+  return {
+    rows: m.rows,
+    cols: m.cols,
+    async readRows(start, count) {
+      return Float32Array.from(m.data.subarray(start * m.cols, (start + count) * m.cols));
+    },
+  };
+}
