@@ -1,0 +1,70 @@
+// `mirage validate DIR|URL`: checks a bundle (manifest schema, cross-references, every shard's size
+// and sha256, index tensors) and prints every problem on its own line as
+// "file: field: message (expected …)". Exit status 1 on any error, 0 (with a summary) when valid.
+import type { Command } from 'commander';
+import { HttpShardSource } from '../../src/core/bundle/httpSource.ts';
+import type { Manifest } from '../../src/core/bundle/manifest.ts';
+import type { ShardSource } from '../../src/core/bundle/source.ts';
+import { validateBundle } from '../../src/core/bundle/validate.ts';
+import { FsShardSource } from '../lib/fsSource.ts';
+import { progressBar } from '../lib/progress.ts';
+
+export function sourceFor(location: string): ShardSource {
+  return /^https?:\/\//i.test(location) ? new HttpShardSource(location, { cache: false }) : new FsShardSource(location);
+}
+
+const mib = (b: number) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+function countBy<T>(xs: T[], key: (x: T) => string): string {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
+  return [...m].map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+}
+
+export function summarise(m: Manifest): string {
+  const lines = [
+    `${m.name}: ${m.format} v${m.version}, ${m.provenance.kind.toUpperCase()} data${m.provenance.seed !== undefined ? ` (seed ${m.provenance.seed})` : ''}`,
+    `  built by: ${m.provenance.command} (${m.provenance.generator.name} ${m.provenance.generator.version}, ${m.provenance.createdAt})`,
+    `  shards: ${m.shards.length}, ${mib(m.shards.reduce((a, s) => a + s.bytes, 0))}`,
+    ...m.subjects.map(
+      (s) =>
+        `  subject ${s.id} (${s.role}): ${s.voxelCount} voxels, ${s.rois.length} ROIs, ${s.surfaces.length} surfaces, heads: ${
+          s.heads.map((h) => `${h.name} [${h.outputShape.join('x')}] rank ${h.rank}`).join(', ') || 'none'
+        }`,
+    ),
+    `  stimuli: ${m.stimuli.length} (${countBy(m.stimuli, (s) => s.set)})`,
+    `  trials: ${m.trials.length} (${countBy(m.trials, (t) => t.condition)})`,
+    `  feature sets: ${m.features.map((f) => `${f.name}/${f.head} (${f.ids.length})`).join(', ') || 'none'}`,
+  ];
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('check a bundle: manifest schema, references, shard sizes and sha256; exit 1 on any error')
+    .argument('<bundle>', 'bundle folder (or http(s) URL of it)')
+    .option('--sizes', 'check shard sizes only, not their sha256 (fast)')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (location: string, opts: { sizes?: boolean; quiet?: boolean }) => {
+      const bar = opts.quiet ? undefined : progressBar('verifying shards');
+      let report;
+      try {
+        report = await validateBundle(sourceFor(location), {
+          verify: opts.sizes ? 'sizes' : 'full',
+          onProgress: bar && ((p) => bar.update(p.loadedBytes, p.totalBytes, p.file)),
+        });
+      } finally {
+        bar?.stop();
+      }
+      for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (!report.ok) {
+        for (const e of report.errors) process.stdout.write(`${e.message}\n`);
+        process.stdout.write(`${location}: INVALID, ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`${summarise(report.manifest!)}\n`);
+      process.stdout.write(`${location}: valid (${opts.sizes ? 'sizes checked, sha256 not' : 'every shard sha256 verified'})\n`);
+    });
+}

@@ -1,0 +1,176 @@
+// A bundle served over HTTP(S) (the demo from the app's own origin, or ?bundle=URL).
+// - Streams every response through the body reader so progress is reported in bytes.
+// - Partial reads send `Range: bytes=a-b`; a 206 answer is used as is, a 200 (server without range
+//   support) is read whole and sliced.
+// - With Cache Storage (browsers: `globalThis.caches`), whole shards are stored in the cache
+//   "mirage-bundles-v1" keyed by URL + sha256, and only after their bytes hashed to that sha256; a
+//   second visit, or a partial read of a cached shard, never touches the network. A changed shard
+//   has a new sha256, so a stale entry is simply never asked for again.
+import { AbortError, BundleError } from './errors.ts';
+import { MANIFEST_FILE } from './manifest.ts';
+import { sha256Hex } from './sha256.ts';
+import { readStream, resolveRange, type ReadOptions, type ShardSource } from './source.ts';
+
+export const CACHE_NAME = 'mirage-bundles-v1';
+
+export interface HttpSourceOptions {
+  /** Use Cache Storage when available (default true). */
+  cache?: boolean;
+  /** Injected for tests or other environments; defaults to globalThis.caches. */
+  cacheStorage?: CacheStorage;
+  /** Injected fetch; defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+/** The cache key of a whole shard: its URL plus the sha256 the manifest promises. */
+export function cacheKey(url: string, sha256: string): string {
+  return `${url}${url.includes('?') ? '&' : '?'}mirage-sha256=${sha256}`;
+}
+
+export class HttpShardSource implements ShardSource {
+  readonly label: string;
+  readonly baseUrl: string;
+  private readonly useCache: boolean;
+  private readonly cacheStorage?: CacheStorage;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(baseUrl: string, opts: HttpSourceOptions = {}) {
+    // Relative URLs resolve against the page; the base always ends in "/" so paths append to it.
+    const here = (globalThis as { location?: { href: string } }).location?.href;
+    let base = here ? new URL(baseUrl, here).href : new URL(baseUrl).href;
+    if (base.endsWith(`/${MANIFEST_FILE}`)) base = base.slice(0, -MANIFEST_FILE.length);
+    if (!base.endsWith('/')) base += '/';
+    this.baseUrl = base;
+    this.label = base;
+    this.cacheStorage = opts.cacheStorage ?? (globalThis as { caches?: CacheStorage }).caches;
+    this.useCache = (opts.cache ?? true) && this.cacheStorage !== undefined;
+    this.fetchFn = opts.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+  }
+
+  url(path: string): string {
+    return new URL(path.split('/').map(encodeURIComponent).join('/'), this.baseUrl).href;
+  }
+
+  private async get(path: string, init: RequestInit): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.url(path), init);
+    } catch (e) {
+      if (init.signal?.aborted) throw new AbortError();
+      throw new BundleError(path, `network error fetching ${this.url(path)}: ${(e as Error).message}`, { cause: e });
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw new BundleError(path, `HTTP ${res.status} ${res.statusText} from ${this.url(path)}`, {
+        expected: res.status === 404 ? 'the file to exist on the server' : 'HTTP 200 or 206',
+      });
+    }
+    return res;
+  }
+
+  private async cached(path: string, sha256: string): Promise<Uint8Array | undefined> {
+    if (!this.useCache) return undefined;
+    try {
+      const cache = await this.cacheStorage!.open(CACHE_NAME);
+      const hit = await cache.match(cacheKey(this.url(path), sha256));
+      return hit ? new Uint8Array(await hit.arrayBuffer()) : undefined;
+    } catch {
+      return undefined; // a broken or full cache must never stop a load
+    }
+  }
+
+  private async store(path: string, sha256: string, bytes: Uint8Array): Promise<void> {
+    if (!this.useCache) return;
+    try {
+      if ((await sha256Hex(bytes)) !== sha256) return; // never cache bytes that are not the manifest's
+      const cache = await this.cacheStorage!.open(CACHE_NAME);
+      await cache.put(
+        cacheKey(this.url(path), sha256),
+        new Response(bytes as Uint8Array<ArrayBuffer>, {
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) },
+        }),
+      );
+    } catch {
+      /* quota exceeded or private mode: loading still works, just not cached */
+    }
+  }
+
+  async size(path: string, opts: { signal?: AbortSignal } = {}): Promise<number | undefined> {
+    try {
+      const res = await this.fetchFn(this.url(path), { method: 'HEAD', signal: opts.signal });
+      if (!res.ok) return undefined;
+      const len = res.headers.get('content-length');
+      return len !== null && !res.headers.get('content-encoding') ? Number(len) : undefined;
+    } catch {
+      if (opts.signal?.aborted) throw new AbortError();
+      return undefined;
+    }
+  }
+
+  async read(path: string, opts: ReadOptions = {}): Promise<Uint8Array> {
+    const { signal, onProgress, sha256 } = opts;
+    if (signal?.aborted) throw new AbortError();
+    const partial = opts.offset !== undefined || opts.length !== undefined;
+    const slice = (whole: Uint8Array) => {
+      const [s, e] = resolveRange(path, whole.byteLength, opts);
+      return s === 0 && e === whole.byteLength ? whole : whole.slice(s, e);
+    };
+
+    if (sha256) {
+      const hit = await this.cached(path, sha256);
+      if (hit) {
+        const out = slice(hit);
+        onProgress?.(out.byteLength, out.byteLength);
+        return out;
+      }
+    }
+
+    if (partial) {
+      const start = opts.offset ?? 0;
+      if (opts.length === 0) {
+        onProgress?.(0, 0);
+        return new Uint8Array(0);
+      }
+      const range = opts.length === undefined ? `bytes=${start}-` : `bytes=${start}-${start + opts.length - 1}`;
+      const res = await this.get(path, { headers: { Range: range }, signal });
+      if (res.status === 206) {
+        const cr = res.headers.get('content-range');
+        const m = cr ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(cr.trim()) : null;
+        if (!m || Number(m[1]) !== start || (opts.length !== undefined && Number(m[2]) !== start + opts.length - 1)) {
+          await res.body?.cancel().catch(() => {});
+          throw new BundleError(path, `server answered range ${range} with Content-Range "${cr}"`, {
+            expected: `bytes ${start}-${opts.length === undefined ? '…' : start + opts.length - 1}/…`,
+          });
+        }
+        const len = Number(m[2]) - Number(m[1]) + 1;
+        return readStream(res.body ?? emptyStream(), path, { total: len, signal, onProgress });
+      }
+      // 200: no range support. Read it all (progress over the whole file), keep it cached, slice.
+      const whole = await this.readBody(res, path, opts.size, signal, onProgress);
+      if (sha256) await this.store(path, sha256, whole);
+      return slice(whole);
+    }
+
+    const res = await this.get(path, { signal });
+    const whole = await this.readBody(res, path, opts.size, signal, onProgress);
+    if (sha256) await this.store(path, sha256, whole);
+    return whole;
+  }
+
+  private readBody(
+    res: Response,
+    path: string,
+    expected: number | undefined,
+    signal?: AbortSignal,
+    onProgress?: (l: number, t: number) => void,
+  ): Promise<Uint8Array> {
+    // Content-Length counts encoded bytes when the server compresses; only trust it unencoded.
+    const len = res.headers.get('content-length');
+    const total = !res.headers.get('content-encoding') && len !== null ? Number(len) : undefined;
+    return readStream(res.body ?? emptyStream(), path, { total: total ?? expected, signal, onProgress });
+  }
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (c) => c.close() });
+}

@@ -1,0 +1,192 @@
+// Validation of a whole bundle, collecting every problem instead of stopping at the first:
+// manifest JSON + schema, cross-references and shapes, each shard's size and sha256, and the index
+// tensors (ROI voxels, voxel -> vertex map, surface faces) against what they index.
+// `mirage validate DIR` prints the report; the loader uses the same checks and throws.
+import { z } from 'zod';
+import {
+  BundleValidationError,
+  checkFaces,
+  checkManifest,
+  checkShardBytes,
+  checkVoxelIndices,
+  checkVoxelToVertex,
+} from './checks.ts';
+import { AbortError, BundleError } from './errors.ts';
+import { decodeRef } from './decodeTensor.ts';
+import { MANIFEST_FILE, ManifestSchema, tensorByteLength, type Manifest, type Shard } from './manifest.ts';
+import type { ShardSource } from './source.ts';
+
+export interface ValidationReport {
+  ok: boolean;
+  errors: BundleError[];
+  warnings: string[];
+  /** The parsed manifest when it passed the schema. */
+  manifest?: Manifest;
+}
+
+/** "subjects[0].heads[1].A.offset" from zod's ["subjects", 0, "heads", 1, "A", "offset"]. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(root)';
+}
+
+function valueAt(json: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = json;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'object') return 'an object';
+  const s = JSON.stringify(v);
+  return `${typeof v} ${s.length > 60 ? `${s.slice(0, 57)}...` : s}`;
+}
+
+/** One BundleError per schema problem, each naming the field path and what was expected. */
+export function manifestSchemaErrors(json: unknown, file = MANIFEST_FILE): BundleError[] {
+  const r = ManifestSchema.safeParse(json);
+  if (r.success) return [];
+  return r.error.issues.map((issue: z.core.$ZodIssue) => {
+    const field = fieldPath(issue.path);
+    const got = valueAt(json, issue.path);
+    const m = /expected (.*)$/i.exec(issue.message);
+    let expected = m ? m[1].replace(/, received .*$/, '') : undefined;
+    if (issue.code === 'invalid_type') expected = issue.expected;
+    if (issue.code === 'unrecognized_keys') return new BundleError(file, issue.message, { field });
+    return new BundleError(file, got === undefined ? 'missing' : `got ${describe(got)}`, {
+      field,
+      expected: expected ?? issue.message,
+    });
+  });
+}
+
+/** Parses and schema-checks manifest JSON; throws a BundleError naming every bad field path. */
+export function parseManifest(json: unknown, file = MANIFEST_FILE): Manifest {
+  const errors = manifestSchemaErrors(json, file);
+  if (errors.length === 1) throw errors[0];
+  if (errors.length) throw new BundleValidationError(errors);
+  return ManifestSchema.parse(json);
+}
+
+/** Decodes manifest.json bytes (JSON syntax errors name the line and column). */
+export function parseManifestBytes(bytes: Uint8Array, file = MANIFEST_FILE): Manifest {
+  return parseManifest(manifestJson(bytes, file), file);
+}
+
+export function manifestJson(bytes: Uint8Array, file = MANIFEST_FILE): unknown {
+  const text = new TextDecoder().decode(bytes);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new BundleError(file, `not valid JSON: ${(e as Error).message}`, { expected: 'a JSON object' });
+  }
+}
+
+export interface ValidateOptions {
+  /** 'full' (default): read every shard and check its sha256. 'sizes': check only sizes (fast). */
+  verify?: 'full' | 'sizes';
+  signal?: AbortSignal;
+  onProgress?: (p: { loadedBytes: number; totalBytes: number; file: string }) => void;
+}
+
+/** Checks a whole bundle and reports every problem found (never throws on bad input). */
+export async function validateBundle(source: ShardSource, opts: ValidateOptions = {}): Promise<ValidationReport> {
+  const errors: BundleError[] = [];
+  const warnings: string[] = [];
+  const report = (manifest?: Manifest): ValidationReport => ({ ok: errors.length === 0, errors, warnings, manifest });
+  const collect = (e: unknown) => {
+    if (e instanceof AbortError) throw e;
+    if (e instanceof BundleValidationError) errors.push(...e.errors);
+    else if (e instanceof BundleError) errors.push(e);
+    else errors.push(new BundleError(MANIFEST_FILE, `unexpected failure: ${(e as Error)?.message ?? e}`));
+  };
+
+  let json: unknown;
+  try {
+    json = manifestJson(await source.read(MANIFEST_FILE, { signal: opts.signal }));
+  } catch (e) {
+    collect(e);
+    return report();
+  }
+  const schemaErrors = manifestSchemaErrors(json);
+  if (schemaErrors.length) {
+    errors.push(...schemaErrors);
+    return report();
+  }
+  const manifest = ManifestSchema.parse(json);
+  const consistency = checkManifest(manifest);
+  errors.push(...consistency.errors);
+  warnings.push(...consistency.warnings);
+  if (manifest.provenance.kind === 'simulated') warnings.push(`${MANIFEST_FILE}: provenance.kind: this bundle is simulated data`);
+
+  // Shards: whole reads (sha256) or sizes only.
+  const verified = new Map<string, Uint8Array>();
+  const total = manifest.shards.reduce((a, s) => a + s.bytes, 0);
+  let before = 0;
+  for (const [i, shard] of manifest.shards.entries()) {
+    if (opts.signal?.aborted) throw new AbortError();
+    try {
+      if (opts.verify === 'sizes') {
+        const size = source.size ? await source.size(shard.path, { signal: opts.signal }) : undefined;
+        if (size === undefined) {
+          // No cheap size: read it (still no hash).
+          const bytes = await source.read(shard.path, { signal: opts.signal });
+          if (bytes.byteLength !== shard.bytes) errors.push(sizeError(shard, i, bytes.byteLength));
+        } else if (size !== shard.bytes) errors.push(sizeError(shard, i, size));
+      } else {
+        const base = before;
+        const bytes = await source.read(shard.path, {
+          signal: opts.signal,
+          sha256: shard.sha256,
+          onProgress: (l) => opts.onProgress?.({ loadedBytes: base + Math.min(l, shard.bytes), totalBytes: total, file: shard.path }),
+        });
+        const e = await checkShardBytes(shard, i, bytes);
+        if (e) errors.push(e);
+        else verified.set(shard.path, bytes);
+      }
+    } catch (e) {
+      collect(e);
+    }
+    before += shard.bytes;
+    opts.onProgress?.({ loadedBytes: before, totalBytes: total, file: shard.path });
+  }
+
+  // Index tensors, from verified shards only (a corrupt shard is already reported).
+  const read = (ref: Parameters<typeof decodeRef>[1]) => {
+    const bytes = verified.get(ref.shard);
+    return bytes && ref.offset + tensorByteLength(ref) <= bytes.byteLength ? decodeRef(bytes, ref) : undefined;
+  };
+  manifest.subjects.forEach((s, si) => {
+    s.rois.forEach((roi, ri) => {
+      const v = read(roi.voxels);
+      const e = v && checkVoxelIndices(v, s.voxelCount, `subjects[${si}].rois[${ri}].voxels`);
+      if (e) errors.push(e);
+    });
+    const counts: (number | undefined)[] = [0, 1].map((h) => s.surfaces.find((x) => x.hemi === (h ? 'rh' : 'lh'))?.vertexCount);
+    if (s.voxelToVertex) {
+      const v = read(s.voxelToVertex);
+      const e = v && checkVoxelToVertex(v, counts, `subjects[${si}].voxelToVertex`);
+      if (e) errors.push(e);
+    }
+    s.surfaces.forEach((sf, i) => {
+      const v = read(sf.faces);
+      const e = v && checkFaces(v, sf.vertexCount, `subjects[${si}].surfaces[${i}].faces`);
+      if (e) errors.push(e);
+    });
+  });
+  return report(manifest);
+}
+
+function sizeError(shard: Shard, i: number, got: number): BundleError {
+  return new BundleError(shard.path, `wrong size: ${got} bytes`, {
+    field: 'bytes',
+    expected: `${shard.bytes} bytes (manifest.json shards[${i}].bytes)`,
+  });
+}
