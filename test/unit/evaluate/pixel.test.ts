@@ -92,3 +92,18 @@ describe('MindEye / MIRAGE pipeline at real sizes (425 stimulus, 256 reconstruct
     });
   }
 });
+
+describe('pixel suite (prepared ground truth) equals the one-off path and the fixtures', () => {
+  it('matches the 512 pipeline fixtures and caches the ground truth', async () => {
+    const { prepareGroundTruth, pixelMetricsPrepared, pixelMetrics } = await import('../../../src/core/evaluate/pixelSuite.ts');
+    for (const c of cases.pipeline.filter((x: { gt: string }) => x.gt !== 'grad_d')) {
+      const gt = prepareGroundTruth(image(c.gt), { size: c.size });
+      const m = pixelMetricsPrepared(gt, image(c.recon));
+      expect(Math.abs(m.pixcorr - c.pixcorr)).toBeLessThan(1e-6);
+      expect(Math.abs(m.ssim - c.ssim)).toBeLessThan(1e-6);
+      expect(m.size).toBe(c.size);
+      const again = pixelMetrics(image(c.gt), image(c.recon), { size: c.size });
+      expect(again.ssim).toBe(m.ssim);
+    }
+  });
+});

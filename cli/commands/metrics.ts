@@ -1,0 +1,51 @@
+// `mirage metrics --gt A.png --recon B.png [--size 512] [--no-antialias] [--json]`: every pixel
+// metric of one pair, computed exactly as MIRAGE's evaluation does (see docs/metrics.md).
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { BundleError } from '../../src/core/bundle/errors.ts';
+import { fromUint8 } from '../../src/core/evaluate/image.ts';
+import type { FloatImage } from '../../src/core/evaluate/image.ts';
+import { MIRAGE_EVAL_SIZE, pixelMetrics } from '../../src/core/evaluate/pixelSuite.ts';
+import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
+
+export async function readPngImage(path: string): Promise<FloatImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new BundleError(path, `cannot read file (${(e as Error).message})`, { expected: 'a readable PNG file' });
+  }
+  const png = decodePng(bytes, path);
+  return fromUint8(pngToRgb(png), png.width, png.height, 3);
+}
+
+export function register(program: Command): void {
+  program
+    .command('metrics')
+    .description('pixel metrics (PixCorr, SSIM) of one ground-truth / reconstruction pair, as MIRAGE computes them')
+    .requiredOption('--gt <png>', 'ground-truth image (PNG)')
+    .requiredOption('--recon <png>', 'reconstruction (PNG)')
+    .option('--size <n>', `resize the shorter edge to n before measuring (MIRAGE ${MIRAGE_EVAL_SIZE}, MindEye 425)`, String(MIRAGE_EVAL_SIZE))
+    .option('--no-antialias', 'resize without antialiasing (torchvision < 0.17 behaviour)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { gt: string; recon: string; size: string; antialias: boolean; json?: boolean }) => {
+      const size = Number(opts.size);
+      if (!Number.isInteger(size) || size < 11) throw new BundleError('--size', `got "${opts.size}"`, { expected: 'an integer >= 11 (the SSIM window)' });
+      const [gt, recon] = await Promise.all([readPngImage(opts.gt), readPngImage(opts.recon)]);
+      const m = pixelMetrics(gt, recon, { size, antialias: opts.antialias });
+      const out = {
+        pixcorr: m.pixcorr,
+        ssim: m.ssim,
+        size: m.size,
+        antialias: m.antialias,
+        resize: 'bilinear (torch interpolate, align_corners=False), shorter edge',
+        gt: { path: opts.gt, width: gt.width, height: gt.height },
+        recon: { path: opts.recon, width: recon.width, height: recon.height },
+      };
+      if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+      else {
+        process.stdout.write(`PixCorr ${m.pixcorr.toFixed(6)} (Pearson r)\nSSIM    ${m.ssim.toFixed(6)}\n`);
+        process.stdout.write(`(both images resized to shorter edge ${m.size}, bilinear${m.antialias ? ', antialiased' : ''})\n`);
+      }
+    });
+}
