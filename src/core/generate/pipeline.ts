@@ -1,0 +1,482 @@
+// MIRAGE's reconstruction (REFERENCE.md §4) over a model pack, in the spirit of transformers.js's
+// pipelines: model loading (modelPack.ts, sessions.ts) is apart; this file is the algorithm.
+//   low-level latents -> lowLevelDecoder -> 64x64 -> enhance (PIL semantics) -> latentEncoder
+//   -> noise to t = strength -> priorDenoiser steps (MIRAGE's guidance mix, CFG) -> latentDecoder
+//   steps -> pixelDecoder -> candidates -> imageEncoder + cosine to the decoded retrieval embedding
+//   -> best candidate; captionDecoder greedy-decodes the decoded prompt features.
+// Progress is reported per stage and per step; the AbortSignal is checked between every step.
+import { AbortError, BundleError } from '../bundle/errors.ts';
+import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
+import type { LoadedModelPack, StageName } from './modelPack.ts';
+import { batchNoise } from './rng.ts';
+import { diffuse, img2imgSteps, sample, type Denoiser } from './sampler.ts';
+import type { PackSessions } from './sessions.ts';
+
+export interface DiffusionStageSettings {
+  steps: number;
+  /** Classifier-free guidance scale (null: no guidance). */
+  cfg: number | null;
+  /** gdf.sample's cfg_rho (std rescale of the guided prediction); 0 = plain CFG. */
+  cfgRho: number;
+  /** Log-SNR shift of the cosine schedule. */
+  shift: number;
+}
+
+export interface GenerateSettings {
+  seed: number;
+  /** Candidates generated as one batch; retrieval pooling picks one. */
+  candidates: number;
+  /** img2img strength: the prior starts at t = strength from the noised low-level latent (1 = from noise). */
+  strength: number;
+  /** MIRAGE's text strength; image strength = 1 − textStrength. */
+  textStrength: number;
+  prior: DiffusionStageSettings;
+  decoder: DiffusionStageSettings;
+  enhance: EnhanceSettings;
+  /** Greedy caption length limit (MIRAGE: 20 tokens). */
+  captionMaxTokens: number;
+  /** Skip the low-level branch (pure text/image-conditioned generation from noise). */
+  useLowLevel: boolean;
+}
+
+/** MIRAGE's defaults (REFERENCE.md §4). cfgRho 0.7 is gdf.sample's default, which Stable Cascade's notebooks keep. */
+export const MIRAGE_DEFAULTS: GenerateSettings = {
+  seed: 0,
+  candidates: 16,
+  strength: 0.7,
+  textStrength: 0.5,
+  prior: { steps: 20, cfg: 4, cfgRho: 0.7, shift: 2 },
+  decoder: { steps: 10, cfg: 1.1, cfgRho: 0.7, shift: 1 },
+  enhance: { size: 1024, sharpness: 20, contrast: 1.5 },
+  captionMaxTokens: 20,
+  useLowLevel: true,
+};
+
+/** Settings with nested defaults filled in. */
+export function withDefaults(s: Partial<GenerateSettings> = {}): GenerateSettings {
+  return {
+    ...MIRAGE_DEFAULTS,
+    ...s,
+    prior: { ...MIRAGE_DEFAULTS.prior, ...s.prior },
+    decoder: { ...MIRAGE_DEFAULTS.decoder, ...s.decoder },
+    enhance: { ...MIRAGE_DEFAULTS.enhance, ...s.enhance },
+  };
+}
+
+/** The five decoded heads of one trial (after MIRAGE's normalisation), flattened. */
+export interface DecodedHeads {
+  image: Float32Array;
+  text: Float32Array;
+  blurry: Float32Array;
+  retrieval: Float32Array;
+  prompt: Float32Array;
+}
+
+export const PIPELINE_STAGES = [
+  'lowLevel',
+  'enhance',
+  'latentEncode',
+  'prior',
+  'decoder',
+  'pixels',
+  'retrieval',
+  'caption',
+] as const;
+export type PipelineStage = (typeof PIPELINE_STAGES)[number];
+
+export interface GenerateProgress {
+  stage: PipelineStage;
+  /** Steps done in this stage and the stage's total. */
+  step: number;
+  total: number;
+  /** Index of the stage in PIPELINE_STAGES and the count, for an overall bar. */
+  stageIndex: number;
+  stageCount: number;
+}
+
+export interface Reconstruction {
+  lowLevel: RgbImage | null;
+  enhanced: RgbImage | null;
+  candidates: RgbImage[];
+  /** Cosine similarity of each candidate's encoded hidden states to the decoded retrieval embedding. */
+  scores: number[];
+  best: number;
+  caption: string;
+  captionTokens: number[];
+  settings: GenerateSettings;
+  /** Milliseconds per stage. */
+  timings: Record<PipelineStage, number>;
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+const IMAGENET_STD = [0.229, 0.224, 0.225];
+const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+function num(settings: Record<string, unknown>, key: string, fallback: number): number {
+  const v = settings[key];
+  return typeof v === 'number' ? v : fallback;
+}
+function nums(settings: Record<string, unknown>, key: string, fallback: number[]): number[] {
+  const v = settings[key];
+  return Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : fallback;
+}
+
+/** uint8 HWC -> float32 CHW, x/255 then (x − mean)/std per channel. */
+export function toNormalizedChw(img: RgbImage, mean: number[], std: number[]): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) out[c * n + i] = (img.data[i * 3 + c] / 255 - mean[c]) / std[c];
+  }
+  return out;
+}
+
+/** float32 CHW in [0, 1] -> uint8 HWC the way torchvision's to_pil_image does (clamp, ×255, truncate). */
+export function chwToRgb(chw: Float32Array, offset: number, width: number, height: number): RgbImage {
+  const n = width * height;
+  const data = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = Math.min(1, Math.max(0, chw[offset + c * n + i]));
+      data[i * 3 + c] = Math.trunc(v * 255);
+    }
+  }
+  return { width, height, data };
+}
+
+/** VDVAE's DmolNet.sample output convention: [-1, 1] HWC -> uint8 by clamp((x + 1)·127.5) and truncation. */
+export function vdvaeToRgb(hwc: Float32Array, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) data[i] = Math.trunc(Math.min(255, Math.max(0, (hwc[i] + 1) * 127.5)));
+  return { width, height, data };
+}
+
+/** Center crop to a square of `size` after resizing the short side to `size` (CLIP preprocessing). */
+export function resizeCenterCrop(img: RgbImage, size: number, filter: 'bicubic' | 'lanczos'): RgbImage {
+  const scale = size / Math.min(img.width, img.height);
+  const w = Math.max(size, Math.round(img.width * scale));
+  const h = Math.max(size, Math.round(img.height * scale));
+  const r = w === img.width && h === img.height ? img : resizePil(img, w, h, filter);
+  if (w === size && h === size) return r;
+  const x0 = Math.round((w - size) / 2);
+  const y0 = Math.round((h - size) / 2);
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) data.set(r.data.subarray(((y + y0) * w + x0) * 3, ((y + y0) * w + x0 + size) * 3), y * size * 3);
+  return { width: size, height: size, data };
+}
+
+/** L2-normalises every row of `tokens` (length = rows × dim) in place. */
+export function normalizeTokens(tokens: Float32Array, dim: number): Float32Array {
+  for (let o = 0; o < tokens.length; o += dim) {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += tokens[o + i] ** 2;
+    const k = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let i = 0; i < dim; i++) tokens[o + i] *= k;
+  }
+  return tokens;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/** WordPiece detokenisation: "##" pieces glue to the previous word; special tokens ([CLS] …) dropped. */
+export function detokenize(ids: number[], vocab: string[]): string {
+  let out = '';
+  for (const id of ids) {
+    const t = vocab[id] ?? '';
+    if (!t || /^\[.*\]$/.test(t) || /^<.*>$/.test(t)) continue;
+    if (t.startsWith('##')) out += t.slice(2);
+    else out += (out ? ' ' : '') + t;
+  }
+  return out;
+}
+
+function repeatRows(row: Float32Array, rows: number): Float32Array {
+  const out = new Float32Array(row.length * rows);
+  for (let i = 0; i < rows; i++) out.set(row, i * row.length);
+  return out;
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function elementCount(sessions: PackSessions, stage: StageName, dir: 'inputs' | 'outputs', role: string): number {
+  const spec = sessions.pack.manifest.stages[stage][dir][role];
+  let n = 1;
+  for (const d of spec.shape.slice(1)) {
+    if (typeof d !== 'number') {
+      throw new BundleError(sessions.pack.manifest.stages[stage].file, `dimension "${d}" must be fixed`, {
+        field: `stages.${stage}.${dir}.${role}.shape`,
+        expected: 'a number after the batch dimension',
+      });
+    }
+    n *= d;
+  }
+  return n;
+}
+
+/** A stage of the pack as a Denoiser for the sampler: conditioning rows prepared once per run. */
+class StageDenoiser implements Denoiser {
+  constructor(
+    private readonly sessions: PackSessions,
+    private readonly stage: 'priorDenoiser' | 'latentDecoder',
+    /** role -> [cond rows; uncond rows] (2·batch rows) and cond rows only (batch rows). */
+    private readonly guidedCond: Record<string, Float32Array>,
+    private readonly plainCond: Record<string, Float32Array>,
+  ) {}
+
+  async predict(x: Float32Array, r: number, rows: number, guided: boolean): Promise<Float32Array> {
+    const feeds: Record<string, { data: Float32Array; bind: Record<string, number> }> = {
+      x: { data: x, bind: { batch: rows } },
+      r: { data: new Float32Array(rows).fill(r), bind: { batch: rows } },
+    };
+    const cond = guided ? this.guidedCond : this.plainCond;
+    for (const [role, data] of Object.entries(cond)) feeds[role] = { data, bind: { batch: rows } };
+    const out = await this.sessions.run(this.stage, feeds, ['pred'] as const);
+    return out.pred.data;
+  }
+}
+
+/** Runs the whole reconstruction for one trial's decoded heads. */
+export async function reconstruct(
+  sessions: PackSessions,
+  decoded: DecodedHeads,
+  partial: Partial<GenerateSettings> = {},
+  opts: { signal?: AbortSignal; onProgress?: (p: GenerateProgress) => void; onLowLevel?: (low: RgbImage, enhanced: RgbImage) => void } = {},
+): Promise<Reconstruction> {
+  const settings = withDefaults(partial);
+  const pack: LoadedModelPack = sessions.pack;
+  const m = pack.manifest;
+  const N = settings.candidates;
+  if (!Number.isInteger(N) || N < 1) throw new RangeError(`candidates must be a positive integer (got ${N})`);
+  if (!(settings.strength > 0 && settings.strength <= 1)) throw new RangeError(`strength must be in (0, 1] (got ${settings.strength})`);
+  for (const head of ['image', 'text', 'blurry', 'retrieval', 'prompt'] as const) {
+    const want = m.headShapes[head].reduce((a, b) => a * b, 1);
+    if (decoded[head].length !== want) {
+      throw new BundleError(`${pack.source.label}/modelpack.json`, `decoded ${head} head has ${decoded[head].length} values`, {
+        field: `headShapes.${head}`,
+        expected: `[${m.headShapes[head].join(', ')}] = ${want}`,
+      });
+    }
+  }
+  const timings = Object.fromEntries(PIPELINE_STAGES.map((s) => [s, 0])) as Record<PipelineStage, number>;
+  const check = () => {
+    if (opts.signal?.aborted) throw new AbortError();
+  };
+  const progress = (stage: PipelineStage, step: number, total: number) =>
+    opts.onProgress?.({ stage, step, total, stageIndex: PIPELINE_STAGES.indexOf(stage), stageCount: PIPELINE_STAGES.length });
+  const timed = async <T>(stage: PipelineStage, fn: () => Promise<T> | T): Promise<T> => {
+    check();
+    const t0 = performance.now();
+    const r = await fn();
+    timings[stage] += performance.now() - t0;
+    check();
+    return r;
+  };
+
+  // 1-3. Low-level image, enhancement, latent for img2img.
+  let lowLevel: RgbImage | null = null;
+  let enhanced: RgbImage | null = null;
+  let xInitPrior: Float32Array | undefined;
+  const cLatent = elementCount(sessions, 'priorDenoiser', 'inputs', 'x');
+  if (settings.useLowLevel) {
+    lowLevel = await timed('lowLevel', async () => {
+      progress('lowLevel', 0, 1);
+      const st = m.stages.lowLevelDecoder;
+      const priorN = elementCount(sessions, 'lowLevelDecoder', 'inputs', 'prior_noise');
+      const temperature = num(st.settings, 'priorTemperature', 1);
+      const noise = batchNoise(settings.seed, 1, priorN, 'lowlevel/prior');
+      if (temperature !== 1) for (let i = 0; i < noise.length; i++) noise[i] *= temperature;
+      const out = await sessions.run('lowLevelDecoder', {
+        latents: { data: decoded.blurry, bind: { batch: 1 } },
+        prior_noise: { data: noise, bind: { batch: 1 } },
+      }, ['px'] as const);
+      const [, h, w] = out.px.dims;
+      progress('lowLevel', 1, 1);
+      return vdvaeToRgb(out.px.data, w, h);
+    });
+    enhanced = await timed('enhance', () => {
+      progress('enhance', 0, 1);
+      const e = enhanceLowLevel(lowLevel as RgbImage, settings.enhance);
+      progress('enhance', 1, 1);
+      return e;
+    });
+    opts.onLowLevel?.(lowLevel, enhanced);
+    const latent = await timed('latentEncode', async () => {
+      progress('latentEncode', 0, 1);
+      const st = m.stages.latentEncoder;
+      const size = num(st.settings, 'inputSize', enhanced!.width);
+      const img = enhanced!.width === size && enhanced!.height === size ? enhanced! : resizePil(enhanced!, size, size, 'lanczos');
+      const chw = toNormalizedChw(img, nums(st.settings, 'mean', IMAGENET_MEAN), nums(st.settings, 'std', IMAGENET_STD));
+      const out = await sessions.run('latentEncoder', { images: { data: chw, bind: { batch: 1 } } }, ['latents'] as const);
+      progress('latentEncode', 1, 1);
+      return out.latents.data;
+    });
+    if (latent.length !== cLatent) {
+      throw new BundleError(m.stages.latentEncoder.file, `latent has ${latent.length} values`, {
+        field: 'stages.latentEncoder.outputs.latents',
+        expected: `${cLatent} (the prior's x)`,
+      });
+    }
+    // 4. Noise to t = strength (gdf.diffuse, unshifted), one noise draw per candidate.
+    if (settings.strength < 1) {
+      xInitPrior = diffuse(repeatRows(latent, N), settings.strength, batchNoise(settings.seed, N, cLatent, 'prior/img2img'));
+    }
+  }
+
+  // 5. Prior (stage C) with MIRAGE's guidance mix.
+  const ts = settings.textStrength;
+  const is = 1 - ts;
+  const u = pack.unconditional;
+  const clipImg = new Float32Array(decoded.image.length);
+  for (let i = 0; i < clipImg.length; i++) clipImg[i] = decoded.image[i] * is + u.clipImg[i] * ts ** 5;
+  const clipText = new Float32Array(decoded.text.length);
+  for (let i = 0; i < clipText.length; i++) clipText[i] = decoded.text[i] * ts + u.clipText[i] * is ** 5;
+  const condC = { clip_img: repeatRows(clipImg, N), clip_text: repeatRows(clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
+  const uncondC = { clip_img: repeatRows(u.clipImg, N), clip_text: repeatRows(u.clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
+  const priorDenoiser = new StageDenoiser(
+    sessions,
+    'priorDenoiser',
+    {
+      clip_img: concat(condC.clip_img, uncondC.clip_img),
+      clip_text: concat(condC.clip_text, uncondC.clip_text),
+      clip_text_pooled: concat(condC.clip_text_pooled, uncondC.clip_text_pooled),
+    },
+    condC,
+  );
+  const img2img = xInitPrior !== undefined;
+  const priorSteps = img2img ? img2imgSteps(settings.prior.steps, settings.strength) : settings.prior.steps;
+  const latentC = await timed('prior', async () => {
+    progress('prior', 0, priorSteps);
+    if (priorSteps === 0) return xInitPrior as Float32Array;
+    return sample(priorDenoiser, {
+      latentSize: cLatent,
+      batch: N,
+      steps: priorSteps,
+      tStart: img2img ? settings.strength : 1,
+      cfg: settings.prior.cfg,
+      cfgRho: settings.prior.cfgRho,
+      shift: settings.prior.shift,
+      xInit: xInitPrior,
+      seed: settings.seed,
+      stream: 'prior',
+      signal: opts.signal,
+      onStep: (s, t) => progress('prior', s, t),
+    });
+  });
+
+  // 6. Decoder (stage B): conditioned on stage C's output; unconditional branch has zero effnet.
+  const bLatent = elementCount(sessions, 'latentDecoder', 'inputs', 'x');
+  const pooledRows = repeatRows(u.clipTextPooled, N);
+  const decoderDenoiser = new StageDenoiser(
+    sessions,
+    'latentDecoder',
+    { effnet: concat(latentC, new Float32Array(latentC.length)), clip: concat(pooledRows, pooledRows) },
+    { effnet: latentC, clip: pooledRows },
+  );
+  const latentB = await timed('decoder', () => {
+    progress('decoder', 0, settings.decoder.steps);
+    return sample(decoderDenoiser, {
+      latentSize: bLatent,
+      batch: N,
+      steps: settings.decoder.steps,
+      cfg: settings.decoder.cfg,
+      cfgRho: settings.decoder.cfgRho,
+      shift: settings.decoder.shift,
+      seed: settings.seed,
+      stream: 'decoder',
+      signal: opts.signal,
+      onStep: (s, t) => progress('decoder', s, t),
+    });
+  });
+
+  // 7. Pixels (stage A), one candidate at a time (bounded memory: 3·1024² floats each).
+  const candidates = await timed('pixels', async () => {
+    const out: RgbImage[] = [];
+    for (let k = 0; k < N; k++) {
+      check();
+      progress('pixels', k, N);
+      const res = await sessions.run('pixelDecoder', { latents: { data: latentB.subarray(k * bLatent, (k + 1) * bLatent), bind: { batch: 1 } } }, ['images'] as const);
+      const [, , h, w] = res.images.dims;
+      out.push(chwToRgb(res.images.data, 0, w, h));
+    }
+    progress('pixels', N, N);
+    return out;
+  });
+
+  // 8. Retrieval pooling.
+  const target = normalizeTokens(Float32Array.from(decoded.retrieval), m.headShapes.retrieval[m.headShapes.retrieval.length - 1]);
+  const scores = await timed('retrieval', async () => {
+    const st = m.stages.imageEncoder;
+    const size = num(st.settings, 'inputSize', 224);
+    const mean = nums(st.settings, 'mean', CLIP_MEAN);
+    const std = nums(st.settings, 'std', CLIP_STD);
+    const dim = m.headShapes.retrieval[m.headShapes.retrieval.length - 1];
+    const s: number[] = [];
+    for (let k = 0; k < N; k++) {
+      check();
+      progress('retrieval', k, N);
+      const px = toNormalizedChw(resizeCenterCrop(candidates[k], size, 'bicubic'), mean, std);
+      const res = await sessions.run('imageEncoder', { pixel_values: { data: px, bind: { batch: 1 } } }, ['last_hidden_state'] as const);
+      s.push(cosine(normalizeTokens(Float32Array.from(res.last_hidden_state.data), dim), target));
+    }
+    progress('retrieval', N, N);
+    return s;
+  });
+  let best = 0;
+  for (let k = 1; k < N; k++) if (scores[k] > scores[best]) best = k;
+
+  // 9. Caption: greedy decoding of the decoded prompt features.
+  const { caption, captionTokens } = await timed('caption', () => decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t)));
+
+  return { lowLevel, enhanced, candidates, scores, best, caption, captionTokens, settings, timings };
+}
+
+/** Greedy decoding: ids = [bos]; repeat argmax(logits[last]) until eos or maxTokens. */
+export async function decodeCaption(
+  sessions: PackSessions,
+  prompt: Float32Array,
+  maxTokens: number,
+  signal?: AbortSignal,
+  onStep?: (step: number, total: number) => void,
+): Promise<{ caption: string; captionTokens: number[] }> {
+  const st = sessions.pack.manifest.stages.captionDecoder;
+  const bos = num(st.settings, 'bosTokenId', 101);
+  const eos = num(st.settings, 'eosTokenId', 102);
+  const ids = [bos];
+  for (let s = 0; s < maxTokens; s++) {
+    if (signal?.aborted) throw new AbortError();
+    onStep?.(s, maxTokens);
+    const res = await sessions.run(
+      'captionDecoder',
+      {
+        prompt_features: { data: prompt, bind: { batch: 1 } },
+        input_ids: { data: BigInt64Array.from(ids.map((x) => BigInt(x))), bind: { batch: 1, seq: ids.length } },
+      },
+      ['logits'] as const,
+    );
+    const v = res.logits.dims[2];
+    const off = (ids.length - 1) * v;
+    let arg = 0;
+    for (let i = 1; i < v; i++) if (res.logits.data[off + i] > res.logits.data[off + arg]) arg = i;
+    if (arg === eos) break;
+    ids.push(arg);
+  }
+  onStep?.(maxTokens, maxTokens);
+  const captionTokens = ids.slice(1);
+  return { caption: detokenize(captionTokens, sessions.pack.vocab), captionTokens };
+}
