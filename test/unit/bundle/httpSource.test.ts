@@ -1,0 +1,193 @@
+// HttpShardSource against real node:http servers in the test: one honouring Range (206), one that
+// ignores it (200); progress, abort, Cache Storage, and a whole Bundle opened over HTTP.
+import { createServer, type Server } from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AbortError, BundleError } from '../../../src/core/bundle/errors.ts';
+import { CACHE_NAME, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
+import { Bundle } from '../../../src/core/bundle/loader.ts';
+import { writeTinyBundle } from './tinyBundle.ts';
+
+interface Served {
+  url: string;
+  server: Server;
+  requests: { path: string; range?: string; method: string }[];
+}
+
+/** Serves `dir`; with `ranges` it answers Range requests with 206, else always the whole file (200). */
+function serve(dir: string, opts: { ranges: boolean; chunk?: number; stallAfter?: number }): Promise<Served> {
+  const requests: Served['requests'] = [];
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname).slice(1);
+    requests.push({ path, range: req.headers.range, method: req.method! });
+    const file = normalize(join(dir, path));
+    let body: Buffer;
+    try {
+      if (!statSync(file).isFile()) throw new Error();
+      body = readFileSync(file);
+    } catch {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    let status = 200;
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    const m = opts.ranges && req.headers.range ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range) : null;
+    if (m) {
+      const start = Number(m[1]);
+      const end = m[2] ? Math.min(Number(m[2]), body.length - 1) : body.length - 1;
+      headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+      body = body.subarray(start, end + 1);
+      status = 206;
+    }
+    if (opts.ranges) headers['accept-ranges'] = 'bytes';
+    headers['content-length'] = String(body.length);
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') return void res.end();
+    // Send in small chunks so progress has several steps; optionally stall (for abort tests).
+    const chunk = opts.chunk ?? 64;
+    let o = 0;
+    const pump = () => {
+      if (opts.stallAfter !== undefined && o >= opts.stallAfter) return; // never finishes
+      if (o >= body.length) return void res.end();
+      res.write(body.subarray(o, o + chunk));
+      o += chunk;
+      setImmediate(pump);
+    };
+    pump();
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, requests })),
+  );
+}
+
+/** A minimal in-memory CacheStorage (Node has none) with the methods HttpShardSource uses. */
+class MemoryCaches {
+  readonly stores = new Map<string, Map<string, Uint8Array>>();
+  async open(name: string) {
+    const store = this.stores.get(name) ?? new Map<string, Uint8Array>();
+    this.stores.set(name, store);
+    return {
+      match: async (key: string) => (store.has(key) ? new Response(store.get(key)!.slice()) : undefined),
+      put: async (key: string, res: Response) => void store.set(key, new Uint8Array(await res.arrayBuffer())),
+    };
+  }
+}
+
+let dir: string;
+let big: Uint8Array;
+let withRanges: Served;
+let noRanges: Served;
+beforeAll(async () => {
+  ({ dir } = await writeTinyBundle());
+  big = readFileSync(join(dir, 'misc/tensors.bin'));
+  withRanges = await serve(dir, { ranges: true });
+  noRanges = await serve(dir, { ranges: false });
+});
+afterAll(() => {
+  withRanges.server.close();
+  noRanges.server.close();
+});
+
+describe('HttpShardSource', () => {
+  it('reads a whole file with monotonic byte progress ending at the total', async () => {
+    const src = new HttpShardSource(withRanges.url, { cache: false });
+    const seen: [number, number][] = [];
+    const bytes = await src.read('misc/tensors.bin', { onProgress: (l, t) => seen.push([l, t]) });
+    expect(Buffer.from(bytes).equals(Buffer.from(big))).toBe(true);
+    expect(seen.length).toBeGreaterThan(2);
+    for (let i = 1; i < seen.length; i++) expect(seen[i][0]).toBeGreaterThanOrEqual(seen[i - 1][0]);
+    for (const [l, t] of seen) expect(l).toBeLessThanOrEqual(t);
+    expect(seen.at(-1)).toEqual([big.length, big.length]);
+  });
+
+  it('uses a Range request where the server answers 206', async () => {
+    const src = new HttpShardSource(withRanges.url, { cache: false });
+    withRanges.requests.length = 0;
+    const seen: number[] = [];
+    const part = await src.read('misc/tensors.bin', { offset: 10, length: 50, onProgress: (l) => seen.push(l) });
+    expect(Array.from(part)).toEqual(Array.from(big.subarray(10, 60)));
+    expect(withRanges.requests).toEqual([{ path: 'misc/tensors.bin', range: 'bytes=10-59', method: 'GET' }]);
+    expect(seen.at(-1)).toBe(50);
+  });
+
+  it('falls back to a full GET and slices where the server ignores Range (200)', async () => {
+    const src = new HttpShardSource(noRanges.url, { cache: false });
+    const part = await src.read('misc/tensors.bin', { offset: 10, length: 50 });
+    expect(Array.from(part)).toEqual(Array.from(big.subarray(10, 60)));
+    await expect(src.read('misc/tensors.bin', { offset: big.length - 4, length: 8 })).rejects.toThrow(/runs past the end of the file/);
+  });
+
+  it('names the file on HTTP 404', async () => {
+    const src = new HttpShardSource(withRanges.url, { cache: false });
+    const e = await src.read('nope.bin').catch((x) => x);
+    expect(e).toBeInstanceOf(BundleError);
+    expect(e.message).toMatch(/^nope\.bin: HTTP 404 .* \(expected the file to exist on the server\)$/);
+  });
+
+  it('aborts a stalled download', async () => {
+    const stalled = await serve(dir, { ranges: true, stallAfter: 128 });
+    try {
+      const src = new HttpShardSource(stalled.url, { cache: false });
+      const ac = new AbortController();
+      let loaded = 0;
+      const p = src.read('misc/tensors.bin', {
+        signal: ac.signal,
+        onProgress: (l) => {
+          loaded = l;
+          if (l >= 128) ac.abort();
+        },
+      });
+      await expect(p).rejects.toBeInstanceOf(AbortError);
+      expect(loaded).toBe(128);
+    } finally {
+      stalled.server.closeAllConnections();
+      stalled.server.close();
+    }
+  });
+
+  it('caches whole verified shards under URL + sha256 so a second visit makes no request', async () => {
+    const caches = new MemoryCaches();
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const shard = m.shards.find((s: { path: string }) => s.path === 'misc/tensors.bin');
+    const first = new HttpShardSource(noRanges.url, { cacheStorage: caches as unknown as CacheStorage });
+    noRanges.requests.length = 0;
+    await first.read('misc/tensors.bin', { sha256: shard.sha256 });
+    expect(noRanges.requests).toHaveLength(1);
+    const keys = [...caches.stores.get(CACHE_NAME)!.keys()];
+    expect(keys).toEqual([`${noRanges.url}misc/tensors.bin?mirage-sha256=${shard.sha256}`]);
+    const second = new HttpShardSource(noRanges.url, { cacheStorage: caches as unknown as CacheStorage });
+    const seen: number[] = [];
+    const again = await second.read('misc/tensors.bin', { sha256: shard.sha256, onProgress: (l) => seen.push(l) });
+    const part = await second.read('misc/tensors.bin', { sha256: shard.sha256, offset: 4, length: 8 });
+    expect(noRanges.requests).toHaveLength(1); // served from the cache
+    expect(Buffer.from(again).equals(Buffer.from(big))).toBe(true);
+    expect(Array.from(part)).toEqual(Array.from(big.subarray(4, 12)));
+    expect(seen.at(-1)).toBe(big.length);
+    // Bytes that do not hash to the promised sha256 are never cached.
+    await first.read('misc/tensors.bin', { sha256: 'f'.repeat(64) });
+    expect(caches.stores.get(CACHE_NAME)!.size).toBe(1);
+  });
+});
+
+describe('Bundle over HTTP', () => {
+  for (const ranges of [true, false]) {
+    it(`opens and reads tensors (${ranges ? 'Range' : 'no Range'} server, verify sizes then on first read)`, async () => {
+      const served = ranges ? withRanges : noRanges;
+      const b = await Bundle.open(new HttpShardSource(served.url, { cache: false }), { verify: 'sizes' });
+      const betas = await b.trialBetas(2);
+      expect(betas.length).toBe(12);
+      expect(Array.from(await b.roiVoxels(1, 'V1'))).toEqual([0, 3, 11]);
+    });
+  }
+
+  it('reads ranges after verifying a shard too large to keep in memory', async () => {
+    withRanges.requests.length = 0;
+    const b = await Bundle.open(new HttpShardSource(withRanges.url, { cache: false }), { verify: 'full', keepShardBytes: 0 });
+    withRanges.requests.length = 0;
+    await b.trialBetas(1);
+    expect(withRanges.requests).toHaveLength(1);
+    expect(withRanges.requests[0].range).toMatch(/^bytes=\d+-\d+$/);
+  });
+});
