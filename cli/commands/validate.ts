@@ -60,11 +60,15 @@ export function register(program: Command): void {
       for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
       if (!report.ok) {
         for (const e of report.errors) process.stdout.write(`${e.message}\n`);
-        process.stdout.write(`${location}: INVALID, ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}\n`);
+        process.stdout.write(
+          `${location}: INVALID, ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}\n`,
+        );
         process.exitCode = 1;
         return;
       }
       process.stdout.write(`${summarise(report.manifest!)}\n`);
-      process.stdout.write(`${location}: valid (${opts.sizes ? 'sizes checked, sha256 not' : 'every shard sha256 verified'})\n`);
+      process.stdout.write(
+        `${location}: valid (${opts.sizes ? 'sizes checked, sha256 not' : 'every shard sha256 verified'})\n`,
+      );
     });
 }

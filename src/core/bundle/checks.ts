@@ -68,17 +68,28 @@ export interface CheckResult {
 }
 
 /** Checks a TensorRef against the shard table: listed shard, bytes in bounds. */
-export function checkRef(shards: Map<string, Shard>, ref: TensorRef, field: string, file = MANIFEST_FILE): BundleError | null {
+export function checkRef(
+  shards: Map<string, Shard>,
+  ref: TensorRef,
+  field: string,
+  file = MANIFEST_FILE,
+): BundleError | null {
   const shard = shards.get(ref.shard);
   if (!shard) {
-    return new BundleError(file, `unknown shard "${ref.shard}"`, { field: `${field}.shard`, expected: 'a path listed in shards[]' });
+    return new BundleError(file, `unknown shard "${ref.shard}"`, {
+      field: `${field}.shard`,
+      expected: 'a path listed in shards[]',
+    });
   }
   const end = ref.offset + tensorByteLength(ref);
   if (end > shard.bytes) {
     return new BundleError(
       file,
       `${ref.dtype} ${shapeStr(ref.shape)} at offset ${ref.offset} ends at byte ${end}, past the end of shard ${ref.shard}`,
-      { field: `${field}.offset`, expected: `offset + ${tensorByteLength(ref)} bytes <= ${shard.bytes} (the shard's size)` },
+      {
+        field: `${field}.offset`,
+        expected: `offset + ${tensorByteLength(ref)} bytes <= ${shard.bytes} (the shard's size)`,
+      },
     );
   }
   return null;
@@ -88,7 +99,8 @@ export function checkRef(shards: Map<string, Shard>, ref: TensorRef, field: stri
 export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
   const errors: BundleError[] = [];
   const warnings: string[] = [];
-  const err = (field: string, message: string, expected?: string) => errors.push(new BundleError(file, message, { field, expected }));
+  const err = (field: string, message: string, expected?: string) =>
+    errors.push(new BundleError(file, message, { field, expected }));
 
   const shards = new Map<string, Shard>();
   m.shards.forEach((s, i) => {
@@ -113,15 +125,18 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
     if (s.voxelToVertex) {
       const r = s.voxelToVertex;
       if (r.dtype !== 'int32') err(`${f}.voxelToVertex.dtype`, `got ${r.dtype}`, 'int32');
-      if (!sameShape(r.shape, [V, 2])) err(`${f}.voxelToVertex.shape`, `got ${shapeStr(r.shape)}`, `[${V}, 2] (voxelCount, 2)`);
+      if (!sameShape(r.shape, [V, 2]))
+        err(`${f}.voxelToVertex.shape`, `got ${shapeStr(r.shape)}`, `[${V}, 2] (voxelCount, 2)`);
     }
     const hemis = new Set<string>();
     s.surfaces.forEach((sf, i) => {
       const g = `${f}.surfaces[${i}]`;
       if (hemis.has(sf.hemi)) err(`${g}.hemi`, `duplicate hemisphere ${sf.hemi}`, 'one surface per hemisphere');
       hemis.add(sf.hemi);
-      if (sf.faces.dtype !== 'int32' && sf.faces.dtype !== 'uint32') err(`${g}.faces.dtype`, `got ${sf.faces.dtype}`, 'int32');
-      if (sf.faces.shape.length !== 2 || sf.faces.shape[1] !== 3) err(`${g}.faces.shape`, `got ${shapeStr(sf.faces.shape)}`, '[nFaces, 3]');
+      if (sf.faces.dtype !== 'int32' && sf.faces.dtype !== 'uint32')
+        err(`${g}.faces.dtype`, `got ${sf.faces.dtype}`, 'int32');
+      if (sf.faces.shape.length !== 2 || sf.faces.shape[1] !== 3)
+        err(`${g}.faces.shape`, `got ${shapeStr(sf.faces.shape)}`, '[nFaces, 3]');
       for (const [k, r] of Object.entries(sf.shapes)) {
         if (!r) continue;
         if (r.dtype !== 'float32' && r.dtype !== 'float16') err(`${g}.shapes.${k}.dtype`, `got ${r.dtype}`, 'float32');
@@ -135,9 +150,12 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
       const g = `${f}.rois[${i}]`;
       if (roiNames.has(roi.name)) err(`${g}.name`, `duplicate ROI "${roi.name}"`, 'unique ROI names per subject');
       roiNames.add(roi.name);
-      if (roi.voxels.dtype !== 'int32' && roi.voxels.dtype !== 'uint32') err(`${g}.voxels.dtype`, `got ${roi.voxels.dtype}`, 'int32');
-      if (roi.voxels.shape.length !== 1) err(`${g}.voxels.shape`, `got ${shapeStr(roi.voxels.shape)}`, '[n] (a list of voxel indices)');
-      else if (roi.voxels.shape[0] > V) err(`${g}.voxels.shape`, `${roi.voxels.shape[0]} voxels`, `at most voxelCount = ${V}`);
+      if (roi.voxels.dtype !== 'int32' && roi.voxels.dtype !== 'uint32')
+        err(`${g}.voxels.dtype`, `got ${roi.voxels.dtype}`, 'int32');
+      if (roi.voxels.shape.length !== 1)
+        err(`${g}.voxels.shape`, `got ${shapeStr(roi.voxels.shape)}`, '[n] (a list of voxel indices)');
+      else if (roi.voxels.shape[0] > V)
+        err(`${g}.voxels.shape`, `${roi.voxels.shape[0]} voxels`, `at most voxelCount = ${V}`);
     });
     const headNames = new Set<string>();
     s.heads.forEach((h, i) => {
@@ -146,21 +164,34 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
       headNames.add(h.name);
       const out = h.outputShape.reduce((a, b) => a * b, 1);
       for (const k of ['A', 'B'] as const) {
-        if (h[k].dtype !== 'float16' && h[k].dtype !== 'float32') err(`${g}.${k}.dtype`, `got ${h[k].dtype}`, 'float16 or float32');
+        if (h[k].dtype !== 'float16' && h[k].dtype !== 'float32')
+          err(`${g}.${k}.dtype`, `got ${h[k].dtype}`, 'float16 or float32');
       }
-      if (!sameShape(h.A.shape, [V, h.rank])) err(`${g}.A.shape`, `got ${shapeStr(h.A.shape)}`, `[${V}, ${h.rank}] (voxelCount, rank)`);
+      if (!sameShape(h.A.shape, [V, h.rank]))
+        err(`${g}.A.shape`, `got ${shapeStr(h.A.shape)}`, `[${V}, ${h.rank}] (voxelCount, rank)`);
       if (!sameShape(h.B.shape, [h.rank, out])) {
-        err(`${g}.B.shape`, `got ${shapeStr(h.B.shape)}`, `[${h.rank}, ${out}] (rank, product of outputShape ${shapeStr(h.outputShape)})`);
+        err(
+          `${g}.B.shape`,
+          `got ${shapeStr(h.B.shape)}`,
+          `[${h.rank}, ${out}] (rank, product of outputShape ${shapeStr(h.outputShape)})`,
+        );
       }
       for (const k of ['intercept', 'targetMean', 'targetStd'] as const) {
         const r = h[k];
         if (!r) continue;
         if (r.dtype !== 'float32' && r.dtype !== 'float16') err(`${g}.${k}.dtype`, `got ${r.dtype}`, 'float32');
-        if (tensorElementCount(r) !== out) err(`${g}.${k}.shape`, `got ${shapeStr(r.shape)} (${tensorElementCount(r)} values)`, `${out} values (outputShape ${shapeStr(h.outputShape)})`);
+        if (tensorElementCount(r) !== out)
+          err(
+            `${g}.${k}.shape`,
+            `got ${shapeStr(r.shape)} (${tensorElementCount(r)} values)`,
+            `${out} values (outputShape ${shapeStr(h.outputShape)})`,
+          );
       }
-      if (h.rank > Math.min(V, out)) warnings.push(`${file}: ${g}.rank: ${h.rank} exceeds min(voxelCount, outputSize) = ${Math.min(V, out)}`);
+      if (h.rank > Math.min(V, out))
+        warnings.push(`${file}: ${g}.rank: ${h.rank} exceeds min(voxelCount, outputSize) = ${Math.min(V, out)}`);
     });
-    if (s.role === 'decoded' && s.heads.length === 0) warnings.push(`${file}: ${f}.heads: decoded subject ${s.id} has no heads`);
+    if (s.role === 'decoded' && s.heads.length === 0)
+      warnings.push(`${file}: ${f}.heads: decoded subject ${s.id} has no heads`);
   });
 
   const stimuli = new Set<number>();
@@ -173,7 +204,8 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
       if (!r) continue;
       const rank = k === 'image' ? 3 : 4;
       if (r.dtype !== 'uint8') err(`${f}.${k}.dtype`, `got ${r.dtype}`, 'uint8');
-      if (r.shape.length !== rank || r.shape[rank - 1] !== 3) err(`${f}.${k}.shape`, `got ${shapeStr(r.shape)}`, k === 'image' ? '[H, W, 3]' : '[n, H, W, 3]');
+      if (r.shape.length !== rank || r.shape[rank - 1] !== 3)
+        err(`${f}.${k}.shape`, `got ${shapeStr(r.shape)}`, k === 'image' ? '[H, W, 3]' : '[n, H, W, 3]');
       else if (r.shape[rank - 2] !== m.imageSize || r.shape[rank - 3] !== m.imageSize) {
         warnings.push(`${file}: ${f}.${k}.shape: ${shapeStr(r.shape)} is not imageSize ${m.imageSize}`);
       }
@@ -191,8 +223,10 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
   m.trials.forEach((t, i) => {
     const f = `trials[${i}]`;
     const s = subjects.get(t.subject);
-    if (!s) terr('subject', `${f}.subject`, `unknown subject ${t.subject}`, `one of ${[...subjects.keys()].join(', ')}`);
-    if (stimuli.size && !stimuli.has(t.stimulus)) terr('stimulus', `${f}.stimulus`, `unknown stimulus ${t.stimulus}`, 'an id listed in stimuli[]');
+    if (!s)
+      terr('subject', `${f}.subject`, `unknown subject ${t.subject}`, `one of ${[...subjects.keys()].join(', ')}`);
+    if (stimuli.size && !stimuli.has(t.stimulus))
+      terr('stimulus', `${f}.stimulus`, `unknown stimulus ${t.stimulus}`, 'an id listed in stimuli[]');
     const cond = t.run.startsWith('vis') ? 'vision' : t.run.startsWith('img') ? 'imagery' : 'attention';
     if (cond !== t.condition) terr('condition', `${f}.condition`, `"${t.condition}" for run ${t.run}`, `"${cond}"`);
     used.add(t.betas.shard);
@@ -202,35 +236,53 @@ export function checkManifest(m: Manifest, file = MANIFEST_FILE): CheckResult {
     } else if (s) {
       const n = s.voxelCount * DTYPE_BYTES[s.betaDtype];
       if (t.betas.offset + n > shard.bytes) {
-        terr('offset', `${f}.betas.offset`, `betas at offset ${t.betas.offset} end at byte ${t.betas.offset + n}, past the end of shard ${shard.path}`,
-          `offset + ${n} bytes (${s.voxelCount} ${s.betaDtype}) <= ${shard.bytes}`);
+        terr(
+          'offset',
+          `${f}.betas.offset`,
+          `betas at offset ${t.betas.offset} end at byte ${t.betas.offset + n}, past the end of shard ${shard.path}`,
+          `offset + ${n} bytes (${s.voxelCount} ${s.betaDtype}) <= ${shard.bytes}`,
+        );
       }
     }
   });
   for (const [kind, n] of counts) {
-    if (n > MAX_PER_KIND) warnings.push(`${file}: trials: ${n - MAX_PER_KIND} more errors of the kind "${kind}" not listed`);
+    if (n > MAX_PER_KIND)
+      warnings.push(`${file}: trials: ${n - MAX_PER_KIND} more errors of the kind "${kind}" not listed`);
   }
 
   const outSize = new Map<string, number>();
-  for (const s of m.subjects) for (const h of s.heads) outSize.set(h.name, h.outputShape.reduce((a, b) => a * b, 1));
+  for (const s of m.subjects)
+    for (const h of s.heads)
+      outSize.set(
+        h.name,
+        h.outputShape.reduce((a, b) => a * b, 1),
+      );
   m.features.forEach((fs, i) => {
     const f = `features[${i}]`;
-    if (fs.values.shape[0] !== fs.ids.length) err(`${f}.values.shape`, `${fs.values.shape[0]} rows but ${fs.ids.length} ids`, 'one row per id');
+    if (fs.values.shape[0] !== fs.ids.length)
+      err(`${f}.values.shape`, `${fs.values.shape[0]} rows but ${fs.ids.length} ids`, 'one row per id');
     const want = outSize.get(fs.head);
     const per = fs.values.shape.slice(1).reduce((a, b) => a * b, 1);
-    if (want !== undefined && per !== want) err(`${f}.values.shape`, `rows of ${per} values`, `${want} values per row (head "${fs.head}")`);
+    if (want !== undefined && per !== want)
+      err(`${f}.values.shape`, `rows of ${per} values`, `${want} values per row (head "${fs.head}")`);
   });
   if (m.gallery && m.gallery.images.shape[0] !== m.gallery.captions.length) {
-    err('gallery.captions', `${m.gallery.captions.length} captions for ${m.gallery.images.shape[0]} images`, 'one caption per image');
+    err(
+      'gallery.captions',
+      `${m.gallery.captions.length} captions for ${m.gallery.images.shape[0]} images`,
+      'one caption per image',
+    );
   }
   m.reconstructions?.forEach((r, i) => {
     const f = `reconstructions[${i}]`;
     if (!subjects.has(r.subject)) err(`${f}.subject`, `unknown subject ${r.subject}`, 'a subject listed in subjects[]');
-    if (r.images.shape[0] !== r.stimuli.length) err(`${f}.images.shape`, `${r.images.shape[0]} rows for ${r.stimuli.length} stimuli`, 'one row per stimulus');
+    if (r.images.shape[0] !== r.stimuli.length)
+      err(`${f}.images.shape`, `${r.images.shape[0]} rows for ${r.stimuli.length} stimuli`, 'one row per stimulus');
   });
 
   m.shards.forEach((s, i) => {
-    if (!used.has(s.path)) warnings.push(`${file}: shards[${i}]: shard ${s.path} is not referenced by any tensor or trial`);
+    if (!used.has(s.path))
+      warnings.push(`${file}: shards[${i}]: shard ${s.path} is not referenced by any tensor or trial`);
   });
   return { errors, warnings };
 }
@@ -254,18 +306,31 @@ export async function checkShardBytes(shard: Shard, index: number, bytes: Uint8A
 }
 
 /** Voxel indices of an ROI must be valid voxel numbers. */
-export function checkVoxelIndices(idx: ArrayLike<number>, voxelCount: number, field: string, file = MANIFEST_FILE): BundleError | null {
+export function checkVoxelIndices(
+  idx: ArrayLike<number>,
+  voxelCount: number,
+  field: string,
+  file = MANIFEST_FILE,
+): BundleError | null {
   for (let i = 0; i < idx.length; i++) {
     const v = idx[i];
     if (!(v >= 0 && v < voxelCount)) {
-      return new BundleError(file, `voxel index ${v} at position ${i}`, { field, expected: `indices in [0, ${voxelCount}) (voxelCount)` });
+      return new BundleError(file, `voxel index ${v} at position ${i}`, {
+        field,
+        expected: `indices in [0, ${voxelCount}) (voxelCount)`,
+      });
     }
   }
   return null;
 }
 
 /** voxelToVertex rows are (hemi 0|1, vertex) or (-1, -1) for none; vertex within that hemisphere's surface. */
-export function checkVoxelToVertex(map: ArrayLike<number>, vertexCounts: (number | undefined)[], field: string, file = MANIFEST_FILE): BundleError | null {
+export function checkVoxelToVertex(
+  map: ArrayLike<number>,
+  vertexCounts: (number | undefined)[],
+  field: string,
+  file = MANIFEST_FILE,
+): BundleError | null {
   for (let i = 0; i < map.length; i += 2) {
     const h = map[i];
     const v = map[i + 1];
@@ -282,11 +347,19 @@ export function checkVoxelToVertex(map: ArrayLike<number>, vertexCounts: (number
 }
 
 /** Triangle indices within the surface. */
-export function checkFaces(faces: ArrayLike<number>, vertexCount: number, field: string, file = MANIFEST_FILE): BundleError | null {
+export function checkFaces(
+  faces: ArrayLike<number>,
+  vertexCount: number,
+  field: string,
+  file = MANIFEST_FILE,
+): BundleError | null {
   for (let i = 0; i < faces.length; i++) {
     const v = faces[i];
     if (!(v >= 0 && v < vertexCount)) {
-      return new BundleError(file, `face vertex index ${v} (face ${Math.floor(i / 3)})`, { field, expected: `indices in [0, ${vertexCount})` });
+      return new BundleError(file, `face vertex index ${v} (face ${Math.floor(i / 3)})`, {
+        field,
+        expected: `indices in [0, ${vertexCount})`,
+      });
     }
   }
   return null;

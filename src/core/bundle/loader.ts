@@ -145,7 +145,11 @@ export class Bundle {
   }
 
   /** The verification of one shard, started once and shared; a failed check stays failed. */
-  private verified(st: ShardState, signal?: AbortSignal, onBytes?: (loaded: number) => void): Promise<Uint8Array | null> {
+  private verified(
+    st: ShardState,
+    signal?: AbortSignal,
+    onBytes?: (loaded: number) => void,
+  ): Promise<Uint8Array | null> {
     if (!st.verified) {
       const p = (async () => {
         const bytes = await this.source.read(st.shard.path, {
@@ -173,12 +177,15 @@ export class Bundle {
   async file(path: string, opts: TensorOptions = {}): Promise<Uint8Array> {
     const st = this.state(path, 'shards');
     const kept = await this.verified(st, opts.signal, this.progress(path, st.shard.bytes, opts));
-    return kept ? kept.slice() : this.source.read(path, { signal: opts.signal, sha256: st.shard.sha256, size: st.shard.bytes });
+    return kept
+      ? kept.slice()
+      : this.source.read(path, { signal: opts.signal, sha256: st.shard.sha256, size: st.shard.bytes });
   }
 
   private state(path: string, field: string): ShardState {
     const st = this.shards.get(path);
-    if (!st) throw new BundleError(MANIFEST_FILE, `unknown shard "${path}"`, { field, expected: 'a path listed in shards[]' });
+    if (!st)
+      throw new BundleError(MANIFEST_FILE, `unknown shard "${path}"`, { field, expected: 'a path listed in shards[]' });
     return st;
   }
 
@@ -241,7 +248,9 @@ export class Bundle {
     const n = s.voxelCount * DTYPE_BYTES[s.betaDtype];
     const shard = this.shardTable.get(t.betas.shard);
     if (!shard || t.betas.offset + n > shard.bytes) {
-      throw new BundleError(MANIFEST_FILE, 'betas out of the bounds of their shard', { field: `trials[${trialIndex}].betas` });
+      throw new BundleError(MANIFEST_FILE, 'betas out of the bounds of their shard', {
+        field: `trials[${trialIndex}].betas`,
+      });
     }
     const bytes = await this.bytes(t.betas.shard, t.betas.offset, n, opts);
     return decodeTensorBytes(bytes, s.betaDtype, s.voxelCount) as Float32Array;
@@ -255,7 +264,10 @@ export class Bundle {
     const out = new Float32Array(trialIndices.length * V);
     for (const [k, i] of trialIndices.entries()) {
       if (this.manifest.trials[i]?.subject !== subj) {
-        throw new BundleError(MANIFEST_FILE, `trial ${i} is not of subject ${subj}`, { field: `trials[${i}].subject`, expected: `${subj}` });
+        throw new BundleError(MANIFEST_FILE, `trial ${i} is not of subject ${subj}`, {
+          field: `trials[${i}].subject`,
+          expected: `${subj}`,
+        });
       }
       out.set(await this.trialBetas(i, opts), k * V);
     }
@@ -296,7 +308,11 @@ export class Bundle {
     const s = this.subject(subjectId);
     const si = this.manifest.subjects.indexOf(s);
     const i = s.surfaces.findIndex((x) => x.hemi === hemi);
-    if (i < 0) throw new BundleError(MANIFEST_FILE, `no ${hemi} surface`, { field: `subjects[${si}].surfaces`, expected: `a ${hemi} surface` });
+    if (i < 0)
+      throw new BundleError(MANIFEST_FILE, `no ${hemi} surface`, {
+        field: `subjects[${si}].surfaces`,
+        expected: `a ${hemi} surface`,
+      });
     const f = await this.tensor(s.surfaces[i].faces, opts);
     const e = checkFaces(f, s.surfaces[i].vertexCount, `subjects[${si}].surfaces[${i}].faces`);
     if (e) throw e;

@@ -124,7 +124,8 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
   const consistency = checkManifest(manifest);
   errors.push(...consistency.errors);
   warnings.push(...consistency.warnings);
-  if (manifest.provenance.kind === 'simulated') warnings.push(`${MANIFEST_FILE}: provenance.kind: this bundle is simulated data`);
+  if (manifest.provenance.kind === 'simulated')
+    warnings.push(`${MANIFEST_FILE}: provenance.kind: this bundle is simulated data`);
 
   // Shards: whole reads (sha256) or sizes only.
   const verified = new Map<string, Uint8Array>();
@@ -145,7 +146,8 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
         const bytes = await source.read(shard.path, {
           signal: opts.signal,
           sha256: shard.sha256,
-          onProgress: (l) => opts.onProgress?.({ loadedBytes: base + Math.min(l, shard.bytes), totalBytes: total, file: shard.path }),
+          onProgress: (l) =>
+            opts.onProgress?.({ loadedBytes: base + Math.min(l, shard.bytes), totalBytes: total, file: shard.path }),
         });
         const e = await checkShardBytes(shard, i, bytes);
         if (e) errors.push(e);
@@ -169,7 +171,9 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
       const e = v && checkVoxelIndices(v, s.voxelCount, `subjects[${si}].rois[${ri}].voxels`);
       if (e) errors.push(e);
     });
-    const counts: (number | undefined)[] = [0, 1].map((h) => s.surfaces.find((x) => x.hemi === (h ? 'rh' : 'lh'))?.vertexCount);
+    const counts: (number | undefined)[] = [0, 1].map(
+      (h) => s.surfaces.find((x) => x.hemi === (h ? 'rh' : 'lh'))?.vertexCount,
+    );
     if (s.voxelToVertex) {
       const v = read(s.voxelToVertex);
       const e = v && checkVoxelToVertex(v, counts, `subjects[${si}].voxelToVertex`);

@@ -11,14 +11,7 @@ export const NPY_DTYPES = ['<f2', '<f4', '<f8', '<i2', '<i4', '<i8', '|u1', '|i1
 export type NpyDtype = (typeof NPY_DTYPES)[number];
 
 export type NpyData =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array;
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
 export interface NpyArray {
   /** The numpy descriptor, normalised: '<f4', '|u1', ... */
@@ -140,7 +133,11 @@ export function readNpy(bytes: Uint8Array, file = 'array.npy', opts: ReadNpyOpti
   const item = ITEM_SIZE[dtype!];
   const need = count * item;
   if (bytes.byteLength - dataStart < need) {
-    fail('data', `holds ${bytes.byteLength - dataStart} bytes of data`, `${need} bytes for shape (${shape.join(', ')}) of ${dtype}`);
+    fail(
+      'data',
+      `holds ${bytes.byteLength - dataStart} bytes of data`,
+      `${need} bytes for shape (${shape.join(', ')}) of ${dtype}`,
+    );
   }
   const raw = typedView(bytes, dataStart, count, item);
   let data: NpyData;
@@ -235,7 +232,8 @@ function encodeAs(data: ArrayLike<number>, dtype: NpyDtype): Uint8Array {
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
         const v = data[i];
-        if (!Number.isInteger(v)) throw new RangeError(`writeNpy: value ${v} at index ${i} is not an integer (dtype <i8)`);
+        if (!Number.isInteger(v))
+          throw new RangeError(`writeNpy: value ${v} at index ${i} is not an integer (dtype <i8)`);
         out[i] = BigInt(v);
       }
       typed = out;

@@ -58,7 +58,9 @@ function serve(dir: string, opts: { ranges: boolean; chunk?: number; stallAfter?
     pump();
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, requests })),
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, requests }),
+    ),
   );
 }
 
@@ -116,7 +118,9 @@ describe('HttpShardSource', () => {
     const src = new HttpShardSource(noRanges.url, { cache: false });
     const part = await src.read('misc/tensors.bin', { offset: 10, length: 50 });
     expect(Array.from(part)).toEqual(Array.from(big.subarray(10, 60)));
-    await expect(src.read('misc/tensors.bin', { offset: big.length - 4, length: 8 })).rejects.toThrow(/runs past the end of the file/);
+    await expect(src.read('misc/tensors.bin', { offset: big.length - 4, length: 8 })).rejects.toThrow(
+      /runs past the end of the file/,
+    );
   });
 
   it('names the file on HTTP 404', async () => {
@@ -184,7 +188,10 @@ describe('Bundle over HTTP', () => {
 
   it('reads ranges after verifying a shard too large to keep in memory', async () => {
     withRanges.requests.length = 0;
-    const b = await Bundle.open(new HttpShardSource(withRanges.url, { cache: false }), { verify: 'full', keepShardBytes: 0 });
+    const b = await Bundle.open(new HttpShardSource(withRanges.url, { cache: false }), {
+      verify: 'full',
+      keepShardBytes: 0,
+    });
     withRanges.requests.length = 0;
     await b.trialBetas(1);
     expect(withRanges.requests).toHaveLength(1);

@@ -17,7 +17,7 @@ beforeEach(async () => {
 });
 
 const open = (verify: 'full' | 'sizes' = 'full') => Bundle.open(new FsShardSource(dir), { verify });
-const refs = (b: Bundle) => (b.manifest.extensions!.test as Record<string, TensorRef>);
+const refs = (b: Bundle) => b.manifest.extensions!.test as Record<string, TensorRef>;
 
 async function openError(verify: 'full' | 'sizes' = 'full'): Promise<BundleError> {
   try {
@@ -74,7 +74,8 @@ describe('Bundle round trip', () => {
     const b = await Bundle.open(new FsShardSource(dir), { onProgress: (p) => events.push(p) });
     const total = b.manifest.shards.reduce((a, s) => a + s.bytes, 0);
     const shardEvents = events.filter((e) => e.file !== 'manifest.json' || e.totalBytes === total);
-    for (let i = 1; i < shardEvents.length; i++) expect(shardEvents[i].loadedBytes).toBeGreaterThanOrEqual(shardEvents[i - 1].loadedBytes);
+    for (let i = 1; i < shardEvents.length; i++)
+      expect(shardEvents[i].loadedBytes).toBeGreaterThanOrEqual(shardEvents[i - 1].loadedBytes);
     expect(shardEvents.at(-1)).toMatchObject({ loadedBytes: total, totalBytes: total });
   });
 
@@ -91,7 +92,9 @@ describe('corrupt shards', () => {
     const e = await openError('full');
     expect(e.file).toBe('subj01/betas.bin');
     expect(e.field).toBe('sha256');
-    expect(e.message).toMatch(/^subj01\/betas\.bin: sha256: checksum mismatch.*\(expected [0-9a-f]{64} \(manifest\.json shards\[\d\]\.sha256\)\)$/);
+    expect(e.message).toMatch(
+      /^subj01\/betas\.bin: sha256: checksum mismatch.*\(expected [0-9a-f]{64} \(manifest\.json shards\[\d\]\.sha256\)\)$/,
+    );
   });
 
   it("with verify 'sizes' the corrupt shard is caught on first read and never used", async () => {
@@ -150,7 +153,9 @@ describe('bad manifests', () => {
   it('unknown shard', async () => {
     editManifest(dir, (m) => (m.stimuli[0].image.shard = 'stimuli/nope.bin'));
     const e = await openError();
-    expect(e.message).toBe('manifest.json: stimuli[0].image.shard: unknown shard "stimuli/nope.bin" (expected a path listed in shards[])');
+    expect(e.message).toBe(
+      'manifest.json: stimuli[0].image.shard: unknown shard "stimuli/nope.bin" (expected a path listed in shards[])',
+    );
   });
 
   it('head shapes inconsistent with voxelCount / rank / outputShape', async () => {
@@ -159,7 +164,9 @@ describe('bad manifests', () => {
       m.subjects[0].heads[0].outputShape = [7];
     });
     const e = await openError();
-    expect(e.message).toContain('manifest.json: subjects[0].heads[0].A.shape: got [12, 2] (expected [11, 2] (voxelCount, rank))');
+    expect(e.message).toContain(
+      'manifest.json: subjects[0].heads[0].A.shape: got [12, 2] (expected [11, 2] (voxelCount, rank))',
+    );
     expect(e.message).toContain('subjects[0].heads[0].B.shape: got [2, 6] (expected [2, 7]');
     expect(e.message).toContain('subjects[0].heads[0].intercept.shape');
   });

@@ -32,8 +32,18 @@ export async function writeTinyBundle(dir?: string): Promise<{ dir: string; mani
     const u32 = w.addTensor(misc, values.u32, 'uint32', [4]);
     const img = w.addTensor('stimuli/images.bin', new Uint8Array(4 * 4 * 3).fill(7), 'uint8', [4, 4, 3]);
     const roi = w.addTensor('subj01/rois.bin', Int32Array.from([0, 3, 11]), 'int32', [3]);
-    const A = w.addTensor('subj01/heads/image.bin', Float32Array.from({ length: V * RANK }, (_, i) => i / 10), 'float16', [V, RANK]);
-    const B = w.addTensor('subj01/heads/image.bin', Float32Array.from({ length: RANK * 6 }, (_, i) => i), 'float16', [RANK, 6]);
+    const A = w.addTensor(
+      'subj01/heads/image.bin',
+      Float32Array.from({ length: V * RANK }, (_, i) => i / 10),
+      'float16',
+      [V, RANK],
+    );
+    const B = w.addTensor(
+      'subj01/heads/image.bin',
+      Float32Array.from({ length: RANK * 6 }, (_, i) => i),
+      'float16',
+      [RANK, 6],
+    );
     const intercept = w.addTensor('subj01/heads/image.bin', new Float32Array(6).fill(1), 'float32', [6]);
     const trials: Manifest['trials'] = [];
     for (let t = 0; t < 4; t++) {

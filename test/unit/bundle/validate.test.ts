@@ -34,7 +34,9 @@ describe('validateBundle', () => {
     expect(r.ok).toBe(false);
     const lines = r.errors.map((e) => e.message);
     expect(lines).toContain('manifest.json: trials[0].subject: unknown subject 3 (expected one of 1)');
-    expect(lines).toContain('manifest.json: features[0].values.shard: unknown shard "gone.bin" (expected a path listed in shards[])');
+    expect(lines).toContain(
+      'manifest.json: features[0].values.shard: unknown shard "gone.bin" (expected a path listed in shards[])',
+    );
     expect(lines.some((l) => l.startsWith('features.bin: bytes: wrong size'))).toBe(true);
     expect(lines.some((l) => l.startsWith('subj01/heads/image.bin: sha256: checksum mismatch'))).toBe(true);
     expect(r.errors).toHaveLength(4);
@@ -108,7 +110,9 @@ describe('FileListShardSource', () => {
 
 describe('mirage validate', () => {
   const cli = (args: string[]) =>
-    spawnSync(process.execPath, [join(import.meta.dirname, '../../../bin/mirage.js'), 'validate', '-q', ...args], { encoding: 'utf8' });
+    spawnSync(process.execPath, [join(import.meta.dirname, '../../../bin/mirage.js'), 'validate', '-q', ...args], {
+      encoding: 'utf8',
+    });
 
   it('exits 0 with a summary on a valid bundle and 1 with one line per error on a corrupt one', () => {
     const ok = cli([dir]);
@@ -121,7 +125,9 @@ describe('mirage validate', () => {
     const bad = cli([dir]);
     expect(bad.status).toBe(1);
     const lines = bad.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^manifest\.json: trials\[1\]\.betas\.offset: betas at offset 999999 .* \(expected offset \+ 24 bytes/);
+    expect(lines[0]).toMatch(
+      /^manifest\.json: trials\[1\]\.betas\.offset: betas at offset 999999 .* \(expected offset \+ 24 bytes/,
+    );
     expect(lines[1]).toMatch(/^subj01\/betas\.bin: sha256: checksum mismatch/);
     expect(lines[2]).toBe(`${dir}: INVALID, 2 errors`);
   });

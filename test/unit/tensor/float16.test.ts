@@ -20,7 +20,9 @@ describe('float16 vs numpy', () => {
     let mismatches = 0;
     for (let i = 0; i < 65536; i++) {
       const e = expected[i];
-      const ok = Number.isNaN(e) ? Number.isNaN(table[i]) && Number.isNaN(fromHalf(i)) : Object.is(table[i], e) && Object.is(fromHalf(i), e);
+      const ok = Number.isNaN(e)
+        ? Number.isNaN(table[i]) && Number.isNaN(fromHalf(i))
+        : Object.is(table[i], e) && Object.is(fromHalf(i), e);
       if (!ok) mismatches++;
     }
     expect(mismatches).toBe(0);

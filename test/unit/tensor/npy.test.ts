@@ -62,8 +62,12 @@ describe('readNpy', () => {
   });
 
   it('refuses Fortran order and big-endian with an error naming the file and field', () => {
-    expect(() => readNpy(load('f4_fortran_3x4.npy'), 'betas.npy')).toThrow(/betas\.npy: header\.fortran_order: Fortran-order/);
-    expect(() => readNpy(load('f4_bigendian_3x4.npy'), 'targets.npy')).toThrow(/targets\.npy: header\.descr: big-endian dtype '>f4'/);
+    expect(() => readNpy(load('f4_fortran_3x4.npy'), 'betas.npy')).toThrow(
+      /betas\.npy: header\.fortran_order: Fortran-order/,
+    );
+    expect(() => readNpy(load('f4_bigendian_3x4.npy'), 'targets.npy')).toThrow(
+      /targets\.npy: header\.descr: big-endian dtype '>f4'/,
+    );
     try {
       readNpy(load('f4_bigendian_3x4.npy'), 'targets.npy');
     } catch (e) {
@@ -76,7 +80,9 @@ describe('readNpy', () => {
   it('refuses non-npy bytes and truncated data', () => {
     expect(() => readNpy(new TextEncoder().encode('hello world, not numpy'), 'x.npy')).toThrow(/x\.npy: magic/);
     const good = load('f4_2x3x4.npy');
-    expect(() => readNpy(good.subarray(0, good.length - 4), 'cut.npy')).toThrow(/cut\.npy: data: holds 92 bytes.*expected 96 bytes/);
+    expect(() => readNpy(good.subarray(0, good.length - 4), 'cut.npy')).toThrow(
+      /cut\.npy: data: holds 92 bytes.*expected 96 bytes/,
+    );
   });
 
   it('reads from an unaligned offset (copy) and from a shared buffer (view)', () => {
@@ -96,7 +102,9 @@ describe('writeNpy', () => {
   }
 
   it('infers the dtype from the typed array and matches numpy for vectors and scalars', () => {
-    expect(Buffer.from(writeNpy(Float32Array.from(pattern(5, 'f')), [5])).equals(Buffer.from(load('f4_vector.npy')))).toBe(true);
+    expect(
+      Buffer.from(writeNpy(Float32Array.from(pattern(5, 'f')), [5])).equals(Buffer.from(load('f4_vector.npy'))),
+    ).toBe(true);
     expect(Buffer.from(writeNpy(new Float32Array([2.5]), [])).equals(Buffer.from(load('f4_scalar.npy')))).toBe(true);
     expect(Buffer.from(writeNpy(new Float32Array(0), [0, 3])).equals(Buffer.from(load('f4_empty.npy')))).toBe(true);
   });
