@@ -1,0 +1,192 @@
+// `mirage import ...`: turns files a researcher already has (NSD, MIRAGE's weights and published
+// reconstructions, MindEye2's HDF5 betas) into a bundle, without Python. Every import writes into a
+// temporary folder that is validated and then renamed into place (cli/lib/fsSink.ts), so a failed
+// or interrupted import leaves nothing half-written. The logic lives in src/core/importers; this
+// file only hands it files from disk, a progress bar, and provenance hashes.
+import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BundleError } from '../../src/core/bundle/errors.ts';
+import type { Manifest, Provenance } from '../../src/core/bundle/manifest.ts';
+import { validateBundle } from '../../src/core/bundle/validate.ts';
+import { BundleWriter, type ManifestBody } from '../../src/core/bundle/writer.ts';
+import type { ByteSource } from '../../src/core/formats/byteSource.ts';
+import type { FileTree } from '../../src/core/importers/common.ts';
+import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
+import { writeAtomically } from '../lib/fsSink.ts';
+import { FsShardSource } from '../lib/fsSource.ts';
+import { progressBar } from '../lib/progress.ts';
+
+const GENERATOR = { name: 'mirage-explorer', version: '0.1.0' };
+
+/** A ByteSource over a file on disk (positioned reads; the file is opened per read). */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const full = resolve(path);
+  const { size } = await stat(full);
+  return {
+    size,
+    name: path,
+    async read(offset, length) {
+      const n = Math.max(0, Math.min(length, size - offset));
+      const buf = new Uint8Array(n);
+      const fh = await open(full, 'r');
+      try {
+        let got = 0;
+        while (got < n) {
+          const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+          if (!bytesRead) break;
+          got += bytesRead;
+        }
+        return got === n ? buf : buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+    },
+  };
+}
+
+/** A FileTree over a folder on disk. */
+export function fsTree(root: string): FileTree {
+  const dir = resolve(root);
+  return {
+    label: root,
+    async open(path) {
+      const full = join(dir, path);
+      try {
+        if (!(await stat(full)).isFile()) return null;
+      } catch {
+        return null;
+      }
+      const src = await fileSource(full);
+      return { ...src, name: join(root, path) };
+    },
+    async list(sub) {
+      try {
+        return (await readdir(join(dir, sub))).sort();
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export async function provenanceSources(paths: string[]): Promise<Provenance['sources']> {
+  const out: Provenance['sources'] = [];
+  for (const p of [...new Set(paths)]) out.push({ path: p, bytes: (await stat(p)).size, sha256: await sha256File(p) });
+  return out;
+}
+
+export function baseProvenance(command: string, citation: string): Provenance {
+  return { kind: 'real', command, createdAt: new Date().toISOString(), generator: GENERATOR, sources: [], citation };
+}
+
+export interface ImportRun {
+  out: string;
+  quiet?: boolean;
+  /** Builds the bundle; returns the manifest body (its provenance.sources are filled in here). */
+  build: (writer: BundleWriter, ctx: { onSource: (p: string) => void; onProgress: (d: number, t: number, l?: string) => void; signal: AbortSignal }) => Promise<{ body: ManifestBody; warnings: string[] }>;
+}
+
+/** Writes atomically, validates the finished bundle before it is renamed into place, and reports. */
+export async function runImport(run: ImportRun): Promise<Manifest> {
+  const bar = run.quiet ? undefined : progressBar('import');
+  const sources: string[] = [];
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    return await writeAtomically(run.out, async (sink) => {
+      const writer = new BundleWriter(sink);
+      const { body, warnings } = await run.build(writer, {
+        onSource: (p) => sources.push(p),
+        onProgress: (d, t, l) => bar?.update(d, t, l),
+        signal: abort.signal,
+      });
+      body.provenance = { ...body.provenance, sources: [...body.provenance.sources.filter((s) => !sources.includes(s.path)), ...(await provenanceSources(sources))] };
+      const manifest = await writer.finish(body);
+      const report = await validateBundle(new FsShardSource(sink.tmp));
+      if (!report.ok) {
+        throw new BundleError(run.out, `the imported bundle does not validate:\n${report.errors.map((e) => `  ${e.message}`).join('\n')}`);
+      }
+      bar?.stop();
+      for (const w of [...warnings, ...report.warnings.filter((w) => !/simulated/.test(w))]) process.stderr.write(`warning: ${w}\n`);
+      return manifest;
+    });
+  } finally {
+    bar?.stop();
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new BundleError('command line', `${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+}
+
+/** Files of the tree resolved to on-disk paths (for provenance hashing). */
+function onDisk(root: string, onSource: (p: string) => void): (p: string) => void {
+  return (p) => onSource(join(root, p));
+}
+
+export function register(program: Command): void {
+  const imp = program.command('import').description('turn real data (NSD, MIRAGE weights, published reconstructions) into a bundle');
+
+  imp
+    .command('nsd-imagery')
+    .description('NSD-Imagery betas, trials, stimuli, surfaces and ROIs of one subject -> a new bundle')
+    .requiredOption('--nsd-root <dir>', 'folder holding nsddata/, nsddata_betas/ and nsddata_stimuli/')
+    .requiredOption('--subject <n>', 'NSD subject number (1-8)', int('--subject'))
+    .requiredOption('--out <dir>', 'bundle folder to write (replaced atomically)')
+    .option('--stimuli <path>', 'imagery_stimuli_18.pt, or a folder of 18 PNGs in stimulus-id order (default: imagery_stimuli_18.pt under --nsd-root)')
+    .option('--beta-dtype <dtype>', 'float16 (default, half the size) or float32', 'float16')
+    .option('--image-size <px>', 'side of the stored square images (default: the stimuli\'s own)', int('--image-size'))
+    .option('--max-vertex-distance <mm>', 'voxels farther than this from the mid-thickness surface map to no vertex', '3.6')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { nsdRoot: string; subject: number; out: string; stimuli?: string; betaDtype: string; imageSize?: number; maxVertexDistance: string; quiet?: boolean }) => {
+      if (o.betaDtype !== 'float16' && o.betaDtype !== 'float32') throw new BundleError('command line', `--beta-dtype ${o.betaDtype}`, { expected: 'float16 or float32' });
+      const command = `mirage import nsd-imagery --nsd-root ${o.nsdRoot} --subject ${o.subject} --out ${o.out}`;
+      const manifest = await runImport({
+        out: o.out,
+        quiet: o.quiet,
+        build: async (writer, ctx) => {
+          let stimuli: ByteSource | Array<{ name: string; source: ByteSource }> | undefined;
+          if (o.stimuli) {
+            if ((await stat(o.stimuli)).isDirectory()) {
+              const names = (await readdir(o.stimuli)).filter((n) => /\.png$/i.test(n)).sort();
+              stimuli = await Promise.all(names.map(async (n) => ({ name: join(o.stimuli!, n), source: await fileSource(join(o.stimuli!, n)) })));
+              for (const f of stimuli) ctx.onSource(f.name);
+            } else {
+              stimuli = await fileSource(o.stimuli);
+              ctx.onSource(o.stimuli);
+            }
+          }
+          return importNsdImagery({
+            tree: fsTree(o.nsdRoot),
+            subject: o.subject,
+            writer,
+            provenance: baseProvenance(command, 'Allen et al. 2022, Nature Neuroscience (NSD); Kneeland et al. 2025, CVPR (NSD-Imagery)'),
+            stimuli,
+            betaDtype: o.betaDtype as 'float16' | 'float32',
+            imageSize: o.imageSize,
+            maxVertexDistance: Number(o.maxVertexDistance),
+            onSource: onDisk(o.nsdRoot, ctx.onSource),
+            onProgress: ctx.onProgress,
+            signal: ctx.signal,
+          });
+        },
+      });
+      const s = manifest.subjects[0];
+      process.stdout.write(`wrote ${o.out}: subject ${s.id}, ${s.voxelCount} voxels, ${manifest.trials.length} trials, ${s.rois.length} ROIs, ${s.surfaces.length} surfaces\n`);
+    });
+}
