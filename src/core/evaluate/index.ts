@@ -14,3 +14,4 @@ export * from './published.ts';
 export * from './tables.ts';
 export * from './pixelSuite.ts';
 export * from './random.ts';
+export * from './featurePacks.ts';
