@@ -1,7 +1,21 @@
 // A tiny ONNX graph builder over onnx-proto: enough to write the demo's stand-in encoders (and test
 // graphs) as real ONNX models from TypeScript, so the same bytes run in Node and in the browser.
 // We wrote our own because the ONNX Python helpers are not available in the browser or the CLI.
-import { onnx } from 'onnx-proto';
+import * as onnxModule from 'onnx-proto';
+
+// onnx-proto is CommonJS: bundlers expose `onnx` as a named export, Node's ESM loader only as
+// `default.onnx`. Accept both so the same module works in the CLI, vitest and the browser.
+type OnnxNs = typeof onnxModule.onnx;
+const onnx: OnnxNs =
+  (onnxModule as { onnx?: OnnxNs }).onnx ?? (onnxModule as unknown as { default: { onnx: OnnxNs } }).default.onnx;
+// eslint-disable-next-line @typescript-eslint/no-namespace
+declare namespace onnx {
+  type IValueInfoProto = onnxModule.onnx.IValueInfoProto;
+  type IAttributeProto = onnxModule.onnx.IAttributeProto;
+  type ITensorProto = onnxModule.onnx.ITensorProto;
+  type INodeProto = onnxModule.onnx.INodeProto;
+  type IModelProto = onnxModule.onnx.IModelProto;
+}
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
