@@ -29,13 +29,13 @@ export interface EigenOptions {
 export function symmetricEigen(a: Float64Array, n: number, opts: EigenOptions = {}): SymmetricEigen {
   if (a.length !== n * n) throw new RangeError(`symmetricEigen: ${a.length} values for [${n}, ${n}]`);
   if (n === 0) return { n, values: new Float64Array(0), vectors: new Float64Array(0) };
-  const V = Float64Array.from(a); // V[i*n+j]
+  // The EISPACK loops walk columns of V; we store V transposed (element (r, c) at Vt[c*n + r]) so
+  // every O(n³) inner loop of both phases runs over contiguous memory. Aᵀ = A, so the copy of `a`
+  // is already the transposed input.
+  const Vt = Float64Array.from(a);
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  tred2(V, d, e, n, opts);
-  // QL rotations act on pairs of eigenvector columns; transposing makes them contiguous rows.
-  const Vt = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) Vt[j * n + i] = V[i * n + j];
+  tred2(Vt, d, e, n, opts);
   tql2(Vt, d, e, n, opts);
   // Sort descending.
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => d[y] - d[x]);
@@ -52,9 +52,12 @@ function check(opts: EigenOptions): void {
   if (opts.signal?.aborted) throw new AbortError();
 }
 
-/** Householder tridiagonalisation; on return V holds the accumulated orthogonal transform. */
+/**
+ * Householder tridiagonalisation; on return V (stored transposed: V(r, c) = V[c*n + r]) holds the
+ * accumulated orthogonal transform, d the diagonal and e the sub-diagonal.
+ */
 function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, opts: EigenOptions): void {
-  for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
+  for (let j = 0; j < n; j++) d[j] = V[j * n + (n - 1)];
   for (let i = n - 1; i > 0; i--) {
     if ((i & 31) === 0) {
       check(opts);
@@ -66,9 +69,9 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, opt
     if (scale === 0) {
       e[i] = d[i - 1];
       for (let j = 0; j < i; j++) {
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
+        d[j] = V[j * n + (i - 1)];
         V[j * n + i] = 0;
+        V[i * n + j] = 0;
       }
     } else {
       for (let k = 0; k < i; k++) {
@@ -84,10 +87,10 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, opt
       for (let j = 0; j < i; j++) e[j] = 0;
       for (let j = 0; j < i; j++) {
         f = d[j];
-        V[j * n + i] = f;
+        V[i * n + j] = f;
         g = e[j] + V[j * n + j] * f;
         for (let k = j + 1; k <= i - 1; k++) {
-          const vkj = V[k * n + j];
+          const vkj = V[j * n + k];
           g += vkj * d[k];
           e[k] += vkj * f;
         }
@@ -103,33 +106,33 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, opt
       for (let j = 0; j < i; j++) {
         f = d[j];
         g = e[j];
-        for (let k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k];
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
+        for (let k = j; k <= i - 1; k++) V[j * n + k] -= f * e[k] + g * d[k];
+        d[j] = V[j * n + (i - 1)];
+        V[j * n + i] = 0;
       }
     }
     d[i] = h;
   }
   // Accumulate transformations.
   for (let i = 0; i < n - 1; i++) {
-    V[(n - 1) * n + i] = V[i * n + i];
+    V[i * n + (n - 1)] = V[i * n + i];
     V[i * n + i] = 1;
     const h = d[i + 1];
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = V[k * n + i + 1] / h;
+      for (let k = 0; k <= i; k++) d[k] = V[(i + 1) * n + k] / h;
       for (let j = 0; j <= i; j++) {
         let g = 0;
-        for (let k = 0; k <= i; k++) g += V[k * n + i + 1] * V[k * n + j];
-        for (let k = 0; k <= i; k++) V[k * n + j] -= g * d[k];
+        for (let k = 0; k <= i; k++) g += V[(i + 1) * n + k] * V[j * n + k];
+        for (let k = 0; k <= i; k++) V[j * n + k] -= g * d[k];
       }
     }
-    for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0;
+    for (let k = 0; k <= i; k++) V[(i + 1) * n + k] = 0;
   }
   for (let j = 0; j < n; j++) {
-    d[j] = V[(n - 1) * n + j];
-    V[(n - 1) * n + j] = 0;
+    d[j] = V[j * n + (n - 1)];
+    V[j * n + (n - 1)] = 0;
   }
-  V[(n - 1) * n + n - 1] = 1;
+  V[(n - 1) * n + (n - 1)] = 1;
   e[0] = 0;
 }
 

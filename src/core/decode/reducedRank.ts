@@ -14,6 +14,7 @@
 import { decodeFloat16, encodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { symmetricEigen } from './eigen.ts';
+import { gemmNT } from './linalg.ts';
 import type { RidgeSolution } from './ridge.ts';
 
 export interface ReducedRank {
@@ -106,19 +107,8 @@ function placeComponent(
 }
 
 /** M Mᵀ of a row-major [rows, cols] matrix. */
-function gram(M: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const G = new Float64Array(rows * rows);
-  for (let i = 0; i < rows; i++) {
-    const mi = i * cols;
-    for (let j = 0; j <= i; j++) {
-      const mj = j * cols;
-      let acc = 0;
-      for (let k = 0; k < cols; k++) acc += M[mi + k] * M[mj + k];
-      G[i * rows + j] = acc;
-      G[j * rows + i] = acc;
-    }
-  }
-  return G;
+function gram(M: Float64Array, rows: number, cols: number): Float64Array {
+  return gemmNT(M, rows, cols, M, rows, undefined, true);
 }
 
 function predictionFidelity(sol: RidgeSolution, A: Float32Array, B: Float32Array, r: number, X: Matrix): number {

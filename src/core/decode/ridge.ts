@@ -8,9 +8,9 @@
 //   kernel: P = EᵀXc  [m=n, p],  Q = EᵀYc     [n, q]
 //   primal: P = Eᵀ    [m=p, p],  Q = EᵀXcᵀYc  [p, q]
 // so every extra penalty costs one m·p·q product and no new factorisation.
-import { AbortError } from '../bundle/errors.ts';
 import { matrix64, type Matrix } from '../tensor/matrix.ts';
 import { symmetricEigen } from './eigen.ts';
+import { gemm, gemmNT } from './linalg.ts';
 
 export interface RidgeSolution {
   alpha: number;
@@ -27,10 +27,6 @@ export interface RidgeOptions {
   onProgress?: RidgeProgress;
   /** Force a form (tests); default: kernel when trials < voxels. */
   form?: 'kernel' | 'primal';
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortError();
 }
 
 export class RidgePath {
@@ -69,27 +65,27 @@ export class RidgePath {
     if (this.form === 'kernel') {
       const m = n;
       this.m = m;
-      const G = gramRows(Xc, n, p, opts.signal); // Xc Xcᵀ
+      const G = gemmNT(Xc, n, p, Xc, n, opts.signal, true); // Xc Xcᵀ
       report(1, steps, 'eigendecomposition');
       const eig = symmetricEigen(G, n, { signal: opts.signal });
       this.eigenvalues = eig.values;
       report(2, steps, 'projection');
-      this.P = rowCombos(eig.vectors, m, n, Xc, p, opts.signal); // EᵀXc
+      this.P = gemm(eig.vectors, m, n, Xc, p, opts.signal); // EᵀXc
       report(3, steps, 'projection');
-      this.Q = rowCombos(eig.vectors, m, n, Yc, q, opts.signal); // EᵀYc
+      this.Q = gemm(eig.vectors, m, n, Yc, q, opts.signal); // EᵀYc
     } else {
       const m = p;
       this.m = m;
       const Xt = transposeF64(Xc, n, p);
-      const G = gramRows(Xt, p, n, opts.signal); // XcᵀXc
+      const G = gemmNT(Xt, p, n, Xt, p, opts.signal, true); // XcᵀXc
       report(1, steps, 'eigendecomposition');
       const eig = symmetricEigen(G, p, { signal: opts.signal });
       this.eigenvalues = eig.values;
       report(2, steps, 'projection');
       this.P = eig.vectors; // Eᵀ: rows are eigenvectors
-      const XtY = rowCombos(Xt, p, n, Yc, q, opts.signal); // XcᵀYc [p, q]
+      const XtY = gemm(Xt, p, n, Yc, q, opts.signal); // XcᵀYc [p, q]
       report(3, steps, 'projection');
-      this.Q = rowCombos(eig.vectors, m, p, XtY, q, opts.signal);
+      this.Q = gemm(eig.vectors, m, p, XtY, q, opts.signal);
     }
     report(steps, steps, 'done');
   }
@@ -105,17 +101,10 @@ export class RidgePath {
   solve(alpha: number): RidgeSolution {
     const s = this.shrink(alpha);
     const { m, nVox: p, nOut: q, P, Q } = this;
-    const coef = new Float64Array(q * p);
-    for (let o = 0; o < q; o++) {
-      if ((o & 63) === 0) throwIfAborted(this.signal);
-      const out = coef.subarray(o * p, o * p + p);
-      for (let k = 0; k < m; k++) {
-        const w = Q[k * q + o] * s[k];
-        if (w === 0) continue;
-        const pk = k * p;
-        for (let j = 0; j < p; j++) out[j] += w * P[pk + j];
-      }
-    }
+    // coef [q, p] = (Qᵀ·diag(s)) [q, m] · P [m, p]
+    const QtS = new Float64Array(q * m);
+    for (let k = 0; k < m; k++) for (let o = 0; o < q; o++) QtS[o * m + k] = Q[k * q + o] * s[k];
+    const coef = gemm(QtS, q, m, P, p, this.signal);
     const intercept = Float64Array.from(this.yMean);
     for (let o = 0; o < q; o++) {
       let acc = 0;
@@ -135,30 +124,13 @@ export class RidgePath {
     const { m, nVox: p, nOut: q, P, Q } = this;
     const r = Xnew.rows;
     const Xc = centred(Xnew, this.xMean);
-    const H = new Float64Array(r * m);
-    for (let i = 0; i < r; i++) {
-      throwIfAborted(this.signal);
-      const xi = i * p;
-      for (let k = 0; k < m; k++) {
-        let acc = 0;
-        const pk = k * p;
-        for (let j = 0; j < p; j++) acc += Xc[xi + j] * P[pk + j];
-        H[i * m + k] = acc;
-      }
-    }
+    const H = gemmNT(Xc, r, p, P, m, this.signal); // [r, m]
     return (alpha: number) => {
       const s = this.shrink(alpha);
-      const out = new Float64Array(r * q);
-      for (let i = 0; i < r; i++) {
-        const row = out.subarray(i * q, i * q + q);
-        row.set(this.yMean);
-        for (let k = 0; k < m; k++) {
-          const w = H[i * m + k] * s[k];
-          if (w === 0) continue;
-          const qk = k * q;
-          for (let o = 0; o < q; o++) row[o] += w * Q[qk + o];
-        }
-      }
+      const Hs = new Float64Array(r * m);
+      for (let i = 0; i < r; i++) for (let k = 0; k < m; k++) Hs[i * m + k] = H[i * m + k] * s[k];
+      const out = gemm(Hs, r, m, Q, q, this.signal);
+      for (let i = 0; i < r; i++) for (let o = 0; o < q; o++) out[i * q + o] += this.yMean[o];
       return matrix64(r, q, out);
     };
   }
@@ -252,35 +224,16 @@ function transposeF64(a: Float64Array, rows: number, cols: number): Float64Array
   return out;
 }
 
-/** A Aᵀ for row-major A [r, c] (dot products of contiguous rows; symmetric fill). */
-function gramRows(A: Float64Array, r: number, c: number, signal?: AbortSignal): Float64Array {
-  const G = new Float64Array(r * r);
-  for (let i = 0; i < r; i++) {
-    if ((i & 15) === 0) throwIfAborted(signal);
-    const ai = i * c;
-    for (let j = 0; j <= i; j++) {
-      const aj = j * c;
-      let acc = 0;
-      for (let k = 0; k < c; k++) acc += A[ai + k] * A[aj + k];
-      G[i * r + j] = acc;
-      G[j * r + i] = acc;
-    }
-  }
-  return G;
-}
-
-/** C = E · B with E [m, n] and B [n, c] (row-major), i-k-j order. */
-function rowCombos(E: Float64Array, m: number, n: number, B: Float64Array, c: number, signal?: AbortSignal): Float64Array {
-  const out = new Float64Array(m * c);
-  for (let k = 0; k < m; k++) {
-    if ((k & 15) === 0) throwIfAborted(signal);
-    const row = out.subarray(k * c, k * c + c);
-    for (let i = 0; i < n; i++) {
-      const w = E[k * n + i];
-      if (w === 0) continue;
-      const bi = i * c;
-      for (let j = 0; j < c; j++) row[j] += w * B[bi + j];
-    }
-  }
-  return out;
+/**
+ * Output columns [start, end) of a solution. Fitting every head of a subject in one RidgePath
+ * (targets concatenated along the columns) shares one decomposition; this cuts each head back out.
+ */
+export function sliceOutputs(sol: RidgeSolution, start: number, end: number): RidgeSolution {
+  const { rows: q, cols: p } = sol.coef;
+  if (!(0 <= start && start < end && end <= q)) throw new RangeError(`sliceOutputs: [${start}, ${end}) outside [0, ${q})`);
+  return {
+    alpha: sol.alpha,
+    coef: matrix64(end - start, p, sol.coef.data.slice(start * p, end * p)),
+    intercept: sol.intercept.slice(start, end),
+  };
 }

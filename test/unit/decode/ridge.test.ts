@@ -119,3 +119,18 @@ describe('RidgePath matches scikit-learn Ridge(fit_intercept=True)', () => {
     expect(() => new RidgePath(load('wide', 'X.npy'), load('wide', 'Y.npy'), { signal: ctl.signal })).toThrow(/cancelled/);
   });
 });
+
+describe('sliceOutputs', () => {
+  it('a joint fit of concatenated targets, sliced, equals separate fits', async () => {
+    const { sliceOutputs } = await import('../../../src/core/decode/ridge.ts');
+    const X = load('wide', 'X.npy');
+    const Y = load('wide', 'Y.npy');
+    const joint = sliceOutputs(new RidgePath(X, Y).solve(10), 2, 4);
+    const Y2 = matrix64(Y.rows, 2, new Float64Array(Y.rows * 2));
+    for (let i = 0; i < Y.rows; i++) for (let j = 0; j < 2; j++) Y2.data[i * 2 + j] = Y.data[i * Y.cols + 2 + j];
+    const sep = new RidgePath(X, Y2).solve(10);
+    expect(relErr(joint.coef.data, sep.coef.data)).toBeLessThan(1e-10);
+    expect(relErr(joint.intercept, sep.intercept)).toBeLessThan(1e-10);
+    expect(() => sliceOutputs(sep, 1, 5)).toThrow(/outside/);
+  });
+});
