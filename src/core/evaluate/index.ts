@@ -15,3 +15,4 @@ export * from './tables.ts';
 export * from './pixelSuite.ts';
 export * from './random.ts';
 export * from './featurePacks.ts';
+export * from './runEval.ts';

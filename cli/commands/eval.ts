@@ -1,0 +1,186 @@
+// `mirage eval --bundle DIR [--recons DIR] [--metrics DIR] [--reps N] [--subjects 1,2,5,7] --out DIR`:
+// scores reconstructions that already exist — a folder of PNGs named
+// <subject>_<condition>_<stimulus>_<rep>.png, or the bundle's `reconstructions` — against the
+// bundle's stimulus images, and writes results.csv (one row per sample and repetition) and
+// summary.md (shaped like MIRAGE Table 1). Resumable: rows already in results.csv are not redone.
+import type { Command } from 'commander';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Bundle } from '../../src/core/bundle/loader.ts';
+import { BundleError } from '../../src/core/bundle/errors.ts';
+import type { StimulusSet } from '../../src/core/bundle/manifest.ts';
+import { fromUint8 } from '../../src/core/evaluate/image.ts';
+import type { FloatImage } from '../../src/core/evaluate/image.ts';
+import { FEATURE_NETWORKS, loadMetricPack } from '../../src/core/evaluate/featurePacks.ts';
+import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
+import { MIRAGE_EVAL_SIZE } from '../../src/core/evaluate/pixelSuite.ts';
+import { evaluateReconstructions, parseReconFileName } from '../../src/core/evaluate/runEval.ts';
+import type { FeatureNetworkRun, ReconstructionItem } from '../../src/core/evaluate/runEval.ts';
+import { csvToRows, rowsToCsv, summarise, summaryMarkdown } from '../../src/core/evaluate/tables.ts';
+import type { ResultRow } from '../../src/core/evaluate/tables.ts';
+import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
+import { FsShardSource } from '../lib/fsSource.ts';
+import { progressBar } from '../lib/progress.ts';
+import { readPngImage } from './metrics.ts';
+
+interface EvalOpts {
+  bundle: string;
+  recons?: string;
+  method?: string;
+  metrics?: string;
+  reps?: string;
+  subjects?: string;
+  size: string;
+  antialias: boolean;
+  identification: string;
+  out: string;
+}
+
+async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${Math.round(s % 60)}s` : `${s.toFixed(0)}s`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('score existing reconstructions against a bundle\'s stimuli; writes results.csv and summary.md (resumable)')
+    .requiredOption('--bundle <dir>', 'bundle folder')
+    .requiredOption('--out <dir>', 'output folder (results.csv, summary.md)')
+    .option('--recons <dir>', 'folder of PNGs named <subject>_<condition>_<stimulus>_<rep>.png (default: the bundle\'s reconstructions)')
+    .option('--method <name>', 'method name for --recons (default: the folder name)')
+    .option('--metrics <dir>', 'metric pack folder (feature networks); without it only pixel metrics')
+    .option('--reps <n>', 'use repetitions 0..n-1 only')
+    .option('--subjects <list>', 'comma-separated subject ids')
+    .option('--size <n>', `evaluation size (shorter edge; MIRAGE ${MIRAGE_EVAL_SIZE}, MindEye 425)`, String(MIRAGE_EVAL_SIZE))
+    .option('--no-antialias', 'resize without antialiasing')
+    .option('--identification <variant>', 'two-way identification: mindeye (chance 50%) or mirage (published script, subtracts 1)', 'mindeye')
+    .action(async (o: EvalOpts) => {
+      const size = Number(o.size);
+      if (!Number.isInteger(size) || size < 11) throw new BundleError('--size', `got "${o.size}"`, { expected: 'an integer >= 11' });
+      if (o.identification !== 'mindeye' && o.identification !== 'mirage') {
+        throw new BundleError('--identification', `got "${o.identification}"`, { expected: 'mindeye or mirage' });
+      }
+      const maxReps = o.reps === undefined ? Infinity : Number(o.reps);
+      const subjects = o.subjects ? new Set(o.subjects.split(',').map((s) => Number(s.trim()))) : null;
+      if (subjects && [...subjects].some((s) => !Number.isInteger(s))) throw new BundleError('--subjects', `got "${o.subjects}"`, { expected: 'comma-separated integers' });
+
+      const bundle = await Bundle.open(new FsShardSource(o.bundle), { verify: 'sizes' });
+      const m = bundle.manifest;
+      const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
+      const groundTruth = async (id: number): Promise<FloatImage> => {
+        const s = stimById.get(id);
+        if (!s?.image) throw new BundleError(`${o.bundle}/manifest.json`, `stimulus ${id} has no ground-truth image`, { field: `stimuli[${id}].image` });
+        const [h, w, c] = s.image.shape;
+        return fromUint8((await bundle.tensor(s.image)) as Uint8Array, w, h, c);
+      };
+      const evaluable = (stimulus: number) => !!stimById.get(stimulus)?.image;
+
+      const items: ReconstructionItem[] = [];
+      const keep = (subject: number, stimulus: number, rep: number) =>
+        (!subjects || subjects.has(subject)) && rep < maxReps && evaluable(stimulus);
+      if (o.recons) {
+        const method = o.method ?? basename(o.recons);
+        const names = (await readdir(o.recons)).filter((n) => n.toLowerCase().endsWith('.png')).sort();
+        for (const name of names) {
+          const p = parseReconFileName(name);
+          if (!p) {
+            process.stderr.write(`skipping ${name}: expected <subject>_<condition>_<stimulus>_<rep>.png\n`);
+            continue;
+          }
+          if (!stimById.has(p.stimulus)) throw new BundleError(join(o.recons, name), `stimulus ${p.stimulus} is not in the bundle`, { field: 'file name' });
+          if (!keep(p.subject, p.stimulus, p.repetition)) continue;
+          items.push({ method, ...p, label: name, load: () => readPngImage(join(o.recons!, name)) });
+        }
+      } else {
+        const sets = m.reconstructions ?? [];
+        if (!sets.length) {
+          throw new BundleError(`${o.bundle}/manifest.json`, 'the bundle has no reconstructions and no --recons folder was given', {
+            field: 'reconstructions',
+            expected: 'reconstruction sets, or --recons DIR (running the generator from eval is not wired yet)',
+          });
+        }
+        sets.forEach((set, si) => {
+          const [nS, reps, h, w, c] = set.images.shape;
+          let cache: Promise<Uint8Array> | null = null;
+          const all = () => (cache ??= bundle.tensor(set.images) as Promise<Uint8Array>);
+          for (let i = 0; i < nS; i++) {
+            for (let r = 0; r < reps; r++) {
+              const stimulus = set.stimuli[i];
+              if (!keep(set.subject, stimulus, r)) continue;
+              const off = (i * reps + r) * h * w * c;
+              items.push({
+                method: set.method, subject: set.subject, condition: set.condition, stimulus, repetition: r,
+                label: `reconstructions[${si}] ${set.method} s${set.subject} ${set.condition} #${stimulus} rep ${r}`,
+                load: async () => fromUint8((await all()).subarray(off, off + h * w * c), w, h, c),
+              });
+            }
+          }
+        });
+      }
+      if (!items.length) throw new BundleError(o.recons ?? o.bundle, 'nothing to evaluate (check --subjects / --reps and that stimuli have images)');
+
+      let networks: Partial<Record<FeatureNetwork, FeatureNetworkRun>> | undefined;
+      let packNote = '';
+      if (o.metrics) {
+        const pack = await loadMetricPack(new FsShardSource(o.metrics));
+        networks = {};
+        for (const net of FEATURE_NETWORKS) {
+          const spec = pack.manifest.networks[net];
+          if (!spec) continue;
+          const session = await createSession(pack.onnx[net]!);
+          networks[net] = { spec, run: (data, dims) => runFloat(session, { [spec.input.name]: { data, dims } }, spec.output.name) };
+        }
+        packNote = `feature metrics: metric pack "${pack.manifest.name}" (${pack.manifest.provenance.kind})`;
+      }
+
+      await mkdir(o.out, { recursive: true });
+      const csvPath = join(o.out, 'results.csv');
+      let finished: ResultRow[] = [];
+      try {
+        finished = csvToRows(await readFile(csvPath, 'utf8'), csvPath);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const bar = progressBar('eval');
+      const t0 = performance.now();
+      let firstDone = -1;
+      const rows = await evaluateReconstructions(items, {
+        size,
+        antialias: o.antialias,
+        groundTruth,
+        stimulusSet: (id) => stimById.get(id)!.set as StimulusSet,
+        networks,
+        identificationVariant: o.identification,
+        finished,
+        onGroup: (all) => writeAtomic(csvPath, rowsToCsv(all)),
+        onProgress: (done, total, label) => {
+          if (firstDone < 0) firstDone = done;
+          const el = (performance.now() - t0) / 1000;
+          const eta = done > 0 ? (el / done) * (total - done) : NaN;
+          bar.update(done, total, `${label} | ${done}/${total} | elapsed ${fmtDuration(el)} ETA ${fmtDuration(eta)}`);
+        },
+      });
+      bar.stop();
+      await writeAtomic(csvPath, rowsToCsv(rows));
+      const provenance = m.provenance.kind === 'simulated' ? 'this bundle, SIMULATED data' : 'this bundle';
+      const md = [
+        `# Evaluation of ${m.name}`,
+        '',
+        `Source: ${provenance}. Evaluation size ${size} (bilinear${o.antialias ? ', antialiased' : ''}); ` +
+          `identification: ${o.identification}; ${packNote || 'pixel metrics only (no --metrics pack)'}.`,
+        packNote.includes('stand-in') ? '\n**Feature metrics use stand-in networks: not comparable to published numbers.**\n' : '',
+        summaryMarkdown(summarise(rows), { source: provenance }),
+        '',
+      ].join('\n');
+      await writeAtomic(join(o.out, 'summary.md'), md);
+      process.stderr.write(`wrote ${csvPath} (${rows.length} rows) and ${join(o.out, 'summary.md')}\n`);
+    });
+}
