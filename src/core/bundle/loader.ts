@@ -3,7 +3,8 @@
 //  - verify 'full' (CLI default): every shard is read and hashed at open;
 //  - verify 'sizes' (the app): sizes are checked at open where the source knows them cheaply, and each
 //    shard is read whole and hashed the first time any tensor of it is asked for.
-// Verified shards up to `keepShardBytes` stay in memory; larger ones are dropped after hashing and
+// Verified shards up to `keepShardBytes` each (and `memoryBudgetBytes` together) stay in memory; the
+// others are dropped after hashing and
 // later tensors are read with ranged reads (HTTP Range / Cache Storage / positioned file reads).
 import {
   BundleValidationError,
@@ -44,6 +45,8 @@ export interface OpenOptions {
   verify?: 'full' | 'sizes';
   /** Verified shards up to this size are kept in memory (default 256 MiB). */
   keepShardBytes?: number;
+  /** Verified shards kept in memory together stay below this (default 1 GiB). */
+  memoryBudgetBytes?: number;
 }
 
 export interface TensorOptions {
@@ -68,12 +71,15 @@ export class Bundle {
   private readonly shards = new Map<string, ShardState>();
   private readonly shardTable = new Map<string, Shard>();
   private readonly keepShardBytes: number;
+  private readonly memoryBudgetBytes: number;
+  private keptBytes = 0;
 
-  private constructor(source: ShardSource, manifest: Manifest, warnings: string[], keepShardBytes: number) {
+  private constructor(source: ShardSource, manifest: Manifest, warnings: string[], opts: OpenOptions) {
     this.source = source;
     this.manifest = manifest;
     this.warnings = warnings;
-    this.keepShardBytes = keepShardBytes;
+    this.keepShardBytes = opts.keepShardBytes ?? 256 << 20;
+    this.memoryBudgetBytes = opts.memoryBudgetBytes ?? 1 << 30;
     manifest.shards.forEach((shard, index) => {
       this.shards.set(shard.path, { index, shard });
       this.shardTable.set(shard.path, shard);
@@ -90,7 +96,7 @@ export class Bundle {
     const manifest = parseManifest(manifestJson(bytes));
     const { errors, warnings } = checkManifest(manifest);
     if (errors.length) throw errors.length === 1 ? errors[0] : new BundleValidationError(errors);
-    const bundle = new Bundle(source, manifest, warnings, opts.keepShardBytes ?? 256 << 20);
+    const bundle = new Bundle(source, manifest, warnings, opts);
     if ((opts.verify ?? 'full') === 'full') await bundle.verifyAll(signal, onProgress);
     else await bundle.checkSizes(signal);
     return bundle;
@@ -160,7 +166,10 @@ export class Bundle {
         });
         const e = await checkShardBytes(st.shard, st.index, bytes);
         if (e) throw e;
-        return bytes.byteLength <= this.keepShardBytes ? bytes : null;
+        if (bytes.byteLength > this.keepShardBytes || this.keptBytes + bytes.byteLength > this.memoryBudgetBytes)
+          return null;
+        this.keptBytes += bytes.byteLength;
+        return bytes;
       })();
       st.verified = p;
       // An aborted or failed network read may be retried later; a checksum failure may not.
@@ -173,10 +182,21 @@ export class Bundle {
     return st.verified;
   }
 
+  /** Waits for a shard's verification; if another caller's abort cancelled it, starts it again. */
+  private async waitVerified(st: ShardState, opts: TensorOptions): Promise<Uint8Array | null> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.verified(st, opts.signal, this.progress(st.shard.path, st.shard.bytes, opts));
+      } catch (e) {
+        if (!(e instanceof AbortError) || opts.signal?.aborted || attempt >= 3) throw e;
+      }
+    }
+  }
+
   /** The whole, verified bytes of a shard (e.g. an ONNX model listed as a shard). */
   async file(path: string, opts: TensorOptions = {}): Promise<Uint8Array> {
     const st = this.state(path, 'shards');
-    const kept = await this.verified(st, opts.signal, this.progress(path, st.shard.bytes, opts));
+    const kept = await this.waitVerified(st, opts);
     return kept
       ? kept.slice()
       : this.source.read(path, { signal: opts.signal, sha256: st.shard.sha256, size: st.shard.bytes });
@@ -197,7 +217,7 @@ export class Bundle {
   /** Reads `length` bytes at `offset` of a shard, after that shard passed its checksum. */
   private async bytes(path: string, offset: number, length: number, opts: TensorOptions): Promise<Uint8Array> {
     const st = this.state(path, 'shard');
-    const kept = await this.verified(st, opts.signal, this.progress(path, st.shard.bytes, opts));
+    const kept = await this.waitVerified(st, opts);
     if (kept) return kept.subarray(offset, offset + length);
     return this.source.read(path, {
       offset,
@@ -322,7 +342,11 @@ export class Bundle {
   /** Drops a verified shard's bytes from memory (it will be re-read, not re-hashed, when needed). */
   release(path: string): void {
     const st = this.state(path, 'shards');
-    if (st.verified) st.verified = st.verified.then(() => null);
+    if (!st.verified) return;
+    st.verified = st.verified.then((kept) => {
+      if (kept) this.keptBytes -= kept.byteLength;
+      return null;
+    });
   }
 }
 

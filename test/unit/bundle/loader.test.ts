@@ -188,3 +188,28 @@ describe('bad manifests', () => {
     expect((await openError()).message).toMatch(/^manifest\.json: not valid JSON/);
   });
 });
+
+describe('memory and concurrency', () => {
+  it('keeps shards within the memory budget and range-reads the rest after verifying them', async () => {
+    const reads: { path: string; offset?: number }[] = [];
+    const fs = new FsShardSource(dir);
+    const src = {
+      label: 'spy',
+      read: (p: string, o?: { offset?: number }) => (reads.push({ path: p, offset: o?.offset }), fs.read(p, o)),
+    };
+    const b = await Bundle.open(src, { memoryBudgetBytes: 0 });
+    reads.length = 0;
+    expect(Array.from(await b.roiVoxels(1, 'V1'))).toEqual([0, 3, 11]);
+    expect(reads).toEqual([{ path: 'subj01/rois.bin', offset: 0 }]); // a ranged read, no re-hash
+  });
+
+  it("one caller's abort does not fail another caller waiting on the same shard", async () => {
+    const b = await open('sizes');
+    const ac = new AbortController();
+    const first = b.trialBetas(0, { signal: ac.signal });
+    const second = b.trialBetas(1);
+    ac.abort();
+    await expect(first).rejects.toThrow(/cancelled/);
+    expect((await second).length).toBe(V);
+  });
+});
