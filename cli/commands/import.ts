@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { BundleError } from '../../src/core/bundle/errors.ts';
 import type { Manifest, Provenance } from '../../src/core/bundle/manifest.ts';
 import { validateBundle } from '../../src/core/bundle/validate.ts';
@@ -15,6 +15,9 @@ import { BundleWriter, type ManifestBody } from '../../src/core/bundle/writer.ts
 import type { ByteSource } from '../../src/core/formats/byteSource.ts';
 import type { FileTree } from '../../src/core/importers/common.ts';
 import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
+import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../../src/core/importers/mirageWeights.ts';
+import { readExistingBundle } from '../../src/core/importers/common.ts';
+import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
 import { writeAtomically } from '../lib/fsSink.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
@@ -189,4 +192,105 @@ export function register(program: Command): void {
       const s = manifest.subjects[0];
       process.stdout.write(`wrote ${o.out}: subject ${s.id}, ${s.voxelCount} voxels, ${manifest.trials.length} trials, ${s.rois.length} ROIs, ${s.surfaces.length} surfaces\n`);
     });
+
+  imp
+    .command('mirage-weights')
+    .description("MIRAGE's ridge pickles ({'coef': (out_dim, nvox), 'intercept'}) -> reduced-rank float16 heads of a subject")
+    .requiredOption('--dir <dir>', 'folder with one pickle per head (file name containing image, text, blurry, retrieval or prompt)')
+    .requiredOption('--subject <n>', 'NSD subject number', int('--subject'))
+    .requiredOption('--rank <r>', 'rank of each compressed head', int('--rank'))
+    .requiredOption('--out <dir>', 'bundle folder to write (replaced atomically)')
+    .option('--into <dir>', 'existing bundle with the subject (from `import nsd-imagery`); default: --out')
+    .option('--head <name=file...>', 'explicit pickle per head, e.g. --head text=/data/text_ridge.pkl (overrides --dir discovery)')
+    .option('--penalty <alpha>', 'ridge penalty the weights were fitted with', '100000')
+    .option('--power-iterations <n>', 'randomized SVD power iterations (accuracy vs passes over the weights)', '1')
+    .option('--fidelity-trials <n>', 'trials used for the compressed-vs-full R²', '64')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { dir: string; subject: number; rank: number; out: string; into?: string; head?: string[]; penalty: string; powerIterations: string; fidelityTrials: string; quiet?: boolean }) => {
+      const into = o.into ?? o.out;
+      const heads = await discoverHeads(o.dir, o.head ?? []);
+      if (!heads.length) throw new BundleError(o.dir, 'no head pickles found', { expected: `files named after a head (${HEAD_NAMES.join(', ')}) ending in .pkl, .pkl3 or .pickle, or --head name=file` });
+      const cacheDir = `${resolve(o.out)}.import-cache`;
+      const cache: HeadCache = {
+        async get(key) {
+          try {
+            return new Uint8Array(await readFile(join(cacheDir, `${key}.bin`)));
+          } catch {
+            return null;
+          }
+        },
+        async put(key, bytes) {
+          await mkdir(cacheDir, { recursive: true });
+          await writeFile(join(cacheDir, `${key}.bin.tmp`), bytes);
+          await rename(join(cacheDir, `${key}.bin.tmp`), join(cacheDir, `${key}.bin`));
+        },
+      };
+      const command = `mirage import mirage-weights --dir ${o.dir} --subject ${o.subject} --rank ${o.rank} --out ${o.out}`;
+      const manifest = await runImport({
+        out: o.out,
+        quiet: o.quiet,
+        build: async (writer, ctx) => {
+          const files: HeadFiles[] = [];
+          for (const h of heads) {
+            ctx.onSource(h.pickle);
+            const f: HeadFiles = { head: h.head, pickle: await fileSource(h.pickle) };
+            if (h.mean) (f.targetMean = await fileSource(h.mean)), ctx.onSource(h.mean);
+            if (h.std) (f.targetStd = await fileSource(h.std)), ctx.onSource(h.std);
+            files.push(f);
+          }
+          return importMirageWeights({
+            existing: await readExistingBundle(fsTree(into)),
+            writer,
+            subject: o.subject,
+            rank: o.rank,
+            heads: files,
+            penalty: Number(o.penalty),
+            powerIterations: Number(o.powerIterations),
+            fidelityTrials: Number(o.fidelityTrials),
+            cache,
+            command,
+            onProgress: ctx.onProgress,
+            signal: ctx.signal,
+          });
+        },
+      });
+      await rm(cacheDir, { recursive: true, force: true });
+      const s = manifest.subjects.find((x) => x.id === o.subject)!;
+      for (const h of s.heads) process.stdout.write(`  ${h.name} [${h.outputShape.join('x')}] rank ${h.rank}: fidelity R² ${h.fidelity.r2.toFixed(4)} on ${h.fidelity.trials} trials\n`);
+      process.stdout.write(`wrote ${o.out}\n`);
+    });
+}
+
+interface FoundHead {
+  head: HeadName;
+  pickle: string;
+  mean?: string;
+  std?: string;
+}
+
+/** Pickles named after heads in `dir` (plus <head>*mean*.npy / <head>*std*.npy), or explicit name=file pairs. */
+export async function discoverHeads(dir: string, explicit: string[]): Promise<FoundHead[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const word = (h: string) => new RegExp(`(^|[^a-z])${h}([^a-z]|$)`, 'i');
+  const out: FoundHead[] = [];
+  const given = new Map<string, string>();
+  for (const e of explicit) {
+    const [h, f] = e.split('=');
+    if (!HEAD_NAMES.includes(h as HeadName) || !f) throw new BundleError('command line', `--head ${e}`, { expected: `name=file with name one of ${HEAD_NAMES.join(', ')}` });
+    given.set(h, f);
+  }
+  for (const h of Object.keys(MIRAGE_HEADS) as HeadName[]) {
+    let pickle = given.get(h);
+    if (!pickle) {
+      const hits = names.filter((n) => /\.(pkl3?|pickle)$/i.test(n) && word(h).test(n));
+      if (hits.length > 1) throw new BundleError(dir, `several pickles for the ${h} head: ${hits.join(', ')}`, { expected: `one, or --head ${h}=FILE` });
+      if (hits.length) pickle = join(dir, hits[0]);
+    }
+    if (!pickle) continue;
+    const mean = names.find((n) => /\.npy$/i.test(n) && word(h).test(n) && /mean/i.test(n));
+    const std = names.find((n) => /\.npy$/i.test(n) && word(h).test(n) && /std/i.test(n));
+    out.push({ head: h, pickle, mean: mean && join(dir, mean), std: std && join(dir, std) });
+  }
+  void basename;
+  return out;
 }
