@@ -11,7 +11,7 @@ import { LinearChangeEngine, cosineToEach, rankOf } from './engine.ts';
 import { lesionProfile, type LesionCell } from './lesion.ts';
 import { boundaryVertices, verticesWithin } from './mesh.ts';
 import { PerturbationStack, type Perturbation, type StackResult } from './perturb.ts';
-import { RoiSet, parseRoiFile, type RoiFile } from './roi.ts';
+import { RoiSet, parseRoiFile, union, type RoiFile } from './roi.ts';
 import { sortedUnique } from './types.ts';
 import { VoxelVertexMap } from './vertexMap.ts';
 
@@ -262,6 +262,15 @@ export class CortexSession {
 
   addUserRoi(name: string, color: string, voxels: ArrayLike<number>): void {
     this.rois.add({ name, color, group: 'other', source: 'user', voxels: sortedUnique(voxels) });
+  }
+
+  /** Adds voxels to a user ROI (created if new): one brush stroke. Returns the ROI's size. */
+  paintUserRoi(name: string, color: string, voxels: ArrayLike<number>): number {
+    const prev = this.rois.has(name) ? this.rois.get(name) : null;
+    if (prev && prev.source === 'bundle') throw new RangeError(`"${name}" is a bundle ROI; choose another name for a drawn ROI`);
+    const merged = prev ? union(prev.voxels, sortedUnique(voxels)) : sortedUnique(voxels);
+    this.rois.add({ name, color: prev?.color ?? color, group: 'other', source: 'user', voxels: merged });
+    return merged.length;
   }
 
   importRois(json: string | unknown, file = 'rois.json'): string[] {

@@ -1,0 +1,332 @@
+// The three.js view of both hemispheres: one mesh per hemisphere for the chosen shape, vertex
+// colours from the overlay, ROI outlines painted on the vertices with their names as labels,
+// OrbitControls, and picking (hover shows the voxel, click selects an ROI, a brush paints a
+// region, a blob tool picks a centre). Lighting: a soft hemisphere light plus a head-light that
+// follows the camera, so the folds read on a projector from any angle.
+import { useEffect, useRef } from 'react';
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import type { CortexCamera, CortexShape } from '../../state/cortexUrl.ts';
+import type { HemiGeometry, RoiInfo } from './api.ts';
+import { hexToRgb } from './colors.ts';
+
+export type CanvasTool = 'select' | 'brush' | 'blob';
+
+export interface SurfaceHit {
+  hemi: number;
+  vertex: number;
+  /** Screen position for a tooltip (CSS pixels within the canvas). */
+  x: number;
+  y: number;
+}
+
+export interface CortexCanvasProps {
+  geometry: HemiGeometry[];
+  shape: CortexShape;
+  /** RGB (0..1) per vertex per hemisphere. */
+  colors: Float32Array[] | null;
+  rois: RoiInfo[];
+  selectedRoi: string | null;
+  camera: CortexCamera | null;
+  tool: CanvasTool;
+  brushRadiusMm: number;
+  onHover(hit: SurfaceHit | null): void;
+  onClick(hit: SurfaceHit): void;
+  /** A finished brush stroke: the vertices under the pointer while the button was down. */
+  onStroke(hemi: number, vertices: number[]): void;
+  onCamera(c: CortexCamera): void;
+}
+
+interface SceneState {
+  renderer: THREE.WebGLRenderer;
+  scene: THREE.Scene;
+  camera: THREE.PerspectiveCamera;
+  controls: OrbitControls;
+  meshes: THREE.Mesh[];
+  labels: HTMLDivElement;
+  raf: number;
+  dirty: boolean;
+}
+
+function shapeOf(g: HemiGeometry, shape: CortexShape): Float32Array {
+  return g.shapes[shape] ?? g.shapes.inflated ?? g.shapes.folded!;
+}
+
+export function CortexCanvas(props: CortexCanvasProps) {
+  const host = useRef<HTMLDivElement>(null);
+  const st = useRef<SceneState | null>(null);
+  const propsRef = useRef(props);
+  propsRef.current = props;
+
+  // Scene, renderer, controls: once.
+  useEffect(() => {
+    const el = host.current!;
+    const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+    renderer.setClearColor(0x0b0f15, 1);
+    renderer.outputColorSpace = THREE.SRGBColorSpace;
+    el.appendChild(renderer.domElement);
+    renderer.domElement.dataset.testid = 'cortex-canvas';
+    const scene = new THREE.Scene();
+    const camera = new THREE.PerspectiveCamera(35, 1, 1, 5000);
+    scene.add(new THREE.HemisphereLight(0xdfe8ff, 0x30343c, 1.4));
+    const head = new THREE.DirectionalLight(0xffffff, 1.6);
+    head.position.set(0, 0, 1);
+    camera.add(head);
+    scene.add(camera);
+    const controls = new OrbitControls(camera, renderer.domElement);
+    controls.enableDamping = true;
+    controls.dampingFactor = 0.12;
+    const labels = document.createElement('div');
+    labels.className = 'cortex__labels';
+    el.appendChild(labels);
+    const s: SceneState = { renderer, scene, camera, controls, meshes: [], labels, raf: 0, dirty: true };
+    st.current = s;
+
+    let camTimer = 0;
+    controls.addEventListener('change', () => {
+      s.dirty = true;
+      window.clearTimeout(camTimer);
+      camTimer = window.setTimeout(() => {
+        const p = camera.position;
+        const t = controls.target;
+        propsRef.current.onCamera({ position: [p.x, p.y, p.z], target: [t.x, t.y, t.z] });
+      }, 400);
+    });
+
+    const resize = () => {
+      const w = el.clientWidth || 600;
+      const h = el.clientHeight || 420;
+      renderer.setSize(w, h, false);
+      renderer.domElement.style.width = `${w}px`;
+      renderer.domElement.style.height = `${h}px`;
+      camera.aspect = w / h;
+      camera.updateProjectionMatrix();
+      s.dirty = true;
+    };
+    const ro = new ResizeObserver(resize);
+    ro.observe(el);
+    resize();
+
+    const loop = () => {
+      s.raf = requestAnimationFrame(loop);
+      const moved = controls.update();
+      if (!s.dirty && !moved) return;
+      s.dirty = false;
+      renderer.render(scene, camera);
+      placeLabels(s, propsRef.current);
+    };
+    loop();
+
+    // Picking
+    const ray = new THREE.Raycaster();
+    const hitAt = (ev: PointerEvent): SurfaceHit | null => {
+      const r = renderer.domElement.getBoundingClientRect();
+      const ndc = new THREE.Vector2(((ev.clientX - r.left) / r.width) * 2 - 1, -((ev.clientY - r.top) / r.height) * 2 + 1);
+      ray.setFromCamera(ndc, camera);
+      const hits = ray.intersectObjects(s.meshes, false);
+      const h = hits[0];
+      if (!h || !h.face) return null;
+      const mesh = h.object as THREE.Mesh;
+      const pos = mesh.geometry.getAttribute('position') as THREE.BufferAttribute;
+      const local = mesh.worldToLocal(h.point.clone());
+      let best = h.face.a;
+      let bd = Infinity;
+      for (const v of [h.face.a, h.face.b, h.face.c]) {
+        const d = local.distanceToSquared(new THREE.Vector3(pos.getX(v), pos.getY(v), pos.getZ(v)));
+        if (d < bd) {
+          bd = d;
+          best = v;
+        }
+      }
+      return { hemi: mesh.userData.hemi as number, vertex: best, x: ev.clientX - r.left, y: ev.clientY - r.top };
+    };
+    let stroke: { hemi: number; vertices: Set<number> } | null = null;
+    let down: { x: number; y: number } | null = null;
+    const onMove = (ev: PointerEvent) => {
+      const hit = hitAt(ev);
+      if (stroke && hit && hit.hemi === stroke.hemi) {
+        stroke.vertices.add(hit.vertex);
+        paintStrokePreview(s, hit.hemi, hit.vertex, propsRef.current);
+      }
+      propsRef.current.onHover(hit);
+    };
+    const onDown = (ev: PointerEvent) => {
+      down = { x: ev.clientX, y: ev.clientY };
+      if (propsRef.current.tool !== 'brush' || ev.button !== 0) return;
+      const hit = hitAt(ev);
+      if (!hit) return;
+      controls.enabled = false;
+      stroke = { hemi: hit.hemi, vertices: new Set([hit.vertex]) };
+      paintStrokePreview(s, hit.hemi, hit.vertex, propsRef.current);
+    };
+    const onUp = (ev: PointerEvent) => {
+      if (stroke) {
+        const { hemi, vertices } = stroke;
+        stroke = null;
+        controls.enabled = true;
+        propsRef.current.onStroke(hemi, [...vertices]);
+        return;
+      }
+      // A click (not the end of an orbit drag).
+      if (down && Math.hypot(ev.clientX - down.x, ev.clientY - down.y) < 5) {
+        const hit = hitAt(ev);
+        if (hit) propsRef.current.onClick(hit);
+      }
+      down = null;
+    };
+    const onLeave = () => propsRef.current.onHover(null);
+    const dom = renderer.domElement;
+    dom.addEventListener('pointermove', onMove);
+    dom.addEventListener('pointerdown', onDown);
+    dom.addEventListener('pointerup', onUp);
+    dom.addEventListener('pointerleave', onLeave);
+    return () => {
+      cancelAnimationFrame(s.raf);
+      ro.disconnect();
+      controls.dispose();
+      dom.removeEventListener('pointermove', onMove);
+      dom.removeEventListener('pointerdown', onDown);
+      dom.removeEventListener('pointerup', onUp);
+      dom.removeEventListener('pointerleave', onLeave);
+      for (const m of s.meshes) m.geometry.dispose();
+      renderer.dispose();
+      el.removeChild(dom);
+      el.removeChild(labels);
+      st.current = null;
+    };
+  }, []);
+
+  // Meshes for the geometry and shape.
+  useEffect(() => {
+    const s = st.current!;
+    for (const m of s.meshes) {
+      s.scene.remove(m);
+      m.geometry.dispose();
+    }
+    const material = new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.85, metalness: 0, side: THREE.DoubleSide, flatShading: false });
+    s.meshes = props.geometry.map((g, h) => {
+      const geo = new THREE.BufferGeometry();
+      geo.setAttribute('position', new THREE.BufferAttribute(shapeOf(g, props.shape).slice(), 3));
+      geo.setAttribute('color', new THREE.BufferAttribute(new Float32Array(g.vertexCount * 3).fill(0.42), 3));
+      geo.setIndex(new THREE.BufferAttribute(g.faces instanceof Uint32Array ? g.faces : Uint32Array.from(g.faces), 1));
+      geo.computeVertexNormals();
+      const mesh = new THREE.Mesh(geo, material);
+      mesh.userData.hemi = h;
+      s.scene.add(mesh);
+      return mesh;
+    });
+    // Frame the hemispheres unless the URL gave a camera.
+    const box = new THREE.Box3();
+    for (const m of s.meshes) box.expandByObject(m);
+    const centre = box.getCenter(new THREE.Vector3());
+    const size = box.getSize(new THREE.Vector3()).length();
+    const cam = propsRef.current.camera;
+    if (cam) {
+      s.camera.position.set(...cam.position);
+      s.controls.target.set(...cam.target);
+    } else if (props.shape === 'flat') {
+      s.camera.position.set(centre.x, centre.y, centre.z + size * 1.25);
+      s.camera.up.set(0, 1, 0);
+      s.controls.target.copy(centre);
+    } else {
+      // From behind and above: the occipital pole faces the viewer.
+      s.camera.up.set(0, 0, 1);
+      s.camera.position.set(centre.x, centre.y - size * 1.2, centre.z + size * 0.45);
+      s.controls.target.copy(centre);
+    }
+    s.camera.near = size / 100;
+    s.camera.far = size * 20;
+    s.camera.updateProjectionMatrix();
+    s.controls.update();
+    s.dirty = true;
+    applyColors(s, propsRef.current);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [props.geometry, props.shape]);
+
+  // Colours and outlines.
+  useEffect(() => {
+    const s = st.current;
+    if (s) applyColors(s, props);
+  }, [props.colors, props.rois, props.selectedRoi]);
+
+  return <div className="cortex__canvas" ref={host} data-testid="cortex-view" />;
+}
+
+function applyColors(s: SceneState, p: CortexCanvasProps): void {
+  s.meshes.forEach((m, h) => {
+    const attr = m.geometry.getAttribute('color') as THREE.BufferAttribute;
+    const arr = attr.array as Float32Array;
+    const src = p.colors?.[h];
+    if (src && src.length === arr.length) arr.set(src);
+    else arr.fill(0.42);
+    for (const r of p.rois) {
+      const b = r.boundary[h];
+      if (!b?.length) continue;
+      const sel = r.name === p.selectedRoi;
+      const [cr, cg, cb] = sel ? [1, 1, 1] : hexToRgb(r.color);
+      for (const v of b) {
+        arr[3 * v] = cr;
+        arr[3 * v + 1] = cg;
+        arr[3 * v + 2] = cb;
+      }
+    }
+    attr.needsUpdate = true;
+  });
+  s.dirty = true;
+  renderLabels(s, p);
+}
+
+function paintStrokePreview(s: SceneState, hemi: number, vertex: number, p: CortexCanvasProps): void {
+  const m = s.meshes[hemi];
+  if (!m) return;
+  const pos = m.geometry.getAttribute('position') as THREE.BufferAttribute;
+  const col = m.geometry.getAttribute('color') as THREE.BufferAttribute;
+  const arr = col.array as Float32Array;
+  const cx = pos.getX(vertex);
+  const cy = pos.getY(vertex);
+  const cz = pos.getZ(vertex);
+  const r2 = p.brushRadiusMm * p.brushRadiusMm;
+  for (let v = 0; v < pos.count; v++) {
+    const d = (pos.getX(v) - cx) ** 2 + (pos.getY(v) - cy) ** 2 + (pos.getZ(v) - cz) ** 2;
+    if (d <= r2) {
+      arr[3 * v] = 0.35;
+      arr[3 * v + 1] = 0.95;
+      arr[3 * v + 2] = 0.75;
+    }
+  }
+  col.needsUpdate = true;
+  s.dirty = true;
+}
+
+function renderLabels(s: SceneState, p: CortexCanvasProps): void {
+  s.labels.replaceChildren();
+  for (const r of p.rois) {
+    r.labelVertex.forEach((v, h) => {
+      if (v < 0 || !s.meshes[h]) return;
+      const div = document.createElement('div');
+      div.className = `cortex__label ${r.name === p.selectedRoi ? 'is-selected' : ''}`;
+      div.textContent = r.name;
+      div.style.borderColor = r.color;
+      div.dataset.hemi = String(h);
+      div.dataset.vertex = String(v);
+      s.labels.appendChild(div);
+    });
+  }
+  placeLabels(s, p);
+}
+
+const tmp = new THREE.Vector3();
+function placeLabels(s: SceneState, _p: CortexCanvasProps): void {
+  const w = s.renderer.domElement.clientWidth;
+  const h = s.renderer.domElement.clientHeight;
+  for (const el of Array.from(s.labels.children) as HTMLDivElement[]) {
+    const mesh = s.meshes[Number(el.dataset.hemi)];
+    const pos = mesh.geometry.getAttribute('position') as THREE.BufferAttribute;
+    const v = Number(el.dataset.vertex);
+    tmp.set(pos.getX(v), pos.getY(v), pos.getZ(v)).applyMatrix4(mesh.matrixWorld).project(s.camera);
+    const visible = tmp.z < 1 && Math.abs(tmp.x) < 1.05 && Math.abs(tmp.y) < 1.05;
+    el.style.display = visible ? '' : 'none';
+    el.style.transform = `translate(${((tmp.x + 1) / 2) * w}px, ${((1 - tmp.y) / 2) * h}px) translate(-50%, -50%)`;
+  }
+}

@@ -1,0 +1,60 @@
+// Types shared by the cortex worker and its page-side client (no code).
+import type { HeadName } from '../../core/bundle/manifest.ts';
+import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName } from '../../core/cortex/session.ts';
+import type { LesionCell } from '../../core/cortex/lesion.ts';
+import type { Perturbation } from '../../core/cortex/perturb.ts';
+import type { RoiFile } from '../../core/cortex/roi.ts';
+import type { BundleSourceSpec } from '../workerApi.ts';
+
+export type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, LesionCell, Perturbation, RoiFile };
+
+export interface SubjectView {
+  subject: number;
+  voxelCount: number;
+  geometry: HemiGeometry[];
+  rois: RoiInfo[];
+  heads: Array<{ name: HeadName; outputShape: number[]; rank: number; role: string }>;
+  hasVoxelMap: boolean;
+}
+
+export interface PickInfo {
+  voxels: number[];
+  rois: string[];
+  value: number | null;
+}
+
+/** What the browser test needs to recompute a head's change in the page (the CPU reference). */
+export interface ReferenceInputs {
+  x0: Float32Array;
+  x1: Float32Array;
+  A: Float32Array;
+  B: Float32Array;
+  intercept: Float32Array;
+  rank: number;
+  outputShape: number[];
+  inputNorm: 'none' | 'l2';
+  outputNorm: 'none' | 'l2-token';
+  /** The engine's factored change for the same stack. */
+  factored: Float32Array;
+}
+
+export interface CortexWorkerApi {
+  open(source: BundleSourceSpec): Promise<void>;
+  loadSubject(subject: number): Promise<SubjectView>;
+  setTrials(trials: number[]): Promise<void>;
+  /** Replaces the perturbation stack and returns the update. */
+  setStack(items: Perturbation[]): Promise<CortexUpdate>;
+  /** Per-hemisphere vertex values of an overlay (NaN: nothing mapped), or null. */
+  overlay(kind: OverlayKind): Promise<Float32Array[] | null>;
+  pick(hemi: number, vertex: number, overlay: OverlayKind): Promise<PickInfo>;
+  brushVoxels(hemi: number, centres: number[], radiusMm: number, shape: ShapeName): Promise<number[]>;
+  /** One brush stroke: the voxels under `centres` (radius on `shape`) join user ROI `name`; returns every ROI. */
+  paintRoi(name: string, color: string, hemi: number, centres: number[], radiusMm: number, shape: ShapeName): Promise<RoiInfo[]>;
+  /** Adds (or replaces) a user ROI and returns every ROI. */
+  addUserRoi(name: string, color: string, voxels: number[]): Promise<RoiInfo[]>;
+  removeUserRoi(name: string): Promise<RoiInfo[]>;
+  importRois(json: string, file: string): Promise<RoiInfo[]>;
+  exportRois(): Promise<RoiFile>;
+  lesion(stimulus: number): Promise<LesionCell[]>;
+  reference(head: HeadName): Promise<ReferenceInputs>;
+}
