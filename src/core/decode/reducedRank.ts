@@ -31,6 +31,12 @@ export interface ReducedRank {
   fidelityTrials: number;
   /** Leading singular values of coef (descending), length rank. */
   singularValues: Float64Array;
+  /**
+   * The intercept to store with A and B: sol.intercept + x̄·(coefᵀ − AB) when the solution carries
+   * its training mean x̄ (RidgePath solutions do), so the compressed head also predicts ȳ at x̄;
+   * otherwise sol.intercept. [nOut].
+   */
+  intercept: Float64Array;
 }
 
 /**
@@ -82,8 +88,27 @@ export function reduceRank(sol: RidgeSolution, rank: number, Xheld?: Matrix): Re
   // What the bundle stores: float16.
   const A16 = decodeFloat16(encodeFloat16(A));
   const B16 = decodeFloat16(encodeFloat16(B));
-  const fid = Xheld ? predictionFidelity(sol, A16, B16, r, Xheld) : coefficientFidelity(sol, A16, B16, r);
-  return { A: matrix(p, r, A16), B: matrix(r, q, B16), fidelityR2: fid, fidelityTrials: Xheld ? Xheld.rows : 0, singularValues: sv };
+  const intercept = compressedIntercept(sol, A16, B16, r);
+  const fid = Xheld ? predictionFidelity(sol, A16, B16, r, intercept, Xheld) : coefficientFidelity(sol, A16, B16, r);
+  return { A: matrix(p, r, A16), B: matrix(r, q, B16), fidelityR2: fid, fidelityTrials: Xheld ? Xheld.rows : 0, singularValues: sv, intercept };
+}
+
+function compressedIntercept(sol: RidgeSolution, A: Float32Array, B: Float32Array, r: number): Float64Array {
+  const out = Float64Array.from(sol.intercept);
+  const xm = sol.xMean;
+  if (!xm) return out;
+  const { rows: q, cols: p, data: W } = sol.coef;
+  if (xm.length !== p) throw new RangeError(`reduceRank: xMean has ${xm.length} values, coef has ${p} voxels`);
+  const h = new Float64Array(r); // x̄·A
+  for (let j = 0; j < p; j++) for (let k = 0; k < r; k++) h[k] += xm[j] * A[j * r + k];
+  for (let o = 0; o < q; o++) {
+    let full = 0;
+    for (let j = 0; j < p; j++) full += xm[j] * W[o * p + j];
+    let comp = 0;
+    for (let k = 0; k < r; k++) comp += h[k] * B[k * q + o];
+    out[o] += full - comp;
+  }
+  return out;
 }
 
 /** Writes the outer product a·bᵀ as column k of A and row k of B, balanced so max|A[:,k]| = max|B[k,:]|. */
@@ -111,7 +136,7 @@ function gram(M: Float64Array, rows: number, cols: number): Float64Array {
   return gemmNT(M, rows, cols, M, rows, undefined, true);
 }
 
-function predictionFidelity(sol: RidgeSolution, A: Float32Array, B: Float32Array, r: number, X: Matrix): number {
+function predictionFidelity(sol: RidgeSolution, A: Float32Array, B: Float32Array, r: number, intercept: Float64Array, X: Matrix): number {
   const { rows: q, cols: p, data: W } = sol.coef;
   if (X.cols !== p) throw new RangeError(`reduceRank: held-out X has ${X.cols} voxels, coef has ${p}`);
   if (X.rows < 2) throw new RangeError('reduceRank: need at least 2 held-out trials for a fidelity R²');
@@ -125,7 +150,7 @@ function predictionFidelity(sol: RidgeSolution, A: Float32Array, B: Float32Array
       let acc = 0;
       const wo = o * p;
       for (let j = 0; j < p; j++) acc += X.data[xi + j] * W[wo + j];
-      full[i * q + o] = acc;
+      full[i * q + o] = acc + sol.intercept[o];
     }
     h.fill(0);
     for (let j = 0; j < p; j++) {
@@ -133,9 +158,10 @@ function predictionFidelity(sol: RidgeSolution, A: Float32Array, B: Float32Array
       if (x === 0) continue;
       for (let k = 0; k < r; k++) h[k] += x * A[j * r + k];
     }
+    for (let o = 0; o < q; o++) comp[i * q + o] = intercept[o];
     for (let k = 0; k < r; k++) for (let o = 0; o < q; o++) comp[i * q + o] += h[k] * B[k * q + o];
   }
-  // The intercept is identical in both and cancels; R² pooled over outputs (variance-weighted).
+  // R² pooled over outputs (variance-weighted), each head with its own intercept.
   let ssRes = 0;
   let ssTot = 0;
   for (let o = 0; o < q; o++) {

@@ -18,6 +18,11 @@ export interface RidgeSolution {
   coef: Matrix<Float64Array>;
   /** [nOut]. */
   intercept: Float64Array;
+  /**
+   * Mean of the training betas [nVox] (set by RidgePath.solve). Lets reduceRank give the compressed
+   * head its own intercept, ȳ − x̄·(AB), so it too passes through the training means.
+   */
+  xMean?: Float64Array;
 }
 
 export type RidgeProgress = (done: number, total: number, label?: string) => void;
@@ -112,7 +117,7 @@ export class RidgePath {
       for (let j = 0; j < p; j++) acc += this.xMean[j] * coef[c + j];
       intercept[o] -= acc;
     }
-    return { alpha, coef: matrix64(q, p, coef), intercept };
+    return { alpha, coef: matrix64(q, p, coef), intercept, xMean: this.xMean };
   }
 
   /**
@@ -235,5 +240,6 @@ export function sliceOutputs(sol: RidgeSolution, start: number, end: number): Ri
     alpha: sol.alpha,
     coef: matrix64(end - start, p, sol.coef.data.slice(start * p, end * p)),
     intercept: sol.intercept.slice(start, end),
+    xMean: sol.xMean,
   };
 }

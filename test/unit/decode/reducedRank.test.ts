@@ -67,6 +67,25 @@ describe('reduceRank (truncated SVD of coef, float16 factors)', () => {
     expect(coefOnly.fidelityR2).toBeLessThan(1);
   });
 
+  it('gives the compressed head an intercept through the training means (x̄ ↦ ȳ)', () => {
+    const X = load('tall', 'X.npy'); // non-zero voxel means
+    const path = new RidgePath(X, load('tall', 'Y.npy'));
+    const sol = path.solve(1);
+    const red = reduceRank(sol, 2);
+    const r = red.A.cols;
+    const q = red.B.cols;
+    const h = new Float64Array(r);
+    for (let j = 0; j < X.cols; j++) for (let k = 0; k < r; k++) h[k] += path.xMean[j] * red.A.data[j * r + k];
+    for (let o = 0; o < q; o++) {
+      let y = red.intercept[o];
+      for (let k = 0; k < r; k++) y += h[k] * red.B.data[k * q + o];
+      expect(y).toBeCloseTo(path.yMean[o], 9);
+    }
+    expect(Math.abs(red.intercept[0] - sol.intercept[0])).toBeGreaterThan(1e-6); // it did change
+    const noMean = reduceRank({ ...sol, xMean: undefined }, 2);
+    expect(Array.from(noMean.intercept)).toEqual(Array.from(sol.intercept));
+  });
+
   it('clamps the rank to min(voxels, outputs) and rejects a bad rank', () => {
     const sol = solution('single', 0);
     expect(reduceRank(sol, 8).A.cols).toBe(1);
