@@ -31,14 +31,18 @@ export const TensorSpecSchema = z.object({
 });
 export type TensorSpec = z.infer<typeof TensorSpecSchema>;
 
-/** The roles each stage's inputs and outputs must have (the pipeline addresses tensors by role). */
+/**
+ * The roles each stage's inputs and outputs must have (the pipeline addresses tensors by role).
+ * Optional roles: lowLevelDecoder.inputs.prior_noise (VDVAE's undecoded layers; fed standard-normal
+ * seeded noise when present) and imageEncoder.outputs.image_embeds (not used by retrieval pooling).
+ */
 export const STAGE_IO = {
-  lowLevelDecoder: { inputs: ['latents', 'prior_noise'], outputs: ['px'] },
+  lowLevelDecoder: { inputs: ['latents'], outputs: ['px'] },
   latentEncoder: { inputs: ['images'], outputs: ['latents'] },
   priorDenoiser: { inputs: ['x', 'r', 'clip_text', 'clip_text_pooled', 'clip_img'], outputs: ['pred'] },
   latentDecoder: { inputs: ['x', 'r', 'effnet', 'clip'], outputs: ['pred'] },
   pixelDecoder: { inputs: ['latents'], outputs: ['images'] },
-  imageEncoder: { inputs: ['pixel_values'], outputs: ['image_embeds', 'last_hidden_state'] },
+  imageEncoder: { inputs: ['pixel_values'], outputs: ['last_hidden_state'] },
   captionDecoder: { inputs: ['prompt_features', 'input_ids'], outputs: ['logits'] },
 } as const;
 export type StageName = keyof typeof STAGE_IO;

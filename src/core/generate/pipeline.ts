@@ -297,17 +297,28 @@ export async function reconstruct(
     lowLevel = await timed('lowLevel', async () => {
       progress('lowLevel', 0, 1);
       const st = m.stages.lowLevelDecoder;
-      const priorN = elementCount(sessions, 'lowLevelDecoder', 'inputs', 'prior_noise');
-      const temperature = num(st.settings, 'priorTemperature', 1);
-      const noise = batchNoise(settings.seed, 1, priorN, 'lowlevel/prior');
-      if (temperature !== 1) for (let i = 0; i < noise.length; i++) noise[i] *= temperature;
-      const out = await sessions.run('lowLevelDecoder', {
+      const feeds: Record<string, { data: Float32Array; bind: Record<string, number> }> = {
         latents: { data: decoded.blurry, bind: { batch: 1 } },
-        prior_noise: { data: noise, bind: { batch: 1 } },
-      }, ['px'] as const);
-      const [, h, w] = out.px.dims;
+      };
+      if (st.inputs.prior_noise) {
+        // VDVAE's layers beyond the decoded ones: sampled from the prior with seeded noise.
+        const priorN = elementCount(sessions, 'lowLevelDecoder', 'inputs', 'prior_noise');
+        const temperature = num(st.settings, 'priorTemperature', 1);
+        const noise = batchNoise(settings.seed, 1, priorN, 'lowlevel/prior');
+        if (temperature !== 1) for (let i = 0; i < noise.length; i++) noise[i] *= temperature;
+        feeds.prior_noise = { data: noise, bind: { batch: 1 } };
+      }
+      const out = await sessions.run('lowLevelDecoder', feeds, ['px'] as const);
       progress('lowLevel', 1, 1);
-      return vdvaeToRgb(out.px.data, w, h);
+      const [lo, hi] = nums(st.settings, 'outputRange', [-1, 1]);
+      if (st.settings.pixelLayout === 'nchw') {
+        const [, , h, w] = out.px.dims;
+        const scaled = out.px.data.map((v) => (v - lo) / (hi - lo));
+        return chwToRgb(scaled, 0, w, h);
+      }
+      const [, h, w] = out.px.dims;
+      const scaled = lo === -1 && hi === 1 ? out.px.data : out.px.data.map((v) => ((v - lo) / (hi - lo)) * 2 - 1);
+      return vdvaeToRgb(scaled, w, h);
     });
     enhanced = await timed('enhance', () => {
       progress('enhance', 0, 1);

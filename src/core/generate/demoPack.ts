@@ -1,0 +1,479 @@
+// The demo model pack: small, real ONNX graphs FITTED to the simulated world (docs/simulation.md,
+// "Demo model pack"). Every stage plays its MIRAGE role at toy size, and the diffusion stages are
+// exact, not learned approximations:
+// - latents are PCA coefficients of the training images at 64x64, whitened (unit variance):
+//   the first 16 are stage C's latent, all 64 are stage B's, stage A decodes them linearly;
+// - the conditional prior of stage C is Gaussian in that space, mean fitted by ridge from the
+//   conditioning MIRAGE feeds it (0.5·image embedding, 0.5·text embedding at textStrength 0.5, the
+//   unconditional tensors being zeros), residual variance per dimension measured on held-out images;
+//   an all-zero conditioning means "unconditional" (mean 0, variance 1), as condition dropout
+//   teaches a real diffusion model. For x_t = a·x0 + b·ε that prior's optimal denoiser is exact:
+//     x0̂ = μ + (aλ/(a²λ + b²))(x_t − aμ),   ε̂ = (x_t − a·x0̂)/b,
+//   with a² recovered in-graph from the timestep input r (inverse of CosineTNoiseCond);
+// - stage B keeps stage C's 16 coefficients (tight prior around them, variance 1e-3) and samples the
+//   48 finer ones from their prior (PCA components are linearly uncorrelated, so nothing finer is
+//   predictable linearly from the coarse ones);
+// - the caption decoder reads the prompt features out linearly into three vocabulary slots (first
+//   object's colour and class, background) of a fixed template "a {colour} {class} on {background}".
+// The low-level decoder and the image encoder are the simulation's own graphs (lowlevel_decoder,
+// retrieval_encoder), reused as they are.
+import type { ShardSink } from '../bundle/writer.ts';
+import { chooseAlpha, RidgePath, type RidgeSolution } from '../decode/ridge.ts';
+import { symmetricEigen } from '../decode/eigen.ts';
+import { gemm, gemmNT } from '../decode/linalg.ts';
+import { GraphBuilder } from '../onnx/builder.ts';
+import {
+  IMAGE_EMBED_DIM,
+  IMAGE_SIZE,
+  LOWLEVEL_SIZE,
+  PROMPT_DIM,
+  PROMPT_TOKENS,
+  RETRIEVAL_DIM,
+  RETRIEVAL_TOKENS,
+  TEXT_DIM,
+  TEXT_TOKENS,
+  HEAD_SHAPES,
+} from '../simulate/dims.ts';
+import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from '../simulate/encoders.ts';
+import { downsample, renderScene, toCHW } from '../simulate/render.ts';
+import { trainingScenes } from '../simulate/stimuli.ts';
+import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, type Scene } from '../simulate/world.ts';
+import { matrix64 } from '../tensor/matrix.ts';
+import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
+import { COSINE_S } from './sampler.ts';
+
+/** Coarse (stage C) and total (stage B) PCA components. */
+export const DEMO_C_DIM = 16;
+export const DEMO_B_DIM = 64;
+/** Stage B's prior variance around stage C's coefficients when conditioned. */
+export const DEMO_TIED_VARIANCE = 1e-3;
+/** Caption template: positions of fixed words and of the three slots. */
+export const DEMO_TEMPLATE: (string | 'colour' | 'class' | 'background')[] = ['a', 'colour', 'class', 'on', 'background'];
+const SLOT_WORDS = { colour: COLOUR_NAMES as readonly string[], class: CLASSES as readonly string[], background: BACKGROUNDS as readonly string[] };
+const SLOTS = ['colour', 'class', 'background'] as const;
+const CAPTION_POSITIONS = 24;
+
+export interface DemoPackOptions {
+  seed: number;
+  /** The simulation's encoder graphs (buildEncoderGraphs), the same ones the bundle was built with. */
+  encoders: EncoderGraphs;
+  /** Training images to fit on (rendered from the world's training scenes); default 800. */
+  trainImages?: number;
+  /** Folder prefix inside the sink, e.g. "modelpack/". */
+  prefix?: string;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** What the fit measured (also written to the pack's provenance notes). */
+export interface DemoPackReport {
+  trainImages: number;
+  /** Fraction of pixel variance (64x64) the 16 / 64 PCA components explain. */
+  explainedC: number;
+  explainedB: number;
+  /** Held-out R² of the conditional mean (stage C coefficients from image + text embeddings). */
+  priorR2: number;
+  priorAlpha: number;
+  /** Held-out accuracy of each caption slot readout. */
+  captionAccuracy: Record<(typeof SLOTS)[number], number>;
+}
+
+const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
+
+/** Builds and writes the demo pack; returns the manifest and what the fit measured. */
+export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions): Promise<{ manifest: ModelPackManifest; report: DemoPackReport }> {
+  const n = opts.trainImages ?? 800;
+  const report = (d: number, label: string) => opts.onProgress?.(d, 6, label);
+  report(0, 'rendering training images');
+  const scenes = trainingScenes(opts.seed ^ 0x5eed, n);
+  const images = scenes.map((s) => renderScene(s, IMAGE_SIZE));
+  const runner = await EncoderRunner.create(opts.encoders);
+  try {
+    // Features of the training images, computed by the simulation's encoders (the "true" embeddings).
+    report(1, 'encoding training images');
+    const d64 = 3 * LOWLEVEL_SIZE * LOWLEVEL_SIZE;
+    const pix = new Float64Array(n * d64);
+    const imgEmb = new Float32Array(n * IMAGE_EMBED_DIM);
+    const txtEmb = new Float32Array(n * TEXT_TOKENS * TEXT_DIM);
+    const prompt = new Float32Array(n * PROMPT_TOKENS * PROMPT_DIM);
+    const chunk = 100;
+    for (let i0 = 0; i0 < n; i0 += chunk) {
+      if (opts.signal?.aborted) throw new Error('cancelled');
+      const m = Math.min(chunk, n - i0);
+      const chw = new Float32Array(m * 3 * IMAGE_SIZE * IMAGE_SIZE);
+      const toks = new BigInt64Array(m * TEXT_TOKENS);
+      for (let k = 0; k < m; k++) {
+        toCHW(images[i0 + k], IMAGE_SIZE, chw, k * 3 * IMAGE_SIZE * IMAGE_SIZE);
+        toks.set(tokenize(sceneCaption(scenes[i0 + k])), k * TEXT_TOKENS);
+        const small = toCHW(downsample(images[i0 + k], IMAGE_SIZE, IMAGE_SIZE / LOWLEVEL_SIZE), LOWLEVEL_SIZE);
+        pix.set(small, (i0 + k) * d64);
+      }
+      imgEmb.set(await runner.image(chw, m), i0 * IMAGE_EMBED_DIM);
+      txtEmb.set(await runner.text(toks, m), i0 * TEXT_TOKENS * TEXT_DIM);
+      prompt.set(await runner.prompt(chw, m), i0 * PROMPT_TOKENS * PROMPT_DIM);
+    }
+
+    // PCA of the 64x64 training images through the n×n Gram matrix.
+    report(2, 'PCA of training images');
+    const pca = pcaByGram(pix, n, d64, DEMO_B_DIM, opts.signal);
+    // Whitened coefficients z [n, 64].
+    const z = new Float64Array(n * DEMO_B_DIM);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < DEMO_B_DIM; k++) z[i * DEMO_B_DIM + k] = pca.scores[i * DEMO_B_DIM + k] / pca.sigma[k];
+    }
+
+    // Conditional mean of stage C's coefficients: ridge from MIRAGE's mixed conditioning.
+    report(3, 'fitting the conditional prior');
+    const condDim = IMAGE_EMBED_DIM + TEXT_TOKENS * TEXT_DIM;
+    const X = new Float64Array(n * condDim);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < IMAGE_EMBED_DIM; j++) X[i * condDim + j] = 0.5 * imgEmb[i * IMAGE_EMBED_DIM + j];
+      for (let j = 0; j < TEXT_TOKENS * TEXT_DIM; j++) X[i * condDim + IMAGE_EMBED_DIM + j] = 0.5 * txtEmb[i * TEXT_TOKENS * TEXT_DIM + j];
+    }
+    const Yc = new Float64Array(n * DEMO_C_DIM);
+    for (let i = 0; i < n; i++) for (let k = 0; k < DEMO_C_DIM; k++) Yc[i * DEMO_C_DIM + k] = z[i * DEMO_B_DIM + k];
+    const prior = fitRidgeHeldOut(X, Yc, n, condDim, DEMO_C_DIM, opts.signal);
+
+    // Caption slots: ridge from the flattened prompt features to one-hot slot words.
+    report(4, 'fitting the caption readout');
+    const vocab = vocabulary();
+    const vIndex = new Map(vocab.map((w, i) => [w, i]));
+    const slotCols = SLOTS.map((s) => SLOT_WORDS[s].length);
+    const nSlotOut = slotCols.reduce((a, b) => a + b, 0);
+    const Ys = new Float64Array(n * nSlotOut);
+    const slotOf = (sc: Scene, s: (typeof SLOTS)[number]) =>
+      s === 'background' ? sc.background : s === 'colour' ? sc.objects[0].colour : sc.objects[0].cls;
+    for (let i = 0; i < n; i++) {
+      let off = 0;
+      SLOTS.forEach((s, si) => {
+        Ys[i * nSlotOut + off + SLOT_WORDS[s].indexOf(slotOf(scenes[i], s))] = 1;
+        off += slotCols[si];
+      });
+    }
+    const pDim = PROMPT_TOKENS * PROMPT_DIM;
+    const capFit = fitRidgeHeldOut(Float64Array.from(prompt), Ys, n, pDim, nSlotOut, opts.signal);
+    const captionAccuracy = {} as Record<(typeof SLOTS)[number], number>;
+    {
+      let off = 0;
+      SLOTS.forEach((s, si) => {
+        let correct = 0;
+        for (const i of capFit.heldOut) {
+          let arg = 0;
+          for (let c = 1; c < slotCols[si]; c++) if (capFit.pred(i, off + c) > capFit.pred(i, off + arg)) arg = c;
+          if (Ys[i * nSlotOut + off + arg] === 1) correct++;
+        }
+        captionAccuracy[s] = correct / capFit.heldOut.length;
+        off += slotCols[si];
+      });
+    }
+
+    report(5, 'writing graphs');
+    const w = new ModelPackWriter(sink, opts.prefix ?? '');
+    const files = {
+      lowLevelDecoder: await w.addFile('models/lowlevel_decoder.onnx', opts.encoders.bytes.lowlevel_decoder),
+      latentEncoder: await w.addFile('models/pca_encoder.onnx', pcaEncoderGraph(pca)),
+      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar)),
+      latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph()),
+      pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph(pca)),
+      imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
+      captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit.sol, vocab, vIndex, slotCols, nSlotOut)),
+    };
+    const uImg = await w.addNpy('cond/uncond_clip_img.npy', new Float32Array(IMAGE_EMBED_DIM), [1, IMAGE_EMBED_DIM]);
+    const uText = await w.addNpy('cond/uncond_clip_text.npy', new Float32Array(TEXT_TOKENS * TEXT_DIM), [TEXT_TOKENS, TEXT_DIM]);
+    const uPool = await w.addNpy('cond/uncond_clip_text_pooled.npy', new Float32Array(TEXT_DIM), [1, TEXT_DIM]);
+    const vocabPath = await w.addJson('vocab.json', vocab);
+    const rep: DemoPackReport = {
+      trainImages: n,
+      explainedC: pca.explained(DEMO_C_DIM),
+      explainedB: pca.explained(DEMO_B_DIM),
+      priorR2: prior.r2,
+      priorAlpha: prior.sol.alpha,
+      captionAccuracy,
+    };
+    const sp = (name: string, shape: (number | string)[], dtype: 'float32' | 'int64' = 'float32') => ({ name, dtype, shape });
+    const img = (s: number) => ['batch', 3, s, s];
+    const stages: Record<keyof ModelPackManifest['stages'], StageSpec> = {
+      lowLevelDecoder: {
+        file: files.lowLevelDecoder, kind: 'simulated', role: 'VDVAE decoder role: the simulation\'s DCT low-level decoder (384 latents -> 64x64)',
+        inputs: { latents: sp('latents', [1, HEAD_SHAPES.blurry[0]]) }, outputs: { px: sp('image', [1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]) },
+        settings: { pixelLayout: 'nchw', outputRange: [0, 1] },
+      },
+      latentEncoder: {
+        file: files.latentEncoder, kind: 'simulated', role: 'EfficientNet encoder role: 64x64 image -> first 16 whitened PCA coefficients',
+        inputs: { images: sp('images', img(LOWLEVEL_SIZE)) }, outputs: { latents: sp('latents', ['batch', DEMO_C_DIM]) },
+        settings: { inputSize: LOWLEVEL_SIZE, mean: [0, 0, 0], std: [1, 1, 1] },
+      },
+      priorDenoiser: {
+        file: files.priorDenoiser, kind: 'simulated', role: 'Stage C role: exact Gaussian-prior denoiser over 16 coarse PCA coefficients, conditioned on image + text embeddings',
+        inputs: {
+          x: sp('x', ['batch', DEMO_C_DIM]), r: sp('r', ['batch']),
+          clip_text: sp('clip_text', ['batch', TEXT_TOKENS, TEXT_DIM]), clip_text_pooled: sp('clip_text_pooled', ['batch', 1, TEXT_DIM]),
+          clip_img: sp('clip_img', ['batch', 1, IMAGE_EMBED_DIM]),
+        },
+        outputs: { pred: sp('pred', ['batch', DEMO_C_DIM]) },
+        settings: {},
+      },
+      latentDecoder: {
+        file: files.latentDecoder, kind: 'simulated', role: 'Stage B role: exact denoiser over all 64 PCA coefficients, the first 16 tied to stage C\'s output',
+        inputs: { x: sp('x', ['batch', DEMO_B_DIM]), r: sp('r', ['batch']), effnet: sp('effnet', ['batch', DEMO_C_DIM]), clip: sp('clip', ['batch', 1, TEXT_DIM]) },
+        outputs: { pred: sp('pred', ['batch', DEMO_B_DIM]) },
+        settings: {},
+      },
+      pixelDecoder: {
+        file: files.pixelDecoder, kind: 'simulated', role: 'Stage A role: linear PCA decoding of 64 coefficients -> 64x64, bilinear x2 -> 128x128',
+        inputs: { latents: sp('latents', ['batch', DEMO_B_DIM]) }, outputs: { images: sp('images', img(IMAGE_SIZE)) },
+        settings: {},
+      },
+      imageEncoder: {
+        file: files.imageEncoder, kind: 'simulated', role: 'CLIP ViT-L/14 last-hidden-state role: the simulation\'s retrieval encoder (17x64, tokens L2-normalised)',
+        inputs: { pixel_values: sp('image', img(IMAGE_SIZE)) }, outputs: { last_hidden_state: sp('hidden', ['batch', RETRIEVAL_TOKENS, RETRIEVAL_DIM]) },
+        settings: { inputSize: IMAGE_SIZE, mean: [0, 0, 0], std: [1, 1, 1] },
+      },
+      captionDecoder: {
+        file: files.captionDecoder, kind: 'simulated', role: 'GiT text decoder role: linear readout of prompt features into a caption template',
+        inputs: { prompt_features: sp('prompt_features', ['batch', PROMPT_TOKENS, PROMPT_DIM]), input_ids: sp('input_ids', ['batch', 'seq'], 'int64') },
+        outputs: { logits: sp('logits', ['batch', 'seq', vocab.length]) },
+        settings: { bosTokenId: BOS, eosTokenId: EOS, template: DEMO_TEMPLATE },
+      },
+    };
+    const manifest = await w.finish({
+      name: 'demo model pack (simulated world)',
+      description: 'Small ONNX graphs fitted to the simulated NSD-Imagery world; see docs/simulation.md "Demo model pack".',
+      provenance: {
+        kind: 'simulated',
+        command: `buildDemoModelPack(seed=${opts.seed}, trainImages=${n})`,
+        createdAt: new Date().toISOString(),
+        notes: `fit: ${JSON.stringify(rep)}`,
+      },
+      stages,
+      unconditional: { clipImg: uImg, clipText: uText, clipTextPooled: uPool },
+      vocab: vocabPath,
+      imageSize: IMAGE_SIZE,
+      headShapes: {
+        image: [...HEAD_SHAPES.image], text: [...HEAD_SHAPES.text], blurry: [...HEAD_SHAPES.blurry],
+        retrieval: [...HEAD_SHAPES.retrieval], prompt: [...HEAD_SHAPES.prompt],
+      },
+    });
+    report(6, 'done');
+    return { manifest, report: rep };
+  } finally {
+    await runner.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fitting helpers.
+
+interface Pca {
+  dim: number;
+  k: number;
+  mean: Float64Array;
+  /** Unit principal directions, rows [k, dim]. */
+  basis: Float64Array;
+  /** Per-component standard deviation of the scores. */
+  sigma: Float64Array;
+  /** Scores [n, k] (unwhitened). */
+  scores: Float64Array;
+  explained: (k: number) => number;
+}
+
+function pcaByGram(X: Float64Array, n: number, d: number, k: number, signal?: AbortSignal): Pca {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += X[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  const Xc = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) Xc[i * d + j] = X[i * d + j] - mean[j];
+  const G = gemmNT(Xc, n, d, Xc, n, signal, true);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) G[j * n + i] = G[i * n + j];
+  const eig = symmetricEigen(G, n, { signal });
+  let total = 0;
+  for (let i = 0; i < n; i++) total += Math.max(0, eig.values[i]);
+  const E = eig.vectors.subarray(0, k * n); // rows = eigenvectors
+  const raw = gemm(E, k, n, Xc, d, signal); // [k, d] = Eᵀ Xc, row norm sqrt(λ)
+  const basis = new Float64Array(k * d);
+  const sigma = new Float64Array(k);
+  const scores = new Float64Array(n * k);
+  for (let c = 0; c < k; c++) {
+    const lam = Math.max(eig.values[c], 1e-12);
+    const s = 1 / Math.sqrt(lam);
+    for (let j = 0; j < d; j++) basis[c * d + j] = raw[c * d + j] * s;
+    sigma[c] = Math.sqrt(lam / (n - 1));
+    for (let i = 0; i < n; i++) scores[i * k + c] = Math.sqrt(lam) * eig.vectors[c * n + i];
+  }
+  const explained = (m: number) => {
+    let s = 0;
+    for (let c = 0; c < m; c++) s += Math.max(0, eig.values[c]);
+    return s / total;
+  };
+  return { dim: d, k, mean, basis, sigma, scores, explained };
+}
+
+/** Ridge with the penalty chosen on a held-out 20%; returns the solution fitted on the first 80%. */
+function fitRidgeHeldOut(X: Float64Array, Y: Float64Array, n: number, p: number, q: number, signal?: AbortSignal) {
+  const nTrain = Math.floor(n * 0.8);
+  const Xt = matrix64(nTrain, p, X.slice(0, nTrain * p));
+  const Yt = matrix64(nTrain, q, Y.slice(0, nTrain * q));
+  const Xv = matrix64(n - nTrain, p, X.slice(nTrain * p));
+  const Yv = matrix64(n - nTrain, q, Y.slice(nTrain * q));
+  const path = new RidgePath(Xt, Yt, { signal });
+  // Penalties relative to the data's scale (mean squared row norm).
+  let scale = 0;
+  for (let i = 0; i < Xt.data.length; i++) scale += Xt.data[i] ** 2;
+  scale /= nTrain;
+  const grid = [1e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3, 10].map((g) => g * scale);
+  const { alpha, scores } = chooseAlpha(path, Xv, Yv, grid);
+  const sol = path.solve(alpha);
+  const predRow = (i: number, o: number) => {
+    let acc = sol.intercept[o];
+    for (let j = 0; j < p; j++) acc += X[i * p + j] * sol.coef.data[o * p + j];
+    return acc;
+  };
+  const heldOut = Array.from({ length: n - nTrain }, (_, i) => nTrain + i);
+  const residualVar = new Float64Array(q);
+  for (const i of heldOut) for (let o = 0; o < q; o++) residualVar[o] += (Y[i * q + o] - predRow(i, o)) ** 2;
+  for (let o = 0; o < q; o++) residualVar[o] /= heldOut.length;
+  return { sol, residualVar, r2: Math.max(...scores), heldOut, pred: predRow };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graphs.
+
+/** a² from the noise condition r (inverse of CosineTNoiseCond), clamped away from 0 and 1; returns [a, b, a², b²] names. */
+function scalersFromR(g: GraphBuilder): { a: string; b: string; a2: string; b2: string } {
+  const minVar = Math.cos((COSINE_S / (1 + COSINE_S)) * Math.PI * 0.5) ** 2;
+  const r = g.op('Reshape', ['r', g.int64s([-1, 1])]);
+  const ang = g.op('Mul', [g.op('Add', [r, g.floats([COSINE_S], [1])]), g.floats([Math.PI * 0.5 / (1 + COSINE_S)], [1])]);
+  const c = g.op('Cos', [ang]);
+  let a2 = g.op('Div', [g.op('Mul', [c, c]), g.floats([minVar], [1])]);
+  a2 = g.op('Min', [g.op('Max', [a2, g.floats([1e-6], [1])]), g.floats([1 - 1e-6], [1])]);
+  const b2 = g.op('Sub', [g.floats([1], [1]), a2]);
+  return { a: g.op('Sqrt', [a2]), b: g.op('Sqrt', [b2]), a2, b2 };
+}
+
+/** ε̂ for a Gaussian prior N(mu, lam) at x: x0̂ = mu + (a·lam/(a²lam + b²))(x − a·mu), ε̂ = (x − a·x0̂)/b. */
+function gaussianEpsilon(g: GraphBuilder, x: string, mu: string, lam: string, out: string): void {
+  const { a, b, a2, b2 } = scalersFromR(g);
+  const gain = g.op('Div', [g.op('Mul', [a, lam]), g.op('Add', [g.op('Mul', [a2, lam]), b2])]);
+  const x0 = g.op('Add', [mu, g.op('Mul', [gain, g.op('Sub', [x, g.op('Mul', [a, mu])])])]);
+  g.op('Div', [g.op('Sub', [x, g.op('Mul', [a, x0])]), b], undefined, out);
+}
+
+/** 1 for rows whose conditioning is not all zero, else 0: [B, 1]. */
+function conditionedIndicator(g: GraphBuilder, c: string): string {
+  const s = g.op('ReduceSum', [g.op('Abs', [c]), g.int64s([1])], { keepdims: 1 });
+  return g.op('Cast', [g.op('Greater', [s, g.floats([0], [1])])], { to: 1 });
+}
+
+function priorGraph(sol: RidgeSolution, residualVar: Float64Array): Uint8Array {
+  const g = new GraphBuilder('demo_prior_c');
+  g.metadata.role = 'stage C (demo): exact Gaussian-prior denoiser';
+  g.input('x', 'float32', ['batch', DEMO_C_DIM]).input('r', 'float32', ['batch']);
+  g.input('clip_text', 'float32', ['batch', TEXT_TOKENS, TEXT_DIM]).input('clip_text_pooled', 'float32', ['batch', 1, TEXT_DIM]);
+  g.input('clip_img', 'float32', ['batch', 1, IMAGE_EMBED_DIM]);
+  const p = IMAGE_EMBED_DIM + TEXT_TOKENS * TEXT_DIM;
+  const c = g.op('Concat', [
+    g.op('Reshape', ['clip_img', g.int64s([-1, IMAGE_EMBED_DIM])]),
+    g.op('Reshape', ['clip_text', g.int64s([-1, TEXT_TOKENS * TEXT_DIM])]),
+  ], { axis: 1 });
+  const ind = conditionedIndicator(g, c);
+  const Wt = new Float32Array(p * DEMO_C_DIM); // [p, 16] = coefᵀ
+  for (let o = 0; o < DEMO_C_DIM; o++) for (let j = 0; j < p; j++) Wt[j * DEMO_C_DIM + o] = sol.coef.data[o * p + j];
+  const muC = g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, DEMO_C_DIM])]), g.floats(f32(sol.intercept), [DEMO_C_DIM])]);
+  const mu = g.op('Mul', [ind, muC]); // unconditional mean: 0 (whitened)
+  const lamC = f32(Array.from(residualVar, (v) => Math.max(v, 1e-4)));
+  const dLam = g.floats(lamC.map((v) => v - 1), [DEMO_C_DIM]);
+  const lam = g.op('Add', [g.floats([1], [1]), g.op('Mul', [ind, dLam])]);
+  gaussianEpsilon(g, 'x', mu, lam, 'pred');
+  g.output('pred', 'float32', ['batch', DEMO_C_DIM]);
+  return g.toBytes();
+}
+
+function decoderGraph(): Uint8Array {
+  const g = new GraphBuilder('demo_decoder_b');
+  g.metadata.role = 'stage B (demo): coarse coefficients tied to stage C, fine ones from their prior';
+  g.input('x', 'float32', ['batch', DEMO_B_DIM]).input('r', 'float32', ['batch']);
+  g.input('effnet', 'float32', ['batch', DEMO_C_DIM]).input('clip', 'float32', ['batch', 1, TEXT_DIM]);
+  const embed = new Float32Array(DEMO_C_DIM * DEMO_B_DIM);
+  for (let k = 0; k < DEMO_C_DIM; k++) embed[k * DEMO_B_DIM + k] = 1;
+  const mu = g.op('MatMul', ['effnet', g.floats(embed, [DEMO_C_DIM, DEMO_B_DIM])]);
+  const ind = conditionedIndicator(g, 'effnet');
+  const dLam = new Float32Array(DEMO_B_DIM);
+  for (let k = 0; k < DEMO_C_DIM; k++) dLam[k] = DEMO_TIED_VARIANCE - 1;
+  const lam = g.op('Add', [g.floats([1], [1]), g.op('Mul', [ind, g.floats(dLam, [DEMO_B_DIM])])]);
+  gaussianEpsilon(g, 'x', mu, lam, 'pred');
+  g.output('pred', 'float32', ['batch', DEMO_B_DIM]);
+  return g.toBytes();
+}
+
+function pcaEncoderGraph(pca: Pca): Uint8Array {
+  const g = new GraphBuilder('demo_pca_encoder');
+  g.input('images', 'float32', ['batch', 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]);
+  const d = pca.dim;
+  const flat = g.op('Reshape', ['images', g.int64s([-1, d])]);
+  const centred = g.op('Sub', [flat, g.floats(f32(pca.mean), [d])]);
+  const P = new Float32Array(d * DEMO_C_DIM); // [d, 16]: basisᵀ / sigma
+  for (let c = 0; c < DEMO_C_DIM; c++) for (let j = 0; j < d; j++) P[j * DEMO_C_DIM + c] = pca.basis[c * d + j] / pca.sigma[c];
+  g.op('MatMul', [centred, g.floats(P, [d, DEMO_C_DIM])], undefined, 'latents');
+  g.output('latents', 'float32', ['batch', DEMO_C_DIM]);
+  return g.toBytes();
+}
+
+function pcaDecoderGraph(pca: Pca): Uint8Array {
+  const g = new GraphBuilder('demo_pca_decoder');
+  g.input('latents', 'float32', ['batch', DEMO_B_DIM]);
+  const d = pca.dim;
+  const B = new Float32Array(DEMO_B_DIM * d);
+  for (let c = 0; c < DEMO_B_DIM; c++) for (let j = 0; j < d; j++) B[c * d + j] = pca.basis[c * d + j] * pca.sigma[c];
+  const flat = g.op('Add', [g.op('MatMul', ['latents', g.floats(B, [DEMO_B_DIM, d])]), g.floats(f32(pca.mean), [d])]);
+  const small = g.op('Reshape', [flat, g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]);
+  const f = IMAGE_SIZE / LOWLEVEL_SIZE;
+  const up = g.op('Resize', [small, '', g.floats([1, 1, f, f], [4])], { mode: 'linear' });
+  g.op('Min', [g.op('Max', [up, g.floats([0], [1])]), g.floats([1], [1])], undefined, 'images');
+  g.output('images', 'float32', ['batch', 3, IMAGE_SIZE, IMAGE_SIZE]);
+  return g.toBytes();
+}
+
+function captionGraph(sol: RidgeSolution, vocab: string[], vIndex: Map<string, number>, slotCols: number[], nSlotOut: number): Uint8Array {
+  const V = vocab.length;
+  const p = PROMPT_TOKENS * PROMPT_DIM;
+  const S = SLOTS.length;
+  // W_all [p, S·V], b_all [S·V]: slot s's readout placed at its words' vocabulary ids.
+  const W = new Float32Array(p * S * V);
+  const b = new Float32Array(S * V);
+  let off = 0;
+  SLOTS.forEach((s, si) => {
+    SLOT_WORDS[s].forEach((word, c) => {
+      const id = vIndex.get(word) as number;
+      const o = off + c;
+      for (let j = 0; j < p; j++) W[j * S * V + si * V + id] = sol.coef.data[o * p + j];
+      b[si * V + id] = sol.intercept[o];
+    });
+    off += slotCols[si];
+  });
+  void nSlotOut;
+  // P [T, S] selects the slot for each position; bias [T, V] fixes template words / masks non-slot words.
+  const T = CAPTION_POSITIONS;
+  const P = new Float32Array(T * S);
+  const bias = new Float32Array(T * V);
+  for (let t = 0; t < T; t++) {
+    const item = t < DEMO_TEMPLATE.length ? DEMO_TEMPLATE[t] : null;
+    const slot = SLOTS.indexOf(item as (typeof SLOTS)[number]);
+    if (slot >= 0) {
+      P[t * S + slot] = 1;
+      const allowed = new Set(SLOT_WORDS[SLOTS[slot]].map((w) => vIndex.get(w)));
+      for (let v = 0; v < V; v++) if (!allowed.has(v)) bias[t * V + v] = -1e4;
+    } else {
+      const id = item === null ? EOS : (vIndex.get(item) as number);
+      bias[t * V + id] = 1e4;
+    }
+  }
+  const g = new GraphBuilder('demo_caption_readout');
+  g.input('prompt_features', 'float32', ['batch', PROMPT_TOKENS, PROMPT_DIM]).input('input_ids', 'int64', ['batch', 'seq']);
+  const flat = g.op('Reshape', ['prompt_features', g.int64s([-1, p])]);
+  const slots = g.op('Reshape', [g.op('Add', [g.op('MatMul', [flat, g.floats(W, [p, S * V])]), g.floats(b, [S * V])]), g.int64s([-1, S, V])]);
+  const table = g.op('Add', [g.op('MatMul', [g.floats(P, [T, S]), slots]), g.floats(bias, [T, V])]); // [B, T, V]
+  const seq = g.op('Slice', [g.op('Shape', ['input_ids']), g.int64s([1]), g.int64s([2]), g.int64s([0])]);
+  g.op('Slice', [table, g.int64s([0]), seq, g.int64s([1])], undefined, 'logits');
+  g.output('logits', 'float32', ['batch', 'seq', V]);
+  return g.toBytes();
+}
