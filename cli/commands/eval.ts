@@ -14,7 +14,7 @@ import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { FEATURE_NETWORKS, loadMetricPack } from '../../src/core/evaluate/featurePacks.ts';
 import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
 import { MIRAGE_EVAL_SIZE } from '../../src/core/evaluate/pixelSuite.ts';
-import { evaluateReconstructions, parseReconFileName } from '../../src/core/evaluate/runEval.ts';
+import { bundleReconstructionItems, evaluateReconstructions, parseReconFileName } from '../../src/core/evaluate/runEval.ts';
 import type { FeatureNetworkRun, ReconstructionItem } from '../../src/core/evaluate/runEval.ts';
 import { csvToRows, rowsToCsv, summarise, summaryMarkdown } from '../../src/core/evaluate/tables.ts';
 import type { ResultRow } from '../../src/core/evaluate/tables.ts';
@@ -107,23 +107,7 @@ export function register(program: Command): void {
             expected: 'reconstruction sets, or --recons DIR (running the generator from eval is not wired yet)',
           });
         }
-        sets.forEach((set, si) => {
-          const [nS, reps, h, w, c] = set.images.shape;
-          let cache: Promise<Uint8Array> | null = null;
-          const all = () => (cache ??= bundle.tensor(set.images) as Promise<Uint8Array>);
-          for (let i = 0; i < nS; i++) {
-            for (let r = 0; r < reps; r++) {
-              const stimulus = set.stimuli[i];
-              if (!keep(set.subject, stimulus, r)) continue;
-              const off = (i * reps + r) * h * w * c;
-              items.push({
-                method: set.method, subject: set.subject, condition: set.condition, stimulus, repetition: r,
-                label: `reconstructions[${si}] ${set.method} s${set.subject} ${set.condition} #${stimulus} rep ${r}`,
-                load: async () => fromUint8((await all()).subarray(off, off + h * w * c), w, h, c),
-              });
-            }
-          }
-        });
+        items.push(...bundleReconstructionItems(m, (ref) => bundle.tensor(ref) as Promise<Uint8Array>, keep));
       }
       if (!items.length) throw new BundleError(o.recons ?? o.bundle, 'nothing to evaluate (check --subjects / --reps and that stimuli have images)');
 

@@ -4,7 +4,8 @@
 // (every requested metric present) are handed in and their groups skipped. Pure: the CLI supplies
 // image loading, feature runners, progress and persistence.
 import { AbortError } from '../bundle/errors.ts';
-import type { StimulusSet } from '../bundle/manifest.ts';
+import type { Manifest, StimulusSet, TensorRef } from '../bundle/manifest.ts';
+import { fromUint8 } from './image.ts';
 import type { FeatureNetwork, FeatureRunner, NetworkSpec } from './featurePacks.ts';
 import { extractFeatures, featureMetric } from './featurePacks.ts';
 import type { IdentificationVariant } from './identification.ts';
@@ -134,4 +135,38 @@ export function parseReconFileName(name: string): { subject: number; condition: 
   const m = RECON_FILE_PATTERN.exec(name);
   if (!m) return null;
   return { subject: Number(m[1]), condition: m[2] as EvalCondition, stimulus: Number(m[3]), repetition: Number(m[4]) };
+}
+
+/**
+ * Items for every image of a bundle's `reconstructions` sets (uint8 [nStimuli, reps, H, W, 3]).
+ * `tensor` reads a tensor of the bundle; each set is read once, on first use.
+ */
+export function bundleReconstructionItems(
+  manifest: Pick<Manifest, 'reconstructions'>,
+  tensor: (ref: TensorRef) => Promise<Uint8Array>,
+  keep: (subject: number, stimulus: number, repetition: number) => boolean = () => true,
+): ReconstructionItem[] {
+  const items: ReconstructionItem[] = [];
+  (manifest.reconstructions ?? []).forEach((set, si) => {
+    const [nS, reps, h, w, c] = set.images.shape;
+    let cache: Promise<Uint8Array> | null = null;
+    const all = () => (cache ??= tensor(set.images));
+    for (let i = 0; i < nS; i++) {
+      for (let r = 0; r < reps; r++) {
+        const stimulus = set.stimuli[i];
+        if (!keep(set.subject, stimulus, r)) continue;
+        const off = (i * reps + r) * h * w * c;
+        items.push({
+          method: set.method,
+          subject: set.subject,
+          condition: set.condition,
+          stimulus,
+          repetition: r,
+          label: `reconstructions[${si}] ${set.method} s${set.subject} ${set.condition} #${stimulus} rep ${r}`,
+          load: async () => fromUint8((await all()).subarray(off, off + h * w * c), w, h, c),
+        });
+      }
+    }
+  });
+  return items;
 }

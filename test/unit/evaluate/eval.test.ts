@@ -10,6 +10,9 @@ import { encodePng } from '../../../src/core/tensor/png.ts';
 import { csvToRows } from '../../../src/core/evaluate/tables.ts';
 import { pixelMetrics } from '../../../src/core/evaluate/pixelSuite.ts';
 import { fromUint8 } from '../../../src/core/evaluate/image.ts';
+import { bundleReconstructionItems, evaluateReconstructions, parseReconFileName } from '../../../src/core/evaluate/runEval.ts';
+import { Bundle } from '../../../src/core/bundle/loader.ts';
+import { FsShardSource } from '../../../cli/lib/fsSource.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mirage-eval-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -86,23 +89,38 @@ describe('mirage eval', () => {
     expect(rows2.find((x) => x.condition === 'imagery' && x.stimulus === 6 && x.repetition === 1)!.metrics.ssim).toBe(0.123456);
   }, 60000);
 
-  it("scores the bundle's own reconstructions", async () => {
-    const bundle = join(root, 'b2');
-    await writeBundle(bundle, true);
-    const out = join(root, 'out2');
-    run(['--bundle', bundle, '--out', out, '--size', '24']);
-    const rows = csvToRows(readFileSync(join(out, 'results.csv'), 'utf8'));
+  it("scores the bundle's own reconstructions (core path the CLI uses)", async () => {
+    const bundleDir = join(root, 'b2');
+    await writeBundle(bundleDir, true);
+    const bundle = await Bundle.open(new FsShardSource(bundleDir));
+    const m = bundle.manifest;
+    const items = bundleReconstructionItems(m, (ref) => bundle.tensor(ref) as Promise<Uint8Array>);
+    expect(items.length).toBe(6);
+    const stim = new Map(m.stimuli.map((x) => [x.id, x]));
+    const opts = {
+      size: 24,
+      groundTruth: async (id: number) => fromUint8((await bundle.tensor(stim.get(id)!.image!)) as Uint8Array, S, S, 3),
+      stimulusSet: (id: number) => stim.get(id)!.set,
+    };
+    const groups: number[] = [];
+    const rows = await evaluateReconstructions(items, { ...opts, onGroup: (all) => void groups.push(all.length) });
     expect(rows.length).toBe(6);
+    expect(groups).toEqual([3, 6]); // one group per repetition, persisted after each
     // repetition 0 of each stimulus is the ground truth itself
     for (const row of rows.filter((x) => x.repetition === 0)) {
       expect(row.metrics.ssim).toBeCloseTo(1, 6);
       expect(row.metrics.pixcorr).toBeCloseTo(1, 6);
     }
-  }, 60000);
+    // resuming with everything finished loads no image
+    let loads = 0;
+    const counted = items.map((it) => ({ ...it, load: () => (loads++, it.load()) }));
+    const again = await evaluateReconstructions(counted, { ...opts, finished: rows });
+    expect(loads).toBe(0);
+    expect(again).toEqual(rows);
+  });
 
-  it('fails clearly when there is nothing to score', async () => {
-    const bundle = join(root, 'b3');
-    await writeBundle(bundle, false);
-    expect(() => run(['--bundle', bundle, '--out', join(root, 'out3')])).toThrow(/no reconstructions/);
-  }, 30000);
+  it('parses reconstruction file names', () => {
+    expect(parseReconFileName('2_imagery_13_9.png')).toEqual({ subject: 2, condition: 'imagery', stimulus: 13, repetition: 9 });
+    expect(parseReconFileName('2_attention_1_0.png')).toBeNull();
+  });
 });
