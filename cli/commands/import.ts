@@ -17,6 +17,7 @@ import type { FileTree } from '../../src/core/importers/common.ts';
 import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
 import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../../src/core/importers/mirageWeights.ts';
 import { readExistingBundle } from '../../src/core/importers/common.ts';
+import { importRecons, parseCaptions, type ReconInput } from '../../src/core/importers/recons.ts';
 import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
 import { writeAtomically } from '../lib/fsSink.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
@@ -258,6 +259,80 @@ export function register(program: Command): void {
       const s = manifest.subjects.find((x) => x.id === o.subject)!;
       for (const h of s.heads) process.stdout.write(`  ${h.name} [${h.outputShape.join('x')}] rank ${h.rank}: fidelity R² ${h.fidelity.r2.toFixed(4)} on ${h.fidelity.trials} trials\n`);
       process.stdout.write(`wrote ${o.out}\n`);
+    });
+  imp
+    .command('recons')
+    .description("published reconstructions (MIRAGE's *_all_recons_*.pt (N, reps, 3, H, W), or a tree of PNGs) -> the bundle's reconstructions")
+    .requiredOption('--dir <path>', 'a *_all_recons_*.pt file, a folder holding one, or a folder of PNGs (<stimulus>/<rep>.png or <stimulus>_<rep>.png)')
+    .requiredOption('--method <name>', 'method name shown in the explorer, e.g. MIRAGE')
+    .requiredOption('--subject <n>', 'NSD subject number', int('--subject'))
+    .requiredOption('--out <dir>', 'bundle folder to write (replaced atomically)')
+    .option('--into <dir>', 'existing bundle to add to; default: --out')
+    .option('--condition <c>', 'vision or imagery (default: from the file name)')
+    .option('--captions <file>', 'captions: JSON list (of lists) or one line per stimulus (default: a *caption* file next to the tensor)')
+    .option('--stimuli <ids>', 'comma-separated stimulus ids of the rows (default 0..N-1)')
+    .option('--source <text>', 'where the reconstructions come from (citation or URL)', 'published by the method\'s authors')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { dir: string; method: string; subject: number; out: string; into?: string; condition?: string; captions?: string; stimuli?: string; source: string; quiet?: boolean }) => {
+      const into = o.into ?? o.out;
+      const isDir = (await stat(o.dir)).isDirectory();
+      const names = isDir ? (await readdir(o.dir)).sort() : [];
+      const ptName = isDir ? names.filter((n) => /_all_recons_.*\.pth?$/.test(n) || /\.pth?$/.test(n)) : [basename(o.dir)];
+      if (ptName.length > 1) throw new BundleError(o.dir, `several tensors: ${ptName.join(', ')}`, { expected: 'one *_all_recons_*.pt file (pass its path)' });
+      const ptPath = isDir ? (ptName.length ? join(o.dir, ptName[0]) : null) : o.dir;
+      const condition = o.condition ?? (/imag/i.test(ptPath ?? o.dir) ? 'imagery' : /vis/i.test(ptPath ?? o.dir) ? 'vision' : undefined);
+      if (condition !== 'vision' && condition !== 'imagery') throw new BundleError(o.dir, 'cannot tell the condition', { expected: '--condition vision|imagery (or "imagery"/"vision" in the file name)' });
+      const capPath = o.captions ?? (isDir ? names.filter((n) => /caption/i.test(n)).map((n) => join(o.dir, n))[0] : undefined);
+      const command = `mirage import recons --dir ${o.dir} --method ${o.method} --subject ${o.subject} --out ${o.out}`;
+      const manifest = await runImport({
+        out: o.out,
+        quiet: o.quiet,
+        build: async (writer, ctx) => {
+          let input: ReconInput;
+          if (ptPath) {
+            input = { kind: 'pt', source: await fileSource(ptPath) };
+            ctx.onSource(ptPath);
+          } else {
+            const files: Array<{ stimulus: number; rep: number; source: Awaited<ReturnType<typeof fileSource>> }> = [];
+            const walk = async (rel: string): Promise<void> => {
+              for (const e of (await readdir(join(o.dir, rel), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+                const r = rel ? `${rel}/${e.name}` : e.name;
+                if (e.isDirectory()) await walk(r);
+                else {
+                  const m = /(\d+)[^\d]+(\d+)\.png$/i.exec(r);
+                  if (m) {
+                    files.push({ stimulus: Number(m[1]), rep: Number(m[2]), source: await fileSource(join(o.dir, r)) });
+                    ctx.onSource(join(o.dir, r));
+                  }
+                }
+              }
+            };
+            await walk('');
+            input = { kind: 'pngs', files };
+          }
+          let captions: string[][] | undefined;
+          if (capPath) {
+            captions = parseCaptions(await readFile(capPath, 'utf8'), capPath);
+            ctx.onSource(capPath);
+          }
+          return importRecons({
+            existing: await readExistingBundle(fsTree(into)),
+            writer,
+            method: o.method,
+            subject: o.subject,
+            condition,
+            input,
+            captions,
+            stimuli: o.stimuli ? o.stimuli.split(',').map(Number) : undefined,
+            source: o.source,
+            command,
+            onProgress: ctx.onProgress,
+            signal: ctx.signal,
+          });
+        },
+      });
+      const set = manifest.reconstructions!.find((r) => r.method === o.method && r.subject === o.subject && r.condition === condition)!;
+      process.stdout.write(`wrote ${o.out}: ${o.method} ${condition} reconstructions of subject ${o.subject}: ${set.images.shape.slice(0, 2).join(' stimuli x ')} reps${set.captions ? ', with captions' : ''}\n`);
     });
 }
 
