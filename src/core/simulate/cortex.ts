@@ -137,7 +137,8 @@ export function buildCortex(seed: number, subject: number, voxelCount: number): 
   const perHemi = [Math.ceil(voxelCount / 2), Math.floor(voxelCount / 2)];
   // Enough vertices that every voxel gets its own vertex (~1.6 vertices per voxel).
   const nVert = Math.ceil(perHemi[0] * 1.6);
-  const nv = Math.max(8, Math.round(Math.sqrt(nVert / 1.2)));
+  // at least 28 rows across v so every area band (the narrowest is 0.16 of the 2.0 span) has vertices
+  const nv = Math.max(28, Math.round(Math.sqrt(nVert / 1.2)));
   const nu = Math.max(8, Math.ceil(nVert / nv));
   const hemis: [Hemisphere, Hemisphere] = [buildHemisphere('lh', nu, nv, rng), buildHemisphere('rh', nu, nv, rng)];
   const vox: VoxelTable = {

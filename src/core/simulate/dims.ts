@@ -47,7 +47,7 @@ export const DEFAULT_VOXELS = 2500;
 export const NSD_SUBJ01_VOXELS = 15724;
 
 /** Training images (each seen once in a training trial) and gallery thumbnails stored in the bundle. */
-export const DEFAULT_TRAIN_IMAGES = 1500;
+export const DEFAULT_TRAIN_IMAGES = 1000;
 export const DEFAULT_GALLERY_IMAGES = 100;
 
 /** Repeats per stimulus, as in NSD-Imagery: 8 vision, 16 imagery (two imagery runs of 8). */

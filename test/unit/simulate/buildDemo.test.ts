@@ -1,0 +1,99 @@
+// buildDemo end to end on a tiny config: a valid bundle, deterministic for a seed, structure of the
+// real experiment, and the ONNX model files listed with their hashes.
+import { describe, expect, it } from 'vitest';
+import { Bundle } from '../../../src/core/bundle/loader.ts';
+import { type Manifest } from '../../../src/core/bundle/manifest.ts';
+import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
+import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import { validateBundle } from '../../../src/core/bundle/validate.ts';
+import type { ShardSink } from '../../../src/core/bundle/writer.ts';
+import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
+import { createSession } from '../../../src/core/onnx/runtime.ts';
+
+class MemoryBundle implements ShardSink, ShardSource {
+  readonly label = 'memory';
+  readonly files = new Map<string, Uint8Array>();
+  async write(path: string, bytes: Uint8Array): Promise<void> {
+    this.files.set(path, bytes.slice());
+  }
+  async read(path: string, opts: { offset?: number; length?: number } = {}): Promise<Uint8Array> {
+    const f = this.files.get(path);
+    if (!f) throw new Error(`no file ${path}`);
+    const s = opts.offset ?? 0;
+    return f.subarray(s, opts.length === undefined ? f.length : s + opts.length);
+  }
+  async size(path: string): Promise<number | undefined> {
+    return this.files.get(path)?.length;
+  }
+}
+
+const small = {
+  voxels: 80,
+  trainImages: 60,
+  galleryImages: 8,
+  decodedSubjects: [1, 2],
+  tuningSubjects: [3],
+  alphas: [100, 1000],
+  ranks: { image: 8, text: 8, blurry: 8, retrieval: 8, prompt: 8 },
+  createdAt: '2026-01-01T00:00:00.000Z',
+};
+
+async function build(seed: number): Promise<{ m: Manifest; mem: MemoryBundle; labels: string[] }> {
+  const mem = new MemoryBundle();
+  const labels: string[] = [];
+  const m = await buildDemo(mem, { ...small, seed, onProgress: (_d, _t, l) => labels.push(l) });
+  return { m, mem, labels };
+}
+
+describe('buildDemo (small config)', () => {
+  it('is deterministic, valid, simulated and shaped like NSD-Imagery', async () => {
+    const a = await build(7);
+    const b = await build(7);
+    expect(a.m.shards.map((s) => s.sha256)).toEqual(b.m.shards.map((s) => s.sha256));
+    expect(a.m.shards.length).toBeGreaterThan(8);
+
+    const report = await validateBundle(a.mem);
+    expect(report.errors.map((e) => e.message)).toEqual([]);
+    expect(report.ok).toBe(true);
+
+    const m = a.m;
+    expect(m.provenance.kind).toBe('simulated');
+    expect(m.provenance.seed).toBe(7);
+    expect(m.subjects.map((s) => [s.id, s.role])).toEqual([[1, 'decoded'], [2, 'decoded'], [3, 'tuning']]);
+    const s1 = m.subjects[0];
+    expect(s1.heads.map((h) => h.name)).toEqual(['image', 'text', 'blurry', 'retrieval', 'prompt']);
+    expect(s1.surfaces.map((s) => s.hemi)).toEqual(['lh', 'rh']);
+    expect(s1.rois.map((r) => r.name)).toEqual(expect.arrayContaining(['V1', 'V2', 'V3', 'hV4']));
+    expect(m.stimuli.length).toBe(18);
+    expect(m.trials.filter((t) => t.subject === 1).length).toBe(18 * 24);
+    expect(m.trials.some((t) => t.subject === 3)).toBe(false);
+    expect(a.labels.some((l) => l.includes('tuning subject 3'))).toBe(true);
+    // the chosen penalty comes from the grid and is recorded on every head
+    expect(small.alphas).toContain(s1.heads[0].penalty);
+    expect(s1.heads[0].penaltySource).toMatch(/tuning subjects 3/);
+
+    // the loader reads the trial betas back: z-scored within the run label (float16)
+    const bundle = await Bundle.open(a.mem);
+    const rows = m.trials.map((t, i) => (t.subject === 1 && t.run === 'visA' ? i : -1)).filter((i) => i >= 0);
+    let mean = 0;
+    for (const i of rows) mean += (await bundle.trialBetas(i))[5] / rows.length;
+    expect(Math.abs(mean)).toBeLessThan(0.01);
+
+    // models: listed with hashes, and they load in onnxruntime
+    const listing = JSON.parse(new TextDecoder().decode(a.mem.files.get('models/models.json')!));
+    expect(listing.models.map((x: { name: string }) => x.name)).toContain('lowlevel_decoder');
+    for (const mod of listing.models) {
+      const bytes = a.mem.files.get(mod.file)!;
+      expect(await sha256Hex(bytes)).toBe(mod.sha256);
+    }
+    const dec = await createSession(a.mem.files.get('models/lowlevel_decoder.onnx')!);
+    expect(dec.inputNames).toEqual(['latents']);
+    expect(dec.outputNames).toEqual(['image']);
+    const sim = m.extensions!.simulation as { subjects: unknown[]; tuning: { chosen: number } };
+    expect(sim.subjects.length).toBe(2);
+    expect(sim.tuning.chosen).toBe(s1.heads[0].penalty);
+
+    const c = await build(8);
+    expect(c.m.shards.map((s) => s.sha256)).not.toEqual(a.m.shards.map((s) => s.sha256));
+  }, 300_000);
+});
