@@ -164,10 +164,17 @@ export class HttpShardSource implements ShardSource {
     signal?: AbortSignal,
     onProgress?: (l: number, t: number) => void,
   ): Promise<Uint8Array> {
-    // Content-Length counts encoded bytes when the server compresses; only trust it unencoded.
+    // Content-Length counts encoded bytes when the server compresses, and cross-origin responses may
+    // hide Content-Encoding: it is only a hint for progress, like the manifest's size (a shard of the
+    // wrong size is reported by the loader's size check, which names the manifest field).
     const len = res.headers.get('content-length');
-    const total = !res.headers.get('content-encoding') && len !== null ? Number(len) : undefined;
-    return readStream(res.body ?? emptyStream(), path, { total: total ?? expected, signal, onProgress });
+    const hint = !res.headers.get('content-encoding') && len !== null ? Number(len) : undefined;
+    return readStream(res.body ?? emptyStream(), path, {
+      total: expected ?? hint,
+      exact: false,
+      signal,
+      onProgress,
+    });
   }
 }
 

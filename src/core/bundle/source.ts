@@ -44,12 +44,14 @@ export function resolveRange(path: string, fileSize: number, opts: ReadOptions =
 
 /**
  * Drains a byte stream into one Uint8Array, reporting progress after every chunk. `total` is the
- * expected size when known (preallocates); progress always ends with loaded === total.
+ * expected size when known (preallocates); with `exact` a different byte count is an error, without
+ * it `total` is only a hint (e.g. a Content-Length that may count compressed bytes). Progress always
+ * ends with loaded === total.
  */
 export async function readStream(
   stream: ReadableStream<Uint8Array>,
   path: string,
-  opts: { total?: number; signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void },
+  opts: { total?: number; exact?: boolean; signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void },
 ): Promise<Uint8Array> {
   const reader = stream.getReader();
   const known = opts.total !== undefined && opts.total >= 0 ? opts.total : undefined;
@@ -84,7 +86,7 @@ export async function readStream(
     opts.signal?.removeEventListener('abort', onAbort);
     reader.releaseLock?.();
   }
-  if (known !== undefined && loaded !== known) {
+  if (known !== undefined && (opts.exact ?? true) && loaded !== known) {
     throw new BundleError(path, `received ${loaded} bytes`, { expected: `${known} bytes` });
   }
   opts.onProgress?.(loaded, loaded);

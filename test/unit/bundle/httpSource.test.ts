@@ -1,14 +1,15 @@
 // HttpShardSource against real node:http servers in the test: one honouring Range (206), one that
 // ignores it (200); progress, abort, Cache Storage, and a whole Bundle opened over HTTP.
 import { createServer, type Server } from 'node:http';
-import { readFileSync, statSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, BundleError } from '../../../src/core/bundle/errors.ts';
 import { CACHE_NAME, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
-import { writeTinyBundle } from './tinyBundle.ts';
+import { flipByte, writeTinyBundle } from './tinyBundle.ts';
 
 interface Served {
   url: string;
@@ -17,7 +18,10 @@ interface Served {
 }
 
 /** Serves `dir`; with `ranges` it answers Range requests with 206, else always the whole file (200). */
-function serve(dir: string, opts: { ranges: boolean; chunk?: number; stallAfter?: number }): Promise<Served> {
+function serve(
+  dir: string,
+  opts: { ranges: boolean; chunk?: number; stallAfter?: number; gzip?: boolean },
+): Promise<Served> {
   const requests: Served['requests'] = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname).slice(1);
@@ -42,6 +46,10 @@ function serve(dir: string, opts: { ranges: boolean; chunk?: number; stallAfter?
       status = 206;
     }
     if (opts.ranges) headers['accept-ranges'] = 'bytes';
+    if (opts.gzip) {
+      body = gzipSync(body);
+      headers['content-encoding'] = 'gzip';
+    }
     headers['content-length'] = String(body.length);
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
@@ -176,6 +184,20 @@ describe('HttpShardSource', () => {
 });
 
 describe('Bundle over HTTP', () => {
+  it('opens a bundle from a server that gzips every response (Content-Length counts compressed bytes)', async () => {
+    const gz = await serve(dir, { ranges: false, gzip: true });
+    try {
+      const seen: number[] = [];
+      const b = await Bundle.open(new HttpShardSource(gz.url, { cache: false }), {
+        onProgress: (p) => seen.push(p.loadedBytes),
+      });
+      expect((await b.trialBetas(3)).length).toBe(12);
+      expect(seen.at(-1)).toBe(b.manifest.shards.reduce((a, s) => a + s.bytes, 0));
+    } finally {
+      gz.server.close();
+    }
+  });
+
   for (const ranges of [true, false]) {
     it(`opens and reads tensors (${ranges ? 'Range' : 'no Range'} server, verify sizes then on first read)`, async () => {
       const served = ranges ? withRanges : noRanges;
@@ -185,6 +207,25 @@ describe('Bundle over HTTP', () => {
       expect(Array.from(await b.roiVoxels(1, 'V1'))).toEqual([0, 3, 11]);
     });
   }
+
+  it('names a shard of the wrong size or content served over HTTP', async () => {
+    const { dir: other } = await writeTinyBundle();
+    appendFileSync(join(other, 'features.bin'), Buffer.from([9]));
+    flipByte(join(other, 'subj01/rois.bin'), 0);
+    const served = await serve(other, { ranges: true });
+    try {
+      const e = await Bundle.open(new HttpShardSource(served.url, { cache: false })).catch((x) => x);
+      expect(e).toBeInstanceOf(BundleError);
+      expect(e.message).toMatch(/^features\.bin: bytes: wrong size: 25 bytes \(expected 24 bytes/m);
+      expect(e.message).toMatch(/^subj01\/rois\.bin: sha256: checksum mismatch/m);
+      const sized = await Bundle.open(new HttpShardSource(served.url, { cache: false }), { verify: 'sizes' }).catch(
+        (x) => x,
+      );
+      expect(sized.message).toMatch(/^features\.bin: bytes: wrong size: 25 bytes/); // via HEAD
+    } finally {
+      served.server.close();
+    }
+  });
 
   it('reads ranges after verifying a shard too large to keep in memory', async () => {
     withRanges.requests.length = 0;
