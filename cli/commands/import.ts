@@ -18,6 +18,8 @@ import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
 import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../../src/core/importers/mirageWeights.ts';
 import { readExistingBundle } from '../../src/core/importers/common.ts';
 import { importRecons, parseCaptions, type ReconInput } from '../../src/core/importers/recons.ts';
+import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
+import { openHdf5Rows } from '../../src/core/formats/hdf5.ts';
 import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
 import { writeAtomically } from '../lib/fsSink.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
@@ -333,6 +335,40 @@ export function register(program: Command): void {
       });
       const set = manifest.reconstructions!.find((r) => r.method === o.method && r.subject === o.subject && r.condition === condition)!;
       process.stdout.write(`wrote ${o.out}: ${o.method} ${condition} reconstructions of subject ${o.subject}: ${set.images.shape.slice(0, 2).join(' stimuli x ')} reps${set.captions ? ', with captions' : ''}\n`);
+    });
+  imp
+    .command('nsd-betas')
+    .description("NSD core-trial betas in MindEye2's layout (betas_all_subjXX_fp32_renorm.hdf5) -> extensions.nsdCoreBetas of a bundle")
+    .requiredOption('--hdf5 <file>', 'the HDF5 file')
+    .requiredOption('--subject <n>', 'NSD subject number', int('--subject'))
+    .requiredOption('--out <dir>', 'bundle folder to write (replaced atomically)')
+    .option('--into <dir>', 'existing bundle with the subject; default: --out')
+    .option('--dataset <name>', 'dataset name', 'betas')
+    .option('--sessions <list>', 'sessions to import, e.g. 1-3,7 (default: all)')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { hdf5: string; subject: number; out: string; into?: string; dataset: string; sessions?: string; quiet?: boolean }) => {
+      const h5 = (await import('h5wasm/node')).default;
+      await h5.ready;
+      const sessions = o.sessions?.split(',').flatMap((part) => {
+        const [a, b] = part.split('-').map(Number);
+        return b ? Array.from({ length: b - a + 1 }, (_, i) => a + i) : [a];
+      });
+      const command = `mirage import nsd-betas --hdf5 ${o.hdf5} --subject ${o.subject} --out ${o.out}`;
+      const reader = openHdf5Rows(h5, resolve(o.hdf5), o.dataset, o.hdf5);
+      try {
+        const manifest = await runImport({
+          out: o.out,
+          quiet: o.quiet,
+          build: async (writer, ctx) => {
+            ctx.onSource(o.hdf5);
+            return importNsdBetas({ existing: await readExistingBundle(fsTree(o.into ?? o.out)), writer, reader, subject: o.subject, sessions, command, onProgress: ctx.onProgress, signal: ctx.signal });
+          },
+        });
+        const ext = manifest.extensions?.nsdCoreBetas as { sessions: unknown[] };
+        process.stdout.write(`wrote ${o.out}: ${ext.sessions.length} sessions of NSD core betas for subject ${o.subject}\n`);
+      } finally {
+        reader.close();
+      }
     });
 }
 

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import h5wasm from 'h5wasm/node';
+import { describe, expect, it } from 'vitest';
+import type { Provenance } from '../../../src/core/bundle/manifest.ts';
+import { openHdf5Rows } from '../../../src/core/formats/hdf5.ts';
+import type { ExistingBundle } from '../../../src/core/importers/common.ts';
+import { importNsdBetas, type NsdCoreBetasExtension } from '../../../src/core/importers/nsdBetas.ts';
+import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
+import { decodeFloat16, fromHalf, toHalf } from '../../../src/core/tensor/float16.ts';
+import { FIX, json, memoryWriter, nsdTree } from './helpers.ts';
+
+const prov: Provenance = { kind: 'real', command: 'nsd', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
+
+async function baseBundle(voxels?: number): Promise<ExistingBundle> {
+  const { writer, files } = memoryWriter();
+  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: prov });
+  const manifest = await writer.finish(body);
+  if (voxels) manifest.subjects[0].voxelCount = voxels;
+  return { manifest, readShard: async (p) => files.get(p)! };
+}
+
+describe('import nsd-betas (HDF5, MindEye2 layout)', () => {
+  it('stores the chosen sessions as float16 blocks in extensions.nsdCoreBetas', async () => {
+    await h5wasm.ready;
+    const reader = openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
+    const { writer, files } = memoryWriter();
+    const { body } = await importNsdBetas({ existing: await baseBundle(7), writer, reader, subject: 1, sessionRows: 4, sessions: [2, 4], command: 'c' });
+    reader.close();
+    const m = await writer.finish(body);
+    const ext = m.extensions!.nsdCoreBetas as NsdCoreBetasExtension;
+    expect(ext.sessions.map((s) => [s.session, s.firstRow, s.betas.shape[0]])).toEqual([[2, 4, 4], [4, 12, 1]]);
+    const ref = ext.sessions[0].betas;
+    const sh = files.get(ref.shard)!;
+    const vals = decodeFloat16(new Uint16Array(sh.buffer.slice(sh.byteOffset + ref.offset, sh.byteOffset + ref.offset + 2 * 28)));
+    const exp: number[] = json('hdf5/betas_small.json').betas.slice(28, 56);
+    expect(Array.from(vals)).toEqual(exp.map((v) => fromHalf(toHalf(v))));
+  });
+
+  it('refuses a file whose voxel count differs from the subject mask, naming the file', async () => {
+    await h5wasm.ready;
+    const reader = openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
+    const { writer } = memoryWriter();
+    await expect(importNsdBetas({ existing: await baseBundle(), writer, reader, subject: 1, command: 'c' })).rejects.toThrow(/betas_small\.hdf5: betas: 7 voxels per row but subject 1's mask has 24/);
+    reader.close();
+  });
+});
