@@ -17,6 +17,7 @@
 //   object's colour and class, background) of a fixed template "a {colour} {class} on {background}".
 // The low-level decoder and the image encoder are the simulation's own graphs (lowlevel_decoder,
 // retrieval_encoder), reused as they are.
+import { AbortError } from '../bundle/errors.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import { chooseAlpha, RidgePath, type RidgeSolution } from '../decode/ridge.ts';
 import { symmetricEigen } from '../decode/eigen.ts';
@@ -59,6 +60,11 @@ export interface DemoPackOptions {
   encoders: EncoderGraphs;
   /** Training images to fit on (rendered from the world's training scenes); default 800. */
   trainImages?: number;
+  /**
+   * The world's training set, already rendered and encoded (simulate's World: trainScenes,
+   * trainImages, trainFeatures). Without it, training scenes are rendered and encoded here.
+   */
+  training?: { scenes: Scene[]; images: Uint8Array[]; features: { image: Float32Array; text: Float32Array; prompt: Float32Array } };
   /** Folder prefix inside the sink, e.g. "modelpack/". */
   prefix?: string;
   signal?: AbortSignal;
@@ -82,11 +88,11 @@ const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 
 /** Builds and writes the demo pack; returns the manifest and what the fit measured. */
 export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions): Promise<{ manifest: ModelPackManifest; report: DemoPackReport }> {
-  const n = opts.trainImages ?? 800;
+  const n = Math.min(opts.trainImages ?? 800, opts.training?.scenes.length ?? Infinity);
   const report = (d: number, label: string) => opts.onProgress?.(d, 6, label);
   report(0, 'rendering training images');
-  const scenes = trainingScenes(opts.seed ^ 0x5eed, n);
-  const images = scenes.map((s) => renderScene(s, IMAGE_SIZE));
+  const scenes = opts.training ? opts.training.scenes.slice(0, n) : trainingScenes(opts.seed ^ 0x5eed, n);
+  const images = opts.training ? opts.training.images.slice(0, n) : scenes.map((s) => renderScene(s, IMAGE_SIZE));
   const runner = await EncoderRunner.create(opts.encoders);
   try {
     // Features of the training images, computed by the simulation's encoders (the "true" embeddings).
@@ -96,21 +102,28 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     const imgEmb = new Float32Array(n * IMAGE_EMBED_DIM);
     const txtEmb = new Float32Array(n * TEXT_TOKENS * TEXT_DIM);
     const prompt = new Float32Array(n * PROMPT_TOKENS * PROMPT_DIM);
-    const chunk = 100;
-    for (let i0 = 0; i0 < n; i0 += chunk) {
-      if (opts.signal?.aborted) throw new Error('cancelled');
-      const m = Math.min(chunk, n - i0);
-      const chw = new Float32Array(m * 3 * IMAGE_SIZE * IMAGE_SIZE);
-      const toks = new BigInt64Array(m * TEXT_TOKENS);
-      for (let k = 0; k < m; k++) {
-        toCHW(images[i0 + k], IMAGE_SIZE, chw, k * 3 * IMAGE_SIZE * IMAGE_SIZE);
-        toks.set(tokenize(sceneCaption(scenes[i0 + k])), k * TEXT_TOKENS);
-        const small = toCHW(downsample(images[i0 + k], IMAGE_SIZE, IMAGE_SIZE / LOWLEVEL_SIZE), LOWLEVEL_SIZE);
-        pix.set(small, (i0 + k) * d64);
+    for (let i = 0; i < n; i++) {
+      pix.set(toCHW(downsample(images[i], IMAGE_SIZE, IMAGE_SIZE / LOWLEVEL_SIZE), LOWLEVEL_SIZE), i * d64);
+    }
+    if (opts.training) {
+      imgEmb.set(opts.training.features.image.subarray(0, imgEmb.length));
+      txtEmb.set(opts.training.features.text.subarray(0, txtEmb.length));
+      prompt.set(opts.training.features.prompt.subarray(0, prompt.length));
+    } else {
+      const chunk = 100;
+      for (let i0 = 0; i0 < n; i0 += chunk) {
+        if (opts.signal?.aborted) throw new AbortError();
+        const m = Math.min(chunk, n - i0);
+        const chw = new Float32Array(m * 3 * IMAGE_SIZE * IMAGE_SIZE);
+        const toks = new BigInt64Array(m * TEXT_TOKENS);
+        for (let k = 0; k < m; k++) {
+          toCHW(images[i0 + k], IMAGE_SIZE, chw, k * 3 * IMAGE_SIZE * IMAGE_SIZE);
+          toks.set(tokenize(sceneCaption(scenes[i0 + k])), k * TEXT_TOKENS);
+        }
+        imgEmb.set(await runner.image(chw, m), i0 * IMAGE_EMBED_DIM);
+        txtEmb.set(await runner.text(toks, m), i0 * TEXT_TOKENS * TEXT_DIM);
+        prompt.set(await runner.prompt(chw, m), i0 * PROMPT_TOKENS * PROMPT_DIM);
       }
-      imgEmb.set(await runner.image(chw, m), i0 * IMAGE_EMBED_DIM);
-      txtEmb.set(await runner.text(toks, m), i0 * TEXT_TOKENS * TEXT_DIM);
-      prompt.set(await runner.prompt(chw, m), i0 * PROMPT_TOKENS * PROMPT_DIM);
     }
 
     // PCA of the 64x64 training images through the n×n Gram matrix.
