@@ -9,6 +9,8 @@ import { validateBundle } from '../../../src/core/bundle/validate.ts';
 import type { ShardSink } from '../../../src/core/bundle/writer.ts';
 import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
 import { createSession } from '../../../src/core/onnx/runtime.ts';
+import { hasGroundTruth, loadGroundTruth } from '../../../src/core/simulate/groundTruth.ts';
+import { predictBetasFromImage } from '../../../src/core/simulate/encoding.ts';
 
 class MemoryBundle implements ShardSink, ShardSource {
   readonly label = 'memory';
@@ -92,6 +94,18 @@ describe('buildDemo (small config)', () => {
     const sim = m.extensions!.simulation as { subjects: unknown[]; tuning: { chosen: number } };
     expect(sim.subjects.length).toBe(2);
     expect(sim.tuning.chosen).toBe(s1.heads[0].penalty);
+
+    // the ground-truth encoding model loads back and predicts betas for an image
+    expect(hasGroundTruth(m)).toBe(true);
+    const gt = await loadGroundTruth(bundle, 2);
+    expect(gt.model.nVox).toBe(small.voxels);
+    const img = (await bundle.tensor(m.stimuli[6].image!)) as Uint8Array;
+    const embRef = m.features.find((f) => f.name === 'stimuli' && f.head === 'image')!.values;
+    const emb = ((await bundle.tensor(embRef)) as Float32Array).subarray(6 * 128, 7 * 128);
+    const pred = predictBetasFromImage(gt.model, img, emb, gt.semanticFromEmbedding);
+    expect(pred.length).toBe(small.voxels);
+    expect(pred.every(Number.isFinite)).toBe(true);
+    await expect(loadGroundTruth(bundle, 3)).rejects.toThrow(/no ground-truth model for subject 3/);
 
     const c = await build(8);
     expect(c.m.shards.map((s) => s.sha256)).not.toEqual(a.m.shards.map((s) => s.sha256));

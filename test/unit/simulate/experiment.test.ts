@@ -6,6 +6,7 @@ import { AREA_INFO, AREAS } from '../../../src/core/simulate/cortex.ts';
 import { IMAGE_EMBED_DIM } from '../../../src/core/simulate/dims.ts';
 import { buildWorld, simulateSubject, type SubjectSim, type World } from '../../../src/core/simulate/experiment.ts';
 import { RUN_ORDER } from '../../../src/core/simulate/trials.ts';
+import { predictBetasFromImage } from '../../../src/core/simulate/encoding.ts';
 
 const N_TRAIN = 250;
 const VOX = 500;
@@ -81,26 +82,44 @@ describe('simulated experiment', () => {
 
   it('the decoded image embedding identifies vision trials of the simple stimuli above chance', () => {
     const nV = VOX;
-    const path = new RidgePath(matrix(N_TRAIN, nV, sim.trainBetas), matrix(N_TRAIN, IMAGE_EMBED_DIM, world.trainFeatures.image));
-    const sol = path.solve(3000);
     let correct = 0;
     let n = 0;
-    sim.trials.forEach((t, k) => {
-      if (t.condition !== 'vision' || t.stimulus >= 6) return;
-      const x = sim.testBetas.subarray(k * nV, (k + 1) * nV);
-      const pred = new Float64Array(IMAGE_EMBED_DIM);
-      for (let o = 0; o < IMAGE_EMBED_DIM; o++) {
-        let acc = sol.intercept[o];
-        for (let j = 0; j < nV; j++) acc += sol.coef.data[o * nV + j] * x[j];
-        pred[o] = acc;
-      }
-      // among the 6 simple stimuli (chance 1/6)
-      const scores = [0, 1, 2, 3, 4, 5].map((s) => pearson(pred, world.stimulusFeatures.image.subarray(s * IMAGE_EMBED_DIM, (s + 1) * IMAGE_EMBED_DIM)));
-      if (scores.indexOf(Math.max(...scores)) === t.stimulus) correct++;
-      n++;
-    });
-    expect(n).toBe(48);
-    // chance is 8/48; P(X >= 15 | binomial(48, 1/6)) < 0.01
-    expect(correct).toBeGreaterThanOrEqual(15);
+    for (const subj of [sim, simulateSubject(world, 2, VOX)]) {
+      const path = new RidgePath(matrix(N_TRAIN, nV, subj.trainBetas), matrix(N_TRAIN, IMAGE_EMBED_DIM, world.trainFeatures.image));
+      const sol = path.solve(3000);
+      subj.trials.forEach((t, k) => {
+        if (t.condition !== 'vision' || t.stimulus >= 6) return;
+        const x = subj.testBetas.subarray(k * nV, (k + 1) * nV);
+        const pred = new Float64Array(IMAGE_EMBED_DIM);
+        for (let o = 0; o < IMAGE_EMBED_DIM; o++) {
+          let acc = sol.intercept[o];
+          for (let j = 0; j < nV; j++) acc += sol.coef.data[o * nV + j] * x[j];
+          pred[o] = acc;
+        }
+        // among the 6 simple stimuli (chance 1/6)
+        const scores = [0, 1, 2, 3, 4, 5].map((s) => pearson(pred, world.stimulusFeatures.image.subarray(s * IMAGE_EMBED_DIM, (s + 1) * IMAGE_EMBED_DIM)));
+        if (scores.indexOf(Math.max(...scores)) === t.stimulus) correct++;
+        n++;
+      });
+    }
+    expect(n).toBe(96);
+    // chance is 16/96; P(X >= 25 | binomial(96, 1/6)) < 0.01
+    expect(correct).toBeGreaterThanOrEqual(25);
+  });
+
+  it('predictBetasFromImage (for brain correlation) matches the true noise-free vision response', () => {
+    const nV = VOX;
+    let matching = 0;
+    let other = 0;
+    for (let st = 0; st < 12; st++) {
+      const k = sim.trials.findIndex((t) => t.stimulus === st && t.condition === 'vision');
+      const emb = world.stimulusFeatures.image.subarray(st * IMAGE_EMBED_DIM, (st + 1) * IMAGE_EMBED_DIM);
+      const pred = predictBetasFromImage(sim.model, world.stimulusImages[st]!, emb, world.semanticFromEmbedding);
+      matching += pearson(pred, sim.testSignal.subarray(k * nV, (k + 1) * nV)) / 12;
+      const k2 = sim.trials.findIndex((t) => t.stimulus === (st + 1) % 12 && t.condition === 'vision');
+      other += pearson(pred, sim.testSignal.subarray(k2 * nV, (k2 + 1) * nV)) / 12;
+    }
+    expect(matching).toBeGreaterThan(0.6);
+    expect(matching).toBeGreaterThan(other + 0.2);
   });
 });
