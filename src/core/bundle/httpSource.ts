@@ -95,10 +95,34 @@ export class HttpShardSource implements ShardSource {
     }
   }
 
+  /**
+   * Deletes this bundle's cached shards that the current manifest no longer lists (older builds at
+   * the same URL), so Cache Storage does not grow with every rebuild. Returns how many were removed.
+   */
+  async pruneCache(keep: { path: string; sha256: string }[]): Promise<number> {
+    if (!this.useCache) return 0;
+    try {
+      const cache = await this.cacheStorage!.open(CACHE_NAME);
+      const wanted = new Set(keep.map((s) => cacheKey(this.url(s.path), s.sha256)));
+      let removed = 0;
+      for (const req of await cache.keys()) {
+        const key = typeof req === 'string' ? req : req.url;
+        if (key.startsWith(this.baseUrl) && /[?&]mirage-sha256=[0-9a-f]{64}$/.test(key) && !wanted.has(key)) {
+          if (await cache.delete(req)) removed++;
+        }
+      }
+      return removed;
+    } catch {
+      return 0;
+    }
+  }
+
   async size(path: string, opts: { signal?: AbortSignal } = {}): Promise<number | undefined> {
     try {
       const res = await this.fetchFn(this.url(path), { method: 'HEAD', signal: opts.signal });
-      if (!res.ok) return undefined;
+      // Cross-origin responses hide Content-Encoding, so their Content-Length may count compressed
+      // bytes: no cheap size then (the checksum on first read still catches a wrong file).
+      if (!res.ok || res.type === 'cors' || res.type === 'opaque') return undefined;
       const len = res.headers.get('content-length');
       return len !== null && !res.headers.get('content-encoding') ? Number(len) : undefined;
     } catch {

@@ -97,6 +97,10 @@ export class Bundle {
     const { errors, warnings } = checkManifest(manifest);
     if (errors.length) throw errors.length === 1 ? errors[0] : new BundleValidationError(errors);
     const bundle = new Bundle(source, manifest, warnings, opts);
+    // Sources with a cache (HTTP + Cache Storage) drop shards of older builds of this bundle; in the
+    // background, since a slow or broken cache must not delay or fail the load.
+    const prunable = source as ShardSource & { pruneCache?: (keep: Shard[]) => Promise<number> };
+    if (typeof prunable.pruneCache === 'function') void prunable.pruneCache(manifest.shards).catch(() => {});
     if ((opts.verify ?? 'full') === 'full') await bundle.verifyAll(signal, onProgress);
     else await bundle.checkSizes(signal);
     return bundle;

@@ -81,6 +81,8 @@ class MemoryCaches {
     return {
       match: async (key: string) => (store.has(key) ? new Response(store.get(key)!.slice()) : undefined),
       put: async (key: string, res: Response) => void store.set(key, new Uint8Array(await res.arrayBuffer())),
+      keys: async () => [...store.keys()].map((k) => new Request(k)),
+      delete: async (req: Request) => store.delete(req.url),
     };
   }
 }
@@ -180,6 +182,13 @@ describe('HttpShardSource', () => {
     // Bytes that do not hash to the promised sha256 are never cached.
     await first.read('misc/tensors.bin', { sha256: 'f'.repeat(64) });
     expect(caches.stores.get(CACHE_NAME)!.size).toBe(1);
+    // A rebuilt bundle no longer lists that sha256: pruning drops the stale entry, keeps listed ones.
+    const rois = m.shards.find((s: { path: string }) => s.path === 'subj01/rois.bin');
+    await first.read('subj01/rois.bin', { sha256: rois.sha256 });
+    expect(await first.pruneCache([rois])).toBe(1);
+    expect([...caches.stores.get(CACHE_NAME)!.keys()]).toEqual([
+      `${noRanges.url}subj01/rois.bin?mirage-sha256=${rois.sha256}`,
+    ]);
   });
 });
 

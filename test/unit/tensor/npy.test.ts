@@ -16,7 +16,7 @@ function pattern(n: number, kind: 'f' | 'i' | 'u'): number[] {
   });
 }
 
-const CASES: [string, NpyDtype, 'f' | 'i' | 'u', Function][] = [
+const CASES: [string, NpyDtype, 'f' | 'i' | 'u', new (n: number) => ArrayLike<number>][] = [
   ['f2', '<f2', 'f', Float32Array],
   ['f4', '<f4', 'f', Float32Array],
   ['f8', '<f8', 'f', Float64Array],
