@@ -10,3 +10,4 @@ export * from './perturb.ts';
 export * from './lesion.ts';
 export { pinvSymmetric } from './linalg.ts';
 export * from './session.ts';
+export { TfRegionHead } from './tfRegion.ts';
