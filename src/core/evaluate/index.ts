@@ -16,3 +16,5 @@ export * from './pixelSuite.ts';
 export * from './random.ts';
 export * from './featurePacks.ts';
 export * from './runEval.ts';
+export * from './audience.ts';
+export * from './dashboardData.ts';
