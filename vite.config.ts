@@ -64,12 +64,38 @@ function vendorWasm(): Plugin {
 export default defineConfig({
   root,
   plugins: [react(), vendorWasm()],
-  server: { headers: { ...ISOLATION_HEADERS }, port: 5173, strictPort: false },
+  server: {
+    headers: { ...ISOLATION_HEADERS },
+    port: 5173,
+    strictPort: false,
+    // Browser tests turn live reload off: an edited file must not reload the page mid-test.
+    hmr: process.env.MIRAGE_NO_HMR ? false : undefined,
+    watch: process.env.MIRAGE_NO_HMR ? null : undefined,
+  },
   preview: { headers: { ...ISOLATION_HEADERS }, port: 4173 },
   worker: { format: 'es' },
-  // onnxruntime-web and tfjs ship their own loaders of .wasm files; pre-bundling would break the
-  // relative URLs they compute.
-  optimizeDeps: { exclude: ['onnxruntime-web', '@tensorflow/tfjs-backend-wasm'] },
+  optimizeDeps: {
+    // Crawl the workers too, and pre-bundle what they import lazily, so the first visit does not
+    // re-optimise and reload the page mid-load. tfjs and its backends must share one pre-bundled
+    // copy of tfjs-core (a second copy would not see the registered backends).
+    entries: ['index.html', 'workers/*.worker.ts'],
+    include: [
+      'react',
+      'react-dom/client',
+      'zustand',
+      'comlink',
+      'd3',
+      'zod',
+      'fflate',
+      'three',
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-webgpu',
+      '@tensorflow/tfjs-backend-wasm',
+    ],
+    // onnxruntime-web finds its .wasm/.mjs next to its own module URL (or ort.env.wasm.wasmPaths,
+    // e.g. `${BASE_URL}wasm/`, served by this config); pre-bundling would move it.
+    exclude: ['onnxruntime-web'],
+  },
   build: {
     target: 'es2022',
     outDir: resolve(root, 'dist'),
