@@ -195,6 +195,10 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
       continue;
     }
     const base = (white ?? pial)!;
+    if (base.vertexCount === 0) {
+      warnings.push(`${hemi} surface has no vertices: skipped`);
+      continue;
+    }
     if (white && pial && (white.vertexCount !== pial.vertexCount)) {
       throw new FormatError(file(NSD_PATHS.surf(s, `${hemi}.pial`)), `${pial.vertexCount} vertices, white has ${white.vertexCount}`, { field: 'vertices', expected: 'the same vertex count as the white surface' });
     }
