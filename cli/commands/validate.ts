@@ -2,6 +2,7 @@
 // and sha256, index tensors) and prints every problem on its own line as
 // "file: field: message (expected …)". Exit status 1 on any error, 0 (with a summary) when valid.
 import type { Command } from 'commander';
+import { basename, dirname } from 'node:path';
 import { HttpShardSource } from '../../src/core/bundle/httpSource.ts';
 import type { Manifest } from '../../src/core/bundle/manifest.ts';
 import type { ShardSource } from '../../src/core/bundle/source.ts';
@@ -9,8 +10,10 @@ import { validateBundle } from '../../src/core/bundle/validate.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
 
+/** A bundle folder, its manifest.json, or an http(s) URL of either. */
 export function sourceFor(location: string): ShardSource {
-  return /^https?:\/\//i.test(location) ? new HttpShardSource(location, { cache: false }) : new FsShardSource(location);
+  if (/^https?:\/\//i.test(location)) return new HttpShardSource(location, { cache: false });
+  return new FsShardSource(basename(location) === 'manifest.json' ? dirname(location) : location);
 }
 
 const mib = (b: number) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
@@ -46,8 +49,9 @@ export function register(program: Command): void {
     .argument('<bundle>', 'bundle folder (or http(s) URL of it)')
     .option('--sizes', 'check shard sizes only, not their sha256 (fast)')
     .option('-q, --quiet', 'no progress bar')
-    .action(async (location: string, opts: { sizes?: boolean; quiet?: boolean }) => {
-      const bar = opts.quiet ? undefined : progressBar('verifying shards');
+    .option('--json', 'print the report as JSON ({ ok, errors: [{ file, field, message, expected }], warnings })')
+    .action(async (location: string, opts: { sizes?: boolean; quiet?: boolean; json?: boolean }) => {
+      const bar = opts.quiet || opts.json ? undefined : progressBar('verifying shards');
       let report;
       try {
         report = await validateBundle(sourceFor(location), {
@@ -56,6 +60,17 @@ export function register(program: Command): void {
         });
       } finally {
         bar?.stop();
+      }
+      if (opts.json) {
+        const errors = report.errors.map((e) => ({
+          file: e.file,
+          field: e.field,
+          message: e.message,
+          expected: e.expected,
+        }));
+        process.stdout.write(`${JSON.stringify({ ok: report.ok, errors, warnings: report.warnings }, null, 1)}\n`);
+        if (!report.ok) process.exitCode = 1;
+        return;
       }
       for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`);
       if (!report.ok) {

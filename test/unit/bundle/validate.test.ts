@@ -130,5 +130,14 @@ describe('mirage validate', () => {
     );
     expect(lines[1]).toMatch(/^subj01\/betas\.bin: sha256: checksum mismatch/);
     expect(lines[2]).toBe(`${dir}: INVALID, 2 errors`);
+
+    const json = cli([join(dir, 'manifest.json'), '--json']);
+    expect(json.status).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.errors.map((e: { file: string; field: string }) => `${e.file} ${e.field}`)).toEqual([
+      'manifest.json trials[1].betas.offset',
+      'subj01/betas.bin sha256',
+    ]);
   });
 });
