@@ -1,0 +1,109 @@
+// CortexSession against a small simulated demo bundle built in memory: what the cortex worker does.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Bundle } from '../../../src/core/bundle/loader.ts';
+import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import type { ShardSink } from '../../../src/core/bundle/writer.ts';
+import { CortexSession } from '../../../src/core/cortex/session.ts';
+import { predictHead } from '../../../src/core/decode/predict.ts';
+import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
+import { maxAbs, maxAbsDiff } from './helpers.ts';
+
+class MemoryBundle implements ShardSink, ShardSource {
+  readonly label = 'memory';
+  readonly files = new Map<string, Uint8Array>();
+  async write(path: string, bytes: Uint8Array): Promise<void> {
+    this.files.set(path, bytes.slice());
+  }
+  async read(path: string, opts: { offset?: number; length?: number } = {}): Promise<Uint8Array> {
+    const f = this.files.get(path);
+    if (!f) throw new Error(`no file ${path}`);
+    const s = opts.offset ?? 0;
+    return f.subarray(s, opts.length === undefined ? f.length : s + opts.length);
+  }
+}
+
+let bundle: Bundle;
+let session: CortexSession;
+
+beforeAll(async () => {
+  const mem = new MemoryBundle();
+  await buildDemo(mem, {
+    seed: 3,
+    voxels: 150,
+    trainImages: 60,
+    galleryImages: 4,
+    decodedSubjects: [1],
+    tuningSubjects: [3],
+    alphas: [1000],
+    ranks: { image: 8, text: 8, blurry: 8, retrieval: 8, prompt: 8 },
+    createdAt: '2026-01-01T00:00:00.000Z',
+  });
+  bundle = await Bundle.open(mem);
+  session = await CortexSession.open(bundle, 1);
+}, 120_000);
+
+describe('CortexSession on the simulated demo', () => {
+  it('loads surfaces, the voxel map, bundle ROIs and heads', () => {
+    expect(session.geometry.map((g) => g.hemi)).toEqual(['lh', 'rh']);
+    expect(session.map).not.toBeNull();
+    expect(session.rois.names).toEqual(expect.arrayContaining(['V1', 'V2', 'V3', 'hV4']));
+    expect(session.engine.headNames).toContain('image');
+    const info = session.roiInfo().find((r) => r.name === 'V1')!;
+    expect(info.boundary[0].length + info.boundary[1].length).toBeGreaterThan(0);
+  });
+
+  it('silencing V1 changes the image head exactly as the full recomputation does', async () => {
+    const m = bundle.manifest;
+    const t = m.trials.findIndex((x) => x.subject === 1 && x.condition === 'vision' && x.stimulus === 0);
+    await session.setTrials([t]);
+    session.setStack([{ kind: 'gain', roi: 'V1', k: 0 }]);
+    const u = await session.update();
+    const x0 = await bundle.trialBetas(t);
+    const x1 = x0.slice();
+    for (const v of session.rois.get('V1').voxels) x1[v] = 0;
+    const head = session.engine.head('image');
+    const want = predictHead(head as never, x1, 1).map((v, j) => v - predictHead(head as never, x0, 1)[j]);
+    const got = u.predictions.image!.map((v, j) => v - session.engine.baseline('image').pred[j]);
+    expect(maxAbs(want)).toBeGreaterThan(0);
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5 * Math.max(1, maxAbs(predictHead(head as never, x0, 1))));
+    expect(u.changedVoxels).toBe(session.rois.get('V1').voxels.length);
+    expect(u.cosBefore).toHaveLength(18);
+    expect(u.rankBefore).toBeGreaterThanOrEqual(1);
+    expect(u.heads.find((h) => h.head === 'image')!.relNorm).toBeGreaterThan(0);
+    // The perturbation overlay is −x0 on V1 and zero elsewhere.
+    const pert = session.voxelOverlay({ kind: 'perturbation' })!;
+    const v1 = session.rois.get('V1').voxels;
+    expect(pert[v1[0]]).toBeCloseTo(-x0[v1[0]], 6);
+    const vert = session.vertexOverlay({ kind: 'betas' })!;
+    expect(vert.map((a) => a.length)).toEqual(session.geometry.map((g) => g.vertexCount));
+  });
+
+  it('drive toward a stimulus raises the image head cosine to it', async () => {
+    const m = bundle.manifest;
+    const t = m.trials.findIndex((x) => x.subject === 1 && x.condition === 'imagery' && x.stimulus === 2);
+    await session.setTrials([t]);
+    session.setStack([{ kind: 'drive', roi: 'V2', head: 'image', stimulus: 9, strength: 1 }]);
+    const u = await session.update();
+    const row = u.stimulusIds.indexOf(9);
+    expect(u.cosAfter[row]).toBeGreaterThan(u.cosBefore[row]);
+  });
+
+  it('picks, paints user ROIs, exports and re-imports them; lesion profile covers both conditions', async () => {
+    const lh = session.geometry[0];
+    const centre = session.roiInfo().find((r) => r.name === 'V1')!.labelVertex[0];
+    const p = session.pick(0, centre);
+    expect(p.voxels.length).toBeGreaterThan(0);
+    expect(p.rois).toContain('V1');
+    const n = session.paintUserRoi('mine', '#00ffcc', session.brushVoxels(0, [centre], 8));
+    expect(n).toBeGreaterThan(0);
+    expect(lh.vertexCount).toBeGreaterThan(0);
+    const file = session.exportRois();
+    expect(file.rois.map((r) => r.name)).toEqual(['mine']);
+    session.rois.remove('mine');
+    expect(session.importRois(JSON.stringify(file))).toEqual(['mine']);
+    const cells = await session.lesion(0);
+    const v1 = cells.filter((c) => c.roi === 'V1' && c.head === 'image');
+    expect(v1.map((c) => c.condition).sort()).toEqual(['imagery', 'vision']);
+    expect(v1.every((c) => c.relNorm > 0 && c.trials > 0)).toBe(true);
+  });
+});
