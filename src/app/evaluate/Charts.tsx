@@ -1,0 +1,129 @@
+// d3 charts of the dashboard. Data arrives ready (src/core/evaluate/dashboardData.ts); these only draw.
+import * as d3 from 'd3';
+import { useEffect, useRef } from 'react';
+import type { BarDatum, ScatterDatum } from '../../core/evaluate/dashboardData.ts';
+import { downloadPng, downloadSvg } from './exportFiles.ts';
+
+const COLORS = { vision: '#5fb3ff', imagery: '#ffb454' } as const;
+
+function ExportButtons({ svg, name }: { svg: React.RefObject<SVGSVGElement | null>; name: string }) {
+  return (
+    <span className="eval-export">
+      <button type="button" onClick={() => svg.current && downloadSvg(svg.current, `${name}.svg`)}>SVG</button>
+      <button type="button" onClick={() => svg.current && void downloadPng(svg.current, `${name}.png`)}>PNG</button>
+    </span>
+  );
+}
+
+/** Vision vs imagery bars per stimulus set, with ± SE error bars. */
+export function BarChart(props: { data: BarDatum[]; title: string; unit: string; name: string }) {
+  const ref = useRef<SVGSVGElement>(null);
+  const { data, title, unit } = props;
+  useEffect(() => {
+    const W = 520;
+    const H = 300;
+    const m = { top: 30, right: 16, bottom: 44, left: 56 };
+    const svg = d3.select(ref.current!);
+    svg.selectAll('*').remove();
+    svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
+    const sets = [...new Set(data.map((d) => d.set))];
+    const x0 = d3.scaleBand().domain(sets).range([m.left, W - m.right]).padding(0.2);
+    const x1 = d3.scaleBand<string>().domain(['vision', 'imagery']).range([0, x0.bandwidth()]).padding(0.08);
+    const hi = d3.max(data, (d) => d.mean + (Number.isFinite(d.se) ? d.se : 0)) ?? 1;
+    const lo = Math.min(0, d3.min(data, (d) => d.mean - (Number.isFinite(d.se) ? d.se : 0)) ?? 0);
+    const y = d3.scaleLinear().domain([lo, hi * 1.1 || 1]).nice().range([H - m.bottom, m.top]);
+    svg.append('text').attr('x', m.left).attr('y', 18).attr('font-size', 14).text(title);
+    svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x0));
+    svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6));
+    svg.append('text').attr('transform', `translate(14,${H / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', 12).text(unit);
+    const g = svg.append('g');
+    const bx = (d: BarDatum) => (x0(d.set) ?? 0) + (x1(d.condition) ?? 0);
+    g.selectAll('rect')
+      .data(data)
+      .join('rect')
+      .attr('x', bx)
+      .attr('width', x1.bandwidth())
+      .attr('y', (d) => y(Math.max(0, d.mean)))
+      .attr('height', (d) => Math.abs(y(d.mean) - y(0)))
+      .attr('fill', (d) => COLORS[d.condition])
+      .append('title')
+      .text((d) => `${d.condition}, ${d.set}: ${d.mean.toFixed(3)} ± ${d.se.toFixed(3)} (n=${d.n})`);
+    const withSe = data.filter((d) => Number.isFinite(d.se));
+    g.selectAll('line.err')
+      .data(withSe)
+      .join('line')
+      .attr('class', 'err')
+      .attr('x1', (d) => bx(d) + x1.bandwidth() / 2)
+      .attr('x2', (d) => bx(d) + x1.bandwidth() / 2)
+      .attr('y1', (d) => y(d.mean - d.se))
+      .attr('y2', (d) => y(d.mean + d.se))
+      .attr('stroke', '#e8edf3');
+    const legend = svg.append('g').attr('transform', `translate(${W - 170},12)`);
+    (['vision', 'imagery'] as const).forEach((c, i) => {
+      legend.append('rect').attr('x', i * 80).attr('width', 12).attr('height', 12).attr('fill', COLORS[c]);
+      legend.append('text').attr('x', i * 80 + 16).attr('y', 11).attr('font-size', 12).text(c);
+    });
+  }, [data, title, unit]);
+  return (
+    <figure className="eval-chart">
+      <svg ref={ref} data-testid={`bar-${props.name}`} />
+      <figcaption>
+        Mean ± standard error across samples and repetitions. <ExportButtons svg={ref} name={props.name} />
+      </figcaption>
+    </figure>
+  );
+}
+
+/** MIRAGE's main figure: each method's vision score against its imagery score. */
+export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit: string; name: string }) {
+  const ref = useRef<SVGSVGElement>(null);
+  const { data, title, unit } = props;
+  useEffect(() => {
+    const W = 520;
+    const H = 380;
+    const m = { top: 30, right: 20, bottom: 70, left: 60 };
+    const svg = d3.select(ref.current!);
+    svg.selectAll('*').remove();
+    svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
+    const all = data.flatMap((d) => [d.vision, d.imagery]);
+    const ext = d3.extent(all) as [number, number];
+    const pad = (ext[1] - ext[0]) * 0.1 || 0.05;
+    const dom: [number, number] = [ext[0] - pad, ext[1] + pad];
+    const x = d3.scaleLinear().domain(dom).nice().range([m.left, W - m.right]);
+    const y = d3.scaleLinear().domain(dom).nice().range([H - m.bottom, m.top]);
+    svg.append('text').attr('x', m.left).attr('y', 18).attr('font-size', 14).text(title);
+    svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x).ticks(6));
+    svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6));
+    svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 34).attr('text-anchor', 'middle').attr('font-size', 12).text(`vision (${unit})`);
+    svg.append('text').attr('transform', `translate(16,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', 12).text(`imagery (${unit})`);
+    // y = x: imagery as good as vision
+    svg.append('line').attr('x1', x(dom[0])).attr('y1', y(dom[0])).attr('x2', x(dom[1])).attr('y2', y(dom[1])).attr('stroke', '#2a3441').attr('stroke-dasharray', '4 4');
+    const g = svg.append('g');
+    const pts = g.selectAll('g.pt').data(data).join('g').attr('class', 'pt').attr('transform', (d) => `translate(${x(d.vision)},${y(d.imagery)})`);
+    pts
+      .filter((d) => d.source === 'published')
+      .append('circle')
+      .attr('r', 5)
+      .attr('fill', '#97a3b3');
+    pts
+      .filter((d) => d.source === 'bundle')
+      .append('path')
+      .attr('d', d3.symbol(d3.symbolDiamond, 90)())
+      .attr('fill', '#4fd1a5');
+    pts.append('text').attr('x', 7).attr('y', -6).attr('font-size', 11).text((d) => d.method);
+    pts.append('title').text((d) => `${d.method} (${d.sourceLabel}): vision ${d.vision.toFixed(3)}, imagery ${d.imagery.toFixed(3)}`);
+    const legend = svg.append('g').attr('transform', `translate(${m.left},${H - 22})`);
+    legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');
+    legend.append('text').attr('x', 16).attr('y', 4).attr('font-size', 11).text(data.find((d) => d.source === 'published')?.sourceLabel ?? 'published');
+    legend.append('path').attr('transform', 'translate(6,16)').attr('d', d3.symbol(d3.symbolDiamond, 90)()).attr('fill', '#4fd1a5');
+    legend.append('text').attr('x', 16).attr('y', 20).attr('font-size', 11).text(data.find((d) => d.source === 'bundle')?.sourceLabel ?? 'this bundle');
+  }, [data, title, unit]);
+  return (
+    <figure className="eval-chart">
+      <svg ref={ref} data-testid={`scatter-${props.name}`} />
+      <figcaption>
+        Grey circles: published results on the real NSD-Imagery data; green diamonds: this bundle. <ExportButtons svg={ref} name={props.name} />
+      </figcaption>
+    </figure>
+  );
+}

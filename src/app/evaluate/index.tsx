@@ -1,0 +1,225 @@
+// The results dashboard: Table-1-style summary, vision-vs-imagery bars per stimulus set, the
+// vision-vs-imagery scatter of methods (this bundle beside MIRAGE Table 1), best / median / worst
+// reconstructions by normalised average, exports, and the audience 2AFC mode. Takes plain data;
+// every number is computed in src/core/evaluate. Results can also be loaded from a `mirage eval`
+// results.csv chosen locally (read in the page, never uploaded).
+import { useMemo, useState, type ReactNode } from 'react';
+import type { MetricKey } from '../../core/evaluate/metrics.ts';
+import { METRICS, TABLE1_METRICS, displayValue } from '../../core/evaluate/metrics.ts';
+import type { PublishedMethod } from '../../core/evaluate/published.ts';
+import { MIRAGE_TABLE1_CITATION, PUBLISHED_LABEL, PUBLISHED_TABLE1 } from '../../core/evaluate/published.ts';
+import type { ResultRow } from '../../core/evaluate/tables.ts';
+import { csvToRows, presentMetrics, rowsToCsv, summarise } from '../../core/evaluate/tables.ts';
+import { BUNDLE_LABEL, barData, bestMedianWorst, publishedToCsv, scatterData, summaryToCsv } from '../../core/evaluate/dashboardData.ts';
+import { AudienceMode, type AudienceSource } from './AudienceMode.tsx';
+import { BarChart, ScatterChart } from './Charts.tsx';
+import { downloadText } from './exportFiles.ts';
+import './evaluate.css';
+
+export interface EvaluatePanelProps {
+  /** result rows (one per sample and repetition), e.g. from `mirage eval` */
+  rows?: ResultRow[];
+  published?: readonly PublishedMethod[];
+  citation?: string;
+  /** how this bundle's rows are labelled, e.g. "this bundle (SIMULATED)" */
+  bundleLabel?: string;
+  /** draws one reconstruction of a row (for the best/median/worst gallery), if images are available */
+  renderRow?: (row: ResultRow) => ReactNode;
+  /** images for the audience mode; without it the user may choose a local folder */
+  audience?: AudienceSource;
+}
+
+function fmt(k: MetricKey, v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '–';
+  return METRICS[k].display === 'percent' ? displayValue(k, v).toFixed(2) : v.toFixed(3);
+}
+
+export function EvaluatePanel(props: EvaluatePanelProps) {
+  const published = props.published ?? PUBLISHED_TABLE1;
+  const citation = props.citation ?? MIRAGE_TABLE1_CITATION;
+  const bundleLabel = props.bundleLabel ?? BUNDLE_LABEL;
+  const [loaded, setLoaded] = useState<{ rows: ResultRow[]; name: string } | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const rows = loaded?.rows ?? props.rows ?? [];
+  const summary = useMemo(() => summarise(rows), [rows]);
+  const methods = useMemo(() => [...new Set(rows.map((r) => r.method))], [rows]);
+  const metrics = useMemo(() => {
+    const present = presentMetrics(rows);
+    return present.length ? present : TABLE1_METRICS;
+  }, [rows]);
+  const [metricSel, setMetric] = useState<MetricKey>('pixcorr');
+  const metric = metrics.includes(metricSel) ? metricSel : metrics[0];
+  const [methodSel, setMethod] = useState<string>('');
+  const method = methods.includes(methodSel) ? methodSel : methods[0];
+  const [tab, setTab] = useState<'results' | 'audience'>('results');
+  const info = METRICS[metric];
+  const bars = useMemo(() => (method ? barData(summary, method, metric) : []), [summary, method, metric]);
+  const scatter = useMemo(() => scatterData(summary, published, metric, bundleLabel), [summary, published, metric, bundleLabel]);
+  const bmw = useMemo(() => (method ? bestMedianWorst(rows.filter((r) => r.method === method), metrics) : null), [rows, method, metrics]);
+
+  return (
+    <div className="eval" data-testid="evaluate-panel">
+      <div className="tabs" role="tablist">
+        <button type="button" role="tab" aria-selected={tab === 'results'} className={`tabs__tab ${tab === 'results' ? 'is-active' : ''}`} onClick={() => setTab('results')}>
+          Results
+        </button>
+        <button type="button" role="tab" aria-selected={tab === 'audience'} className={`tabs__tab ${tab === 'audience' ? 'is-active' : ''}`} onClick={() => setTab('audience')}>
+          Audience 2AFC
+        </button>
+      </div>
+      {tab === 'audience' ? (
+        <AudienceMode source={props.audience} />
+      ) : (
+        <>
+          <div className="eval-controls">
+            <label>
+              metric{' '}
+              <select value={metric} onChange={(e) => setMetric(e.target.value as MetricKey)}>
+                {metrics.map((k) => (
+                  <option key={k} value={k}>
+                    {METRICS[k].label} ({METRICS[k].higherIsBetter ? 'higher' : 'lower'} is better)
+                  </option>
+                ))}
+              </select>
+            </label>
+            {methods.length > 0 && (
+              <label>
+                method{' '}
+                <select value={method} onChange={(e) => setMethod(e.target.value)}>
+                  {methods.map((m) => (
+                    <option key={m}>{m}</option>
+                  ))}
+                </select>
+              </label>
+            )}
+            <label>
+              load results.csv{' '}
+              <input
+                type="file"
+                accept=".csv,text/csv"
+                onChange={async (e) => {
+                  const f = e.target.files?.[0];
+                  if (!f) return;
+                  try {
+                    setLoaded({ rows: csvToRows(await f.text(), f.name), name: f.name });
+                    setLoadError(null);
+                  } catch (err) {
+                    setLoadError((err as Error).message);
+                  }
+                }}
+              />
+            </label>
+            {loadError && <span className="error">{loadError}</span>}
+          </div>
+          <p className="eval-source">
+            Sources: <strong>{loaded ? `${bundleLabel} — ${loaded.name}` : bundleLabel}</strong> ({rows.length} rows){' '}
+            {/simulated/i.test(bundleLabel) && <span className="sim">simulated data</span>}; <strong>{PUBLISHED_LABEL}</strong>: {citation}. Units:{' '}
+            {info.unit}.
+          </p>
+          <div className="eval-charts">
+            {bars.length > 0 ? (
+              <BarChart data={bars} title={`${info.label} — ${method} (${bundleLabel})`} unit={info.unit} name={`bars-${metric}`} />
+            ) : (
+              <div className="placeholder">No results of this bundle yet: run `mirage eval` and load its results.csv.</div>
+            )}
+            {scatter.length > 0 ? (
+              <ScatterChart data={scatter} title={`${info.label}: vision vs imagery`} unit={info.unit} name={`scatter-${metric}`} />
+            ) : (
+              <div className="placeholder">{info.label} is not in MIRAGE Table 1 and this bundle has no vision and imagery results for it.</div>
+            )}
+          </div>
+          {summary.length > 0 && (
+            <section>
+              <h3>
+                Summary ({bundleLabel}), mean ± SE{' '}
+                <button type="button" onClick={() => downloadText(summaryToCsv(summary), 'summary.csv')}>
+                  CSV
+                </button>{' '}
+                <button type="button" onClick={() => downloadText(rowsToCsv(rows), 'results.csv')}>
+                  all rows CSV
+                </button>
+              </h3>
+              <table className="eval-table">
+                <thead>
+                  <tr>
+                    <th>method</th>
+                    <th>condition</th>
+                    <th>set</th>
+                    {metrics.map((k) => (
+                      <th key={k}>
+                        {METRICS[k].label} {METRICS[k].higherIsBetter ? '↑' : '↓'}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {summary.map((s) => (
+                    <tr key={`${s.method}|${s.condition}|${s.set}`}>
+                      <td>{s.method}</td>
+                      <td>{s.condition}</td>
+                      <td>{s.set}</td>
+                      {metrics.map((k) => (
+                        <td key={k}>{s.cells[k] ? `${fmt(k, s.cells[k]!.mean)} ± ${fmt(k, s.cells[k]!.se)}` : '–'}</td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          )}
+          {bmw && (
+            <section>
+              <h3>Best / median / worst {method} reconstruction by normalised average</h3>
+              <div className="eval-controls">
+                {(['best', 'median', 'worst'] as const).map((k) => (
+                  <figure key={k} className="eval-chart">
+                    {props.renderRow?.(bmw[k].row)}
+                    <figcaption>
+                      {k}: subject {bmw[k].row.subject}, {bmw[k].row.condition}, stimulus {bmw[k].row.stimulus}, rep {bmw[k].row.repetition} — score{' '}
+                      {bmw[k].score.toFixed(3)}
+                    </figcaption>
+                  </figure>
+                ))}
+              </div>
+            </section>
+          )}
+          <section>
+            <h3>
+              {PUBLISHED_LABEL}{' '}
+              <button type="button" onClick={() => downloadText(publishedToCsv(published, citation), 'mirage-table1.csv')}>
+                CSV
+              </button>
+            </h3>
+            <p className="eval-source">{citation}. Identification in % (MIRAGE's script), Eff and SwAV are correlation distances.</p>
+            <table className="eval-table">
+              <thead>
+                <tr>
+                  <th>method</th>
+                  <th>condition</th>
+                  {TABLE1_METRICS.map((k) => (
+                    <th key={k}>{METRICS[k].label}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {published.flatMap((p) =>
+                  (['vision', 'imagery'] as const).map((c) => (
+                    <tr key={`${p.method}|${c}`}>
+                      <td>{p.method}</td>
+                      <td>{c}</td>
+                      {TABLE1_METRICS.map((k) => (
+                        <td key={k}>{p[c][k as keyof typeof p.vision]}</td>
+                      ))}
+                    </tr>
+                  )),
+                )}
+              </tbody>
+            </table>
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+export default EvaluatePanel;
