@@ -86,26 +86,26 @@ export function applyOutputNorm(head: LoadedHead, pred: Float32Array): Float32Ar
   return pred;
 }
 
-/** x'·A for every trial: [nTrials, rank] (float64 accumulation). */
+/**
+ * x'·A for every trial: [nTrials, rank] (float64 accumulation). Loops voxel-outermost so each row
+ * of A is read once for the whole batch (A is the large operand: voxels x rank).
+ */
 export function projectHead(head: LoadedHead, betas: Float32Array, nTrials: number): Float32Array {
   const p = checkBetas(head, betas, nTrials);
   const r = head.spec.rank;
   const x = applyInputNorm(head, betas, nTrials);
   const A = head.A;
-  const out = new Float32Array(nTrials * r);
-  const h = new Float64Array(r);
-  for (let i = 0; i < nTrials; i++) {
-    h.fill(0);
-    const xi = i * p;
-    for (let j = 0; j < p; j++) {
-      const v = x[xi + j];
+  const h = new Float64Array(nTrials * r);
+  for (let j = 0; j < p; j++) {
+    const aj = j * r;
+    for (let i = 0; i < nTrials; i++) {
+      const v = x[i * p + j];
       if (v === 0) continue;
-      const aj = j * r;
-      for (let k = 0; k < r; k++) h[k] += v * A[aj + k];
+      const hi = i * r;
+      for (let k = 0; k < r; k++) h[hi + k] += v * A[aj + k];
     }
-    out.set(h, i * r);
   }
-  return out;
+  return Float32Array.from(h);
 }
 
 /** (x'·A)·B + intercept, then the output norm: [nTrials, nOut]. The reference for every backend. */
@@ -114,22 +114,30 @@ export function predictHead(head: LoadedHead, betas: Float32Array, nTrials: numb
   return expandProjection(head, h, nTrials);
 }
 
+/** Output columns per block in expandProjection: a block of B rows and the batch's accumulators stay in cache. */
+const OUT_BLOCK = 2048;
+
 /** h·B + intercept with output norm, for projections h [nTrials, rank] (also used after perturbing h). */
 export function expandProjection(head: LoadedHead, h: Float32Array, nTrials: number): Float32Array {
   const r = head.spec.rank;
   const q = headOutputSize(head.spec);
+  if (h.length !== nTrials * r) throw new RangeError(`head ${head.spec.name}: projection has ${h.length} values, expected ${nTrials}x${r}`);
   const B = head.B;
   const out = new Float32Array(nTrials * q);
-  const acc = new Float64Array(q);
-  for (let i = 0; i < nTrials; i++) {
-    acc.set(head.intercept);
+  const acc = new Float64Array(nTrials * OUT_BLOCK);
+  for (let o0 = 0; o0 < q; o0 += OUT_BLOCK) {
+    const w = Math.min(OUT_BLOCK, q - o0);
+    for (let i = 0; i < nTrials; i++) for (let o = 0; o < w; o++) acc[i * OUT_BLOCK + o] = head.intercept[o0 + o];
     for (let k = 0; k < r; k++) {
-      const w = h[i * r + k];
-      if (w === 0) continue;
-      const bk = k * q;
-      for (let o = 0; o < q; o++) acc[o] += w * B[bk + o];
+      const bk = k * q + o0;
+      for (let i = 0; i < nTrials; i++) {
+        const c = h[i * r + k];
+        if (c === 0) continue;
+        const ai = i * OUT_BLOCK;
+        for (let o = 0; o < w; o++) acc[ai + o] += c * B[bk + o];
+      }
     }
-    out.set(acc, i * q);
+    for (let i = 0; i < nTrials; i++) for (let o = 0; o < w; o++) out[i * q + o0 + o] = acc[i * OUT_BLOCK + o];
   }
   return applyOutputNorm(head, out);
 }
