@@ -3,7 +3,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/App.tsx';
-import { defaultBundleUrl, openBundle } from './app/actions.ts';
+import { defaultBundleUrl, openBundle, startBackend } from './app/actions.ts';
 import { ErrorBoundary } from './app/shell/ErrorBoundary.tsx';
 import { installTestHooks } from './app/testHooks.ts';
 import { useErrorStore } from './state/errorStore.ts';
@@ -15,6 +15,8 @@ window.addEventListener('error', (e) => useErrorStore.getState().report('running
 
 startUrlSync();
 installTestHooks();
+// The backend (shader compilation, wasm download) starts while the bundle streams in.
+void startBackend();
 const requested = bundleUrlFromParams(new URLSearchParams(window.location.search));
 void openBundle({ kind: 'url', url: requested ? new URL(requested, window.location.href).href : defaultBundleUrl() });
 

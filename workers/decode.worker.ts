@@ -52,11 +52,11 @@ async function ensureBackend(order: BackendName[] = ['webgpu', 'wasm', 'cpu', 'j
 
 const api: DecodeWorkerApi = {
   async open(source: BundleSourceSpec, onProgress?: (p: ProgressReport) => void): Promise<Manifest> {
+    // The backend outlives bundles (it is expensive to start); heads of the old bundle are
+    // replaced on first use because `uploaded` forgets them.
     bundle = null;
     uploaded.clear();
     featureCache.clear();
-    backend?.dispose();
-    backend = null;
     const shardSource =
       source.kind === 'url'
         ? new HttpShardSource(new URL(source.url, self.location.href).href, { cache: source.cache ?? true })

@@ -31,7 +31,6 @@ export async function openBundle(location: BundleLocation): Promise<boolean> {
     if (!subjects.some((s) => s.id === sel.subject)) sel.set({ subject: subjects[0]?.id ?? null, trial: null });
     if (!manifest.stimuli.some((s) => s.id === sel.stimulus)) sel.set({ stimulus: manifest.stimuli[0]?.id ?? null, trial: null });
     useBundleStore.getState().setReady(id, manifest);
-    void startBackend();
     return true;
   } catch (e) {
     useBundleStore.getState().setError(id, toAppError('opening the bundle', e));

@@ -1,11 +1,11 @@
 // The app against the tiny test bundle (written by globalSetup.ts): loading over HTTP, the WebGPU
 // backend, decoding, identification, a picked local folder, and errors shown in the page.
 import { expect, test } from '@playwright/test';
-import { chanceBound, collectPageErrors, identifySimpleVisionTrials, waitForDecoded } from './helpers/page.ts';
+import { collectPageErrors, waitForDecoded } from './helpers/page.ts';
 
 const TINY = '/.cache/test-bundles/tiny/';
 
-test('opens a bundle by ?bundle=URL, decodes on WebGPU and identifies simple stimuli', async ({ page }) => {
+test('opens a bundle by ?bundle=URL and decodes a trial on WebGPU', async ({ page }) => {
   const errors = collectPageErrors(page);
   await page.goto(`/?bundle=${encodeURIComponent(TINY)}`);
   await waitForDecoded(page);
@@ -15,14 +15,7 @@ test('opens a bundle by ?bundle=URL, decodes on WebGPU and identifies simple sti
   await expect(page.getByTestId('head-text')).toBeVisible();
   // The tiny bundle's image head inverts its encoding map: the shown trial ranks its stimulus first.
   await expect(page.getByTestId('ident-rank')).toHaveText('1');
-
-  const summary = await identifySimpleVisionTrials(page);
-  expect(summary.backend).toBe('webgpu');
-  expect(summary.candidates).toBe(18);
-  expect(summary.ranks).toHaveLength(6 * 4);
-  const mean = summary.ranks.reduce((a, r) => a + r.rank, 0) / summary.ranks.length;
-  const { bound } = chanceBound(summary.candidates, summary.ranks.length);
-  expect(mean).toBeLessThan(bound);
+  await expect(page.getByTestId('ident-gallery')).toBeVisible();
   expect(errors).toEqual([]);
 });
 
@@ -34,14 +27,13 @@ test('the selection lives in the URL and survives a reload', async ({ page }) =>
   await expect(page).toHaveURL(/cond=imagery/);
   await expect(page).toHaveURL(/stim=8/);
   await page.reload();
-  await waitForDecoded(page);
   await expect(page.getByTestId('condition-imagery')).toHaveAttribute('aria-checked', 'true');
   await expect(page.getByTestId('stimulus-8')).toHaveClass(/is-active/);
   // Averaging repeats: the slider's value goes into the URL and the header says so.
   await page.getByTestId('repeats').fill('4');
   await expect(page).toHaveURL(/rep=4/);
-  await waitForDecoded(page);
   await expect(page.getByText('average of 4 repeats')).toBeVisible();
+  await waitForDecoded(page);
 });
 
 test('opens a local folder picked with "Open folder…"', async ({ page }) => {

@@ -1,0 +1,45 @@
+// The app against the demo bundle (public/demo, built by `mirage demo`; scripts/test.mjs builds it
+// when missing): it opens by default, decodes on WebGPU, and the decoded image embeddings of the
+// simple stimuli's vision trials identify their stimulus better than chance.
+import { expect, test } from '@playwright/test';
+import { chanceBound, collectPageErrors, identifySimpleVisionTrials, waitForDecoded } from './helpers/page.ts';
+
+test('opens the demo, decodes on WebGPU and identifies simple vision trials above chance', async ({ page }, testInfo) => {
+  const errors = collectPageErrors(page);
+  await page.goto('/');
+  await waitForDecoded(page);
+
+  await expect(page.getByTestId('backend-badge')).toHaveAttribute('data-backend', 'webgpu');
+  await expect(page.getByTestId('simulated-badge')).toHaveText('SIMULATED');
+  const manifest = await page.evaluate(() => {
+    const m = window.mirage!.bundle.getState().manifest!;
+    return { name: m.name, kind: m.provenance.kind, heads: m.subjects.find((s) => s.role === 'decoded')!.heads.map((h) => h.name) };
+  });
+  expect(manifest.kind).toBe('simulated');
+  for (const head of manifest.heads) await expect(page.getByTestId(`head-${head}`)).toBeVisible();
+  await expect(page.getByTestId('ident-stimuli')).toBeVisible();
+  await page.screenshot({ path: 'test-results/screenshots/demo-trial-vision.png', fullPage: true });
+
+  const summary = await identifySimpleVisionTrials(page);
+  expect(summary.backend).toBe('webgpu');
+  expect(summary.candidates).toBe(18);
+  expect(summary.ranks.length).toBeGreaterThanOrEqual(6);
+  const mean = summary.ranks.reduce((a, r) => a + r.rank, 0) / summary.ranks.length;
+  const { chance, bound } = chanceBound(summary.candidates, summary.ranks.length);
+  await testInfo.attach('identification.json', {
+    body: JSON.stringify({ ...summary, meanRank: mean, chance, bound }, null, 1),
+    contentType: 'application/json',
+  });
+  console.log(`identification, simple stimuli, vision, subject ${summary.subject}: mean rank ${mean.toFixed(2)} of ${summary.candidates} over ${summary.ranks.length} trials (chance ${chance}, must be < ${bound.toFixed(2)})`);
+  expect(mean).toBeLessThan(bound);
+
+  // An imagery trial of a complex stimulus, averaged over repeats, for the second screenshot.
+  await page.getByTestId('condition-imagery').click();
+  const complex = await page.evaluate(() => window.mirage!.bundle.getState().manifest!.stimuli.find((s) => s.set === 'complex')!.id);
+  await page.getByTestId(`stimulus-${complex}`).click();
+  await page.getByTestId('repeats').fill('8');
+  await expect(page.getByText('average of 8 repeats')).toBeVisible();
+  await waitForDecoded(page);
+  await page.screenshot({ path: 'test-results/screenshots/demo-trial-imagery.png', fullPage: true });
+  expect(errors).toEqual([]);
+});
