@@ -129,6 +129,13 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
 
   // Shards: whole reads (sha256) or sizes only.
   const verified = new Map<string, Uint8Array>();
+  // Only shards holding index tensors are kept after hashing (memory stays bounded on large bundles).
+  const indexShards = new Set<string>();
+  for (const s of manifest.subjects) {
+    for (const r of s.rois) indexShards.add(r.voxels.shard);
+    if (s.voxelToVertex) indexShards.add(s.voxelToVertex.shard);
+    for (const sf of s.surfaces) indexShards.add(sf.faces.shard);
+  }
   const total = manifest.shards.reduce((a, s) => a + s.bytes, 0);
   let before = 0;
   for (const [i, shard] of manifest.shards.entries()) {
@@ -151,7 +158,7 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
         });
         const e = await checkShardBytes(shard, i, bytes);
         if (e) errors.push(e);
-        else verified.set(shard.path, bytes);
+        else if (indexShards.has(shard.path)) verified.set(shard.path, bytes);
       }
     } catch (e) {
       collect(e);

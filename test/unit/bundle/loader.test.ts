@@ -59,6 +59,10 @@ describe('Bundle round trip', () => {
     expect(stacked.length).toBe(2 * V);
     expect(stacked[V]).toBe(values.beta(3, 0));
     expect(Array.from(await b.roiVoxels(1, 'V1'))).toEqual([0, 3, 11]);
+    expect(Array.from(await b.surfaceFaces(1, 'lh'))).toEqual([0, 1, 2, 0, 2, 3]);
+    const v2v = (await b.voxelToVertex(1))!;
+    expect(Array.from(v2v.subarray(0, 6))).toEqual([0, 0, 0, 1, 0, 2]);
+    expect(Array.from(v2v.subarray(2 * V - 2))).toEqual([-1, -1]);
     const head = b.subject(1).heads[0];
     expect((await b.tensor(head.A)).length).toBe(V * RANK);
     expect((await b.tensor(head.B)).length).toBe(RANK * OUT[0] * OUT[1]);
@@ -173,7 +177,11 @@ describe('bad manifests', () => {
 
   it('ROI voxel index >= voxelCount is caught when the ROI is loaded', async () => {
     editManifest(dir, (m) => (m.subjects[0].voxelCount = 11)); // index 11 now out of range
-    editManifest(dir, (m) => (m.subjects[0].heads = [])); // keep the head checks out of the way
+    editManifest(dir, (m) => {
+      // keep the head and voxel -> vertex shape checks out of the way
+      m.subjects[0].heads = [];
+      delete m.subjects[0].voxelToVertex;
+    });
     const b = await open();
     await expect(b.roiVoxels(1, 'V1')).rejects.toThrow(
       'manifest.json: subjects[0].rois[0].voxels: voxel index 11 at position 2 (expected indices in [0, 11) (voxelCount))',

@@ -32,6 +32,18 @@ export async function writeTinyBundle(dir?: string): Promise<{ dir: string; mani
     const u32 = w.addTensor(misc, values.u32, 'uint32', [4]);
     const img = w.addTensor('stimuli/images.bin', new Uint8Array(4 * 4 * 3).fill(7), 'uint8', [4, 4, 3]);
     const roi = w.addTensor('subj01/rois.bin', Int32Array.from([0, 3, 11]), 'int32', [3]);
+    // One hemisphere: a square of 4 vertices, 2 triangles; voxel v -> (lh, v % 4), the last voxel unmapped.
+    const faces = w.addTensor('subj01/lh.bin', Int32Array.from([0, 1, 2, 0, 2, 3]), 'int32', [2, 3]);
+    const folded = w.addTensor(
+      'subj01/lh.bin',
+      Float32Array.from([0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0]),
+      'float32',
+      [4, 3],
+    );
+    const v2v = Int32Array.from({ length: V * 2 }, (_, i) => (i % 2 === 0 ? 0 : ((i - 1) / 2) % 4));
+    v2v[2 * V - 2] = -1;
+    v2v[2 * V - 1] = -1;
+    const voxelToVertex = w.addTensor('subj01/lh.bin', v2v, 'int32', [V, 2]);
     const A = w.addTensor(
       'subj01/heads/image.bin',
       Float32Array.from({ length: V * RANK }, (_, i) => i / 10),
@@ -76,7 +88,8 @@ export async function writeTinyBundle(dir?: string): Promise<{ dir: string; mani
           role: 'decoded',
           voxelCount: V,
           betaDtype: 'float16',
-          surfaces: [],
+          voxelToVertex,
+          surfaces: [{ hemi: 'lh', vertexCount: 4, faces, shapes: { folded } }],
           rois: [{ name: 'V1', color: '#ff0000', group: 'early', voxels: roi }],
           heads: [
             {

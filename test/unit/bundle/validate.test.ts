@@ -59,11 +59,25 @@ describe('validateBundle', () => {
     editManifest(dir, (m) => {
       m.subjects[0].voxelCount = 11;
       m.subjects[0].heads = [];
+      delete m.subjects[0].voxelToVertex;
     });
     const r = await validateBundle(new FsShardSource(dir));
     expect(r.errors.map((e) => e.message)).toEqual([
       'manifest.json: subjects[0].rois[0].voxels: voxel index 11 at position 2 (expected indices in [0, 11) (voxelCount))',
     ]);
+  });
+
+  it('checks surface faces and the voxel -> vertex map against the vertex count', async () => {
+    editManifest(dir, (m) => (m.subjects[0].surfaces[0].vertexCount = 3));
+    editManifest(dir, (m) => (m.subjects[0].surfaces[0].shapes.folded.shape = [3, 3]));
+    const r = await validateBundle(new FsShardSource(dir));
+    expect(r.errors.map((e) => e.message)).toEqual([
+      "manifest.json: subjects[0].voxelToVertex: voxel 3 maps to (hemi 0, vertex 3) (expected hemi 0 (lh) or 1 (rh) and a vertex below that surface's vertexCount (3), or vertex -1)",
+      'manifest.json: subjects[0].surfaces[0].faces: face vertex index 3 (face 1) (expected indices in [0, 3))',
+    ]);
+    const b = await Bundle.open(new FsShardSource(dir));
+    await expect(b.surfaceFaces(1, 'lh')).rejects.toThrow(/surfaces\[0\]\.faces: face vertex index 3/);
+    await expect(b.voxelToVertex(1)).rejects.toThrow(/voxelToVertex: voxel 3 maps to/);
   });
 
   it("'sizes' mode checks sizes without hashing", async () => {
