@@ -51,6 +51,15 @@ describe('safe unpickler', () => {
     expect(arr(nested[0])).toEqual([0, 1, 2]);
   });
 
+  it('accepts numpy 2 module names (numpy._core) as well as numpy.core', async () => {
+    const raw = new TextDecoder('latin1').decode(readFileSync(join(FIX, 'pickle', 'mixed_p2.pkl')));
+    expect(raw).toContain('numpy.core.multiarray\n_reconstruct\n');
+    const renamed = raw.replaceAll('numpy.core.multiarray\n', 'numpy._core.multiarray\n');
+    const { bytesSource } = await import('../../../src/core/formats/byteSource.ts');
+    const d = await unpickle(bytesSource(Uint8Array.from(renamed, (c) => c.charCodeAt(0)), 'np2.pkl'));
+    expect(arr(dictGet(d, 'a', 'np2.pkl'))).toEqual(exp.a);
+  });
+
   it('reads protocol-5 out-of-band buffers when they are supplied, and says so when not', async () => {
     const buffers = [0, 1].map((i) => new Uint8Array(readFileSync(join(FIX, 'pickle', `oob_p5.buf${i}`))));
     expect(buffers.length).toBe(exp.oob.buffers);

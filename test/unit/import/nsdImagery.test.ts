@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runImport } from '../../../cli/commands/import.ts';
@@ -77,6 +77,16 @@ describe('import nsd-imagery (fake NSD tree in the real formats)', () => {
   it.each(cases)('rejects %s with an error naming the file', async (_what, replace, re) => {
     const { writer } = memoryWriter();
     await expect(importNsdImagery({ tree: overlay(nsdTree(), replace), subject: 1, writer, provenance: prov })).rejects.toThrow(re);
+  });
+
+  it('rejects truncated gzipped betas, naming the file', async () => {
+    const dir = tempDir();
+    const whole = readFileSync(join(FIX, 'nsd', NSD_PATHS.betas('subj01')));
+    writeFileSync(join(dir, 'cut.nii.gz'), whole.subarray(0, Math.floor(whole.length * 0.7)));
+    const { writer } = memoryWriter();
+    await expect(importNsdImagery({ tree: overlay(nsdTree(), { [NSD_PATHS.betas('subj01')]: join(dir, 'cut.nii.gz') }), subject: 1, writer, provenance: prov })).rejects.toThrow(
+      /betas_nsdimagery\.nii\.gz: .*(corrupt or truncated gzip|gzip stream ends early)/,
+    );
   });
 
   it('leaves nothing behind when an import fails (atomic folder write)', async () => {
