@@ -12,7 +12,7 @@ export const IMAGE_EMBED_DIM = 128;
 
 /** Text token embeddings of the caption (CLIP ViT-bigG/14 last hidden state role; real: 77 x 1280). */
 export const TEXT_TOKENS = 16;
-export const TEXT_DIM = 64;
+export const TEXT_DIM = 32;
 
 /**
  * Hierarchical low-level latents, coarse to fine (VDVAE first-31-layers role; real: 91168 values).
@@ -24,11 +24,11 @@ export const BLURRY_DIM = BLURRY_LAYERS.reduce((a, b) => a + b, 0); // 384
 
 /** Retrieval hidden states, each token L2-normalised (CLIP ViT-L/14 last hidden state role; real: 257 x 1024). */
 export const RETRIEVAL_TOKENS = 17;
-export const RETRIEVAL_DIM = 64;
+export const RETRIEVAL_DIM = 32;
 
 /** Prompt features for caption decoding (GiT-large-coco image encoder role; real: 257 x 1024). */
 export const PROMPT_TOKENS = 17;
-export const PROMPT_DIM = 64;
+export const PROMPT_DIM = 32;
 
 /** Output shape of every head, in the manifest's head order. */
 export const HEAD_SHAPES = {
