@@ -10,6 +10,7 @@ import { AbortError, BundleError } from '../../../src/core/bundle/errors.ts';
 import { CACHE_NAME, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { flipByte, writeTinyBundle } from './tinyBundle.ts';
+import { removeTinyBundles } from './tinyBundle.ts';
 
 interface Served {
   url: string;
@@ -98,6 +99,7 @@ beforeAll(async () => {
   noRanges = await serve(dir, { ranges: false });
 });
 afterAll(() => {
+  removeTinyBundles();
   withRanges.server.close();
   noRanges.server.close();
 });

@@ -2,7 +2,7 @@
 // and every way a bundle can be wrong: corrupt shard, wrong size, bad manifest fields.
 import { appendFileSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { FsShardSource } from '../../../cli/lib/fsSource.ts';
 import { BundleError } from '../../../src/core/bundle/errors.ts';
 import { Bundle, type LoadProgress } from '../../../src/core/bundle/loader.ts';
@@ -10,8 +10,10 @@ import type { TensorRef } from '../../../src/core/bundle/manifest.ts';
 import { parseManifest } from '../../../src/core/bundle/validate.ts';
 import { fromHalf, toHalf } from '../../../src/core/tensor/float16.ts';
 import { editManifest, flipByte, OUT, RANK, V, values, writeTinyBundle } from './tinyBundle.ts';
+import { removeTinyBundles } from './tinyBundle.ts';
 
 let dir: string;
+afterAll(removeTinyBundles);
 beforeEach(async () => {
   ({ dir } = await writeTinyBundle());
 });

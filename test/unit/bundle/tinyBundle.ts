@@ -1,6 +1,6 @@
 // A tiny but complete bundle written with the real BundleWriter into a temp folder, used by the
 // bundle tests. Every dtype appears; values are simple formulas the tests recompute.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomically } from '../../../cli/lib/fsSink.ts';
@@ -20,8 +20,20 @@ export const values = {
   beta: (trial: number, v: number) => Math.round((trial - v * 0.25) * 64) / 64, // float16-exact
 };
 
+const made: string[] = [];
+
+/** Removes every temp folder writeTinyBundle made (call from afterAll). */
+export function removeTinyBundles(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 export async function writeTinyBundle(dir?: string): Promise<{ dir: string; manifest: Manifest }> {
-  const out = dir ?? join(mkdtempSync(join(tmpdir(), 'mirage-bundle-')), 'tiny');
+  let out = dir;
+  if (!out) {
+    const parent = mkdtempSync(join(tmpdir(), 'mirage-bundle-'));
+    made.push(parent);
+    out = join(parent, 'tiny');
+  }
   const manifest = await writeAtomically(out, async (sink) => {
     const w = new BundleWriter(sink);
     const misc = 'misc/tensors.bin';

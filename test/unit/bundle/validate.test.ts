@@ -1,15 +1,17 @@
 // validateBundle collects every problem; `mirage validate` prints them one per line and exits 1.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { FsShardSource } from '../../../cli/lib/fsSource.ts';
 import { FileListShardSource } from '../../../src/core/bundle/fileSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { validateBundle } from '../../../src/core/bundle/validate.ts';
 import { editManifest, flipByte, writeTinyBundle } from './tinyBundle.ts';
+import { removeTinyBundles } from './tinyBundle.ts';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 
 let dir: string;
+afterAll(removeTinyBundles);
 beforeEach(async () => {
   ({ dir } = await writeTinyBundle());
 });
