@@ -22,10 +22,13 @@ import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
 import { readPngImage } from './metrics.ts';
+import { runReconstruct } from './reconstruct.ts';
 
 interface EvalOpts {
   bundle: string;
   recons?: string;
+  models?: string;
+  candidates?: string;
   method?: string;
   metrics?: string;
   reps?: string;
@@ -55,6 +58,8 @@ export function register(program: Command): void {
     .requiredOption('--bundle <dir>', 'bundle folder')
     .requiredOption('--out <dir>', 'output folder (results.csv, summary.md)')
     .option('--recons <dir>', 'folder of PNGs named <subject>_<condition>_<stimulus>_<rep>.png (default: the bundle\'s reconstructions)')
+    .option('--models <dir>', 'model pack: reconstruct every missing <out>/recons/<subject>_<condition>_<stimulus>_<rep>.png first (seed = rep), then score them')
+    .option('--candidates <n>', 'with --models: retrieval candidates per reconstruction (default: the pipeline\'s)')
     .option('--method <name>', 'method name for --recons (default: the folder name)')
     .option('--metrics <dir>', 'metric pack folder (feature networks); without it only pixel metrics')
     .option('--reps <n>', 'use repetitions 0..n-1 only')
@@ -83,6 +88,40 @@ export function register(program: Command): void {
       };
       const evaluable = (stimulus: number) => !!stimById.get(stimulus)?.image;
 
+      if (o.models && !o.recons) {
+        // Run MIRAGE's pipeline (decode + model pack) for every missing reconstruction, then score
+        // the folder like any other. Existing PNGs are kept, so an interrupted run resumes.
+        const dir = join(o.out, 'recons', 'MIRAGE pipeline');
+        await mkdir(dir, { recursive: true });
+        const have = new Set(await readdir(dir));
+        const reps = Number.isFinite(maxReps) ? maxReps : 10;
+        const jobs: { subject: number; condition: 'vision' | 'imagery'; stimulus: number; rep: number }[] = [];
+        for (const subj of m.subjects.filter((x) => x.role === 'decoded' && (!subjects || subjects.has(x.id))))
+          for (const condition of ['vision', 'imagery'] as const)
+            for (const st of m.stimuli.filter((x) => x.image && m.trials.some((t) => t.subject === subj.id && t.stimulus === x.id && t.condition === condition)))
+              for (let rep = 0; rep < reps; rep++) jobs.push({ subject: subj.id, condition, stimulus: st.id, rep });
+        const todo = jobs.filter((j) => !have.has(`${j.subject}_${j.condition}_${j.stimulus}_${j.rep}.png`));
+        const gbar = progressBar('reconstruct');
+        const g0 = performance.now();
+        for (const [i, j] of todo.entries()) {
+          const el = (performance.now() - g0) / 1000;
+          gbar.update(i, todo.length, `s${j.subject} ${j.condition} #${j.stimulus} rep ${j.rep} | ${jobs.length - todo.length} already made | ETA ${fmtDuration(i ? (el / i) * (todo.length - i) : NaN)}`);
+          await runReconstruct({
+            bundle: o.bundle,
+            models: o.models,
+            subject: String(j.subject),
+            stimulus: String(j.stimulus),
+            condition: j.condition,
+            seed: String(j.rep),
+            candidates: o.candidates,
+            out: join(dir, `${j.subject}_${j.condition}_${j.stimulus}_${j.rep}.png`),
+            quiet: true,
+          });
+        }
+        gbar.update(todo.length, todo.length, 'done');
+        gbar.stop();
+        o.recons = dir;
+      }
       const items: ReconstructionItem[] = [];
       const keep = (subject: number, stimulus: number, rep: number) =>
         (!subjects || subjects.has(subject)) && rep < maxReps && evaluable(stimulus);
@@ -92,6 +131,7 @@ export function register(program: Command): void {
         for (const name of names) {
           const p = parseReconFileName(name);
           if (!p) {
+            if (/^\d+_(vision|imagery)_\d+_\d+\..+\.png$/i.test(name)) continue; // reconstruct's side files (.lowlevel.png, ...)
             process.stderr.write(`skipping ${name}: expected <subject>_<condition>_<stimulus>_<rep>.png\n`);
             continue;
           }
