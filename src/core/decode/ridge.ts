@@ -44,8 +44,12 @@ export class RidgePath {
   /** Eigenvalues λ of the Gram matrix (descending), length m. */
   readonly eigenvalues: Float64Array;
   /** P [m, nVox] and Q [m, nOut] of the header comment. */
-  private readonly P: Float64Array;
+  /** Built on first solve() in the kernel form (tuning subjects only need predictor()). */
+  private Pcache: Float64Array | null = null;
   private readonly Q: Float64Array;
+  /** Kernel form: the centred betas and Eᵀ (rows = eigenvectors), to build P or project new trials. */
+  private readonly Xc: Float64Array | null = null;
+  private readonly Et: Float64Array | null = null;
   private readonly m: number;
   private readonly signal?: AbortSignal;
 
@@ -65,7 +69,7 @@ export class RidgePath {
     this.yMean = columnMeans(Y);
     const Xc = centred(X, this.xMean);
     const Yc = centred(Y, this.yMean);
-    const steps = 4;
+    const steps = 3;
     report(0, steps, 'gram');
     if (this.form === 'kernel') {
       const m = n;
@@ -75,8 +79,8 @@ export class RidgePath {
       const eig = symmetricEigen(G, n, { signal: opts.signal });
       this.eigenvalues = eig.values;
       report(2, steps, 'projection');
-      this.P = gemm(eig.vectors, m, n, Xc, p, opts.signal); // EᵀXc
-      report(3, steps, 'projection');
+      this.Xc = Xc;
+      this.Et = eig.vectors;
       this.Q = gemm(eig.vectors, m, n, Yc, q, opts.signal); // EᵀYc
     } else {
       const m = p;
@@ -87,12 +91,17 @@ export class RidgePath {
       const eig = symmetricEigen(G, p, { signal: opts.signal });
       this.eigenvalues = eig.values;
       report(2, steps, 'projection');
-      this.P = eig.vectors; // Eᵀ: rows are eigenvectors
+      this.Pcache = eig.vectors; // Eᵀ: rows are eigenvectors
       const XtY = gemm(Xt, p, n, Yc, q, opts.signal); // XcᵀYc [p, q]
-      report(3, steps, 'projection');
       this.Q = gemm(eig.vectors, m, p, XtY, q, opts.signal);
     }
     report(steps, steps, 'done');
+  }
+
+  /** P [m, nVox] (kernel: EᵀXc, built once on demand; primal: Eᵀ). */
+  private get P(): Float64Array {
+    this.Pcache ??= gemm(this.Et!, this.m, this.nTrials, this.Xc!, this.nVox, this.signal);
+    return this.Pcache;
   }
 
   private shrink(alpha: number): Float64Array {
@@ -126,10 +135,13 @@ export class RidgePath {
    */
   predictor(Xnew: Matrix): (alpha: number) => Matrix<Float64Array> {
     if (Xnew.cols !== this.nVox) throw new RangeError(`predictor: X has ${Xnew.cols} voxels, the fit has ${this.nVox}`);
-    const { m, nVox: p, nOut: q, P, Q } = this;
+    const { m, nVox: p, nOut: q, Q } = this;
     const r = Xnew.rows;
-    const Xc = centred(Xnew, this.xMean);
-    const H = gemmNT(Xc, r, p, P, m, this.signal); // [r, m]
+    const Xn = centred(Xnew, this.xMean);
+    // H = (Xnew − x̄)·Pᵀ; in the kernel form via (Xnew − x̄)·Xcᵀ·E, which needs no P [n, p].
+    const H = this.Pcache
+      ? gemmNT(Xn, r, p, this.Pcache, m, this.signal)
+      : gemmNT(gemmNT(Xn, r, p, this.Xc!, this.nTrials, this.signal), r, this.nTrials, this.Et!, m, this.signal); // [r, m]
     return (alpha: number) => {
       const s = this.shrink(alpha);
       const Hs = new Float64Array(r * m);

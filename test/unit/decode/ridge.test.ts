@@ -101,6 +101,8 @@ describe('RidgePath matches scikit-learn Ridge(fit_intercept=True)', () => {
       // The fast predictor agrees with predicting from the explicit solution.
       const sol = path.solve(c.alphas[0]);
       expect(r2Score(Yv, predictSolution(sol, Xv))).toBeCloseTo(c.valR2[0], 8);
+      // After solve() the kernel form projects through its cached P instead: same scores.
+      chooseAlpha(path, Xv, Yv, c.alphas).scores.forEach((s, i) => expect(s).toBeCloseTo(scores[i], 10));
     }
   });
 
