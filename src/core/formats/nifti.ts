@@ -139,31 +139,48 @@ export function parseNiftiHeader(h: Uint8Array, file: string): NiftiHeader {
   return { version, littleEndian: le, shape, datatype, bitpix, pixdim, voxOffset: Math.max(voxOffset, version === 1 ? 348 : 540), slope, inter, qformCode, sformCode, affine };
 }
 
-/** Decodes `count` raw elements into float64, applying slope/intercept (like nibabel's get_fdata). */
-export function decodeNiftiData(raw: Uint8Array, h: NiftiHeader, out?: Float64Array): Float64Array {
+/** A reader of raw element i (unscaled) of a NIfTI data block. */
+function elementGetter(raw: Uint8Array, h: NiftiHeader): (i: number) => number {
   const dt = NIFTI_DTYPES[h.datatype];
-  const n = raw.byteLength / dt.bytes;
-  const dst = out ?? new Float64Array(n);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const le = h.littleEndian;
+  switch (dt.name) {
+    case 'uint8': return (i) => raw[i];
+    case 'int8': return (i) => dv.getInt8(i);
+    case 'int16': return (i) => dv.getInt16(2 * i, le);
+    case 'uint16': return (i) => dv.getUint16(2 * i, le);
+    case 'int32': return (i) => dv.getInt32(4 * i, le);
+    case 'uint32': return (i) => dv.getUint32(4 * i, le);
+    case 'float32': return (i) => dv.getFloat32(4 * i, le);
+    case 'float64': return (i) => dv.getFloat64(8 * i, le);
+    case 'int64': return (i) => Number(dv.getBigInt64(8 * i, le));
+    default: return (i) => Number(dv.getBigUint64(8 * i, le));
+  }
+}
+
+/** Decodes raw elements into float64, applying slope/intercept (like nibabel's get_fdata). */
+export function decodeNiftiData(raw: Uint8Array, h: NiftiHeader, out?: Float64Array): Float64Array {
+  const n = raw.byteLength / NIFTI_DTYPES[h.datatype].bytes;
+  const dst = out ?? new Float64Array(n);
+  const get = elementGetter(raw, h);
   const { slope, inter } = h;
-  const get: (i: number) => number = (() => {
-    switch (dt.name) {
-      case 'uint8': return (i: number) => raw[i];
-      case 'int8': return (i: number) => dv.getInt8(i);
-      case 'int16': return (i: number) => dv.getInt16(2 * i, le);
-      case 'uint16': return (i: number) => dv.getUint16(2 * i, le);
-      case 'int32': return (i: number) => dv.getInt32(4 * i, le);
-      case 'uint32': return (i: number) => dv.getUint32(4 * i, le);
-      case 'float32': return (i: number) => dv.getFloat32(4 * i, le);
-      case 'float64': return (i: number) => dv.getFloat64(8 * i, le);
-      case 'int64': return (i: number) => Number(dv.getBigInt64(8 * i, le));
-      default: return (i: number) => Number(dv.getBigUint64(8 * i, le));
-    }
-  })();
   if (slope === 1 && inter === 0) for (let i = 0; i < n; i++) dst[i] = get(i);
   else for (let i = 0; i < n; i++) dst[i] = get(i) * slope + inter;
   return dst;
+}
+
+/** decodeNiftiData restricted to the elements at `select` (in that order). */
+export function decodeSelected(raw: Uint8Array, h: NiftiHeader, select: Int32Array): Float64Array {
+  const n = raw.byteLength / NIFTI_DTYPES[h.datatype].bytes;
+  const out = new Float64Array(select.length);
+  const get = elementGetter(raw, h);
+  const { slope, inter } = h;
+  for (let k = 0; k < select.length; k++) {
+    const i = select[k];
+    if (i < 0 || i >= n) throw new RangeError(`voxel offset ${i} outside a volume of ${n}`);
+    out[k] = get(i) * slope + inter;
+  }
+  return out;
 }
 
 export interface NiftiVolumes {
@@ -173,8 +190,12 @@ export interface NiftiVolumes {
   volumeSize: number;
   /** Number of 3-D volumes (product of dims 4..7). */
   volumeCount: number;
-  /** Yields each 3-D volume in disk (x-fastest) order, scaled, one at a time; checks the gzip trailer at the end. */
-  volumes(signal?: AbortSignal): AsyncGenerator<Float64Array>;
+  /**
+   * Yields each 3-D volume in disk (x-fastest) order, scaled, one at a time; checks the gzip trailer
+   * at the end. With `select` (disk offsets, e.g. from maskIndices), yields only those voxels, in that
+   * order — decoding 15724 of NSD's 699192 voxels per volume instead of all of them.
+   */
+  volumes(signal?: AbortSignal, select?: Int32Array): AsyncGenerator<Float64Array>;
 }
 
 async function openReader(src: ByteSource): Promise<SequentialReader & { finish?: () => Promise<void> }> {
@@ -210,14 +231,14 @@ export async function openNifti(src: ByteSource): Promise<NiftiVolumes> {
     file,
     volumeSize,
     volumeCount,
-    async *volumes(signal?: AbortSignal) {
+    async *volumes(signal?: AbortSignal, select?: Int32Array) {
       if (used) throw new Error(`${file}: volumes() can be iterated once per openNifti`);
       used = true;
       await reader.skip(header.voxOffset - reader.position, 'NIfTI extensions');
       for (let t = 0; t < volumeCount; t++) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         const raw = await reader.take(volumeSize * bytes, `volume ${t} of ${volumeCount}`);
-        yield decodeNiftiData(raw, header);
+        yield select ? decodeSelected(raw, header, select) : decodeNiftiData(raw, header);
       }
       if (reader instanceof GunzipReader) await reader.finish(`after volume ${volumeCount - 1}`);
     },

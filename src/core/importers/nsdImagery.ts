@@ -8,7 +8,7 @@ import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import type { ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
 import { readFsSurface, type FsSurface } from '../formats/freesurfer.ts';
-import { applyAffine, maskIndices, openNifti, readNifti, selectVoxels, voxelCoords } from '../formats/nifti.ts';
+import { applyAffine, maskIndices, openNifti, readNifti, voxelCoords } from '../formats/nifti.ts';
 import { asStringList, dictGet, NdArray, ndarrayToFloat64, unpickle, type PyValue } from '../formats/pickle.ts';
 import { loadTorch, tensorRows, TorchTensor } from '../formats/torch.ts';
 import { decodePng, pngToRgb } from '../tensor/png.ts';
@@ -131,8 +131,8 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
   const betas = new Float64Array(T * nvox); // float64 while z-scoring; stored as betaDtype
   const tmp = new Float64Array(nvox);
   let t = 0;
-  for await (const vol of nv.volumes(opts.signal)) {
-    selectVoxels(vol, idx, tmp);
+  for await (const vol of nv.volumes(opts.signal, idx)) {
+    tmp.set(vol);
     for (let v = 0; v < nvox; v++) {
       const x = tmp[v] / BETA_SCALE;
       if (!Number.isFinite(x)) {

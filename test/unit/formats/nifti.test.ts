@@ -69,3 +69,15 @@ describe('NIfTI reader', () => {
     await expect(openNifti(bytesSource(new Uint8Array(600), 'zero.nii'))).rejects.toThrow(/zero\.nii: sizeof_hdr/);
   });
 });
+
+describe('NIfTI masked streaming', () => {
+  it('volumes(signal, select) yields exactly the masked values of each volume', async () => {
+    const exp = fixtureJson('nifti', 'int16_4d_slope.json');
+    const mask = await readNifti(fixture('nifti', 'mask.nii.gz'));
+    const idx = maskIndices(mask.data, mask.header.shape);
+    const nv = await openNifti(fixture('nifti', 'int16_4d_slope.nii.gz'));
+    let t = 0;
+    for await (const v of nv.volumes(undefined, idx)) expect(Array.from(v)).toEqual(exp.maskedByVolume[t++]);
+    expect(t).toBe(6);
+  });
+});
