@@ -41,7 +41,7 @@ describe('simulated experiment', () => {
   beforeAll(async () => {
     world = await buildWorld(5, { trainImages: N_TRAIN });
     sim = simulateSubject(world, 1, VOX);
-  }, 120_000);
+  }, 600_000);
 
   it('has the NSD-Imagery trial structure: 8 vision and 16 imagery repeats, real run labels', () => {
     expect(sim.trials.length).toBe(18 * 8 + 18 * 16);
