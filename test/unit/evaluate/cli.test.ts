@@ -26,5 +26,5 @@ describe('mirage metrics --json', () => {
     expect(Math.abs(j.pixcorr - c.pixcorr)).toBeLessThan(1e-6);
     expect(Math.abs(j.ssim - c.ssim)).toBeLessThan(1e-6);
     expect(j.size).toBe(512);
-  }, 30000);
+  }, 180000);
 });

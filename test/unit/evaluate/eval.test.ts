@@ -87,7 +87,7 @@ describe('mirage eval', () => {
     const rows2 = csvToRows(readFileSync(join(out, 'results.csv'), 'utf8'));
     expect(rows2.length).toBe(2 * 3 * 3);
     expect(rows2.find((x) => x.condition === 'imagery' && x.stimulus === 6 && x.repetition === 1)!.metrics.ssim).toBe(0.123456);
-  }, 60000);
+  }, 240000);
 
   it("scores the bundle's own reconstructions (core path the CLI uses)", async () => {
     const bundleDir = join(root, 'b2');
