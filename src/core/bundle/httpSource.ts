@@ -117,7 +117,17 @@ export class HttpShardSource implements ShardSource {
     }
   }
 
-  async size(path: string, opts: { signal?: AbortSignal } = {}): Promise<number | undefined> {
+  async size(path: string, opts: { signal?: AbortSignal; sha256?: string } = {}): Promise<number | undefined> {
+    if (opts.sha256 && this.useCache) {
+      // A shard cached under its sha256 needs no request at all (second visit: no network for shards).
+      try {
+        const hit = await (await this.cacheStorage!.open(CACHE_NAME)).match(cacheKey(this.url(path), opts.sha256));
+        const len = hit?.headers.get('content-length');
+        if (hit && len) return Number(len);
+      } catch {
+        /* fall through to HEAD */
+      }
+    }
     try {
       const res = await this.fetchFn(this.url(path), { method: 'HEAD', signal: opts.signal });
       // Cross-origin responses hide Content-Encoding, so their Content-Length may count compressed

@@ -23,8 +23,11 @@ export interface ShardSource {
   /** Human-readable origin, e.g. the URL or folder, for messages. */
   readonly label: string;
   read(path: string, opts?: ReadOptions): Promise<Uint8Array>;
-  /** Optional: the file's byte size without reading it (HEAD, stat, Blob.size); undefined if unknown. */
-  size?(path: string, opts?: { signal?: AbortSignal }): Promise<number | undefined>;
+  /**
+   * Optional: the file's byte size without reading it (HEAD, stat, Blob.size, or a cached copy found
+   * by `sha256`); undefined if unknown.
+   */
+  size?(path: string, opts?: { signal?: AbortSignal; sha256?: string }): Promise<number | undefined>;
 }
 
 /** Checks a partial read's range against the file size; returns [start, end). */

@@ -75,13 +75,17 @@ function serve(
 
 /** A minimal in-memory CacheStorage (Node has none) with the methods HttpShardSource uses. */
 class MemoryCaches {
-  readonly stores = new Map<string, Map<string, Uint8Array>>();
+  readonly stores = new Map<string, Map<string, { bytes: Uint8Array; headers: Headers }>>();
   async open(name: string) {
-    const store = this.stores.get(name) ?? new Map<string, Uint8Array>();
+    const store = this.stores.get(name) ?? new Map<string, { bytes: Uint8Array; headers: Headers }>();
     this.stores.set(name, store);
     return {
-      match: async (key: string) => (store.has(key) ? new Response(store.get(key)!.slice()) : undefined),
-      put: async (key: string, res: Response) => void store.set(key, new Uint8Array(await res.arrayBuffer())),
+      match: async (key: string) => {
+        const e = store.get(key);
+        return e ? new Response(e.bytes.slice(), { headers: e.headers }) : undefined;
+      },
+      put: async (key: string, res: Response) =>
+        void store.set(key, { bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers }),
       keys: async () => [...store.keys()].map((k) => new Request(k)),
       delete: async (req: Request) => store.delete(req.url),
     };
@@ -178,6 +182,8 @@ describe('HttpShardSource', () => {
     const again = await second.read('misc/tensors.bin', { sha256: shard.sha256, onProgress: (l) => seen.push(l) });
     const part = await second.read('misc/tensors.bin', { sha256: shard.sha256, offset: 4, length: 8 });
     expect(noRanges.requests).toHaveLength(1); // served from the cache
+    expect(await second.size('misc/tensors.bin', { sha256: shard.sha256 })).toBe(big.length);
+    expect(noRanges.requests).toHaveLength(1); // size of a cached shard: no HEAD either
     expect(Buffer.from(again).equals(Buffer.from(big))).toBe(true);
     expect(Array.from(part)).toEqual(Array.from(big.subarray(4, 12)));
     expect(seen.at(-1)).toBe(big.length);
