@@ -48,7 +48,7 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
   const max = Math.max(0.05, d3.max(rows, (r) => r.relNorm) ?? 0);
   const x = d3.scaleLinear().domain([0, max]).nice().range([0, width - left - 50]);
   return (
-    <svg width={width} height={rows.length * rowH + 22} data-testid="cortex-head-change">
+    <svg viewBox={`0 0 ${width} ${rows.length * rowH + 22}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-head-change">
       {rows.map((r, i) => (
         <g key={r.head} transform={`translate(0,${i * rowH})`} data-head={r.head} data-relnorm={r.relNorm}>
           <text x={left - 8} y={15} textAnchor="end" fill="#e8edf3" fontSize={13}>
@@ -82,7 +82,7 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
   const cue = (id: number) => manifest.stimuli.find((s) => s.id === id)?.cue ?? String(id);
   const name = (id: number) => manifest.stimuli.find((s) => s.id === id)?.name ?? `stimulus ${id}`;
   return (
-    <svg width={width} height={h} data-testid="cortex-cosines">
+    <svg viewBox={`0 0 ${width} ${h}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-cosines">
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />
@@ -129,7 +129,7 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
   const y = d3.scaleLinear().domain([0, max || 1]).nice().range([h - bottom, 8]);
   const color = { vision: '#5fb3ff', imagery: '#ffb454' };
   return (
-    <svg width={width} height={h} data-testid="cortex-lesion">
+    <svg viewBox={`0 0 ${width} ${h}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-lesion">
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />

@@ -61,7 +61,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
   // Scene, renderer, controls: once.
   useEffect(() => {
     const el = host.current!;
-    const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    const renderer = new THREE.WebGLRenderer({ antialias: true });
     renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     renderer.setClearColor(0x0b0f15, 1);
     renderer.outputColorSpace = THREE.SRGBColorSpace;
@@ -204,7 +204,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
       s.scene.remove(m);
       m.geometry.dispose();
     }
-    const material = new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.85, metalness: 0, side: THREE.DoubleSide, flatShading: false });
+    const material = new THREE.MeshLambertMaterial({ vertexColors: true, side: THREE.DoubleSide });
     s.meshes = props.geometry.map((g, h) => {
       const geo = new THREE.BufferGeometry();
       geo.setAttribute('position', new THREE.BufferAttribute(shapeOf(g, props.shape).slice(), 3));
@@ -221,18 +221,23 @@ export function CortexCanvas(props: CortexCanvasProps) {
     for (const m of s.meshes) box.expandByObject(m);
     const centre = box.getCenter(new THREE.Vector3());
     const size = box.getSize(new THREE.Vector3()).length();
+    // Distance at which the bounding sphere fits both the vertical and the horizontal field of view.
+    const vfov = (s.camera.fov * Math.PI) / 180;
+    const hfov = 2 * Math.atan(Math.tan(vfov / 2) * s.camera.aspect);
+    const dist = ((size / 2) / Math.sin(Math.min(vfov, hfov) / 2)) * 0.9;
     const cam = propsRef.current.camera;
     if (cam) {
       s.camera.position.set(...cam.position);
       s.controls.target.set(...cam.target);
     } else if (props.shape === 'flat') {
-      s.camera.position.set(centre.x, centre.y, centre.z + size * 1.25);
       s.camera.up.set(0, 1, 0);
+      s.camera.position.set(centre.x, centre.y, centre.z + dist);
       s.controls.target.copy(centre);
     } else {
-      // From behind and above: the occipital pole faces the viewer.
+      // From behind and a little above: the occipital poles face the viewer.
       s.camera.up.set(0, 0, 1);
-      s.camera.position.set(centre.x, centre.y - size * 1.2, centre.z + size * 0.45);
+      const dir = new THREE.Vector3(0, -1, 0.35).normalize();
+      s.camera.position.copy(centre).addScaledVector(dir, dist);
       s.controls.target.copy(centre);
     }
     s.camera.near = size / 100;

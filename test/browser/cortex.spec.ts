@@ -1,0 +1,72 @@
+// The cortex panel on a small simulated demo: select V1, silence it, and check that the image
+// head's change computed by the worker's factored path equals the CPU reference recomputed in the
+// page (decode's predictHead on x and x + dx). Screenshots the cortex with the overlay.
+import { expect, test } from '@playwright/test';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAtomically } from '../../cli/lib/fsSink.ts';
+import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
+import { collectPageErrors } from './helpers/page.ts';
+
+const DIR = '.cache/test-bundles/cortex-demo';
+
+test.beforeAll(async () => {
+  test.setTimeout(600_000);
+  if (existsSync(join(DIR, 'manifest.json'))) return;
+  await writeAtomically(DIR, (sink) =>
+    buildDemo(sink, {
+      seed: 5,
+      voxels: 600,
+      trainImages: 120,
+      galleryImages: 8,
+      decodedSubjects: [1],
+      tuningSubjects: [3],
+      alphas: [300, 3000],
+      ranks: { image: 16, text: 16, blurry: 16, retrieval: 16, prompt: 16 },
+      command: 'cortex.spec.ts: buildDemo (small)',
+    }),
+  );
+});
+
+test('select V1, silence it: the image-head change equals the CPU reference; screenshot', async ({ page }) => {
+  // SwiftShader WebGL + WebGPU and two workers on a small CPU: generous time.
+  test.setTimeout(900_000);
+  const errors = collectPageErrors(page);
+  await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&shape=inflated`);
+  const panel = page.getByTestId('cortex-panel');
+  await expect(panel).toHaveAttribute('data-ready', 'true', { timeout: 600_000 });
+
+  await page.getByTestId('cortex-roi-V1').click();
+  await expect(page).toHaveURL(/roi=V1/);
+  await page.getByTestId('cortex-kind').selectOption('gain');
+  await page.getByTestId('cortex-gain').fill('0');
+  await page.getByTestId('cortex-apply').click();
+  await expect(page.getByTestId('cortex-stack')).toContainText('silence V1');
+  await expect(page).toHaveURL(/pert=/);
+  await expect
+    .poll(async () => page.evaluate(() => window.mirageCortex?.update()?.changedVoxels ?? 0), { timeout: 300_000 })
+    .toBeGreaterThan(0);
+
+  const ref = await page.evaluate(() => window.mirageCortex!.reference('image'));
+  expect(ref.n).toBeGreaterThan(0);
+  expect(ref.maxAbsRef).toBeGreaterThan(0);
+  expect(ref.maxAbsDiff).toBeLessThanOrEqual(1e-5 * Math.max(1, ref.maxAbsRef));
+
+  const image = await page.evaluate(() => window.mirageCortex!.update()!.heads.find((h) => h.head === 'image')!.relNorm);
+  expect(image).toBeGreaterThan(0);
+  await expect(page.getByTestId('cortex-cosines')).toBeVisible();
+  await expect(page.getByTestId('cortex-lesion')).toBeVisible();
+
+  // Show the perturbation itself on the surface, then screenshot.
+  await page.getByTestId('cortex-overlay').selectOption('perturbation');
+  await page.waitForTimeout(5000);
+  await panel.screenshot({ path: 'test-results/cortex-panel.png' });
+  await page.getByTestId('cortex-overlay').selectOption('betas');
+  await page.waitForTimeout(5000);
+  await page.getByTestId('cortex-view').screenshot({ path: 'test-results/cortex-betas.png' });
+
+  // Undo and reset.
+  await page.getByTestId('cortex-undo').click();
+  await expect(page.getByTestId('cortex-stack')).toContainText('No perturbation', { timeout: 120_000 });
+  expect(errors).toEqual([]);
+});
