@@ -5,6 +5,7 @@
 //  - suite: prepareGroundTruth once per stimulus, pixelMetricsPrepared per reconstruction (what
 //    `mirage eval` does).
 // Both must give identical numbers; the result file records the ratio.
+import os from 'node:os';
 import type { BenchContext } from './lib.ts';
 import type { FloatImage } from '../src/core/evaluate/image.ts';
 import { pixelMetrics, pixelMetricsPrepared, prepareGroundTruth } from '../src/core/evaluate/pixelSuite.ts';
@@ -53,6 +54,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   // Reconstructions are made outside the timed loops (they stand for decoded PNGs).
   const recons = pairs.map((p) => reconstruction(gts[p.stim], p.seed));
 
+  const loadBefore = os.loadavg();
   let t0 = performance.now();
   const ref = pairs.map((p, i) => pixelMetrics(gts[p.stim], recons[i], { size }));
   const referenceMs = performance.now() - t0;
@@ -77,6 +79,8 @@ export default async function run(ctx: BenchContext): Promise<void> {
     perPairMs: { reference: referenceMs / pairs.length, suite: suiteMs / pairs.length },
     maxAbsDifference: maxDiff,
     meanSsim: suite.reduce((a, m) => a + m.ssim, 0) / suite.length,
+    // other work on the machine slows both loops alike; the ratio is the comparable number
+    loadAverage: { before: loadBefore, after: os.loadavg() },
   });
   ctx.log(`speedup ${(referenceMs / suiteMs).toFixed(2)}x, max |diff| ${maxDiff}; wrote ${file}`);
 }
