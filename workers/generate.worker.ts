@@ -14,6 +14,8 @@ import { installErrorTransfer } from './transferErrors.ts';
 installErrorTransfer();
 // onnxruntime-web's .wasm/.mjs files are served by vite.config.ts under /wasm/ (no CDN).
 ort.env.wasm.wasmPaths = new URL(`${import.meta.env.BASE_URL}wasm/`, self.location.origin).href;
+// ORT logs node placement notes as console errors; keep real errors only.
+ort.env.logLevel = 'error';
 
 const service = new GenerateService();
 
@@ -40,6 +42,7 @@ const api: GenerateWorkerApi = {
     const reply: ReconstructReply = {
       request: r.request,
       executionProvider: r.executionProvider,
+      stageFallbacks: r.stageFallbacks,
       decoding: r.decoding,
       lowLevel: r.lowLevel,
       enhanced: r.enhanced,

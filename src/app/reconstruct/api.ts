@@ -12,6 +12,8 @@ export type PackSourceSpec = { kind: 'url'; url: string } | { kind: 'files'; pre
 export interface ReconstructReply {
   request: ReconstructRequest;
   executionProvider: 'webgpu' | 'wasm';
+  /** Stages moved to wasm because a WebGPU kernel failed, with the error. */
+  stageFallbacks: Record<string, string>;
   decoding: string;
   lowLevel: RgbImage | null;
   enhanced: RgbImage | null;

@@ -104,6 +104,11 @@ function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; ti
         </Figure>
         <Figure label="ground truth">{gt}</Figure>
       </div>
+      {Object.keys(r.stageFallbacks).length ? (
+        <p className="rc-note" data-testid="rc-stage-fallbacks">
+          On wasm although WebGPU was chosen: {Object.entries(r.stageFallbacks).map(([k, v]) => `${k} (${v})`).join('; ')}
+        </p>
+      ) : null}
       <dl className="rc-captions">
         <dt>decoded caption</dt>
         <dd data-testid="rc-caption">{r.caption || '(empty)'}</dd>

@@ -47,6 +47,8 @@ export interface ReconstructRequest {
 export interface ReconstructResult extends Reconstruction {
   request: ReconstructRequest;
   executionProvider: ExecutionProvider;
+  /** Stages that run on wasm although WebGPU was chosen, with WebGPU's error. */
+  stageFallbacks: Record<string, string>;
   /** What the decoded features were: batch used by MIRAGE's normalisation. */
   decoding: string;
   trueCaption: string;
@@ -163,7 +165,7 @@ export class GenerateService {
       if (controller.signal.aborted) throw new AbortError();
       const r = await reconstruct(this.sessions, heads, req.settings ?? {}, { signal: controller.signal, onProgress, onLowLevel });
       const stim = this.bundle.manifest.stimuli.find((s) => s.id === req.stimulus);
-      return { ...r, request: req, executionProvider: this.ep, decoding: note, trueCaption: stim?.caption ?? '' };
+      return { ...r, request: req, executionProvider: this.ep, stageFallbacks: Object.fromEntries(this.sessions.fallbacks), decoding: note, trueCaption: stim?.caption ?? '' };
     } finally {
       if (this.controller === controller) this.controller = null;
     }

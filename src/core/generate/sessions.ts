@@ -21,16 +21,25 @@ export class PackSessions {
   private readonly sessions = new Map<StageName, Promise<OrtSession>>();
   /** The execution providers asked for, in order (e.g. ['webgpu', 'wasm']). */
   readonly executionProviders: string[];
+  /**
+   * Stages moved to wasm because WebGPU could not run one of their kernels, with the reason (e.g. a
+   * 1-D Conv, which the WebGPU EP does not implement). Shown by the page next to the WebGPU badge.
+   */
+  readonly fallbacks = new Map<StageName, string>();
 
   constructor(readonly pack: LoadedModelPack, opts: { executionProviders?: string[] } = {}) {
     this.executionProviders = opts.executionProviders ?? ['wasm'];
   }
 
   /** The session of a stage, created on first use. */
+  private providers(stage: StageName): string[] {
+    return this.fallbacks.has(stage) ? ['wasm'] : this.executionProviders;
+  }
+
   session(stage: StageName): Promise<OrtSession> {
     let s = this.sessions.get(stage);
     if (!s) {
-      s = createSession(this.pack.onnx[stage], { executionProviders: this.executionProviders }).catch((e: unknown) => {
+      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage) }).catch((e: unknown) => {
         this.sessions.delete(stage);
         throw new BundleError(this.pack.manifest.stages[stage].file, `cannot create an ONNX session: ${(e as Error).message}`, {
           field: `stages.${stage}`,
@@ -84,7 +93,17 @@ export class PackSessions {
       if (!ts) throw new BundleError(spec.file, `stage ${stage} has no output role "${r}"`, { field: `stages.${stage}.outputs` });
       return ts.name;
     });
-    const res = await session.run(ortFeeds, fetches);
+    let res: Awaited<ReturnType<OrtSession['run']>>;
+    try {
+      res = await session.run(ortFeeds, fetches);
+    } catch (e) {
+      if (this.fallbacks.has(stage) || !this.executionProviders.includes('webgpu')) throw e;
+      // A kernel WebGPU cannot run: this stage moves to wasm for good, the others stay on WebGPU.
+      this.fallbacks.set(stage, e instanceof Error ? e.message : String(e));
+      this.sessions.delete(stage);
+      await session.release().catch(() => {});
+      res = await (await this.session(stage)).run(ortFeeds, fetches);
+    }
     const out = {} as Record<R, StageOutput>;
     outputs.forEach((r, i) => {
       const t = res[fetches[i]];

@@ -1,0 +1,134 @@
+// Reconstruction speed, per stage per reconstruction:
+//  1. Node, onnxruntime-web wasm: the stand-in pack at the REAL shapes (stage C 16x24x24, stage B
+//     4x256x256, 1024² pixels, CLIP 257x1024, GiT 30522 vocab) with MIRAGE's step counts — what the
+//     pipeline's own work (sampler, enhancement, resizes, retrieval) costs around real-sized tensors;
+//     and the demo pack (the simulated world's fitted graphs).
+//  2. Headless Chromium, the real app page: the demo pack on the WebGPU execution provider and on
+//     wasm, in the generate worker, with the main thread's longest task during each reconstruction
+//     (PerformanceObserver 'longtask') — the page must stay usable (< 50 ms is the goal).
+// WebGPU in headless Chromium here is SwiftShader (a CPU emulation): ratios, never GPU speed claims.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { createServer } from 'vite';
+import { writeAtomically } from '../cli/lib/fsSink.ts';
+import { FsShardSource } from '../cli/lib/fsSource.ts';
+import { loadModelPack } from '../src/core/generate/modelPack.ts';
+import { PackSessions } from '../src/core/generate/sessions.ts';
+import { buildStandInPack, REAL_HEAD_SHAPES } from '../src/core/generate/standInPack.ts';
+import { writeMiniReconBundle } from '../src/core/generate/miniBundle.ts';
+import { GenerateService } from '../src/core/generate/service.ts';
+import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads } from '../src/core/generate/pipeline.ts';
+import { Rng } from '../src/core/generate/rng.ts';
+import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
+import type { BenchContext } from './lib.ts';
+
+const RECON_DIR = '.cache/test-bundles/recon-demo';
+
+class MemStore {
+  readonly label = 'memory';
+  readonly files = new Map<string, Uint8Array>();
+  async write(p: string, b: Uint8Array) {
+    this.files.set(p, b);
+  }
+  async read(p: string) {
+    const b = this.files.get(p);
+    if (!b) throw new Error(`memory: no ${p}`);
+    return b;
+  }
+}
+
+function randomHeads(): DecodedHeads {
+  const rng = new Rng(1);
+  const v = (s: number[]) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal());
+  return { image: v(REAL_HEAD_SHAPES.image), text: v(REAL_HEAD_SHAPES.text), blurry: v(REAL_HEAD_SHAPES.blurry), retrieval: v(REAL_HEAD_SHAPES.retrieval), prompt: v(REAL_HEAD_SHAPES.prompt) };
+}
+
+export default async function run(ctx: BenchContext): Promise<void> {
+  const candidates = ctx.quick ? 1 : 4;
+  const results: Record<string, unknown> = { candidates };
+
+  // 1a. Stand-in pack at real shapes, Node wasm, MIRAGE's steps.
+  {
+    const store = new MemStore();
+    await buildStandInPack(store);
+    const sessions = new PackSessions(await loadModelPack(store));
+    const t0 = performance.now();
+    await sessions.warm();
+    const sessionMs = performance.now() - t0;
+    const settings = { candidates, seed: 1, ...(ctx.quick ? { prior: { ...MIRAGE_DEFAULTS.prior, steps: 4 }, decoder: { ...MIRAGE_DEFAULTS.decoder, steps: 2 } } : {}) };
+    const t1 = performance.now();
+    const r = await reconstruct(sessions, randomHeads(), settings);
+    results.nodeStandInRealShapes = { backend: 'onnxruntime-web wasm (Node, 1 thread)', sessionCreateMs: sessionMs, totalMs: performance.now() - t1, perStageMs: r.timings, settings: r.settings };
+    ctx.log(`stand-in (real shapes) wasm: ${JSON.stringify(r.timings)}`);
+    await sessions.dispose();
+  }
+
+  // 1b. Demo pack (mini bundle), Node wasm, through the service (decoding included).
+  if (!existsSync(join(REPO_DIR, RECON_DIR, 'modelpack', 'modelpack.json'))) {
+    ctx.log('building the mini reconstruction bundle + demo pack');
+    await writeAtomically(join(REPO_DIR, RECON_DIR), (sink) => writeMiniReconBundle(sink));
+  }
+  {
+    const service = new GenerateService();
+    await service.open(new FsShardSource(join(REPO_DIR, RECON_DIR)), new FsShardSource(join(REPO_DIR, RECON_DIR, 'modelpack')));
+    const reps: Record<string, number>[] = [];
+    for (let i = 0; i < (ctx.quick ? 1 : 3); i++) {
+      const t = performance.now();
+      const r = await service.reconstruct({ subject: 1, stimulus: 1, condition: 'vision', settings: { candidates: 16, seed: i } });
+      reps.push({ ...r.timings, total: performance.now() - t });
+    }
+    results.nodeDemoPack = { backend: 'onnxruntime-web wasm (Node)', candidates: 16, runs: reps };
+    ctx.log(`demo pack wasm (16 candidates): ${JSON.stringify(reps.at(-1))}`);
+    await service.dispose();
+  }
+
+  // 2. Chromium: the app page, WebGPU vs wasm, longest main-thread task.
+  const server = await createServer({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', server: { host: '127.0.0.1', port: 5293, strictPort: false, hmr: false } });
+  await server.listen();
+  const base = server.resolvedUrls?.local[0]?.replace(/\/$/, '');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    page.on('pageerror', (e) => ctx.log(`[page error] ${e.message}`));
+    await page.addInitScript(() => {
+      const w = window as unknown as { __longest: number };
+      w.__longest = 0;
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+      }).observe({ type: 'longtask', buffered: true });
+    });
+    await page.goto(`${base}/?bundle=${encodeURIComponent(`/${RECON_DIR}/`)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
+    const browserRuns: Record<string, unknown> = {};
+    for (const ep of ['webgpu', 'wasm'] as const) {
+      const box = page.getByLabel('prefer WebGPU');
+      await page.getByTestId('reconstruct-panel').waitFor({ timeout: 300_000 });
+      if ((await box.isChecked()) !== (ep === 'webgpu')) await box.click();
+      await page.getByTestId('rc-ep').waitFor({ timeout: 300_000 });
+      await page.getByTestId('rc-candidates').fill(String(ctx.quick ? 2 : 16));
+      const runs = [];
+      for (let i = 0; i < (ctx.quick ? 1 : 2); i++) {
+        await page.evaluate(() => ((window as unknown as { __longest: number }).__longest = 0));
+        const before = await page.evaluate(() => window.mirageReconstruct?.last() ?? null);
+        await page.getByTestId('rc-run').click();
+        await page.waitForFunction((prev) => {
+          const l = window.mirageReconstruct?.last();
+          return !!l && l !== prev && !window.mirageReconstruct?.busy();
+        }, before, { timeout: 600_000 });
+        const r = await page.evaluate(() => {
+          const l = window.mirageReconstruct!.last()!;
+          return { ep: l.executionProvider, timings: l.timings, longestTaskMs: (window as unknown as { __longest: number }).__longest };
+        });
+        runs.push(r);
+        ctx.log(`chromium ${ep}: ${JSON.stringify(r)}`);
+      }
+      browserRuns[ep] = runs;
+    }
+    results.chromium = { browser: browser.version(), webgpuAdapter: 'SwiftShader if no GPU (CPU emulation)', candidates: ctx.quick ? 2 : 16, runs: browserRuns };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const file = await ctx.writeResult('generate', results);
+  ctx.log(`wrote ${file}`);
+}
