@@ -51,9 +51,18 @@ function describe(v: unknown): string {
 
 /** One BundleError per schema problem, each naming the field path and what was expected. */
 export function manifestSchemaErrors(json: unknown, file = MANIFEST_FILE): BundleError[] {
+  return checkSchema(json, file).errors;
+}
+
+/** One zod pass (it is the slow part of opening a large manifest): the manifest or its errors. */
+function checkSchema(json: unknown, file: string): { manifest?: Manifest; errors: BundleError[] } {
   const r = ManifestSchema.safeParse(json);
-  if (r.success) return [];
-  return r.error.issues.map((issue: z.core.$ZodIssue) => {
+  if (r.success) return { manifest: r.data, errors: [] };
+  return { errors: schemaIssues(json, file, r.error.issues) };
+}
+
+function schemaIssues(json: unknown, file: string, issues: z.core.$ZodIssue[]): BundleError[] {
+  return issues.map((issue: z.core.$ZodIssue) => {
     const field = fieldPath(issue.path);
     const got = valueAt(json, issue.path);
     const m = /expected (.*)$/i.exec(issue.message);
@@ -69,10 +78,10 @@ export function manifestSchemaErrors(json: unknown, file = MANIFEST_FILE): Bundl
 
 /** Parses and schema-checks manifest JSON; throws a BundleError naming every bad field path. */
 export function parseManifest(json: unknown, file = MANIFEST_FILE): Manifest {
-  const errors = manifestSchemaErrors(json, file);
+  const { manifest, errors } = checkSchema(json, file);
   if (errors.length === 1) throw errors[0];
-  if (errors.length) throw new BundleValidationError(errors);
-  return ManifestSchema.parse(json);
+  if (errors.length || !manifest) throw new BundleValidationError(errors);
+  return manifest;
 }
 
 /** Decodes manifest.json bytes (JSON syntax errors name the line and column). */
@@ -115,12 +124,12 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
     collect(e);
     return report();
   }
-  const schemaErrors = manifestSchemaErrors(json);
-  if (schemaErrors.length) {
-    errors.push(...schemaErrors);
+  const schema = checkSchema(json, MANIFEST_FILE);
+  if (!schema.manifest) {
+    errors.push(...schema.errors);
     return report();
   }
-  const manifest = ManifestSchema.parse(json);
+  const manifest = schema.manifest;
   const consistency = checkManifest(manifest);
   errors.push(...consistency.errors);
   warnings.push(...consistency.warnings);
