@@ -39,7 +39,7 @@ export function fromUint8(data: Uint8Array, width: number, height: number, chann
   return floatImage(width, height, channels, out);
 }
 
-/** float [0,1] -> uint8 with round-half-to-even-free rounding (x*255 + 0.5, clamped), like PIL's ToPILImage(mul(255).byte()) but rounded. */
+/** float [0,1] -> uint8, rounded to nearest and clamped (for writing PNGs). */
 export function toUint8(img: FloatImage): Uint8Array {
   const out = new Uint8Array(img.data.length);
   for (let i = 0; i < img.data.length; i++) {
