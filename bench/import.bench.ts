@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { Gzip } from 'fflate';
 import { runImport } from '../cli/commands/import.ts';
 import { fsTree } from '../cli/commands/import.ts';
-import { randomizedSvd, type RowBlockSource } from '../src/core/decode/randomizedSvd.ts';
+import { blockProducts, blockProductsReference, randomizedSvd, type RowBlockSource } from '../src/core/decode/randomizedSvd.ts';
 import { importNsdImagery, NSD_PATHS } from '../src/core/importers/nsdImagery.ts';
 import { Rng } from '../src/core/simulate/prng.ts';
 import { matrix } from '../src/core/tensor/matrix.ts';
@@ -197,8 +197,32 @@ function syntheticHead(q: number, p: number, latent: number, decay: number, nois
   };
 }
 
+/** The SVD's inner kernel, blocked (4 rows) vs the one-row reference, in the same run. */
+function kernelRatio(ctx: BenchContext) {
+  const p = NVOX, k = 74, count = 64;
+  const rng = new Rng(1);
+  const block = Float32Array.from({ length: count * p }, () => rng.normal());
+  const Q = Float64Array.from({ length: p * k }, () => rng.normal());
+  const T = new Float64Array(count * k);
+  const Y = new Float64Array(p * k);
+  const times = { reference: Infinity, blocked: Infinity };
+  for (let rep = 0; rep < 3; rep++) {
+    let t = performance.now();
+    blockProductsReference(block, count, p, Q, k, T, Y);
+    times.reference = Math.min(times.reference, performance.now() - t);
+    t = performance.now();
+    blockProducts(block, count, p, Q, k, T, Y);
+    times.blocked = Math.min(times.blocked, performance.now() - t);
+  }
+  const flops = 2 * 2 * count * p * k;
+  const out = { rows: count, voxels: p, k, referenceMs: +times.reference.toFixed(1), blockedMs: +times.blocked.toFixed(1), speedup: +(times.reference / times.blocked).toFixed(2), blockedGflops: +(flops / times.blocked / 1e6).toFixed(2) };
+  ctx.log(`kernel: ${JSON.stringify(out)}`);
+  return out;
+}
+
 export default async function run(ctx: BenchContext): Promise<void> {
   const quick = ctx.quick;
+  const kernel = kernelRatio(ctx);
   const nsd = await benchNsdImagery(ctx, quick ? 120 : 720);
 
   const rng = new Rng(9);
@@ -248,6 +272,9 @@ export default async function run(ctx: BenchContext): Promise<void> {
   }
   const file = await ctx.writeResult('import', {
     backend: 'plain JS (Node, single thread)',
+    note: 'wall-clock times on a shared machine: other processes were running (load average noted); ratios within the run are the comparable figures',
+    loadAverage: (await import('node:os')).loadavg(),
+    kernel,
     nsdImagery: nsd,
     imageHead: head,
     fidelityVsRank: {

@@ -69,3 +69,19 @@ describe('blockwise randomized SVD', () => {
     for (let i = 1; i < hi.singularValues.length; i++) expect(hi.singularValues[i]).toBeLessThanOrEqual(hi.singularValues[i - 1]);
   });
 });
+
+describe('blocked kernel', () => {
+  it('blockProducts (4 rows at a time) equals the one-row reference, remainder rows included', async () => {
+    const { blockProducts, blockProductsReference } = await import('../../../src/core/decode/randomizedSvd.ts');
+    const rng = new Rng(4);
+    const p = 33, k = 5, count = 7;
+    const block = Float32Array.from({ length: count * p }, () => rng.normal());
+    const Q = Float64Array.from({ length: p * k }, () => rng.normal());
+    const [T1, T2] = [new Float64Array(count * k), new Float64Array(count * k)];
+    const [Y1, Y2] = [new Float64Array(p * k), new Float64Array(p * k)];
+    blockProductsReference(block, count, p, Q, k, T1, Y1);
+    blockProducts(block, count, p, Q, k, T2, Y2);
+    Array.from(T2).forEach((v, i) => expect(v).toBeCloseTo(T1[i], 10));
+    Array.from(Y2).forEach((v, i) => expect(v).toBeCloseTo(Y1[i], 9));
+  });
+});
