@@ -68,9 +68,9 @@ export default defineConfig({
     headers: { ...ISOLATION_HEADERS },
     port: 5173,
     strictPort: false,
-    // Browser tests turn live reload off: an edited file must not reload the page mid-test.
+    // Browser tests turn live reload off: an edited file must not reload the page mid-test. (The
+    // watcher stays on: it also tells the server about files added to public/, e.g. a new demo.)
     hmr: process.env.MIRAGE_NO_HMR ? false : undefined,
-    watch: process.env.MIRAGE_NO_HMR ? null : undefined,
   },
   preview: { headers: { ...ISOLATION_HEADERS }, port: 4173 },
   worker: { format: 'es' },
