@@ -110,11 +110,32 @@ function transposeSq(m: Float32Array, n: number): Float32Array {
 
 // ---------- graphs ----------
 
-function imageEncoderGraph(seed: number, bias: Float32Array | null): GraphBuilder {
+/** Pre-projection features of the image encoder: 16x8x8 conv features then 4x4x4 oriented energy. */
+export const IMAGE_FEATURES = 16 * 8 * 8 + 4 * 4 * 4;
+/** Weight of the oriented-energy features after standardisation (they are 64 of 1088 features). */
+const ENERGY_FEATURE_WEIGHT = 4;
+
+export interface ImageFeatureStats {
+  /** Training-image mean of each pre-projection feature. */
+  mean: Float32Array;
+  /** Training-image standard deviation of each pre-projection feature. */
+  std: Float32Array;
+}
+
+/**
+ * Image encoder: (a) 4x4 average pool to 32x32, 16 5x5 filters (8 Gabor on luminance, 8
+ * colour-opponent blobs), ReLU, 4x4 pool -> 1024; (b) luminance, 4 zero-mean quadrature Gabor pairs
+ * (7x7, wavelength 4), energy sqrt(even² + odd²), 8x8 pool -> 64; concatenated, standardised with
+ * the training images' mean/std (energy part weighted x4), random projection to IMAGE_EMBED_DIM.
+ * `featuresOnly`: output the 1088 pre-projection features (used once to fit the statistics).
+ */
+function imageEncoderGraph(seed: number, stats: ImageFeatureStats | null, featuresOnly = false): GraphBuilder {
   const rng = streamFor(seed, 'enc-image');
-  const g = new GraphBuilder('image_encoder');
+  const g = new GraphBuilder(featuresOnly ? 'image_features' : 'image_encoder');
   g.metadata.standsInFor = 'CLIP ViT-L/14 image embedding (simulated stand-in)';
-  g.input('image', 'float32', ['batch', 3, IMAGE_SIZE, IMAGE_SIZE]).output('embedding', 'float32', ['batch', IMAGE_EMBED_DIM]);
+  g.input('image', 'float32', ['batch', 3, IMAGE_SIZE, IMAGE_SIZE]);
+  if (featuresOnly) g.output('features', 'float32', ['batch', IMAGE_FEATURES]);
+  else g.output('embedding', 'float32', ['batch', IMAGE_EMBED_DIM]);
   const nF = 16;
   const k = 5;
   const W = new Float32Array(nF * 3 * k * k);
@@ -142,13 +163,53 @@ function imageEncoderGraph(seed: number, bias: Float32Array | null): GraphBuilde
   const conv = g.op('Conv', [pooled, g.floats(W, [nF, 3, k, k])], { pads: [2, 2, 2, 2] });
   const relu = g.op('Relu', [conv]);
   const grid = g.op('AveragePool', [relu], { kernel_shape: [4, 4], strides: [4, 4] }); // [b,16,8,8]
-  const flat = g.op('Reshape', [grid, g.int64s([0, -1])]); // [b,1024]
-  const nIn = nF * 8 * 8;
-  const P = rng.normals(nIn * IMAGE_EMBED_DIM, 4 / Math.sqrt(nIn));
-  const projected = g.op('MatMul', [flat, g.floats(P, [nIn, IMAGE_EMBED_DIM], 'proj')]);
-  // bias = −(mean embedding of the training images): centres the embedding (fitted, see buildEncoderGraphs)
-  g.node('Add', [projected, g.floats(bias ?? new Float32Array(IMAGE_EMBED_DIM), [IMAGE_EMBED_DIM], 'centre')], ['embedding']);
+  const flatA = g.op('Reshape', [grid, g.int64s([0, -1])]); // [b,1024]
+  // oriented energy
+  const ks = 7;
+  const even = new Float32Array(4 * ks * ks);
+  const odd = new Float32Array(4 * ks * ks);
+  for (let o = 0; o < 4; o++) {
+    const theta = (o * Math.PI) / 4;
+    let me = 0;
+    for (let y = 0; y < ks; y++) {
+      for (let x = 0; x < ks; x++) {
+        const dx = x - 3;
+        const dy = 3 - y;
+        const env = Math.exp(-(dx * dx + dy * dy) / (2 * 1.5 * 1.5));
+        const across = -Math.sin(theta) * dx + Math.cos(theta) * dy;
+        even[(o * ks + y) * ks + x] = env * Math.cos((2 * Math.PI * across) / 4);
+        odd[(o * ks + y) * ks + x] = env * Math.sin((2 * Math.PI * across) / 4);
+        me += even[(o * ks + y) * ks + x] / (ks * ks);
+      }
+    }
+    for (let i = 0; i < ks * ks; i++) even[o * ks * ks + i] -= me;
+  }
+  const lum = g.op('Conv', [pooled, g.floats(lumW, [1, 3, 1, 1], 'lum')]);
+  const e = g.op('Conv', [lum, g.floats(even, [4, 1, ks, ks], 'gabor_even')], { pads: [3, 3, 3, 3] });
+  const od = g.op('Conv', [lum, g.floats(odd, [4, 1, ks, ks], 'gabor_odd')], { pads: [3, 3, 3, 3] });
+  const energy = g.op('Sqrt', [g.op('Add', [g.op('Mul', [e, e]), g.op('Mul', [od, od])])]);
+  const eGrid = g.op('AveragePool', [energy], { kernel_shape: [8, 8], strides: [8, 8] }); // [b,4,4,4]
+  const flatB = g.op('Reshape', [eGrid, g.int64s([0, -1])]); // [b,64]
+  if (featuresOnly) {
+    g.node('Concat', [flatA, flatB], ['features'], { axis: 1 });
+    return g;
+  }
+  const feats = g.op('Concat', [flatA, flatB], { axis: 1 });
+  const mean = stats?.mean ?? new Float32Array(IMAGE_FEATURES);
+  const scale = new Float32Array(IMAGE_FEATURES);
+  for (let i = 0; i < IMAGE_FEATURES; i++) {
+    const sd = stats ? stats.std[i] : 1;
+    scale[i] = (i >= 1024 ? ENERGY_FEATURE_WEIGHT : 1) / (sd > 1e-6 ? sd : 1);
+  }
+  const standard = g.op('Mul', [g.op('Sub', [feats, g.floats(mean, [IMAGE_FEATURES], 'feature_mean')]), g.floats(scale, [IMAGE_FEATURES], 'feature_scale')]);
+  const P = rng.normals(IMAGE_FEATURES * IMAGE_EMBED_DIM, 1 / Math.sqrt(IMAGE_FEATURES));
+  g.node('MatMul', [standard, g.floats(P, [IMAGE_FEATURES, IMAGE_EMBED_DIM], 'proj')], ['embedding']);
   return g;
+}
+
+/** The image encoder's pre-projection features (to fit ImageFeatureStats on the training images). */
+export function imageFeatureGraph(seed: number): Uint8Array {
+  return imageEncoderGraph(seed, null, true).toBytes();
 }
 
 function textEncoderGraph(seed: number): GraphBuilder {
@@ -277,12 +338,12 @@ export interface EncoderGraphs {
 }
 
 /**
- * Builds every demo encoder. `imageBias` centres the image embedding: build once with null, embed the
- * training images, then rebuild with −(their mean embedding).
+ * Builds every demo encoder. `imageStats` standardises the image encoder's features (fitted on the
+ * training images with imageFeatureGraph); null leaves them raw (tests).
  */
-export function buildEncoderGraphs(seed: number, imageBias: Float32Array | null): EncoderGraphs {
+export function buildEncoderGraphs(seed: number, imageStats: ImageFeatureStats | null): EncoderGraphs {
   const graphs: Record<EncoderName, GraphBuilder> = {
-    image_encoder: imageEncoderGraph(seed, imageBias),
+    image_encoder: imageEncoderGraph(seed, imageStats),
     text_encoder: textEncoderGraph(seed),
     lowlevel_encoder: lowlevelEncoderGraph(),
     lowlevel_decoder: lowlevelDecoderGraph(),
@@ -293,7 +354,7 @@ export function buildEncoderGraphs(seed: number, imageBias: Float32Array | null)
   for (const n of ENCODER_NAMES) bytes[n] = graphs[n].toBytes();
   const img = (s: number): (number | string)[] => ['batch', 3, s, s];
   const info: EncoderInfo[] = [
-    { name: 'image_encoder', file: 'models/image_encoder.onnx', standsInFor: 'CLIP ViT-L/14 image embedding (768)', description: 'avg-pool to 32x32, 16 Gabor/colour 5x5 filters, ReLU, 8x8 pooling, random projection, centred on the training images', inputs: [{ name: 'image', dtype: 'float32', shape: img(IMAGE_SIZE) }], outputs: [{ name: 'embedding', dtype: 'float32', shape: ['batch', IMAGE_EMBED_DIM] }] },
+    { name: 'image_encoder', file: 'models/image_encoder.onnx', standsInFor: 'CLIP ViT-L/14 image embedding (768)', description: 'avg-pool to 32x32; 16 Gabor/colour 5x5 filters, ReLU, 8x8 pooling (1024) + oriented Gabor energy at 4x4 (64); standardised with training-image statistics; random projection', inputs: [{ name: 'image', dtype: 'float32', shape: img(IMAGE_SIZE) }], outputs: [{ name: 'embedding', dtype: 'float32', shape: ['batch', IMAGE_EMBED_DIM] }] },
     { name: 'text_encoder', file: 'models/text_encoder.onnx', standsInFor: 'CLIP ViT-bigG/14 text last hidden state (77x1280)', description: 'token embedding (semantic word vectors mapped to TEXT_DIM) + positions, causal token mixing, tanh', inputs: [{ name: 'tokens', dtype: 'int64', shape: ['batch', TEXT_TOKENS] }], outputs: [{ name: 'hidden', dtype: 'float32', shape: ['batch', TEXT_TOKENS, TEXT_DIM] }] },
     { name: 'lowlevel_encoder', file: 'models/lowlevel_encoder.onnx', standsInFor: 'VDVAE encoder, latents of the first 31 layers (91168)', description: 'RGB->YCbCr, orthonormal 2-D DCT, coefficients grouped by octave (layers coarse to fine)', inputs: [{ name: 'image', dtype: 'float32', shape: img(LOWLEVEL_SIZE) }], outputs: [{ name: 'latents', dtype: 'float32', shape: ['batch', BLURRY_DIM] }] },
     { name: 'lowlevel_decoder', file: 'models/lowlevel_decoder.onnx', standsInFor: 'VDVAE decoder -> 64x64 image', description: 'scatter latents into the DCT cube, inverse DCT, YCbCr->RGB, clip to [0,1]', inputs: [{ name: 'latents', dtype: 'float32', shape: [1, BLURRY_DIM] }], outputs: [{ name: 'image', dtype: 'float32', shape: [1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE] }] },

@@ -18,7 +18,8 @@ import {
   TEXT_DIM,
   TEXT_TOKENS,
 } from './dims.ts';
-import { buildEncoderGraphs, EncoderRunner, tokenize, type EncoderGraphs } from './encoders.ts';
+import { buildEncoderGraphs, EncoderRunner, IMAGE_FEATURES, imageFeatureGraph, tokenize, type EncoderGraphs, type ImageFeatureStats } from './encoders.ts';
+import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
 import {
   buildEncodingModel,
   energyDrive,
@@ -117,10 +118,33 @@ async function encodeImages(run: EncoderRunner, images: Uint8Array[], captions: 
   return out;
 }
 
-function rowMean(data: Float32Array, rows: number, cols: number): Float32Array {
-  const m = new Float32Array(cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) m[j] += data[i * cols + j] / rows;
-  return m;
+/** Mean and sd of the image encoder's pre-projection features over the training images. */
+async function featureStatistics(session: OrtSession, images: Uint8Array[], signal?: AbortSignal): Promise<ImageFeatureStats> {
+  const n = images.length;
+  const sum = new Float64Array(IMAGE_FEATURES);
+  const sq = new Float64Array(IMAGE_FEATURES);
+  const B = 50;
+  const px = 3 * IMAGE_SIZE * IMAGE_SIZE;
+  for (let s = 0; s < n; s += B) {
+    throwIfAborted(signal);
+    const m = Math.min(B, n - s);
+    const chw = new Float32Array(m * px);
+    for (let i = 0; i < m; i++) toCHW(images[s + i], IMAGE_SIZE, chw, i * px);
+    const res = await session.run({ image: new ort.Tensor('float32', chw, [m, 3, IMAGE_SIZE, IMAGE_SIZE]) });
+    const f = res.features.data as Float32Array;
+    for (let i = 0; i < m; i++) for (let j = 0; j < IMAGE_FEATURES; j++) {
+      const v = f[i * IMAGE_FEATURES + j];
+      sum[j] += v;
+      sq[j] += v * v;
+    }
+  }
+  const mean = new Float32Array(IMAGE_FEATURES);
+  const std = new Float32Array(IMAGE_FEATURES);
+  for (let j = 0; j < IMAGE_FEATURES; j++) {
+    mean[j] = sum[j] / n;
+    std[j] = Math.sqrt(Math.max(0, sq[j] / n - mean[j] * mean[j]));
+  }
+  return { mean, std };
 }
 
 /** Builds the stimulus world and runs the demo encoders over it. */
@@ -151,15 +175,13 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
   const stimulusSemantic = stimuli.map((s) => (s.scene ? semantic.scene(s.scene) : semantic.word(s.concept!)));
 
   report(0, 1, 'running demo encoders (ONNX)');
-  // First pass with an uncentred image encoder; its training mean becomes the final graph's bias.
-  const raw = buildEncoderGraphs(seed, null);
-  const runner = await EncoderRunner.create(raw);
+  // Fit the image encoder's feature standardisation on the training images, then build the final graphs.
+  const featSession = await createSession(imageFeatureGraph(seed));
+  const featStats = await featureStatistics(featSession, trainImages, opts.signal);
+  await featSession.release();
+  const graphs = buildEncoderGraphs(seed, featStats);
+  const runner = await EncoderRunner.create(graphs);
   const trainFeatures = await encodeImages(runner, trainImages, trainCaptions, opts.signal);
-  const meanEmb = rowMean(trainFeatures.image, trainImages.length, IMAGE_EMBED_DIM);
-  const centre = (t: FeatureTable, n: number) => {
-    for (let i = 0; i < n; i++) for (let j = 0; j < IMAGE_EMBED_DIM; j++) t.image[i * IMAGE_EMBED_DIM + j] -= meanEmb[j];
-  };
-  centre(trainFeatures, trainImages.length);
   // Stimuli: the image itself, or (concepts) every variant, averaged; concept text = the word.
   const flatImgs: Uint8Array[] = [];
   const flatCaps: string[] = [];
@@ -178,7 +200,6 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
     }
   });
   const flat = await encodeImages(runner, flatImgs, flatCaps, opts.signal);
-  centre(flat, flatImgs.length);
   await runner.release();
   const stimulusFeatures = {} as FeatureTable;
   for (const h of HEAD_ORDER) {
@@ -192,8 +213,6 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
     for (let st = 0; st < stimuli.length; st++) for (let j = 0; j < size; j++) acc[st * size + j] /= cnt[st];
     stimulusFeatures[h] = acc;
   }
-  const negMean = meanEmb.map((x) => -x);
-  const graphs = buildEncoderGraphs(seed, negMean);
 
   // Semantic code from the image embedding (used to predict betas for arbitrary images).
   const n = trainImages.length;
