@@ -129,7 +129,8 @@ export async function writeTinyBundle(dir?: string): Promise<{ dir: string; mani
   return { dir: out, manifest };
 }
 
-/** Edits manifest.json in place (for bad-manifest tests). */
+/** Edits manifest.json in place (for bad-manifest tests: they write deliberately ill-typed values). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function editManifest(dir: string, edit: (m: any) => void): void {
   const file = join(dir, 'manifest.json');
   const m = JSON.parse(readFileSync(file, 'utf8'));
