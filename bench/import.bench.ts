@@ -89,8 +89,14 @@ function fsSurface(vertices: Float32Array, faces: Int32Array): Uint8Array {
   dv.setInt32(o, vertices.length / 3, false);
   dv.setInt32(o + 4, faces.length / 3, false);
   o += 8;
-  for (const v of vertices) (dv.setFloat32(o, v, false), (o += 4));
-  for (const f of faces) (dv.setInt32(o, f, false), (o += 4));
+  for (const v of vertices) {
+    dv.setFloat32(o, v, false);
+    o += 4;
+  }
+  for (const f of faces) {
+    dv.setInt32(o, f, false);
+    o += 4;
+  }
   return b;
 }
 

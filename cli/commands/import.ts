@@ -237,8 +237,14 @@ export function register(program: Command): void {
           for (const h of heads) {
             ctx.onSource(h.pickle);
             const f: HeadFiles = { head: h.head, pickle: await fileSource(h.pickle) };
-            if (h.mean) (f.targetMean = await fileSource(h.mean)), ctx.onSource(h.mean);
-            if (h.std) (f.targetStd = await fileSource(h.std)), ctx.onSource(h.std);
+            if (h.mean) {
+              f.targetMean = await fileSource(h.mean);
+              ctx.onSource(h.mean);
+            }
+            if (h.std) {
+              f.targetStd = await fileSource(h.std);
+              ctx.onSource(h.std);
+            }
             files.push(f);
           }
           return importMirageWeights({

@@ -76,8 +76,14 @@ export async function openZip(src: ByteSource): Promise<ZipArchive> {
       const len = u16(cd, e + 2);
       if (id === 0x0001) {
         let p = e + 4;
-        if (size === 0xffffffff) (size = u64(cd, p)), (p += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = u64(cd, p)), (p += 8);
+        if (size === 0xffffffff) {
+          size = u64(cd, p);
+          p += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(cd, p);
+          p += 8;
+        }
         if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(cd, p);
       }
       e += 4 + len;

@@ -146,7 +146,11 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
 
   // --- z-score per voxel within each run label (population std, like scipy.stats.zscore)
   const runs = new Map<string, number[]>();
-  exps.forEach((r, i) => runs.get(r)?.push(i) ?? runs.set(r, [i]));
+  exps.forEach((r, i) => {
+    const list = runs.get(r);
+    if (list) list.push(i);
+    else runs.set(r, [i]);
+  });
   for (const [run, rows] of runs) {
     if (rows.length < 2) throw new FormatError(file(pklPath), `run ${run} has ${rows.length} trial`, { field: 'exps', expected: 'at least 2 trials per run label to z-score' });
     for (let v = 0; v < nvox; v++) {
@@ -343,7 +347,10 @@ async function importRois(opts: NsdImageryOptions, s: string, idx: Int32Array, m
     const byLabel = new Map<number, number[]>();
     for (let v = 0; v < idx.length; v++) {
       const l = Math.round(data[idx[v]]);
-      if (l > 0) byLabel.get(l)?.push(v) ?? byLabel.set(l, [v]);
+      if (l <= 0) continue;
+      const list = byLabel.get(l);
+      if (list) list.push(v);
+      else byLabel.set(l, [v]);
     }
     for (const [label, voxels] of [...byLabel].sort((a, b) => a[0] - b[0])) {
       const name = names.get(label) ?? `${vol.name} ${label}`;

@@ -9,6 +9,7 @@ export function fixture(...parts: string[]): ByteSource {
   return bytesSource(new Uint8Array(readFileSync(path)), path);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- expected values are free-form JSON
 export function fixtureJson<T = any>(...parts: string[]): T {
   return JSON.parse(readFileSync(join(FIX, ...parts), 'utf8')) as T;
 }
