@@ -5,6 +5,7 @@
 // in the same process, so the ratios are meaningful even on a busy machine; absolute times are not.
 // Without a GPU, Chromium's WebGPU is SwiftShader (CPU emulation): recorded in the result.
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { MIRAGE_HEADS, NSD_SUBJ01_VOXELS, runDecodeBench, type BenchRow } from './decodeBenchCore.ts';
 import type { BenchContext } from './lib.ts';
@@ -33,6 +34,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   const browserBatches = ctx.quick ? [8] : [1];
   const reps = ctx.quick ? 1 : 2;
 
+  const loadBefore = os.loadavg();
   ctx.log(`decode bench: ${voxels} voxels, heads ${heads.map((h) => `${h.name}[${h.outputShape.join('x')}] r${h.rank}`).join(', ')}, batches ${batches}`);
   const node = await runDecodeBench({ env: 'node', backends: ['cpu', 'wasm'], voxels, heads, batches, reps, wasmPaths: nodeWasmPaths(), log: ctx.log });
 
@@ -69,6 +71,8 @@ export default async function run(ctx: BenchContext): Promise<void> {
   const file = await ctx.writeResult('decode', {
     description:
       'p50 milliseconds per predict call ((x·A)·B + intercept) per head and batch; speedupVsJs = plain-JS reference time / backend time on the same head, batch and process',
+    // Other processes on the machine skew absolute times; ratios are measured back to back.
+    loadAverage: { before: loadBefore, after: os.loadavg(), cpus: os.cpus().length },
     voxels,
     heads,
     batches: { node: batches, chromium: browserBatches },
