@@ -108,4 +108,12 @@ describe('buildDemo (small config)', () => {
     await expect(loadGroundTruth(bundle, 3)).rejects.toThrow(/no ground-truth model for subject 3/);
 
   }, 600_000);
+
+  it('stops with an AbortError when cancelled, writing nothing', async () => {
+    const mem = new MemoryBundle();
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(buildDemo(mem, { ...small, seed: 1, signal: ctl.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(mem.files.size).toBe(0);
+  });
 });
