@@ -13,6 +13,7 @@ import {
   type Shard,
   type TensorRef,
 } from './manifest.ts';
+import { checkManifest } from './checks.ts';
 import { sha256Hex } from './sha256.ts';
 
 export interface ShardSink {
@@ -116,6 +117,12 @@ export class BundleWriter {
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new Error(`bundle writer produced an invalid manifest at ${issue.path.join('.')}: ${issue.message}`);
+    }
+    // The same consistency checks the loader runs (shapes, references, bounds): a builder with a
+    // bug fails here, at build time, instead of producing a bundle that every reader rejects.
+    const { errors } = checkManifest(manifest);
+    if (errors.length) {
+      throw new Error(`bundle writer produced an inconsistent manifest: ${errors.map((e) => e.message).join('; ')}`);
     }
     await this.sink.write(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
     return manifest;
