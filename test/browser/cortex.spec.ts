@@ -62,6 +62,7 @@ test('select V1, silence it: the image-head change equals the CPU reference; scr
   await page.waitForTimeout(5000);
   await panel.screenshot({ path: 'test-results/cortex-panel.png' });
   await page.getByTestId('cortex-overlay').selectOption('betas');
+  await page.getByTestId('cortex-view').evaluate((el) => el.scrollIntoView({ block: 'center' }));
   await page.waitForTimeout(5000);
   await page.getByTestId('cortex-view').screenshot({ path: 'test-results/cortex-betas.png' });
 

@@ -8,7 +8,7 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { CortexCamera, CortexShape } from '../../state/cortexUrl.ts';
 import type { HemiGeometry, RoiInfo } from './api.ts';
-import { hexToRgb } from './colors.ts';
+import { maskContour } from '../../core/cortex/mesh.ts';
 
 export type CanvasTool = 'select' | 'brush' | 'blob';
 
@@ -43,6 +43,7 @@ interface SceneState {
   camera: THREE.PerspectiveCamera;
   controls: OrbitControls;
   meshes: THREE.Mesh[];
+  outlines: THREE.Group;
   labels: HTMLDivElement;
   raf: number;
   dirty: boolean;
@@ -80,7 +81,9 @@ export function CortexCanvas(props: CortexCanvasProps) {
     const labels = document.createElement('div');
     labels.className = 'cortex__labels';
     el.appendChild(labels);
-    const s: SceneState = { renderer, scene, camera, controls, meshes: [], labels, raf: 0, dirty: true };
+    const outlines = new THREE.Group();
+    scene.add(outlines);
+    const s: SceneState = { renderer, scene, camera, controls, meshes: [], outlines, labels, raf: 0, dirty: true };
     st.current = s;
 
     let camTimer = 0;
@@ -204,7 +207,8 @@ export function CortexCanvas(props: CortexCanvasProps) {
       s.scene.remove(m);
       m.geometry.dispose();
     }
-    const material = new THREE.MeshLambertMaterial({ vertexColors: true, side: THREE.DoubleSide });
+    // Polygon offset pushes the surface back so ROI contour lines on it never z-fight.
+    const material = new THREE.MeshLambertMaterial({ vertexColors: true, side: THREE.DoubleSide, polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1 });
     s.meshes = props.geometry.map((g, h) => {
       const geo = new THREE.BufferGeometry();
       geo.setAttribute('position', new THREE.BufferAttribute(shapeOf(g, props.shape).slice(), 3));
@@ -249,11 +253,17 @@ export function CortexCanvas(props: CortexCanvasProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.geometry, props.shape]);
 
-  // Colours and outlines.
+  // Colours.
   useEffect(() => {
     const s = st.current;
     if (s) applyColors(s, props);
   }, [props.colors, props.rois, props.selectedRoi]);
+
+  // ROI contours (after the meshes of this shape exist).
+  useEffect(() => {
+    const s = st.current;
+    if (s) buildOutlines(s, props);
+  }, [props.rois, props.selectedRoi, props.geometry, props.shape]);
 
   return <div className="cortex__canvas" ref={host} data-testid="cortex-view" />;
 }
@@ -265,21 +275,55 @@ function applyColors(s: SceneState, p: CortexCanvasProps): void {
     const src = p.colors?.[h];
     if (src && src.length === arr.length) arr.set(src);
     else arr.fill(0.42);
-    for (const r of p.rois) {
-      const b = r.boundary[h];
-      if (!b?.length) continue;
-      const sel = r.name === p.selectedRoi;
-      const [cr, cg, cb] = sel ? [1, 1, 1] : hexToRgb(r.color);
-      for (const v of b) {
-        arr[3 * v] = cr;
-        arr[3 * v + 1] = cg;
-        arr[3 * v + 2] = cb;
+    // The selected ROI is lightened a little so it reads as "picked" under any overlay.
+    const sel = p.rois.find((r) => r.name === p.selectedRoi);
+    const selMask = sel?.mask[h];
+    if (selMask && selMask.length * 3 === arr.length) {
+      for (let v = 0; v < selMask.length; v++) {
+        if (!selMask[v]) continue;
+        for (let c = 0; c < 3; c++) arr[3 * v + c] = arr[3 * v + c] * 0.8 + 0.2;
       }
     }
     attr.needsUpdate = true;
   });
   s.dirty = true;
   renderLabels(s, p);
+}
+
+function buildOutlines(s: SceneState, p: CortexCanvasProps): void {
+  for (const child of [...s.outlines.children]) {
+    s.outlines.remove(child);
+    (child as THREE.LineSegments).geometry.dispose();
+  }
+  s.meshes.forEach((mesh, h) => {
+    const geo = mesh.geometry;
+    const pos = geo.getAttribute('position') as THREE.BufferAttribute;
+    const nor = geo.getAttribute('normal') as THREE.BufferAttribute;
+    const index = geo.getIndex()!.array as ArrayLike<number>;
+    for (const r of p.rois) {
+      const mask = r.mask[h];
+      if (!mask || mask.length !== pos.count) continue;
+      const seg = maskContour(index, mask);
+      if (!seg.length) continue;
+      const xyz = new Float32Array((seg.length / 2) * 3);
+      const lift = 0.25; // mm above the surface, along the normal
+      for (let i = 0; i < seg.length; i += 2) {
+        const a = seg[i];
+        const b = seg[i + 1];
+        const o = (i / 2) * 3;
+        xyz[o] = (pos.getX(a) + pos.getX(b)) / 2 + lift * (nor.getX(a) + nor.getX(b)) / 2;
+        xyz[o + 1] = (pos.getY(a) + pos.getY(b)) / 2 + lift * (nor.getY(a) + nor.getY(b)) / 2;
+        xyz[o + 2] = (pos.getZ(a) + pos.getZ(b)) / 2 + lift * (nor.getZ(a) + nor.getZ(b)) / 2;
+      }
+      const lg = new THREE.BufferGeometry();
+      lg.setAttribute('position', new THREE.BufferAttribute(xyz, 3));
+      const selected = r.name === p.selectedRoi;
+      const line = new THREE.LineSegments(lg, new THREE.LineBasicMaterial({ color: selected ? 0xffffff : new THREE.Color(r.color), transparent: !selected, opacity: selected ? 1 : 0.85 }));
+      line.renderOrder = selected ? 2 : 1;
+      s.outlines.add(line);
+    }
+  });
+  s.dirty = true;
 }
 
 function paintStrokePreview(s: SceneState, hemi: number, vertex: number, p: CortexCanvasProps): void {

@@ -100,3 +100,25 @@ export function boundaryVertices(g: MeshGraph, mask: Uint8Array): Int32Array {
   }
   return Int32Array.from(out);
 }
+
+/**
+ * Contour of a vertex mask, marching-triangles style: every face whose vertices are not all in or
+ * all out of the mask contributes one segment joining the midpoints of its two mixed edges. Returns
+ * [a0, b0, a1, b1] per segment: the segment runs from midpoint(a0, b0) to midpoint(a1, b1), so the
+ * caller places it on whatever shape it shows.
+ */
+export function maskContour(faces: ArrayLike<number>, mask: Uint8Array): Int32Array {
+  const out: number[] = [];
+  for (let f = 0; f < faces.length; f += 3) {
+    const a = faces[f];
+    const b = faces[f + 1];
+    const c = faces[f + 2];
+    const n = mask[a] + mask[b] + mask[c];
+    if (n === 0 || n === 3) continue;
+    // The odd vertex out is on both mixed edges.
+    const odd = n === 1 ? (mask[a] ? a : mask[b] ? b : c) : !mask[a] ? a : !mask[b] ? b : c;
+    const [p, q] = odd === a ? [b, c] : odd === b ? [c, a] : [a, b];
+    out.push(odd, p, odd, q);
+  }
+  return Int32Array.from(out);
+}

@@ -36,6 +36,8 @@ export interface RoiInfo {
   voxelCount: number;
   /** Outline vertices per hemisphere (lh, rh). */
   boundary: [Int32Array, Int32Array];
+  /** Per hemisphere, 1 for each vertex that shows one of the ROI's voxels (for drawing contours). */
+  mask: [Uint8Array, Uint8Array];
   /** Vertex with the most central position of the ROI per hemisphere, for its label (-1 if absent). */
   labelVertex: [number, number];
 }
@@ -229,15 +231,17 @@ export class CortexSession {
   roiInfo(): RoiInfo[] {
     return this.rois.list().map((r) => {
       const boundary: [Int32Array, Int32Array] = [new Int32Array(0), new Int32Array(0)];
+      const masks: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)];
       const labelVertex: [number, number] = [-1, -1];
       if (this.map) {
         for (let h = 0; h < this.geometry.length; h++) {
           const mask = this.map.vertexMask(r.voxels, h);
           boundary[h] = boundaryVertices(this.map.hemis[h].graph, mask);
+          masks[h] = mask;
           labelVertex[h] = centralVertex(mask, this.geometry[h].shapes.folded!);
         }
       }
-      return { name: r.name, color: r.color, group: r.group, source: r.source, voxelCount: r.voxels.length, boundary, labelVertex };
+      return { name: r.name, color: r.color, group: r.group, source: r.source, voxelCount: r.voxels.length, boundary, mask: masks, labelVertex };
     });
   }
 

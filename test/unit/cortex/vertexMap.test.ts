@@ -59,3 +59,16 @@ describe('voxel -> vertex values', () => {
     expect(() => new VoxelVertexMap(Int32Array.of(2, 0), 1, [strip, strip])).toThrow(/hemisphere 2/);
   });
 });
+
+describe('mask contour', () => {
+  it('draws one segment per mixed face, between midpoints of its mixed edges', async () => {
+    const { maskContour } = await import('../../../src/core/cortex/mesh.ts');
+    // Strip faces: (0,1,5) (1,6,5) (1,2,6) (2,7,6) ...; mask = left two columns.
+    const mask = Uint8Array.from([1, 1, 0, 0, 0, 1, 1, 0, 0, 0]);
+    const seg = maskContour(strip.faces, mask);
+    expect(seg.length % 4).toBe(0);
+    // Faces (1,2,6) and (2,7,6) are mixed; (0,1,5) and (1,6,5) are inside; the rest outside.
+    expect(seg.length / 4).toBe(2);
+    for (let i = 0; i < seg.length; i += 2) expect(mask[seg[i]]).not.toBe(mask[seg[i + 1]]);
+  });
+});
