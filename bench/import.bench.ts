@@ -158,6 +158,7 @@ async function benchNsdImagery(ctx: BenchContext, trials: number) {
   const genSeconds = (performance.now() - t0) / 1000;
   ctx.log(`synthetic NSD tree written in ${genSeconds.toFixed(1)} s`);
   const out = join(root, 'bundle');
+  const cpu0 = process.cpuUsage();
   const t1 = performance.now();
   const m = await runImport({
     out,
@@ -172,7 +173,8 @@ async function benchNsdImagery(ctx: BenchContext, trials: number) {
       }),
   });
   const seconds = (performance.now() - t1) / 1000;
-  const result = { voxels: m.subjects[0].voxelCount, trials: m.trials.length, volumeShape: SHAPE, surfaceVertices: m.subjects[0].surfaces.map((x) => x.vertexCount), seconds: +seconds.toFixed(2), peakRssMiB: peakRssMiB() };
+  const cpu = process.cpuUsage(cpu0);
+  const result = { cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), voxels: m.subjects[0].voxelCount, trials: m.trials.length, volumeShape: SHAPE, surfaceVertices: m.subjects[0].surfaces.map((x) => x.vertexCount), seconds: +seconds.toFixed(2), peakRssMiB: peakRssMiB() };
   ctx.log(`import nsd-imagery: ${JSON.stringify(result)}`);
   rmSync(root, { recursive: true, force: true });
   return result;
@@ -242,7 +244,9 @@ export default async function run(ctx: BenchContext): Promise<void> {
   for (let s = 0; s < q; s += 256) await src.readRows(s, Math.min(256, q - s));
   const genPerPass = (performance.now() - tg) / 1000;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const res = await randomizedSvd(src, { rank, fidelityX: X, powerIterations: 1 });
+  const cpuAll = process.cpuUsage(cpu0);
   const total = (performance.now() - t0) / 1000;
   const svdSeconds = total - genPerPass * res.passes;
   const weightsPerSecond = (q * NVOX) / svdSeconds; // weights of W fully compressed (all passes) per second
@@ -252,6 +256,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
     rank,
     passes: res.passes,
     secondsTotal: +total.toFixed(2),
+    cpuSecondsTotal: +((cpuAll.user + cpuAll.system) / 1e6).toFixed(2),
     secondsGeneratingWeights: +(genPerPass * res.passes).toFixed(2),
     secondsSvd: +svdSeconds.toFixed(2),
     weightsCompressedPerSecond: Math.round(weightsPerSecond),
