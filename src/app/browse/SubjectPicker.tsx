@@ -7,7 +7,7 @@ export function SubjectPicker({ manifest, current }: { manifest: Manifest; curre
   const set = useSelectionStore((s) => s.set);
   const subjects = decodedSubjects(manifest);
   return (
-    <div className="segmented" role="radiogroup" aria-label="Subject">
+    <div className="segmented segmented--column" role="radiogroup" aria-label="Subject">
       {subjects.map((s) => (
         <button
           key={s.id}

@@ -51,7 +51,9 @@ function TrialControls({ manifest, r }: { manifest: Manifest; r: ResolvedSelecti
           onChange={(e) => set({ repeats: Number(e.currentTarget.value) })}
           data-testid="repeats"
         />
-        <span className="trial-controls__value">{Math.min(repeats, max) === 1 ? 'single trial' : `${Math.min(repeats, max)} of ${max}`}</span>
+        <span className="trial-controls__value">
+          {Math.min(repeats, max) === 1 ? 'single trial' : `${Math.min(repeats, max)} of ${max}`}
+        </span>
       </label>
     </div>
   );
@@ -75,7 +77,10 @@ function GroundTruth({ manifest, stimulusId }: { manifest: Manifest; stimulusId:
       )}
       <div className="ground-truth__meta">
         <div className="ground-truth__name">
-          <span className="cue">{s.cue}</span> {s.name} <span className="muted">· {s.set} · id {s.id}</span>
+          <span className="cue">{s.cue}</span> {s.name}{' '}
+          <span className="muted">
+            · {s.set} · id {s.id}
+          </span>
         </div>
         <div className="muted ground-truth__caption">“{s.caption}”</div>
         {!s.image && <div className="muted">No single ground-truth image (conceptual stimulus).</div>}
@@ -98,70 +103,81 @@ export function TrialView({ manifest, r }: { manifest: Manifest; r: ResolvedSele
   const resp = entry?.response;
   return (
     <div className="trial-view">
-      <section className="card trial-view__truth">
-        <h2 className="card__title">
-          {r.condition === 'vision' ? 'Seen' : 'Imagined'} stimulus
-          <span className="muted card__sub">
-            {subject.label} · run {trial.run} ·{' '}
-            {r.average ? `average of ${r.trials.length} repeats` : `repeat ${trial.repeat + 1} of ${r.candidates.length}`}
-          </span>
-        </h2>
-        <GroundTruth manifest={manifest} stimulusId={r.stimulus} />
-        <TrialControls manifest={manifest} r={r} />
-      </section>
+      <div className="trial-view__col">
+        <section className="card trial-view__truth">
+          <h2 className="card__title">
+            {r.condition === 'vision' ? 'Seen' : 'Imagined'} stimulus
+            <span className="muted card__sub">
+              {subject.label} · run {trial.run} ·{' '}
+              {r.average
+                ? `average of ${r.trials.length} repeats`
+                : `repeat ${trial.repeat + 1} of ${r.candidates.length}`}
+            </span>
+          </h2>
+          <GroundTruth manifest={manifest} stimulusId={r.stimulus} />
+          <TrialControls manifest={manifest} r={r} />
+        </section>
 
-      <section className="card trial-view__decoded">
-        <h2 className="card__title">
-          Decoded features
-          <span className="muted card__sub" data-testid="decode-status" data-status={entry ? 'done' : status}>
-            {entry && resp
-              ? `${resp.backend} · predict ${formatMs(resp.timing.predictMs)} · heads ${formatMs(resp.timing.headsMs)} · betas ${formatMs(resp.timing.betasMs)}`
-              : status === 'running'
-                ? 'decoding…'
-                : status === 'error'
-                  ? 'failed'
-                  : 'waiting'}
-          </span>
-        </h2>
-        {entry && resp ? (
-          <div className="heatmaps">
-            {subject.heads.map((h) => {
-              const p = resp.predictions[h.name];
-              return p ? <HeadHeatmap key={h.name} head={h} prediction={p} /> : null;
-            })}
-            <p className="muted source-note">
-              Ridge decoders of this bundle ({manifest.provenance.kind}), {subject.voxelCount.toLocaleString()} voxels → reduced rank, float16 weights; not normalised across a batch (single selection).
-            </p>
-          </div>
-        ) : (
-          <div className="placeholder placeholder--busy">{status === 'error' ? 'Decoding failed (see the error above).' : 'Decoding…'}</div>
-        )}
-      </section>
+        <section className="card trial-view__ident">
+          <h2 className="card__title">Identification among the 18 stimuli</h2>
+          {entry?.identifyStimuli ? (
+            <StimulusRanking manifest={manifest} result={entry.identifyStimuli} truth={r.stimulus} />
+          ) : (
+            <div className="placeholder">
+              {entry ? 'This bundle has no image-embedding features of the stimuli.' : '…'}
+            </div>
+          )}
+        </section>
 
-      <section className="card trial-view__ident">
-        <h2 className="card__title">Identification among the 18 stimuli</h2>
-        {entry?.identifyStimuli ? (
-          <StimulusRanking manifest={manifest} result={entry.identifyStimuli} truth={r.stimulus} />
-        ) : (
-          <div className="placeholder">{entry ? 'This bundle has no image-embedding features of the stimuli.' : '…'}</div>
-        )}
-      </section>
+        <section className="card trial-view__gallery">
+          <h2 className="card__title">Nearest training images</h2>
+          {entry?.identifyGallery ? (
+            <GalleryMatches manifest={manifest} result={entry.identifyGallery} />
+          ) : (
+            <div className="placeholder">{entry ? 'This bundle has no gallery features.' : '…'}</div>
+          )}
+        </section>
+      </div>
 
-      <section className="card trial-view__gallery">
-        <h2 className="card__title">Nearest training images</h2>
-        {entry?.identifyGallery ? (
-          <GalleryMatches manifest={manifest} result={entry.identifyGallery} />
-        ) : (
-          <div className="placeholder">{entry ? 'This bundle has no gallery features.' : '…'}</div>
-        )}
-      </section>
+      <div className="trial-view__col">
+        <section className="card trial-view__decoded">
+          <h2 className="card__title">
+            Decoded features
+            <span className="muted card__sub" data-testid="decode-status" data-status={entry ? 'done' : status}>
+              {entry && resp
+                ? `${resp.backend} · predict ${formatMs(resp.timing.predictMs)} · heads ${formatMs(resp.timing.headsMs)} · betas ${formatMs(resp.timing.betasMs)}`
+                : status === 'running'
+                  ? 'decoding…'
+                  : status === 'error'
+                    ? 'failed'
+                    : 'waiting'}
+            </span>
+          </h2>
+          {entry && resp ? (
+            <div className="heatmaps">
+              {subject.heads.map((h) => {
+                const p = resp.predictions[h.name];
+                return p ? <HeadHeatmap key={h.name} head={h} prediction={p} /> : null;
+              })}
+              <p className="muted source-note">
+                Ridge decoders of this bundle ({manifest.provenance.kind}), {subject.voxelCount.toLocaleString()} voxels
+                → reduced rank, float16 weights; not normalised across a batch (single selection).
+              </p>
+            </div>
+          ) : (
+            <div className="placeholder placeholder--busy">
+              {status === 'error' ? 'Decoding failed (see the error above).' : 'Decoding…'}
+            </div>
+          )}
+        </section>
 
-      <section className="card trial-view__cortex">
-        <h2 className="card__title">
-          Betas on the cortex <span className="muted card__sub">z-scored per voxel within run ({trial.run})</span>
-        </h2>
-        <CortexSlot />
-      </section>
+        <section className="card trial-view__cortex">
+          <h2 className="card__title">
+            Betas on the cortex <span className="muted card__sub">z-scored per voxel within run ({trial.run})</span>
+          </h2>
+          <CortexSlot />
+        </section>
+      </div>
     </div>
   );
 }
