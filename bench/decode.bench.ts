@@ -55,7 +55,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   }
   const rows = [...node.rows, ...('rows' in browser ? browser.rows : [])];
   const adapter = 'adapter' in browser ? browser.adapter : null;
-  const swiftshader = Boolean(adapter && (adapter as { swiftshader?: boolean }).swiftshader);
+  const swiftshader = Boolean(adapter && (adapter as { software?: boolean }).software);
 
   // Per environment and backend: all heads of one batch size, summed (one full decode of a trial batch).
   const totals: Record<string, { ms: number; speedupVsJs: number }> = {};

@@ -1,6 +1,7 @@
 // Page side of the decode benchmark in headless Chromium: WebGPU (SwiftShader here, a real GPU
 // elsewhere) and wasm, each against the plain-JS reference in the same page. Parameters come from
 // the query string; the result is left on window.__benchDone for bench/lib-browser.ts to collect.
+import { webgpuAdapterInfo } from '../../src/core/decode/backend.ts';
 import { MIRAGE_HEADS, runDecodeBench } from '../decodeBenchCore.ts';
 
 declare global {
@@ -16,26 +17,11 @@ const log = (m: string) => {
   logEl.textContent += `\n${m}`;
 };
 
-async function adapterInfo(): Promise<Record<string, unknown> | null> {
-  type Adapter = { info?: Record<string, string> };
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
-  if (!gpu) return null;
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) return { available: false };
-  const info = adapter.info ?? {};
-  const text = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.device ?? ''} ${info.description ?? ''}`;
-  return {
-    vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
-    // SwiftShader is Chromium's CPU implementation of WebGPU: correct, but says nothing about GPU speed.
-    swiftshader: /swiftshader|subzero/i.test(text) || (info.vendor === 'google' && /swiftshader|cpu/i.test(text)),
-  };
-}
-
 (async () => {
   try {
     const names = (q.get('heads') ?? '').split(',').filter(Boolean);
     const heads = names.length ? MIRAGE_HEADS.filter((h) => names.includes(h.name)) : MIRAGE_HEADS;
-    const adapter = await adapterInfo();
+    const adapter = await webgpuAdapterInfo();
     log(`webgpu adapter: ${JSON.stringify(adapter)}; crossOriginIsolated=${crossOriginIsolated}`);
     const res = await runDecodeBench({
       env: 'chromium',

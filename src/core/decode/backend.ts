@@ -14,6 +14,8 @@ export const BACKEND_NAMES: readonly BackendName[] = ['webgpu', 'wasm', 'cpu', '
 
 export interface DecoderBackend {
   readonly name: BackendName;
+  /** What runs underneath, for the UI's badge, e.g. "SwiftShader (CPU emulation of WebGPU)". */
+  readonly detail?: string;
   setHead(h: LoadedHead): Promise<void>;
   /** [nTrials, nOut] after input and output norms (not MIRAGE's batch normalisation). */
   predict(name: HeadName, betas: Float32Array, nTrials: number): Promise<Float32Array>;
@@ -30,6 +32,38 @@ export interface BackendOptions {
   wasmPaths?: string;
   /** Told about each backend that failed before the one returned. */
   onFallback?: (name: BackendName, error: unknown) => void;
+  /**
+   * Refuse a software WebGPU adapter (SwiftShader): it computes correctly but far slower than wasm.
+   * Off by default so headless test browsers still exercise the WebGPU path.
+   */
+  skipSoftwareWebgpu?: boolean;
+}
+
+export interface WebgpuAdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  /** SwiftShader or another CPU implementation. */
+  software: boolean;
+}
+
+/** The WebGPU adapter this context would get, or null without WebGPU. */
+export async function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo | null> {
+  type Adapter = { info?: Record<string, string>; isFallbackAdapter?: boolean };
+  const gpu = typeof navigator === 'undefined' ? undefined : (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+  if (!gpu) return null;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const text = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.device ?? ''} ${info.description ?? ''}`;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software: Boolean(adapter.isFallbackAdapter) || /swiftshader|llvmpipe|software/i.test(text),
+  };
 }
 
 /** Tries each backend in `order` and returns the first that starts and passes a tiny matMul check. */
@@ -50,6 +84,7 @@ export async function createBackend(order: BackendName[], opts: BackendOptions =
 /** The plain-JS reference as a backend (always available). */
 export class JsBackend implements DecoderBackend {
   readonly name = 'js' as const;
+  readonly detail = 'plain JavaScript reference (float64 accumulation)';
   private readonly heads = new Map<HeadName, LoadedHead>();
   async setHead(h: LoadedHead): Promise<void> {
     this.heads.set(h.spec.name, h);
@@ -89,14 +124,24 @@ export class TfjsBackend implements DecoderBackend {
   private constructor(
     readonly name: Exclude<BackendName, 'js'>,
     private readonly tf: typeof TF,
+    readonly detail?: string,
   ) {}
 
   static async start(name: Exclude<BackendName, 'js'>, opts: BackendOptions = {}): Promise<TfjsBackend> {
     const tf = await loadTf();
+    let detail: string | undefined;
     if (name === 'webgpu') {
       if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) {
         throw new Error('navigator.gpu is not available (no WebGPU in this context)');
       }
+      const info = await webgpuAdapterInfo();
+      if (!info) throw new Error('navigator.gpu.requestAdapter() returned no adapter');
+      if (info.software && opts.skipSoftwareWebgpu) {
+        throw new Error(`the WebGPU adapter is a software implementation (${info.architecture || info.vendor || 'unknown'}); skipped`);
+      }
+      detail = info.software
+        ? `${info.architecture || 'software'} (CPU emulation of WebGPU)`
+        : [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || undefined;
       await import('@tensorflow/tfjs-backend-webgpu');
     } else if (name === 'wasm') {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -104,7 +149,7 @@ export class TfjsBackend implements DecoderBackend {
     }
     if (!(await tf.setBackend(name))) throw new Error(`tfjs could not initialise the ${name} backend`);
     await tf.ready();
-    const be = new TfjsBackend(name, tf);
+    const be = new TfjsBackend(name, tf, detail ?? (name === 'wasm' ? 'tfjs wasm (XNNPACK)' : 'tfjs cpu (JavaScript kernels)'));
     // Smoke check: a backend that registers but cannot compute must fail here, not mid-decode.
     const check = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([1, 0, 0, 1], [2, 2])));
     const v = await check.data();
