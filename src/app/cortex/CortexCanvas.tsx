@@ -306,7 +306,8 @@ function buildOutlines(s: SceneState, p: CortexCanvasProps): void {
       const seg = maskContour(index, mask);
       if (!seg.length) continue;
       const xyz = new Float32Array((seg.length / 2) * 3);
-      const lift = 0.25; // mm above the surface, along the normal
+      const selected = r.name === p.selectedRoi;
+      const lift = selected ? 0.5 : 0.25; // mm above the surface, along the normal; the selected ROI on top
       for (let i = 0; i < seg.length; i += 2) {
         const a = seg[i];
         const b = seg[i + 1];
@@ -317,8 +318,8 @@ function buildOutlines(s: SceneState, p: CortexCanvasProps): void {
       }
       const lg = new THREE.BufferGeometry();
       lg.setAttribute('position', new THREE.BufferAttribute(xyz, 3));
-      const selected = r.name === p.selectedRoi;
-      const line = new THREE.LineSegments(lg, new THREE.LineBasicMaterial({ color: selected ? 0xffffff : new THREE.Color(r.color), transparent: !selected, opacity: selected ? 1 : 0.85 }));
+      // All opaque, so renderOrder alone decides that the selected outline is drawn last (on top).
+      const line = new THREE.LineSegments(lg, new THREE.LineBasicMaterial({ color: selected ? 0xffffff : new THREE.Color(r.color) }));
       line.renderOrder = selected ? 2 : 1;
       s.outlines.add(line);
     }
