@@ -3,7 +3,7 @@
 // a screenshot is kept (test-results/browser/reconstruct.png).
 // Data: a small SIMULATED bundle + the demo model pack (src/core/generate/miniBundle.ts), under
 // .cache/test-bundles/recon-demo/ (rebuilt when missing).
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from '../../cli/lib/fsSink.ts';
@@ -29,6 +29,31 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
       for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
     }).observe({ type: 'longtask', buffered: true });
   });
+  // A shared dev server may reload the page (dependency optimisation, another engineer's edit):
+  // one reload restarts the attempt; it is not the page being unresponsive.
+  let rtts: number[] = [];
+  let last: { ep: string; n: number; best: number; scores: number[]; caption: string; size: number; low?: number } | null = null;
+  for (let attempt = 0; attempt < 3 && !last; attempt++) {
+    try {
+      last = await attemptReconstruction(page, (r) => (rtts = r));
+    } catch (e) {
+      if (!/context was destroyed|navigation|Target page/.test(String(e)) || attempt === 2) throw e;
+    }
+  }
+  expect(last!.ep).toBe('webgpu');
+  expect(last!.n).toBe(4);
+  expect(last!.size).toBe(IMAGE_SIZE);
+  expect(last!.low).toBe(64);
+  expect(last!.scores[last!.best]).toBe(Math.max(...last!.scores));
+  await expect(page.getByTestId('rc-caption')).toHaveText(/^a \w+ \w+ on \w+$/);
+  const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
+  test.info().annotations.push({ type: 'main-thread', description: `longest task ${longest.toFixed(0)} ms; rAF round trips ${rtts.join(', ')} ms` });
+  expect(Math.max(...rtts)).toBeLessThan(2000);
+  await page.screenshot({ path: 'test-results/browser/reconstruct.png', fullPage: true, timeout: 120_000 });
+  expect(errors).toEqual([]);
+});
+
+async function attemptReconstruction(page: Page, setRtts: (r: number[]) => void) {
   await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
   const panel = page.getByTestId('reconstruct-panel');
   await expect(panel).toBeVisible();
@@ -40,6 +65,7 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   await page.getByTestId('rc-run').click();
   // While it runs, the main thread answers quickly (work is in the worker).
   const rtts: number[] = [];
+  setRtts(rtts);
   for (let i = 0; i < 5; i++) {
     const t0 = Date.now();
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
@@ -50,19 +76,8 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   const error = page.locator('.rc-error');
   await expect(result.or(error).first()).toBeVisible({ timeout: 400_000 });
   if (await error.isVisible()) throw new Error(`the panel shows an error: ${await error.innerText()}`);
-  const last = await page.evaluate(() => {
+  return page.evaluate(() => {
     const r = window.mirageReconstruct!.last()!;
     return { ep: r.executionProvider, n: r.candidates.length, best: r.best, scores: r.scores, caption: r.caption, size: r.candidates[0].width, low: r.lowLevel?.width };
   });
-  expect(last.ep).toBe('webgpu');
-  expect(last.n).toBe(4);
-  expect(last.size).toBe(IMAGE_SIZE);
-  expect(last.low).toBe(64);
-  expect(last.scores[last.best]).toBe(Math.max(...last.scores));
-  await expect(page.getByTestId('rc-caption')).toHaveText(/^a \w+ \w+ on \w+$/);
-  const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
-  test.info().annotations.push({ type: 'main-thread', description: `longest task ${longest.toFixed(0)} ms; rAF round trips ${rtts.join(', ')} ms` });
-  expect(Math.max(...rtts)).toBeLessThan(2000);
-  await page.screenshot({ path: 'test-results/browser/reconstruct.png', fullPage: true, timeout: 120_000 });
-  expect(errors).toEqual([]);
-});
+}
