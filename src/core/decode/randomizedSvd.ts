@@ -287,6 +287,48 @@ export async function randomizedSvd(W: RowBlockSource, opts: RandomizedSvdOption
   return { A: matrix(p, r, A16), B: matrix(r, q, B16), singularValues: sv, fidelityR2, fidelityTrials: X ? n : 0, passes };
 }
 
+/**
+ * The same factorisation when the matrix is only available by *voxel* rows, i.e. the source is
+ * Wᵀ [nVox, nOut] (a Fortran-ordered `coef` pickle, as sklearn's Ridge leaves it). Runs
+ * randomizedSvd on Wᵀ (whose result factors W), swaps and transposes the factors, and computes the
+ * fidelity with one extra pass: full predictions X·Wᵀ accumulated over voxel blocks.
+ */
+export async function randomizedSvdOfTranspose(Wt: RowBlockSource, opts: RandomizedSvdOptions): Promise<RandomizedSvdResult> {
+  const { rows: p, cols: q } = Wt;
+  const X = opts.fidelityX;
+  if (X && X.cols !== p) throw new RangeError(`randomizedSvd: fidelity trials have ${X.cols} voxels, Wᵀ has ${p} rows`);
+  const res = await randomizedSvd(Wt, { ...opts, fidelityX: undefined });
+  const r = res.A.cols;
+  // res: W ≈ A' B' with A' [q, r], B' [r, p]  =>  Wᵀ ≈ B'ᵀ A'ᵀ
+  const A = new Float32Array(p * r);
+  const B = new Float32Array(r * q);
+  for (let v = 0; v < p; v++) for (let c = 0; c < r; c++) A[v * r + c] = res.B.data[c * p + v];
+  for (let c = 0; c < r; c++) for (let o = 0; o < q; o++) B[c * q + o] = res.A.data[o * r + c];
+  let fidelityR2 = NaN;
+  const n = X ? X.rows : 0;
+  if (X && n >= 2) {
+    const full = new Float64Array(n * q);
+    const blockRows = Math.max(1, opts.blockRows ?? Math.floor((32 << 20) / (4 * q)));
+    for (let start = 0; start < p; start += blockRows) {
+      if (opts.signal?.aborted) throw new AbortError();
+      const count = Math.min(blockRows, p - start);
+      const block = await Wt.readRows(start, count);
+      for (let t = 0; t < n; t++) {
+        const ft = t * q;
+        for (let i = 0; i < count; i++) {
+          const x = X.data[t * p + start + i];
+          if (x === 0) continue;
+          const bi = i * q;
+          for (let o = 0; o < q; o++) full[ft + o] += x * block[bi + o];
+        }
+      }
+      opts.onProgress?.(start + count, p, 'fidelity');
+    }
+    fidelityR2 = predictionR2(full, X, A, B, n, p, q, r);
+  }
+  return { A: matrix(p, r, A), B: matrix(r, q, B), singularValues: res.singularValues, fidelityR2, fidelityTrials: n, passes: res.passes + (X ? 1 : 0) };
+}
+
 /** 1 − Σ(full − comp)² / Σ(full − mean_trials(full))², summed over all outputs. */
 function predictionR2(full: Float64Array, X: Matrix, A: Float32Array, B: Float32Array, n: number, p: number, q: number, r: number): number {
   let ssRes = 0;

@@ -5,7 +5,7 @@
 import { AbortError } from '../bundle/errors.ts';
 import type { Head, HeadName, Subject } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
-import { randomizedSvd, type RowBlockSource } from '../decode/randomizedSvd.ts';
+import { randomizedSvd, randomizedSvdOfTranspose, type RowBlockSource } from '../decode/randomizedSvd.ts';
 import { addHead, headShardPath } from '../decode/headBuilder.ts';
 import { decodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
@@ -148,7 +148,6 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
     if (p !== nvox) {
       throw new FormatError(file, `coef has ${p} voxels (shape [${coef.shape}]) but subject ${subject}'s mask has ${nvox}`, { field: 'coef', expected: `(out_dim, ${nvox})` });
     }
-    if (coef.fortranOrder) throw new FormatError(file, 'coef is stored in Fortran order', { field: 'coef', expected: 'a C-contiguous array (np.ascontiguousarray before pickling)' });
     const interceptV = dictGet(d, 'intercept', file);
     const intercept = new Float32Array(q);
     if (interceptV instanceof NdArray) {
@@ -171,8 +170,11 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
       ({ fidelityR2: r2, trials, description } = c.meta);
       warnings.push(`${hf.head}: reused the factors computed by an earlier, interrupted run (cache key ${key})`);
     } else {
-      const W: RowBlockSource = { rows: q, cols: p, readRows: (s, c) => readRows(coef, s, c) };
-      const res = await randomizedSvd(W, {
+      // sklearn's Ridge leaves coef_ Fortran-ordered: then the voxel rows of coefᵀ are what is contiguous
+      const fortran = coef.fortranOrder;
+      const asCoefT = new NdArray(coef.dtype, [p, q], false, coef.data);
+      const W: RowBlockSource = fortran ? { rows: p, cols: q, readRows: (s, c) => readRows(asCoefT, s, c) } : { rows: q, cols: p, readRows: (s, c) => readRows(coef, s, c) };
+      const res = await (fortran ? randomizedSvdOfTranspose : randomizedSvd)(W, {
         rank,
         fidelityX: X,
         powerIterations: opts.powerIterations,

@@ -69,6 +69,31 @@ describe('import mirage-weights', () => {
     expect(warnings.some((w) => /12 outputs, not MIRAGE's \[768\]/.test(w))).toBe(true);
   });
 
+  it("handles a Fortran-ordered coef (sklearn's coef_) with the same result as the C-ordered one", async () => {
+    const products = async (dir: string) => {
+      const { writer, files } = memoryWriter();
+      const { body } = await importMirageWeights({ existing: await baseBundle(), writer, subject: 1, rank: 3, heads: [{ head: 'image', pickle: await fileSource(join(W, dir, 'image_ridge.pkl')) }], command: 'x' });
+      const m = await writer.finish(body);
+      const h = m.subjects[0].heads[0];
+      const sh = files.get(h.A.shard)!;
+      const A = decodeFloat16(new Uint16Array(sh.buffer.slice(sh.byteOffset + h.A.offset, sh.byteOffset + h.A.offset + 2 * 72)));
+      const B = decodeFloat16(new Uint16Array(sh.buffer.slice(sh.byteOffset + h.B.offset, sh.byteOffset + h.B.offset + 2 * 36)));
+      const AB = new Float64Array(24 * 12);
+      for (let v = 0; v < 24; v++) for (let o = 0; o < 12; o++) for (let c = 0; c < 3; c++) AB[v * 12 + o] += A[v * 3 + c] * B[c * 12 + o];
+      return { AB, fid: h.fidelity };
+    };
+    const c = await products('subj01');
+    const f = await products('fortran');
+    expect(f.fid.r2).toBeGreaterThan(0.999);
+    expect(f.fid.trials).toBe(64);
+    let err = 0, tot = 0;
+    c.AB.forEach((x, i) => {
+      err += (x - f.AB[i]) ** 2;
+      tot += x * x;
+    });
+    expect(err / tot).toBeLessThan(1e-4);
+  });
+
   it('refuses a head whose voxel count differs from the mask, naming the pickle', async () => {
     const existing = await baseBundle();
     const { writer } = memoryWriter();
