@@ -14,6 +14,8 @@ import { BUNDLE_LABEL, barData, bestMedianWorst, publishedToCsv, scatterData, su
 import { AudienceMode, type AudienceSource } from './AudienceMode.tsx';
 import { BarChart, ScatterChart } from './Charts.tsx';
 import { downloadText } from './exportFiles.ts';
+import { useBundleEvaluation } from './client.ts';
+import { EvalProgress, RowImages } from './BundleRows.tsx';
 import './evaluate.css';
 
 export interface EvaluatePanelProps {
@@ -37,10 +39,16 @@ function fmt(k: MetricKey, v: number | undefined): string {
 export function EvaluatePanel(props: EvaluatePanelProps) {
   const published = props.published ?? PUBLISHED_TABLE1;
   const citation = props.citation ?? MIRAGE_TABLE1_CITATION;
-  const bundleLabel = props.bundleLabel ?? BUNDLE_LABEL;
+  // Without rows the panel evaluates the open bundle itself (in workers/evaluate.worker.ts).
+  const selfEvaluating = props.rows === undefined;
+  const [evalSize, setEvalSize] = useState<'native' | '512'>('native');
+  const own = useBundleEvaluation(selfEvaluating, evalSize === '512' ? 512 : undefined);
+  const ownResult = own.status.kind === 'done' ? own.status.result : null;
+  const bundleLabel = props.bundleLabel ?? ownResult?.label ?? (own.simulated ? 'this bundle (SIMULATED)' : BUNDLE_LABEL);
   const [loaded, setLoaded] = useState<{ rows: ResultRow[]; name: string } | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const rows = loaded?.rows ?? props.rows ?? [];
+  const rows = loaded?.rows ?? props.rows ?? ownResult?.rows ?? [];
+  const renderRow = props.renderRow ?? (selfEvaluating && own.request && !loaded ? (row: ResultRow) => <RowImages request={own.request!} row={row} /> : undefined);
   const summary = useMemo(() => summarise(rows), [rows]);
   const methods = useMemo(() => [...new Set(rows.map((r) => r.method))], [rows]);
   const metrics = useMemo(() => {
@@ -109,8 +117,25 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
                 }}
               />
             </label>
+            {selfEvaluating && (
+              <label title="MIRAGE's tables resize to 512 px before PixCorr/SSIM; the bundle's own size is much faster">
+                evaluation size{' '}
+                <select value={evalSize} onChange={(e) => setEvalSize(e.target.value as 'native' | '512')} data-testid="eval-size">
+                  <option value="native">bundle images (fast)</option>
+                  <option value="512">512 px (MIRAGE)</option>
+                </select>
+              </label>
+            )}
             {loadError && <span className="error">{loadError}</span>}
           </div>
+          {selfEvaluating && !loaded && <EvalProgress status={own.status} available={own.available} onRun={own.run} onCancel={own.cancel} />}
+          {ownResult && !loaded && (
+            <ul className="eval-notes" data-testid="eval-notes">
+              {ownResult.notes.map((n) => (
+                <li key={n}>{n}</li>
+              ))}
+            </ul>
+          )}
           <p className="eval-source">
             Sources: <strong>{loaded ? `${bundleLabel} — ${loaded.name}` : bundleLabel}</strong> ({rows.length} rows){' '}
             {/simulated/i.test(bundleLabel) && <span className="sim">simulated data</span>}; <strong>{PUBLISHED_LABEL}</strong>: {citation}. Units:{' '}
@@ -120,7 +145,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
             {bars.length > 0 ? (
               <BarChart data={bars} title={`${info.label} — ${method} (${bundleLabel})`} unit={info.unit} name={`bars-${metric}`} />
             ) : (
-              <div className="placeholder">No results of this bundle yet: run `mirage eval` and load its results.csv.</div>
+              <div className="placeholder">No results of this bundle yet: reconstructions are evaluated here when the bundle has some (`mirage import recons`) or after a run in the Reconstruction tab; or run `mirage eval` and load its results.csv.</div>
             )}
             {scatter.length > 0 ? (
               <ScatterChart data={scatter} title={`${info.label}: vision vs imagery`} unit={info.unit} name={`scatter-${metric}`} />
@@ -173,7 +198,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
               <div className="eval-controls">
                 {(['best', 'median', 'worst'] as const).map((k) => (
                   <figure key={k} className="eval-chart">
-                    {props.renderRow?.(bmw[k].row)}
+                    {renderRow?.(bmw[k].row)}
                     <figcaption>
                       {k}: subject {bmw[k].row.subject}, {bmw[k].row.condition}, stimulus {bmw[k].row.stimulus}, rep {bmw[k].row.repetition} — score{' '}
                       {bmw[k].score.toFixed(3)}

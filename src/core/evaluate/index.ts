@@ -18,3 +18,6 @@ export * from './featurePacks.ts';
 export * from './runEval.ts';
 export * from './audience.ts';
 export * from './dashboardData.ts';
+export * from './demoMetricPack.ts';
+export * from './brainModel.ts';
+export * from './bundleEval.ts';

@@ -5,6 +5,7 @@
 // image loading, feature runners, progress and persistence.
 import { AbortError } from '../bundle/errors.ts';
 import type { Manifest, StimulusSet, TensorRef } from '../bundle/manifest.ts';
+import type { BrainScorer } from './brainModel.ts';
 import { fromUint8 } from './image.ts';
 import type { FeatureNetwork, FeatureRunner, NetworkSpec } from './featurePacks.ts';
 import { extractFeatures, featureMetric } from './featurePacks.ts';
@@ -37,6 +38,8 @@ export interface EvaluateOptions extends PixelMetricOptions {
   groundTruth: (stimulus: number) => Promise<FloatImage>;
   stimulusSet: (stimulus: number) => StimulusSet;
   networks?: Partial<Record<FeatureNetwork, FeatureNetworkRun>>;
+  /** adds brain_early / brain_higher / brain_all (an encoding model; see brainModel.ts) */
+  brain?: BrainScorer;
   identificationVariant?: IdentificationVariant;
   /** rows from an earlier run */
   finished?: ResultRow[];
@@ -46,8 +49,10 @@ export interface EvaluateOptions extends PixelMetricOptions {
   onProgress?: (done: number, total: number, label: string) => void;
 }
 
-export function requestedMetrics(networks?: Partial<Record<FeatureNetwork, unknown>>): MetricKey[] {
-  return ['pixcorr', 'ssim', ...(Object.keys(networks ?? {}) as MetricKey[])];
+export const BRAIN_METRICS: MetricKey[] = ['brain_early', 'brain_higher', 'brain_all'];
+
+export function requestedMetrics(networks?: Partial<Record<FeatureNetwork, unknown>>, brain = false): MetricKey[] {
+  return ['pixcorr', 'ssim', ...(Object.keys(networks ?? {}) as MetricKey[]), ...(brain ? BRAIN_METRICS : [])];
 }
 
 function groupKey(r: Pick<ReconstructionItem, 'method' | 'subject' | 'condition' | 'repetition'>): string {
@@ -56,7 +61,7 @@ function groupKey(r: Pick<ReconstructionItem, 'method' | 'subject' | 'condition'
 
 /** Scores every item; returns all rows (earlier finished ones included), sorted. */
 export async function evaluateReconstructions(items: ReconstructionItem[], opts: EvaluateOptions): Promise<ResultRow[]> {
-  const wanted = requestedMetrics(opts.networks);
+  const wanted = requestedMetrics(opts.networks, !!opts.brain);
   const isDone = (r: ResultRow) => wanted.every((k) => k in r.metrics && r.metrics[k] !== undefined);
   const rows = new Map<string, ResultRow>();
   for (const r of opts.finished ?? []) rows.set(rowKey(r), r);
@@ -95,6 +100,12 @@ export async function evaluateReconstructions(items: ReconstructionItem[], opts:
         const m = pixelMetricsPrepared(gt, img);
         metrics.pixcorr = m.pixcorr;
         metrics.ssim = m.ssim;
+      }
+      if (opts.brain && !BRAIN_METRICS.every((k) => k in metrics)) {
+        const b = await opts.brain.score(it.subject, it.condition, it.stimulus, img);
+        metrics.brain_early = b.early;
+        metrics.brain_higher = b.higher;
+        metrics.brain_all = b.all;
       }
       rows.set(key, { method: it.method, subject: it.subject, condition: it.condition, stimulus: it.stimulus, set: opts.stimulusSet(it.stimulus), repetition: it.repetition, metrics });
       done++;

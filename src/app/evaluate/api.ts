@@ -1,0 +1,22 @@
+// Types shared by workers/evaluate.worker.ts and the evaluate panel (no code).
+import type { BundleEvalResult, RgbBytes, SessionReconstruction } from '../../core/evaluate/bundleEval.ts';
+import type { ResultRow } from '../../core/evaluate/tables.ts';
+import type { BundleSourceSpec } from '../workerApi.ts';
+
+export type { BundleEvalResult, RgbBytes, SessionReconstruction };
+
+export interface EvaluateRequest {
+  bundle: BundleSourceSpec;
+  /** evaluation size (shorter edge); undefined = the bundle's image size */
+  size?: number;
+  session?: SessionReconstruction[];
+}
+
+export type RowRef = Pick<ResultRow, 'method' | 'subject' | 'condition' | 'stimulus' | 'repetition'>;
+
+export interface EvaluateWorkerApi {
+  evaluate(req: EvaluateRequest, onProgress?: (done: number, total: number, label: string) => void): Promise<BundleEvalResult>;
+  /** the reconstruction of a row and its ground truth (for galleries); null when unknown */
+  images(req: EvaluateRequest, row: RowRef): Promise<{ recon: RgbBytes; gt: RgbBytes } | null>;
+  cancel(): void;
+}

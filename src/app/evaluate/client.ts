@@ -1,0 +1,98 @@
+// Page side of workers/evaluate.worker.ts: one worker per page; the hook that evaluates the open
+// bundle (from the app's bundle store) with progress and cancel. No metric is computed here.
+import { proxy, wrap, type Remote } from 'comlink';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useBundleStore, type BundleLocation } from '../../state/bundleStore.ts';
+import type { BundleEvalResult, EvaluateRequest, EvaluateWorkerApi, SessionReconstruction } from './api.ts';
+
+let remote: Remote<EvaluateWorkerApi> | null = null;
+
+export function evaluateClient(): Remote<EvaluateWorkerApi> {
+  if (!remote) {
+    const worker = new Worker(new URL('../../../workers/evaluate.worker.ts', import.meta.url), { type: 'module', name: 'mirage-evaluate' });
+    remote = wrap<EvaluateWorkerApi>(worker);
+  }
+  return remote;
+}
+
+export function requestFor(location: BundleLocation, size: number | undefined, session: SessionReconstruction[]): EvaluateRequest {
+  const bundle = location.kind === 'url' ? { kind: 'url' as const, url: location.url } : { kind: 'files' as const, label: location.label, files: location.files };
+  return { bundle, size, session };
+}
+
+/** The reconstruction the Reconstruction tab made last in this page, if any (read-only). */
+export function sessionReconstructions(): SessionReconstruction[] {
+  const last = typeof window !== 'undefined' ? window.mirageReconstruct?.last() : null;
+  if (!last || !last.candidates.length) return [];
+  const img = last.candidates[last.best] ?? last.candidates[0];
+  return [
+    {
+      method: 'MIRAGE pipeline (this session)',
+      subject: last.request.subject,
+      condition: last.request.condition,
+      stimulus: last.request.stimulus,
+      repetition: last.settings.seed,
+      rgb: img.data.slice(),
+      width: img.width,
+      height: img.height,
+    },
+  ];
+}
+
+export type EvalStatus =
+  | { kind: 'idle' }
+  | { kind: 'running'; done: number; total: number; label: string }
+  | { kind: 'done'; result: BundleEvalResult }
+  | { kind: 'cancelled' }
+  | { kind: 'error'; message: string };
+
+/**
+ * Evaluates the open bundle's reconstructions (and this session's) in the worker. Starts on its own
+ * when `auto` and there is something to evaluate; `run()` restarts, `cancel()` stops.
+ */
+export function useBundleEvaluation(enabled: boolean, size: number | undefined) {
+  const location = useBundleStore((s) => s.location);
+  const manifest = useBundleStore((s) => s.manifest);
+  const [status, setStatus] = useState<EvalStatus>({ kind: 'idle' });
+  const [request, setRequest] = useState<EvaluateRequest | null>(null);
+  const runId = useRef(0);
+  const session = useRef<SessionReconstruction[]>([]);
+  const available = !!manifest && ((manifest.reconstructions?.length ?? 0) > 0 || sessionReconstructions().length > 0);
+
+  const run = useCallback(() => {
+    if (!location || !manifest) return;
+    session.current = sessionReconstructions();
+    const req = requestFor(location, size, session.current);
+    const id = ++runId.current;
+    setRequest(req);
+    setStatus({ kind: 'running', done: 0, total: 0, label: 'opening the bundle in the evaluate worker' });
+    evaluateClient()
+      .evaluate(
+        req,
+        proxy((done: number, total: number, label: string) => {
+          if (id === runId.current) setStatus({ kind: 'running', done, total, label });
+        }),
+      )
+      .then(
+        (result) => id === runId.current && setStatus({ kind: 'done', result }),
+        (e: unknown) => {
+          if (id !== runId.current) return;
+          const err = e as { name?: string; message?: string; file?: string; field?: string };
+          if (err?.name === 'AbortError' || /cancel/i.test(err?.message ?? '')) setStatus({ kind: 'cancelled' });
+          else setStatus({ kind: 'error', message: [err?.message ?? String(e), err?.file && `file ${err.file}`, err?.field && `field ${err.field}`].filter(Boolean).join(' — ') });
+        },
+      );
+  }, [location, manifest, size]);
+
+  const cancel = useCallback(() => {
+    void evaluateClient().cancel();
+  }, []);
+
+  useEffect(() => {
+    if (enabled && available) run();
+    else setStatus({ kind: 'idle' });
+    // a new bundle or size: results of the old one are void
+  }, [enabled, available, run]);
+
+  return { status, run, cancel, available, request, simulated: manifest?.provenance.kind === 'simulated' };
+}

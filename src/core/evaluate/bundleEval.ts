@@ -1,0 +1,140 @@
+// Evaluating the reconstructions of an open bundle (what the dashboard's worker runs): the bundle's
+// `reconstructions` sets plus any made in this session, against the bundle's stimulus images —
+// PixCorr, SSIM, identification with the demo metric pack (when the bundle folder has the demo
+// encoders in models/) and brain correlation with the simulation's ground-truth encoding model (when
+// the bundle carries one). Pure: the caller hands in the Bundle, progress and the AbortSignal.
+import type { Bundle } from '../bundle/loader.ts';
+import { BundleError } from '../bundle/errors.ts';
+import type { StimulusSet } from '../bundle/manifest.ts';
+import { createSession, runFloat } from '../onnx/runtime.ts';
+import { brainScorerFor, type BrainScorer } from './brainModel.ts';
+import { DEMO_METRIC_LABEL, demoMetricPack, hasDemoModels } from './demoMetricPack.ts';
+import type { FeatureNetworkRun, ReconstructionItem } from './runEval.ts';
+import { bundleReconstructionItems, evaluateReconstructions } from './runEval.ts';
+import { fromUint8, toRgb, toUint8, type FloatImage } from './image.ts';
+import { rowKey, type EvalCondition, type ResultRow } from './tables.ts';
+
+/** A reconstruction made in this page session (e.g. by the reconstruct panel). */
+export interface SessionReconstruction {
+  method: string;
+  subject: number;
+  condition: EvalCondition;
+  stimulus: number;
+  repetition: number;
+  /** uint8 RGB, HWC */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface BundleEvalOptions {
+  /** evaluation size (shorter edge); default the bundle's image size (MIRAGE uses 512: slower) */
+  size?: number;
+  antialias?: boolean;
+  session?: SessionReconstruction[];
+  /** ONNX execution providers for the feature networks (default wasm) */
+  executionProviders?: string[];
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export interface BundleEvalResult {
+  rows: ResultRow[];
+  /** "this bundle" or "this bundle (SIMULATED)" */
+  label: string;
+  size: number;
+  /** one line each: what the feature and brain columns are, what is missing */
+  notes: string[];
+}
+
+export function bundleSourceLabel(kind: 'simulated' | 'real'): string {
+  return kind === 'simulated' ? 'this bundle (SIMULATED)' : 'this bundle';
+}
+
+/** True when the bundle has something to evaluate (or session reconstructions are given). */
+export function hasReconstructions(bundle: Pick<Bundle, 'manifest'>, session: SessionReconstruction[] = []): boolean {
+  return (bundle.manifest.reconstructions?.length ?? 0) > 0 || session.length > 0;
+}
+
+/** Every reconstruction of the bundle and the session whose stimulus has a ground-truth image. */
+export function reconstructionItems(bundle: Bundle, session: SessionReconstruction[] = [], signal?: AbortSignal): ReconstructionItem[] {
+  const m = bundle.manifest;
+  const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
+  const evaluable = (stimulus: number) => !!stimById.get(stimulus)?.image;
+  const items: ReconstructionItem[] = bundleReconstructionItems(m, (ref) => bundle.tensor(ref, { signal }) as Promise<Uint8Array>, (_s, stim) => evaluable(stim));
+  for (const r of session) {
+    if (!evaluable(r.stimulus)) continue;
+    items.push({ ...r, label: `${r.method} s${r.subject} ${r.condition} #${r.stimulus}`, load: async () => fromUint8(r.rgb, r.width, r.height, 3) });
+  }
+  return items;
+}
+
+/** A stimulus's ground-truth image as a FloatImage. */
+export async function groundTruthImage(bundle: Bundle, stimulus: number, signal?: AbortSignal): Promise<FloatImage> {
+  const s = bundle.manifest.stimuli.find((x) => x.id === stimulus);
+  if (!s?.image) throw new BundleError(`${bundle.source.label}/manifest.json`, `stimulus ${stimulus} has no ground-truth image`, { field: `stimuli[${stimulus}].image` });
+  const [h, w, c] = s.image.shape;
+  return fromUint8((await bundle.tensor(s.image, { signal })) as Uint8Array, w, h, c);
+}
+
+/** The reconstruction of one result row and its ground truth, as uint8 RGB (for galleries). */
+export async function rowImages(
+  bundle: Bundle,
+  row: Pick<ResultRow, 'method' | 'subject' | 'condition' | 'stimulus' | 'repetition'>,
+  session: SessionReconstruction[] = [],
+): Promise<{ recon: RgbBytes; gt: RgbBytes } | null> {
+  const it = reconstructionItems(bundle, session).find((x) => rowKey(x) === rowKey(row));
+  if (!it) return null;
+  const bytes = (im: FloatImage): RgbBytes => ({ rgb: toUint8(toRgb(im)), width: im.width, height: im.height });
+  return { recon: bytes(await it.load()), gt: bytes(await groundTruthImage(bundle, row.stimulus)) };
+}
+
+export interface RgbBytes {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {}): Promise<BundleEvalResult> {
+  const m = bundle.manifest;
+  const size = opts.size ?? m.imageSize;
+  const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
+  const items = reconstructionItems(bundle, opts.session, opts.signal);
+  if (!items.length) {
+    throw new BundleError(`${bundle.source.label}/manifest.json`, 'nothing to evaluate: no reconstructions of stimuli with a ground-truth image', {
+      field: 'reconstructions',
+      expected: 'reconstruction sets (`mirage import recons`) or a reconstruction made in the Reconstruction tab',
+    });
+  }
+  const notes: string[] = [];
+  let networks: Partial<Record<'clip', FeatureNetworkRun>> | undefined;
+  let encoder: ((b: Float32Array, d: number[]) => Promise<{ data: Float32Array; dims: readonly number[] }>) | null = null;
+  let encoderSize = m.imageSize;
+  if (await hasDemoModels(bundle.source, opts.signal)) {
+    const pack = await demoMetricPack(bundle.source, { signal: opts.signal, command: 'evaluate worker (demo encoders next to the bundle)' });
+    const spec = pack.manifest.networks.clip!;
+    const session = await createSession(pack.onnx.clip!, { executionProviders: opts.executionProviders });
+    encoder = (data, dims) => runFloat(session, { [spec.input.name]: { data, dims } }, spec.output.name);
+    encoderSize = spec.preprocess.resize;
+    networks = { clip: { spec, run: encoder } };
+    notes.push(`CLIP column: ${DEMO_METRIC_LABEL}; two-way identification (chance 50%) within each method x subject x condition x repetition.`);
+  } else {
+    notes.push('feature metrics: no metric pack for this bundle (pixel metrics only).');
+  }
+  const { scorer, reason } = brainScorerFor(bundle, encoder, encoderSize);
+  const brain: BrainScorer | undefined = scorer ?? undefined;
+  notes.push(reason);
+  const label = bundleSourceLabel(m.provenance.kind);
+  const rows = await evaluateReconstructions(items, {
+    size,
+    antialias: opts.antialias ?? true,
+    groundTruth: (id) => groundTruthImage(bundle, id, opts.signal),
+    stimulusSet: (id) => stimById.get(id)!.set as StimulusSet,
+    networks,
+    brain,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+  });
+  notes.unshift(`${label}: ${rows.length} reconstructions scored at ${size} px (bilinear${opts.antialias === false ? '' : ', antialiased'}; MIRAGE's tables use 512).`);
+  return { rows, label, size, notes };
+}
