@@ -12,6 +12,10 @@ import type { StimulusSet } from '../../src/core/bundle/manifest.ts';
 import { fromUint8 } from '../../src/core/evaluate/image.ts';
 import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { FEATURE_NETWORKS, loadMetricPack } from '../../src/core/evaluate/featurePacks.ts';
+import type { FeatureRunner } from '../../src/core/evaluate/featurePacks.ts';
+import { brainScorerFor } from '../../src/core/evaluate/brainModel.ts';
+import { hasDemoModels, metricPackNotes, readDemoImageEncoder } from '../../src/core/evaluate/demoMetricPack.ts';
+import { hasGroundTruth } from '../../src/core/simulate/groundTruth.ts';
 import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
 import { MIRAGE_EVAL_SIZE } from '../../src/core/evaluate/pixelSuite.ts';
 import { bundleReconstructionItems, evaluateReconstructions, parseReconFileName } from '../../src/core/evaluate/runEval.ts';
@@ -77,7 +81,8 @@ export function register(program: Command): void {
       const subjects = o.subjects ? new Set(o.subjects.split(',').map((s) => Number(s.trim()))) : null;
       if (subjects && [...subjects].some((s) => !Number.isInteger(s))) throw new BundleError('--subjects', `got "${o.subjects}"`, { expected: 'comma-separated integers' });
 
-      const bundle = await Bundle.open(new FsShardSource(o.bundle), { verify: 'sizes' });
+      const bundleSource = new FsShardSource(o.bundle);
+      const bundle = await Bundle.open(bundleSource, { verify: 'sizes' });
       const m = bundle.manifest;
       const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
       const groundTruth = async (id: number): Promise<FloatImage> => {
@@ -153,6 +158,7 @@ export function register(program: Command): void {
 
       let networks: Partial<Record<FeatureNetwork, FeatureNetworkRun>> | undefined;
       let packNote = '';
+      const columnNotes: string[] = [];
       if (o.metrics) {
         const pack = await loadMetricPack(new FsShardSource(o.metrics));
         networks = {};
@@ -163,7 +169,21 @@ export function register(program: Command): void {
           networks[net] = { spec, run: (data, dims) => runFloat(session, { [spec.input.name]: { data, dims } }, spec.output.name) };
         }
         packNote = `feature metrics: metric pack "${pack.manifest.name}" (${pack.manifest.provenance.kind})`;
+        columnNotes.push(...metricPackNotes(pack.manifest));
       }
+      // Brain correlation: the simulation's ground-truth encoding model, driven by the demo image
+      // encoder (models/ next to the bundle); real bundles need an encoding-model pack.
+      let encoder: FeatureRunner | null = null;
+      let encoderSize = m.imageSize;
+      if (hasGroundTruth(m) && (await hasDemoModels(bundleSource))) {
+        const enc = await readDemoImageEncoder(bundleSource);
+        const session = await createSession(enc.bytes);
+        encoder = (data, dims) => runFloat(session, { [enc.input.name]: { data, dims } }, enc.output.name);
+        encoderSize = enc.size;
+      }
+      const brainInfo = brainScorerFor(bundle, encoder, encoderSize);
+      columnNotes.push(brainInfo.reason);
+      process.stderr.write(`${brainInfo.reason}\n`);
 
       await mkdir(o.out, { recursive: true });
       const csvPath = join(o.out, 'results.csv');
@@ -182,6 +202,7 @@ export function register(program: Command): void {
         groundTruth,
         stimulusSet: (id) => stimById.get(id)!.set as StimulusSet,
         networks,
+        brain: brainInfo.scorer ?? undefined,
         identificationVariant: o.identification,
         finished,
         onGroup: (all) => writeAtomic(csvPath, rowsToCsv(all)),
@@ -201,6 +222,8 @@ export function register(program: Command): void {
         `Source: ${provenance}. Evaluation size ${size} (bilinear${o.antialias ? ', antialiased' : ''}); ` +
           `identification: ${o.identification}; ${packNote || 'pixel metrics only (no --metrics pack)'}.`,
         packNote.includes('stand-in') ? '\n**Feature metrics use stand-in networks: not comparable to published numbers.**\n' : '',
+        ...columnNotes.map((n) => `- ${n}`),
+        '',
         summaryMarkdown(summarise(rows), { source: provenance }),
         '',
       ].join('\n');

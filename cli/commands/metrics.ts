@@ -7,6 +7,9 @@ import { fromUint8 } from '../../src/core/evaluate/image.ts';
 import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { MIRAGE_EVAL_SIZE, pixelMetrics } from '../../src/core/evaluate/pixelSuite.ts';
 import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
+import { DEMO_METRIC_LABEL, buildDemoMetricPack } from '../../src/core/evaluate/demoMetricPack.ts';
+import { writeAtomically } from '../lib/fsSink.ts';
+import { FsShardSource } from '../lib/fsSource.ts';
 
 export async function readPngImage(path: string): Promise<FloatImage> {
   let bytes: Uint8Array;
@@ -20,6 +23,19 @@ export async function readPngImage(path: string): Promise<FloatImage> {
 }
 
 export function register(program: Command): void {
+  program
+    .command('metric-pack')
+    .description('build a metric pack')
+    .command('demo')
+    .description(`the demo metric pack from \`mirage demo\` output: its image encoder as the CLIP column (${DEMO_METRIC_LABEL})`)
+    .requiredOption('--bundle <dir>', 'demo bundle folder (with models/models.json)')
+    .requiredOption('--out <dir>', 'metric pack folder to write (metricpack.json + clip.onnx)')
+    .action(async (o: { bundle: string; out: string }) => {
+      const manifest = await writeAtomically(o.out, (sink) =>
+        buildDemoMetricPack(new FsShardSource(o.bundle), sink, { command: `mirage metric-pack demo --bundle ${o.bundle} --out ${o.out}` }),
+      );
+      process.stderr.write(`wrote ${o.out}: ${manifest.name}, networks ${Object.keys(manifest.networks).join(', ')} (${manifest.provenance.kind})\n`);
+    });
   program
     .command('metrics')
     .description('pixel metrics (PixCorr, SSIM) of one ground-truth / reconstruction pair, as MIRAGE computes them')

@@ -118,5 +118,5 @@ export async function buildDemoMetricPack(source: ShardSource, sink: ShardSink, 
 export function metricPackNotes(m: MetricPackManifest): string[] {
   return Object.entries(m.networks)
     .filter(([, s]) => s && s.kind !== 'real')
-    .map(([k, s]) => `${METRICS[k as MetricKey].label} column: ${s!.role} (${s!.kind})`);
+    .map(([k, s]) => `${METRICS[k as MetricKey].label} column: ${s!.role}${s!.role.includes(s!.kind) ? '' : ` (${s!.kind})`}`);
 }
