@@ -6,14 +6,40 @@ import { Bundle } from '../src/core/bundle/loader.ts';
 import { HttpShardSource } from '../src/core/bundle/httpSource.ts';
 import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import { CortexSession } from '../src/core/cortex/session.ts';
+import { LOWLEVEL_HEAD, LowLevelDecoder, LowLevelRedecoder, readLowLevelDecoder } from '../src/core/cortex/lowLevel.ts';
 import type { BundleSourceSpec } from '../src/app/workerApi.ts';
-import type { CortexWorkerApi, SubjectView } from '../src/app/cortex/api.ts';
+import type { CortexWorkerApi, LowLevelResult, SubjectView } from '../src/app/cortex/api.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
 installErrorTransfer();
 
 let bundle: Bundle | null = null;
 let session: CortexSession | null = null;
+/** The bundle's low-level decoder (created on the first update), or why there is none. */
+let lowLevel: Promise<LowLevelRedecoder | string> | null = null;
+
+function lowLevelDecoder(b: Bundle): Promise<LowLevelRedecoder | string> {
+  if (!lowLevel) {
+    lowLevel = (async () => {
+      const r = await readLowLevelDecoder(b.source);
+      if (!r.decoder) return r.reason;
+      const preferWebgpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
+      return new LowLevelRedecoder(await LowLevelDecoder.create(r.decoder, { preferWebgpu }));
+    })().catch((e: unknown) => `the low-level decoder could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return lowLevel;
+}
+
+async function lowLevelImages(s: CortexSession, after: Float32Array | undefined): Promise<LowLevelResult> {
+  if (!after) return { available: false, reason: `the bundle has no ${LOWLEVEL_HEAD} head for subject ${s.subject.id}` };
+  const d = await lowLevelDecoder(bundle!);
+  if (typeof d === 'string') return { available: false, reason: d };
+  try {
+    return { available: true, ...(await d.images(s.engine.baseline(LOWLEVEL_HEAD).pred, after)) };
+  } catch (e) {
+    return { available: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
 
 function need(): CortexSession {
   if (!session) throw new Error('cortex worker: loadSubject() first');
@@ -27,6 +53,7 @@ function buffers(arrays: Array<ArrayBufferView | null | undefined>): ArrayBuffer
 const api: CortexWorkerApi = {
   async open(source: BundleSourceSpec) {
     session = null;
+    lowLevel = null;
     const src =
       source.kind === 'url'
         ? new HttpShardSource(new URL(source.url, self.location.href).href, { cache: source.cache ?? true })
@@ -64,7 +91,11 @@ const api: CortexWorkerApi = {
     const s = need();
     s.setStack(items);
     const u = await s.update();
-    return transfer(u, buffers(Object.values(u.predictions)));
+    const low = await lowLevelImages(s, u.predictions[LOWLEVEL_HEAD]);
+    // The cached "before" image is shared between updates: send a copy, transfer only "after".
+    const lowOut: LowLevelResult = low.available ? { ...low, before: { ...low.before, data: low.before.data.slice() } } : low;
+    const out = { ...u, lowLevel: lowOut };
+    return transfer(out, buffers([...Object.values(u.predictions), ...(lowOut.available ? [lowOut.before.data, lowOut.after.data] : [])]));
   },
 
   async overlay(kind) {

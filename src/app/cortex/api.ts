@@ -4,6 +4,7 @@ import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName } from
 import type { LesionCell } from '../../core/cortex/lesion.ts';
 import type { Perturbation } from '../../core/cortex/perturb.ts';
 import type { RoiFile } from '../../core/cortex/roi.ts';
+import type { LowLevelImages } from '../../core/cortex/lowLevel.ts';
 import type { BundleSourceSpec } from '../workerApi.ts';
 
 export type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, LesionCell, Perturbation, RoiFile };
@@ -16,6 +17,12 @@ export interface SubjectView {
   heads: Array<{ name: HeadName; outputShape: number[]; rank: number; role: string }>;
   hasVoxelMap: boolean;
 }
+
+/** The low-level images of an update, or why there are none. */
+export type LowLevelResult = ({ available: true } & LowLevelImages) | { available: false; reason: string };
+
+/** An update plus the low-level image decoded before and after the perturbation. */
+export type CortexUpdateWithLowLevel = CortexUpdate & { lowLevel: LowLevelResult };
 
 export interface PickInfo {
   voxels: number[];
@@ -42,8 +49,11 @@ export interface CortexWorkerApi {
   open(source: BundleSourceSpec): Promise<void>;
   loadSubject(subject: number): Promise<SubjectView>;
   setTrials(trials: number[]): Promise<void>;
-  /** Replaces the perturbation stack and returns the update. */
-  setStack(items: Perturbation[]): Promise<CortexUpdate>;
+  /**
+   * Replaces the perturbation stack and returns the update, with the perturbed blurry head
+   * re-decoded by the bundle's low-level decoder (the unperturbed image decoded once per trial).
+   */
+  setStack(items: Perturbation[]): Promise<CortexUpdateWithLowLevel>;
   /** Per-hemisphere vertex values of an overlay (NaN: nothing mapped), or null. */
   overlay(kind: OverlayKind): Promise<Float32Array[] | null>;
   pick(hemi: number, vertex: number, overlay: OverlayKind): Promise<PickInfo>;

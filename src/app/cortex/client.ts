@@ -1,9 +1,10 @@
 // Page-side client of workers/cortex.worker.ts: one worker per page, opened on the bundle the app
 // has open. Updates are coalesced: while one stack is being computed, only the newest waiting one
-// is sent next, so a dragged slider never queues stale work.
+// is sent next, so a dragged slider never queues stale work (the low-level re-decode is part of
+// the same call, so it follows the same newest-update-wins rule).
 import { wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
-import type { CortexUpdate, CortexWorkerApi, Perturbation } from './api.ts';
+import type { CortexUpdateWithLowLevel, CortexWorkerApi, Perturbation } from './api.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<CortexWorkerApi> | null = null;
@@ -30,7 +31,7 @@ export function ensureOpen(location: BundleLocation): Promise<void> {
 export class StackUpdater {
   private busy = false;
   private waiting: Perturbation[] | null = null;
-  constructor(private readonly onUpdate: (u: CortexUpdate, stack: Perturbation[]) => void, private readonly onError: (e: unknown) => void) {}
+  constructor(private readonly onUpdate: (u: CortexUpdateWithLowLevel, stack: Perturbation[]) => void, private readonly onError: (e: unknown) => void) {}
 
   push(stack: Perturbation[]): void {
     this.waiting = stack;

@@ -8,12 +8,13 @@ import { useBundleStore, isSimulated, toAppError } from '../../state/bundleStore
 import { useCortexStore, cortexCodec, type CortexOverlay } from '../../state/cortexUrl.ts';
 import { useResolvedSelection } from '../../state/hooks.ts';
 import { registerUrlCodec } from '../../state/url.ts';
-import type { CortexUpdate, LesionCell, PickInfo, RoiInfo, SubjectView } from './api.ts';
+import type { CortexUpdateWithLowLevel as CortexUpdate, LesionCell, PickInfo, RoiInfo, SubjectView } from './api.ts';
 import { CortexCanvas, type CanvasTool, type SurfaceHit } from './CortexCanvas.tsx';
 import { ColorBar, HeadChangeChart, LesionChart, StimulusCosineChart } from './Charts.tsx';
 import { StackUpdater, cortexClient, ensureOpen } from './client.ts';
 import { colorize, makeScale, type ColorScale } from './colors.ts';
 import { PerturbEditor, StackList } from './PerturbEditor.tsx';
+import { LowLevelPair } from './LowLevelPair.tsx';
 import { RoiList } from './RoiList.tsx';
 import './cortex.css';
 
@@ -421,6 +422,10 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
         </div>
       </div>
       <div className="cortex__charts">
+        <div className="cortex__chart">
+          <h3>Low-level image (blurry head → low-level decoder){simulated ? ' · simulated' : ''}</h3>
+          <LowLevelPair result={update?.lowLevel ?? null} />
+        </div>
         <div className="cortex__chart">
           <h3>Change per head</h3>
           <HeadChangeChart update={update} />

@@ -11,3 +11,4 @@ export * from './lesion.ts';
 export { pinvSymmetric } from './linalg.ts';
 export * from './session.ts';
 export { TfRegionHead } from './tfRegion.ts';
+export * from './lowLevel.ts';

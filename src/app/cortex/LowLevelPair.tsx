@@ -1,0 +1,55 @@
+// "Before" and "after" low-level images of the cortex panel: the blurry head's prediction for the
+// unperturbed and the perturbed trial, each decoded by the bundle's low-level decoder (64x64 RGB),
+// drawn pixelated at a readable size. Labelled with the head and "simulated" when the decoder is.
+import { useEffect, useRef } from 'react';
+import type { RgbImage } from '../../core/generate/enhance.ts';
+import type { LowLevelResult } from './api.ts';
+
+function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = ref.current;
+    if (!c) return;
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d');
+    if (!ctx) return;
+    const d = ctx.createImageData(img.width, img.height);
+    for (let i = 0, n = img.width * img.height; i < n; i++) {
+      d.data[4 * i] = img.data[3 * i];
+      d.data[4 * i + 1] = img.data[3 * i + 1];
+      d.data[4 * i + 2] = img.data[3 * i + 2];
+      d.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(d, 0, 0);
+  }, [img]);
+  return (
+    <figure className="cortex__lowlevel-fig">
+      <canvas ref={ref} data-testid={testId} className="cortex__lowlevel-img" aria-label={label} />
+      <figcaption>{label}</figcaption>
+    </figure>
+  );
+}
+
+export function LowLevelPair({ result }: { result: LowLevelResult | null }) {
+  if (!result) return <div className="muted">Decoding the low-level image…</div>;
+  if (!result.available) {
+    return (
+      <div className="muted" data-testid="cortex-lowlevel-note">
+        No low-level image: {result.reason}.
+      </div>
+    );
+  }
+  const sim = result.kind === 'simulated' ? ' · simulated' : '';
+  return (
+    <div data-testid="cortex-lowlevel" data-ep={result.executionProvider}>
+      <div className="cortex__lowlevel">
+        <RgbCanvas img={result.before} testId="cortex-lowlevel-before" label={`before · ${result.head} head${sim}`} />
+        <RgbCanvas img={result.after} testId="cortex-lowlevel-after" label={`after · ${result.head} head${sim}`} />
+      </div>
+      <div className="muted cortex__facts">
+        {result.head} head → low-level decoder ({result.after.width}×{result.after.height}, {result.executionProvider}) in {result.ms.toFixed(1)} ms{sim ? ' · simulated decoder, not VDVAE' : ''}
+      </div>
+    </div>
+  );
+}
