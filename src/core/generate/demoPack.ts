@@ -67,6 +67,8 @@ export interface DemoPackOptions {
   training?: { scenes: Scene[]; images: Uint8Array[]; features: { image: Float32Array; text: Float32Array; prompt: Float32Array } };
   /** Folder prefix inside the sink, e.g. "modelpack/". */
   prefix?: string;
+  /** Fixed creation time in the pack's provenance (reproducible builds); default: now. */
+  createdAt?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -255,7 +257,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       provenance: {
         kind: 'simulated',
         command: `buildDemoModelPack(seed=${opts.seed}, trainImages=${n})`,
-        createdAt: new Date().toISOString(),
+        createdAt: opts.createdAt ?? new Date().toISOString(),
         notes: `fit: ${JSON.stringify(rep)}`,
       },
       stages,

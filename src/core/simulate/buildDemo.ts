@@ -7,6 +7,7 @@ import type { Head, HeadName, Manifest, Roi, Stimulus, Subject, Trial, FeatureSe
 import { sha256Hex } from '../bundle/sha256.ts';
 import { BundleWriter, type ShardSink } from '../bundle/writer.ts';
 import { addHead } from '../decode/headBuilder.ts';
+import { buildDemoModelPack } from '../generate/demoPack.ts';
 import { reduceRank } from '../decode/reducedRank.ts';
 import { RidgePath, r2Score, type RidgeSolution } from '../decode/ridge.ts';
 import { matrix, matrix64 } from '../tensor/matrix.ts';
@@ -131,8 +132,8 @@ export async function buildDemo(sink: ShardSink, opts: DemoOptions): Promise<Man
   if (!Number.isInteger(voxels) || voxels < 50) throw new RangeError(`buildDemo: voxels must be an integer >= 50, got ${voxels}`);
   if (!Number.isInteger(nTrain) || nTrain < 50) throw new RangeError(`buildDemo: trainImages must be an integer >= 50, got ${nTrain}`);
   const signal = opts.signal;
-  // progress: world (2 units), each tuning subject (1), each decoded subject (2), writing (1)
-  const total = 2 + tuning.length + 2 * decoded.length + 1;
+  // progress: world (2 units), each tuning subject (1), each decoded subject (2), writing (1), model pack (1)
+  const total = 2 + tuning.length + 2 * decoded.length + 2;
   let done = 0;
   const report = (label: string) => opts.onProgress?.(done, total, label);
   const step = (label: string) => {
@@ -332,6 +333,22 @@ export async function buildDemo(sink: ShardSink, opts: DemoOptions): Promise<Man
     },
   };
 
+  // the demo model pack (docs/model-packs.md, docs/simulation.md): <bundle>/modelpack/, which the
+  // reconstruct panel and `mirage reconstruct` look for next to the manifest
+  throwIfAborted(signal);
+  step('fitting the demo model pack');
+  const createdAt = opts.createdAt ?? new Date().toISOString();
+  await buildDemoModelPack(sink, {
+    seed,
+    encoders: world.graphs,
+    training: { scenes: world.trainScenes, images: world.trainImages, features: world.trainFeatures },
+    prefix: 'modelpack/',
+    createdAt,
+    signal,
+    onProgress: (_d, _t, label) => report(`model pack: ${label}`),
+  });
+  throwIfAborted(signal);
+
   const command = opts.command ?? `mirage demo --seed ${seed} --voxels ${voxels}`;
   const manifest = await writer.finish({
     name: `MIRAGE Explorer demo (simulated, seed ${seed})`,
@@ -339,7 +356,7 @@ export async function buildDemo(sink: ShardSink, opts: DemoOptions): Promise<Man
     provenance: {
       kind: 'simulated',
       command,
-      createdAt: opts.createdAt ?? new Date().toISOString(),
+      createdAt,
       generator: { name: 'mirage-explorer', version: '0.1.0' },
       seed,
       sources: [],
