@@ -23,8 +23,10 @@ function lowLevelDecoder(b: Bundle): Promise<LowLevelRedecoder | string> {
     lowLevel = (async () => {
       const r = await readLowLevelDecoder(b.source);
       if (!r.decoder) return r.reason;
-      const preferWebgpu = typeof navigator !== 'undefined' && 'gpu' in navigator;
-      return new LowLevelRedecoder(await LowLevelDecoder.create(r.decoder, { preferWebgpu }));
+      // wasm: the decoder is small (one 1x384 product and a few convs, a few ms) and the WebGPU EP
+      // cannot run its strided Conv (it falls back anyway, logging errors). LowLevelDecoder.create
+      // takes { preferWebgpu: true } for a decoder WebGPU can run.
+      return new LowLevelRedecoder(await LowLevelDecoder.create(r.decoder));
     })().catch((e: unknown) => `the low-level decoder could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
   }
   return lowLevel;

@@ -1,6 +1,7 @@
 // The cortex panel on a small simulated demo: select V1, silence it, and check that the image
 // head's change computed by the worker's factored path equals the CPU reference recomputed in the
-// page (decode's predictHead on x and x + dx). Screenshots the cortex with the overlay.
+// page (decode's predictHead on x and x + dx), and that the re-decoded low-level image changes.
+// Screenshots the cortex with the overlay and the before/after low-level images.
 import { expect, test } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,6 +57,21 @@ test('select V1, silence it: the image-head change equals the CPU reference; scr
   expect(image).toBeGreaterThan(0);
   await expect(page.getByTestId('cortex-cosines')).toBeVisible();
   await expect(page.getByTestId('cortex-lesion')).toBeVisible();
+
+  // The low-level image re-decoded: silencing V1 changes the blurry head, so "after" differs from "before".
+  await expect(page.getByTestId('cortex-lowlevel-after')).toBeVisible({ timeout: 120_000 });
+  const low = await page.evaluate(() => {
+    const l = window.mirageCortex!.update()!.lowLevel;
+    if (!l.available) return { reason: l.reason, diff: -1, n: 0 };
+    let diff = 0;
+    for (let i = 0; i < l.after.data.length; i++) diff += Math.abs(l.after.data[i] - l.before.data[i]);
+    return { reason: '', diff, n: l.after.data.length };
+  });
+  expect(low.reason).toBe('');
+  expect(low.n).toBe(64 * 64 * 3);
+  expect(low.diff).toBeGreaterThan(0);
+  await expect(page.getByTestId('cortex-lowlevel')).toContainText('simulated');
+  await page.getByTestId('cortex-lowlevel').screenshot({ path: 'test-results/cortex-lowlevel.png' });
 
   // Show the perturbation itself on the surface, then screenshot.
   await page.getByTestId('cortex-overlay').selectOption('perturbation');
