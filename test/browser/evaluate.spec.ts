@@ -112,7 +112,7 @@ test('evaluates the bundle\'s reconstructions in a worker and shows them beside 
   await expect(notes).toContainText("ground-truth encoding model");
 
   // The scatter: the 8 published methods (circles) and this bundle's 2 methods (diamonds).
-  const scatter = page.getByTestId('scatter-pixcorr');
+  const scatter = page.getByTestId('scatter-scatter-pixcorr');
   await expect(scatter.locator('g.pt circle')).toHaveCount(8);
   await expect(scatter.locator('g.pt path')).toHaveCount(METHODS.length);
   await expect(scatter).toContainText('published, real NSD-Imagery');
@@ -140,7 +140,7 @@ test('evaluates the bundle\'s reconstructions in a worker and shows them beside 
   expect(mean('vision', 'brain_all')).toBeGreaterThan(0);
 
   await page.getByRole('combobox').first().selectOption('clip');
-  await expect(page.getByTestId('scatter-clip').locator('g.pt path')).toHaveCount(METHODS.length);
+  await expect(page.getByTestId('scatter-scatter-clip').locator('g.pt path')).toHaveCount(METHODS.length);
   await page.getByRole('combobox').first().selectOption('pixcorr');
   await page.screenshot({ path: 'test-results/evaluate.png', fullPage: true });
   expect(errors).toEqual([]);

@@ -22,7 +22,7 @@ export function BarChart(props: { data: BarDatum[]; title: string; unit: string;
   useEffect(() => {
     const W = 520;
     const H = 300;
-    const m = { top: 30, right: 16, bottom: 44, left: 56 };
+    const m = { top: 48, right: 16, bottom: 44, left: 56 };
     const svg = d3.select(ref.current!);
     svg.selectAll('*').remove();
     svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
@@ -58,7 +58,7 @@ export function BarChart(props: { data: BarDatum[]; title: string; unit: string;
       .attr('y1', (d) => y(d.mean - d.se))
       .attr('y2', (d) => y(d.mean + d.se))
       .attr('stroke', '#e8edf3');
-    const legend = svg.append('g').attr('transform', `translate(${W - 170},12)`);
+    const legend = svg.append('g').attr('transform', `translate(${W - 170},28)`);
     (['vision', 'imagery'] as const).forEach((c, i) => {
       legend.append('rect').attr('x', i * 80).attr('width', 12).attr('height', 12).attr('fill', COLORS[c]);
       legend.append('text').attr('x', i * 80 + 16).attr('y', 11).attr('font-size', 12).text(c);
@@ -110,7 +110,15 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .append('path')
       .attr('d', d3.symbol(d3.symbolDiamond, 90)())
       .attr('fill', '#4fd1a5');
-    pts.append('text').attr('x', 7).attr('y', -6).attr('font-size', 11).text((d) => d.method);
+    // labels near the right edge go to the left of their point, so they are not cut off
+    const right = (d: ScatterDatum) => x(d.vision) > W - m.right - 130;
+    pts
+      .append('text')
+      .attr('x', (d) => (right(d) ? -7 : 7))
+      .attr('y', -6)
+      .attr('text-anchor', (d) => (right(d) ? 'end' : 'start'))
+      .attr('font-size', 11)
+      .text((d) => d.method);
     pts.append('title').text((d) => `${d.method} (${d.sourceLabel}): vision ${d.vision.toFixed(3)}, imagery ${d.imagery.toFixed(3)}`);
     const legend = svg.append('g').attr('transform', `translate(${m.left},${H - 22})`);
     legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');

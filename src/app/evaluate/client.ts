@@ -20,23 +20,30 @@ export function requestFor(location: BundleLocation, size: number | undefined, s
   return { bundle, size, session };
 }
 
-/** The reconstruction the Reconstruction tab made last in this page, if any (read-only). */
+/**
+ * The reconstruction the Reconstruction tab made last in this page, if any (read-only): its chosen
+ * candidate's bitmap read back to RGB bytes (a copy of pixels, no computation).
+ */
 export function sessionReconstructions(): SessionReconstruction[] {
   const last = typeof window !== 'undefined' ? window.mirageReconstruct?.last() : null;
-  if (!last || !last.candidates.length) return [];
-  const img = last.candidates[last.best] ?? last.candidates[0];
-  return [
-    {
-      method: 'MIRAGE pipeline (this session)',
-      subject: last.request.subject,
-      condition: last.request.condition,
-      stimulus: last.request.stimulus,
-      repetition: last.settings.seed,
-      rgb: img.data.slice(),
-      width: img.width,
-      height: img.height,
-    },
-  ];
+  const img = last ? (last.candidates[last.best] ?? last.candidates[0]) : null;
+  if (!last || !img || typeof OffscreenCanvas === 'undefined') return [];
+  try {
+    const { width, height } = img.bitmap;
+    const ctx = new OffscreenCanvas(width, height).getContext('2d');
+    if (!ctx || !width || !height) return [];
+    ctx.drawImage(img.bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, width, height).data;
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+      rgb[j] = rgba[i];
+      rgb[j + 1] = rgba[i + 1];
+      rgb[j + 2] = rgba[i + 2];
+    }
+    return [{ method: 'MIRAGE pipeline (this session)', subject: last.request.subject, condition: last.request.condition, stimulus: last.request.stimulus, repetition: last.settings.seed, rgb, width, height }];
+  } catch {
+    return []; // a closed bitmap: nothing to evaluate
+  }
 }
 
 export type EvalStatus =
