@@ -55,7 +55,7 @@ export function AudienceMode(props: { source?: AudienceSource }) {
   const [perCell, setPerCell] = useState(6);
   const [started, setStarted] = useState(false);
   const [answers, setAnswers] = useState<AudienceAnswer[]>([]);
-  const shownAt = useRef(performance.now());
+  const shownAt = useRef(0);
   const trials = useMemo(() => (source ? buildAudienceTrials(source.candidates, { seed, perCell }) : []), [source, seed, perCell]);
   const current = started ? trials[answers.length] : undefined;
   const finished = started && answers.length >= trials.length;

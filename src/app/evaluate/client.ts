@@ -96,10 +96,9 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   }, []);
 
   useEffect(() => {
+    // a new bundle or size: results of the old one are void (run() starts over)
     if (enabled && available) run();
-    else setStatus({ kind: 'idle' });
-    // a new bundle or size: results of the old one are void
   }, [enabled, available, run]);
 
-  return { status, run, cancel, available, request, simulated: manifest?.provenance.kind === 'simulated' };
+  return { status: enabled && available ? status : ({ kind: 'idle' } as EvalStatus), run, cancel, available, request, simulated: manifest?.provenance.kind === 'simulated' };
 }

@@ -36,6 +36,8 @@ function fmt(k: MetricKey, v: number | undefined): string {
   return METRICS[k].display === 'percent' ? displayValue(k, v).toFixed(2) : v.toFixed(3);
 }
 
+const NO_ROWS: ResultRow[] = [];
+
 export function EvaluatePanel(props: EvaluatePanelProps) {
   const published = props.published ?? PUBLISHED_TABLE1;
   const citation = props.citation ?? MIRAGE_TABLE1_CITATION;
@@ -47,7 +49,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
   const bundleLabel = props.bundleLabel ?? ownResult?.label ?? (own.simulated ? 'this bundle (SIMULATED)' : BUNDLE_LABEL);
   const [loaded, setLoaded] = useState<{ rows: ResultRow[]; name: string } | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const rows = loaded?.rows ?? props.rows ?? ownResult?.rows ?? [];
+  const rows = loaded?.rows ?? props.rows ?? ownResult?.rows ?? NO_ROWS;
   const renderRow = props.renderRow ?? (selfEvaluating && own.request && !loaded ? (row: ResultRow) => <RowImages request={own.request!} row={row} /> : undefined);
   const summary = useMemo(() => summarise(rows), [rows]);
   const methods = useMemo(() => [...new Set(rows.map((r) => r.method))], [rows]);
