@@ -7,7 +7,7 @@ import type { ShardSource } from '../src/core/bundle/source.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { GenerateService, PrefixSource } from '../src/core/generate/service.ts';
 import type { RgbImage } from '../src/core/generate/enhance.ts';
-import type { GenerateWorkerApi, PackSourceSpec, ReconstructReply } from '../src/app/reconstruct/api.ts';
+import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/app/reconstruct/api.ts';
 import type { BundleSourceSpec } from '../src/app/workerApi.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
@@ -28,7 +28,29 @@ function packSource(s: PackSourceSpec): ShardSource {
   return new PrefixSource(new FileListShardSource(s.files), s.prefix);
 }
 
-const images = (xs: (RgbImage | null)[]) => xs.filter((x): x is RgbImage => !!x).map((x) => x.data.buffer as ArrayBuffer);
+/**
+ * RGB bytes -> RGBA -> ImageBitmap at display size (at most DISPLAY_MAX a side), all here in the
+ * worker: the page only draws the transferred bitmap (its main thread must stay under 50 ms tasks).
+ */
+async function toDisplay(img: RgbImage): Promise<DisplayImage> {
+  const { width, height, data } = img;
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
+    rgba[i] = data[j];
+    rgba[i + 1] = data[j + 1];
+    rgba[i + 2] = data[j + 2];
+    rgba[i + 3] = 255;
+  }
+  const pixels = new ImageData(rgba, width, height);
+  const scale = Math.min(1, DISPLAY_MAX / Math.max(width, height));
+  const bitmap =
+    scale < 1
+      ? await createImageBitmap(pixels, { resizeWidth: Math.round(width * scale), resizeHeight: Math.round(height * scale), resizeQuality: 'high' })
+      : await createImageBitmap(pixels);
+  return { bitmap, width, height };
+}
+
+const bitmaps = (xs: (DisplayImage | null)[]) => xs.filter((x): x is DisplayImage => !!x).map((x) => x.bitmap);
 
 const api: GenerateWorkerApi = {
   open(bundle, pack, preferWebgpu, onProgress) {
@@ -38,15 +60,21 @@ const api: GenerateWorkerApi = {
     });
   },
   async reconstruct(req, onProgress, onLowLevel) {
-    const r = await service.reconstruct(req, onProgress, onLowLevel && ((low, enh) => void onLowLevel(low, enh)));
+    const live =
+      onLowLevel &&
+      ((low: RgbImage, enh: RgbImage) => {
+        void Promise.all([toDisplay(low), toDisplay(enh)]).then(([l, e]) => onLowLevel(transfer(l, [l.bitmap]), transfer(e, [e.bitmap])));
+      });
+    const r = await service.reconstruct(req, onProgress, live);
+    const [lowLevel, enhanced, ...candidates] = await Promise.all([r.lowLevel, r.enhanced, ...r.candidates].map((x) => (x ? toDisplay(x) : null)));
     const reply: ReconstructReply = {
       request: r.request,
       executionProvider: r.executionProvider,
       stageFallbacks: r.stageFallbacks,
       decoding: r.decoding,
-      lowLevel: r.lowLevel,
-      enhanced: r.enhanced,
-      candidates: r.candidates,
+      lowLevel,
+      enhanced,
+      candidates: candidates as DisplayImage[],
       scores: r.scores,
       best: r.best,
       caption: r.caption,
@@ -54,7 +82,7 @@ const api: GenerateWorkerApi = {
       settings: r.settings,
       timings: r.timings,
     };
-    return transfer(reply, images([r.lowLevel, r.enhanced, ...r.candidates]));
+    return transfer(reply, bitmaps([lowLevel, enhanced, ...candidates]));
   },
   cancel() {
     service.cancel();

@@ -23,16 +23,29 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.addInitScript(() => {
-    const w = window as unknown as { __longest: number };
+    const w = window as unknown as { __longest: number; __maxGap: number; __beat: number; __gaps: string[] };
     w.__longest = 0;
+    w.__gaps = [];
     new PerformanceObserver((l) => {
       for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
     }).observe({ type: 'longtask', buffered: true });
+    // Heartbeat: a 20 ms timer on the page's main thread; the largest gap between two beats is how
+    // long the thread was unavailable (a timer, not requestAnimationFrame: under SwiftShader frames
+    // wait for the GPU process, which runs the worker's WebGPU kernels; that is not the page).
+    w.__maxGap = 0;
+    w.__beat = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      w.__maxGap = Math.max(w.__maxGap, now - w.__beat);
+      // where the gaps fall (the stage on the progress bar), for the annotation
+      if (now - w.__beat > 200) w.__gaps.push(`${(now - w.__beat).toFixed(0)} ms during "${document.querySelector('.rc-progress span')?.textContent ?? (document.querySelector('[data-testid=rc-result]') ? 'result' : '?')}"`);
+      w.__beat = now;
+    }, 20);
   });
   // A shared dev server may reload the page (dependency optimisation, another engineer's edit):
   // one reload restarts the attempt; it is not the page being unresponsive.
   let rtts: number[] = [];
-  let last: { ep: string; n: number; best: number; scores: number[]; caption: string; size: number; low?: number } | null = null;
+  let last: Awaited<ReturnType<typeof attemptReconstruction>> | null = null;
   for (let attempt = 0; attempt < 3 && !last; attempt++) {
     try {
       last = await attemptReconstruction(page, (r) => (rtts = r));
@@ -44,10 +57,26 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   expect(last!.n).toBe(4);
   expect(last!.size).toBe(IMAGE_SIZE);
   expect(last!.low).toBe(64);
+  expect(last!.bitmaps).toBe(true);
+  expect(last!.enhancedSize).toBe(1024);
+  expect(last!.enhancedDisplay).toBe(256);
   expect(last!.scores[last!.best]).toBe(Math.max(...last!.scores));
   await expect(page.getByTestId('rc-caption')).toHaveText(/^a \w+ \w+ on \w+$/);
-  const longest = await page.evaluate(() => (window as unknown as { __longest: number }).__longest);
-  test.info().annotations.push({ type: 'main-thread', description: `longest task ${longest.toFixed(0)} ms; main-thread round trips ${rtts.join(', ')} ms` });
+  const { longest, maxGap, gaps } = await page.evaluate(() => {
+    const w = window as unknown as { __longest: number; __maxGap: number; __gaps: string[] };
+    return { longest: w.__longest, maxGap: w.__maxGap, gaps: w.__gaps };
+  });
+  const description = `longest task ${longest.toFixed(0)} ms; largest heartbeat gap ${maxGap.toFixed(0)} ms (${gaps.join('; ')}); macrotask round trips ${rtts.join(', ')} ms`;
+  test.info().annotations.push({ type: 'main-thread', description });
+  console.log(`main thread: ${description}`);
+  // Generous bounds, about responsiveness not speed. On the shared 2-core VM (load average 8-15,
+  // SwiftShader and the worker's wasm threads on the same cores) the page's thread is starved by
+  // 200 ms-1 s in EVERY stage, including those that do nothing on the page (prior steps): that is the
+  // scheduler, not the page. The old design's stalls (RGB->RGBA of the 1024 px enhanced image and
+  // all candidates on the page: longest task 1.5-1.9 s) fail the longtask bound; a frozen page fails
+  // the heartbeat bound. The < 50 ms goal is measured in bench/generate.bench.ts.
+  expect(longest).toBeLessThan(1200);
+  expect(maxGap).toBeLessThan(2000);
   expect(Math.max(...rtts)).toBeLessThan(2000);
   await page.screenshot({ path: 'test-results/browser/reconstruct.png', fullPage: true, timeout: 120_000 });
   expect(errors).toEqual([]);
@@ -61,7 +90,13 @@ async function attemptReconstruction(page: Page, setRtts: (r: number[]) => void)
   const ep = await page.getByTestId('rc-ep').innerText();
   expect(ep).toBe('WebGPU');
   await page.getByTestId('rc-candidates').fill('4');
-  await page.evaluate(() => ((window as unknown as { __longest: number }).__longest = 0));
+  await page.evaluate(() => {
+    const w = window as unknown as { __longest: number; __maxGap: number; __beat: number; __gaps: string[] };
+    w.__longest = 0;
+    w.__gaps = [];
+    w.__maxGap = 0;
+    w.__beat = performance.now();
+  });
   await page.getByTestId('rc-run').click();
   // While it runs, the page's main thread answers quickly (the work is in the worker). A macrotask
   // round trip, not requestAnimationFrame: under SwiftShader, frames wait for the GPU process, which
@@ -78,8 +113,31 @@ async function attemptReconstruction(page: Page, setRtts: (r: number[]) => void)
   const error = page.locator('.rc-error');
   await expect(result.or(error).first()).toBeVisible({ timeout: 400_000 });
   if (await error.isVisible()) throw new Error(`the panel shows an error: ${await error.innerText()}`);
+  // the result is drawn: canvases painted from the worker's bitmaps (the page did no pixel work)
+  await expect(result.locator('canvas.rc-best')).toBeVisible();
+  const painted = await result.locator('canvas.rc-best').evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2];
+    return { w: c.width, sum: s, alpha: d[3] };
+  });
+  expect(painted.w).toBeGreaterThan(0);
+  expect(painted.alpha).toBe(255);
+  expect(painted.sum).toBeGreaterThan(0);
   return page.evaluate(() => {
     const r = window.mirageReconstruct!.last()!;
-    return { ep: r.executionProvider, n: r.candidates.length, best: r.best, scores: r.scores, caption: r.caption, size: r.candidates[0].width, low: r.lowLevel?.width };
+    return {
+      ep: r.executionProvider,
+      n: r.candidates.length,
+      best: r.best,
+      scores: r.scores,
+      caption: r.caption,
+      size: r.candidates[0].width,
+      low: r.lowLevel?.width,
+      // the worker sent drawable bitmaps at display size: no pixel work left for the page
+      bitmaps: [r.lowLevel, r.enhanced, ...r.candidates].every((x) => x && x.bitmap instanceof ImageBitmap),
+      enhancedDisplay: r.enhanced ? Math.max(r.enhanced.bitmap.width, r.enhanced.bitmap.height) : -1,
+      enhancedSize: r.enhanced?.width,
+    };
   });
 }

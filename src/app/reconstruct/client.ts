@@ -2,7 +2,7 @@
 // has open and on its model pack (by default the folder "modelpack/" next to the bundle's manifest).
 import { proxy, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
-import type { GenerateProgress, GenerateWorkerApi, PackSourceSpec, ReconstructReply, ReconstructRequest, RgbImage, ServiceInfo } from './api.ts';
+import type { DisplayImage, GenerateProgress, GenerateWorkerApi, PackSourceSpec, ReconstructReply, ReconstructRequest, ServiceInfo } from './api.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<GenerateWorkerApi> | null = null;
@@ -36,7 +36,7 @@ export function ensureOpen(location: BundleLocation, pack: PackSourceSpec, prefe
   return opening;
 }
 
-export function runReconstruction(req: ReconstructRequest, onProgress: (p: GenerateProgress) => void, onLowLevel: (low: RgbImage, enhanced: RgbImage) => void): Promise<ReconstructReply> {
+export function runReconstruction(req: ReconstructRequest, onProgress: (p: GenerateProgress) => void, onLowLevel: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply> {
   return generateClient().reconstruct(req, proxy(onProgress), proxy(onLowLevel));
 }
 

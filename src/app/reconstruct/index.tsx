@@ -7,7 +7,7 @@ import { MIRAGE_DEFAULTS, PIPELINE_STAGES, type GenerateSettings } from '../../c
 import { useBundleStore, isSimulated, toAppError, type AppError } from '../../state/bundleStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import { TensorImage } from '../common/TensorImage.tsx';
-import type { GenerateProgress, ReconstructReply, RgbImage, ServiceInfo } from './api.ts';
+import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } from './api.ts';
 import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction } from './client.ts';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import './reconstruct.css';
@@ -18,22 +18,16 @@ declare global {
   }
 }
 
-export function RgbCanvas(props: { image: RgbImage; size?: number; label: string; className?: string }) {
+/** Draws a worker-made bitmap (no pixel loops on the main thread: drawImage only). */
+export function BitmapCanvas(props: { image: DisplayImage; size?: number; label: string; className?: string }) {
   const { image, size = 160, label, className } = props;
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = ref.current;
     if (!c) return;
-    c.width = image.width;
-    c.height = image.height;
-    const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-    for (let i = 0, j = 0; j < image.data.length; i += 4, j += 3) {
-      rgba[i] = image.data[j];
-      rgba[i + 1] = image.data[j + 1];
-      rgba[i + 2] = image.data[j + 2];
-      rgba[i + 3] = 255;
-    }
-    c.getContext('2d')?.putImageData(new ImageData(rgba, image.width, image.height), 0, 0);
+    c.width = image.bitmap.width;
+    c.height = image.bitmap.height;
+    c.getContext('2d')?.drawImage(image.bitmap, 0, 0);
   }, [image]);
   return <canvas ref={ref} className={`rc-img ${className ?? ''}`} style={{ width: size, height: size }} aria-label={label} title={`${label} (${image.width}x${image.height})`} />;
 }
@@ -91,16 +85,16 @@ function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; ti
       <div className="rc-row">
         {r.lowLevel ? (
           <Figure label="low-level image" note={`${r.lowLevel.width}x${r.lowLevel.height}`}>
-            <RgbCanvas image={r.lowLevel} label="low-level image" size={128} />
+            <BitmapCanvas image={r.lowLevel} label="low-level image" size={128} />
           </Figure>
         ) : null}
         {r.enhanced ? (
           <Figure label="enhanced" note={`Lanczos ${r.enhanced.width}px, sharpness x${r.settings.enhance.sharpness}, contrast x${r.settings.enhance.contrast}`}>
-            <RgbCanvas image={r.enhanced} label="enhanced low-level image" size={128} />
+            <BitmapCanvas image={r.enhanced} label="enhanced low-level image" size={128} />
           </Figure>
         ) : null}
         <Figure label="chosen reconstruction" note={`candidate ${r.best}, score ${r.scores[r.best].toFixed(3)}`}>
-          <RgbCanvas image={r.candidates[r.best]} label="chosen reconstruction" size={192} className="rc-best" />
+          <BitmapCanvas image={r.candidates[r.best]} label="chosen reconstruction" size={192} className="rc-best" />
         </Figure>
         <Figure label="ground truth">{gt}</Figure>
       </div>
@@ -123,7 +117,7 @@ function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; ti
       <div className="rc-grid">
         {r.candidates.map((c, k) => (
           <figure key={k} className={`rc-cand ${k === r.best ? 'rc-cand--best' : ''}`}>
-            <RgbCanvas image={c} label={`candidate ${k}`} size={96} />
+            <BitmapCanvas image={c} label={`candidate ${k}`} size={96} />
             <figcaption>
               #{k} {r.scores[k].toFixed(3)}
             </figcaption>
@@ -146,7 +140,7 @@ export function ReconstructPanel() {
   const [info, setInfo] = useState<ServiceInfo | null>(null);
   const [loadMsg, setLoadMsg] = useState<string | null>(null);
   const [progress, setProgress] = useState<GenerateProgress | null>(null);
-  const [live, setLive] = useState<{ low: RgbImage; enhanced: RgbImage } | null>(null);
+  const [live, setLive] = useState<{ low: DisplayImage; enhanced: DisplayImage } | null>(null);
   const [result, setResult] = useState<ReconstructReply | null>(null);
   const [compare, setCompare] = useState<{ vision: ReconstructReply | null; imagery: ReconstructReply | null } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -262,10 +256,10 @@ export function ReconstructPanel() {
       {busy && live ? (
         <div className="rc-row">
           <Figure label="low-level image (live)">
-            <RgbCanvas image={live.low} label="low-level image" size={128} />
+            <BitmapCanvas image={live.low} label="low-level image" size={128} />
           </Figure>
           <Figure label="enhanced (live)">
-            <RgbCanvas image={live.enhanced} label="enhanced" size={128} />
+            <BitmapCanvas image={live.enhanced} label="enhanced" size={128} />
           </Figure>
         </div>
       ) : null}
