@@ -6,7 +6,7 @@ import { HttpShardSource } from '../src/core/bundle/httpSource.ts';
 import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import type { HeadName, Manifest, TensorRef } from '../src/core/bundle/manifest.ts';
 import { createBackend, type DecoderBackend } from '../src/core/decode/backend.ts';
-import { loadHead } from '../src/core/decode/predict.ts';
+import { applyOutputNorm, averageRows, groupRepeats, headOutputSize, loadHead, normalizePredictions, type LoadedHead } from '../src/core/decode/predict.ts';
 import { averageTrialBetas, stackTrialBetas } from '../src/core/decode/trials.ts';
 import { rankByCosine } from '../src/core/evaluate/identify.ts';
 import type {
@@ -14,7 +14,9 @@ import type {
   BundleSourceSpec,
   DecodeRequest,
   DecodeResponse,
+  DecodeNormalization,
   DecodeWorkerApi,
+  HeadNormalization,
   HeadPrediction,
   IdentifyRequest,
   IdentifyResponse,
@@ -32,6 +34,8 @@ let backend: DecoderBackend | null = null;
 let backendPromise: Promise<DecoderBackend> | null = null;
 /** Heads uploaded to the backend, as "subject/head". One subject's heads at a time. */
 const uploaded = new Set<string>();
+/** Per uploaded head ("subject/head"): its spec and training-target mean/std (not A, B: the backend has them). */
+const headTargets = new Map<string, Pick<LoadedHead, 'spec' | 'targetMean' | 'targetStd'>>();
 const featureCache = new Map<string, Float32Array>();
 
 function requireBundle(): Bundle {
@@ -56,6 +60,7 @@ const api: DecodeWorkerApi = {
     // replaced on first use because `uploaded` forgets them.
     bundle = null;
     uploaded.clear();
+    headTargets.clear();
     featureCache.clear();
     const shardSource =
       source.kind === 'url'
@@ -77,10 +82,28 @@ const api: DecodeWorkerApi = {
     const be = await ensureBackend();
     const subject = b.subject(req.subject);
     const t0 = performance.now();
-    const betas = req.average
-      ? await averageTrialBetas(b, req.trials)
-      : await stackTrialBetas(b, req.trials);
-    const rows = req.average ? 1 : req.trials.length;
+    let betas: Float32Array;
+    let rows: number;
+    // Normalisation: MIRAGE's batch = every stimulus of this subject in this condition, repeats averaged.
+    const groups = req.normalize
+      ? groupRepeats(b.manifest.trials, req.subject).filter((g) => g.condition === req.normalize!.condition)
+      : null;
+    let selectedRow = 0;
+    if (groups) {
+      selectedRow = groups.findIndex((g) => g.stimulus === req.normalize!.stimulus);
+      if (selectedRow < 0) {
+        throw new Error(`subject ${req.subject} has no ${req.normalize!.condition} trials of stimulus ${req.normalize!.stimulus} in manifest.json`);
+      }
+      const all = groups.flatMap((g) => g.trials);
+      const stacked = await stackTrialBetas(b, all);
+      let k = 0;
+      const rowsOf = groups.map((g) => g.trials.map(() => k++));
+      betas = averageRows(stacked, subject.voxelCount, rowsOf);
+      rows = groups.length;
+    } else {
+      betas = req.average ? await averageTrialBetas(b, req.trials) : await stackTrialBetas(b, req.trials);
+      rows = req.average ? 1 : req.trials.length;
+    }
     const t1 = performance.now();
     for (const name of req.heads) {
       const key = `${req.subject}/${name}`;
@@ -89,26 +112,59 @@ const api: DecodeWorkerApi = {
       if (!head) throw new Error(`subject ${req.subject} has no "${name}" head in manifest.json`);
       // A backend holds one head per name: a different subject's head replaces it.
       for (const k of [...uploaded]) if (k.endsWith(`/${name}`)) uploaded.delete(k);
-      await be.setHead(await loadHead(b, head));
+      for (const k of [...headTargets.keys()]) if (k.endsWith(`/${name}`)) headTargets.delete(k);
+      const loaded = await loadHead(b, head);
+      await be.setHead(loaded);
       uploaded.add(key);
+      headTargets.set(key, { spec: loaded.spec, targetMean: loaded.targetMean, targetStd: loaded.targetStd });
     }
     const t2 = performance.now();
     const predictions: Partial<Record<HeadName, HeadPrediction>> = {};
+    const normHeads: Partial<Record<HeadName, HeadNormalization>> = {};
+    const batchLabel = groups
+      ? `${groups.length} stimuli × ${req.normalize!.condition}, subject ${req.subject}, repeats averaged (${[...new Set(groups.map((g) => g.trials.length))].join('/')} per stimulus)`
+      : '';
     const buffers: ArrayBuffer[] = [];
     for (const name of req.heads) {
       const head = subject.heads.find((h) => h.name === name)!;
-      const values = await be.predict(name, betas, rows);
-      predictions[name] = { values, rows, outputShape: [...head.outputShape] };
+      let values = await be.predict(name, betas, rows);
+      if (groups) {
+        const q = headOutputSize(head);
+        const t = headTargets.get(`${req.subject}/${name}`)!;
+        if (t.targetMean && t.targetStd) {
+          const norm = normalizePredictions(values, rows, q, t.targetMean, t.targetStd, batchLabel);
+          applyOutputNorm(t as LoadedHead, norm.values); // as decodeSubject: restore per-token unit norms
+          normHeads[name] = { batch: norm.batch };
+          values = norm.values;
+        } else {
+          normHeads[name] = { missing: `head "${name}" of subject ${req.subject} has no targetMean/targetStd in manifest.json: shown raw` };
+        }
+        values = values.slice(selectedRow * q, (selectedRow + 1) * q);
+      }
+      predictions[name] = { values, rows: groups ? 1 : rows, outputShape: [...head.outputShape] };
       buffers.push(values.buffer as ArrayBuffer);
     }
     const t3 = performance.now();
     const response: DecodeResponse = {
       backend: be.name,
       trials: [...req.trials],
-      averaged: req.average,
+      averaged: groups ? true : req.average,
       predictions,
       timing: { betasMs: t1 - t0, headsMs: t2 - t1, predictMs: t3 - t2 },
     };
+    if (groups) {
+      const normalization: DecodeNormalization = {
+        subject: req.subject,
+        condition: req.normalize!.condition,
+        stimulus: req.normalize!.stimulus,
+        stimuli: groups.map((g) => g.stimulus),
+        repeats: groups.map((g) => g.trials.length),
+        description: `normalised over ${batchLabel}; target mean/std from training`,
+        heads: normHeads,
+      };
+      response.normalization = normalization;
+      response.trials = groups[selectedRow].trials;
+    }
     return transfer(response, buffers);
   },
 

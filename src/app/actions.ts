@@ -3,7 +3,7 @@
 import { useBundleStore, toAppError, type BundleLocation } from '../state/bundleStore.ts';
 import { useDecodeStore, type DecodeEntry } from '../state/decodeStore.ts';
 import { useSelectionStore } from '../state/selectionStore.ts';
-import { decodedSubjects, resolveSelection, selectionKey } from '../state/selectors.ts';
+import { decodeKey, decodedSubjects, resolveSelection } from '../state/selectors.ts';
 import { decodeClient, openBundleInWorker } from './workers.ts';
 import type { BackendName } from './workerApi.ts';
 
@@ -54,9 +54,11 @@ export async function startBackend(): Promise<void> {
 export async function decodeSelection(): Promise<void> {
   const manifest = useBundleStore.getState().manifest;
   if (!manifest) return;
-  const r = resolveSelection(manifest, useSelectionStore.getState());
+  const sel = useSelectionStore.getState();
+  const r = resolveSelection(manifest, sel);
   if (!r) return;
-  const key = selectionKey(r);
+  const normalize = sel.normalize;
+  const key = decodeKey(r, normalize);
   const dec = useDecodeStore.getState();
   if (dec.pendingKey === key || (dec.status === 'done' && dec.current?.key === key)) return;
   dec.start(key);
@@ -64,7 +66,15 @@ export async function decodeSelection(): Promise<void> {
     const subject = manifest.subjects.find((s) => s.id === r.subject)!;
     const heads = subject.heads.map((h) => h.name);
     const client = decodeClient();
-    const response = await client.decode({ subject: r.subject, trials: r.trials, heads, average: r.average });
+    // With normalisation the worker decodes the condition's whole batch and returns this stimulus's
+    // normalised row; identification below then uses the normalised image embedding.
+    const response = await client.decode({
+      subject: r.subject,
+      trials: r.trials,
+      heads,
+      average: r.average,
+      ...(normalize ? { normalize: { stimulus: r.stimulus, condition: r.condition } } : {}),
+    });
     const image = response.predictions.image;
     let identifyStimuli = null;
     let identifyGallery = null;

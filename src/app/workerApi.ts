@@ -1,5 +1,6 @@
 // Types shared by the decode worker and its page-side client (no code: both sides import it).
 import type { HeadName, Manifest, TensorRef } from '../core/bundle/manifest.ts';
+import type { NormalizationBatch } from '../core/decode/predict.ts';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu' | 'js';
 
@@ -21,6 +22,29 @@ export interface DecodeRequest {
   heads: HeadName[];
   /** true: average the trials' betas first and decode one row; false: decode each trial. */
   average: boolean;
+  /**
+   * MIRAGE's prediction normalisation. When set, `trials`/`average` are ignored: the worker decodes
+   * the batch MIRAGE normalises over (every stimulus of the subject in `condition`, repeats
+   * averaged per stimulus), normalises each head with src/core/decode/predict.ts
+   * normalizePredictions and returns only the row of `stimulus` (rows = 1).
+   */
+  normalize?: { stimulus: number; condition: 'vision' | 'imagery' };
+}
+
+/** Per head: the batch the normalisation used, or why the head was left raw. */
+export type HeadNormalization = { batch: NormalizationBatch } | { missing: string };
+
+export interface DecodeNormalization {
+  subject: number;
+  condition: 'vision' | 'imagery';
+  /** The stimulus whose row is returned. */
+  stimulus: number;
+  /** Stimulus ids of the batch rows, in order, and how many repeats each row averages. */
+  stimuli: number[];
+  repeats: number[];
+  /** Human-readable: which batch was used. */
+  description: string;
+  heads: Partial<Record<HeadName, HeadNormalization>>;
 }
 
 export interface HeadPrediction {
@@ -34,6 +58,8 @@ export interface DecodeResponse {
   backend: BackendName;
   trials: number[];
   averaged: boolean;
+  /** Present when the request asked for normalisation. */
+  normalization?: DecodeNormalization;
   predictions: Partial<Record<HeadName, HeadPrediction>>;
   timing: {
     /** Milliseconds reading betas (network/cache + float16 decode). */

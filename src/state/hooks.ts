@@ -17,7 +17,7 @@ export function useResolvedSelection(): ResolvedSelection | null {
   const trial = useSelectionStore((s) => s.trial);
   const repeats = useSelectionStore((s) => s.repeats);
   return useMemo(
-    () => (manifest ? resolveSelection(manifest, { subject, stimulus, condition, trial, repeats, tab: 'trial' }) : null),
+    () => (manifest ? resolveSelection(manifest, { subject, stimulus, condition, trial, repeats, normalize: false, tab: 'trial' }) : null),
     [manifest, subject, stimulus, condition, trial, repeats],
   );
 }

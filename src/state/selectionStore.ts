@@ -13,6 +13,8 @@ export interface Selection {
   trial: number | null;
   /** 1 = single trial; n > 1 = average of the first n repeats of the stimulus in this condition. */
   repeats: number;
+  /** MIRAGE's prediction normalisation over the condition's stimuli (repeats averaged) in the trial view. */
+  normalize: boolean;
   tab: ViewTab;
 }
 
@@ -28,6 +30,7 @@ export const DEFAULT_SELECTION: Selection = {
   condition: 'vision',
   trial: null,
   repeats: 1,
+  normalize: false,
   tab: 'trial',
 };
 
@@ -49,6 +52,7 @@ export function currentSelection(): Selection {
     condition: s.condition,
     trial: s.trial,
     repeats: s.repeats,
+    normalize: s.normalize,
     tab: s.tab,
   };
 }

@@ -57,3 +57,11 @@ export function resolveSelection(m: Manifest, sel: Selection): ResolvedSelection
 export function selectionKey(r: ResolvedSelection): string {
   return `${r.subject}|${r.average ? 'avg' : 'one'}|${r.trials.join(',')}`;
 }
+
+/**
+ * The key of what the trial view decodes: the selection's trials, or, with MIRAGE normalisation,
+ * the stimulus's row of the condition's normalised batch (independent of the trial/repeat controls).
+ */
+export function decodeKey(r: ResolvedSelection, normalize: boolean): string {
+  return normalize ? `${r.subject}|norm|${r.condition}|${r.stimulus}` : selectionKey(r);
+}

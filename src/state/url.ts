@@ -34,6 +34,9 @@ export function selectionFromParams(params: URLSearchParams): Partial<Selection>
   if (trial !== undefined) out.trial = trial;
   const repeats = int(params, 'rep', 1);
   if (repeats !== undefined) out.repeats = repeats;
+  const norm = params.get('norm');
+  if (norm === '1') out.normalize = true;
+  else if (norm === '0') out.normalize = false;
   const tab = params.get('tab');
   if (tab && (TABS as readonly string[]).includes(tab)) out.tab = tab as ViewTab;
   return out;
@@ -50,11 +53,12 @@ export function selectionToParams(sel: Selection, params: URLSearchParams): void
   put('cond', sel.condition, DEFAULT_SELECTION.condition);
   put('trial', sel.trial, DEFAULT_SELECTION.trial);
   put('rep', sel.repeats, DEFAULT_SELECTION.repeats);
+  put('norm', sel.normalize ? 1 : 0, DEFAULT_SELECTION.normalize ? 1 : 0);
   put('tab', sel.tab, DEFAULT_SELECTION.tab);
 }
 
 export const selectionCodec: UrlCodec = {
-  keys: ['subj', 'stim', 'cond', 'trial', 'rep', 'tab'],
+  keys: ['subj', 'stim', 'cond', 'trial', 'rep', 'norm', 'tab'],
   read(params) {
     useSelectionStore.getState().set(selectionFromParams(params));
   },

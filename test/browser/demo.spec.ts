@@ -41,5 +41,36 @@ test('opens the demo, decodes on WebGPU and identifies simple vision trials abov
   await expect(page.getByText('average of 8 repeats')).toBeVisible();
   await waitForDecoded(page);
   await page.screenshot({ path: 'test-results/screenshots/demo-trial-imagery.png', fullPage: true });
+
+  // MIRAGE's prediction normalisation: the page names the batch it normalised over, and the decoded
+  // image embedding (and so identification) is the normalised one, not the raw output.
+  const imageRow = () =>
+    page.evaluate(() => {
+      const c = window.mirage!.decode.getState().current!;
+      return { key: c.key, values: Array.from(c.response.predictions.image!.values), norm: c.response.normalization ?? null };
+    });
+  const raw = await imageRow();
+  expect(raw.norm).toBeNull();
+  await page.getByTestId('normalize').check();
+  const note = page.getByTestId('normalization-batch');
+  await expect(note).toBeVisible();
+  await expect(note).toContainText(/normalised over 18 stimuli × imagery, subject \d+, repeats averaged/);
+  await expect(note).toContainText('target mean/std from training');
+  await expect(page.getByTestId('normalization-missing')).toHaveCount(0);
+  await waitForDecoded(page);
+  expect(new URL(page.url()).searchParams.get('norm')).toBe('1');
+  const normed = await imageRow();
+  expect(normed.key).not.toBe(raw.key);
+  expect(normed.norm!.stimuli).toHaveLength(18);
+  expect(normed.norm!.stimuli).toContain(complex);
+  expect(normed.values).toHaveLength(raw.values.length);
+  const maxDiff = Math.max(...normed.values.map((v, i) => Math.abs(v - raw.values[i])));
+  expect(maxDiff).toBeGreaterThan(1e-3);
+  await expect(page.getByTestId('ident-stimuli')).toBeVisible();
+  await page.screenshot({ path: 'test-results/screenshots/demo-trial-normalised.png', fullPage: true });
+  // Off again: back to the raw decode of the selected trials.
+  await page.getByTestId('normalize').uncheck();
+  await expect(note).toHaveCount(0);
+  await waitForDecoded(page);
   expect(errors).toEqual([]);
 });

@@ -4,7 +4,8 @@ import { useEffect } from 'react';
 import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useDecodeStore } from '../../state/decodeStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
-import { selectionKey, type ResolvedSelection } from '../../state/selectors.ts';
+import { decodeKey, type ResolvedSelection } from '../../state/selectors.ts';
+import type { DecodeNormalization } from '../workerApi.ts';
 import { decodeSelection } from '../actions.ts';
 import { TensorImage, imageOf } from '../common/TensorImage.tsx';
 import { formatMs } from '../common/format.ts';
@@ -59,6 +60,41 @@ function TrialControls({ manifest, r }: { manifest: Manifest; r: ResolvedSelecti
   );
 }
 
+function NormalizeToggle({ r }: { r: ResolvedSelection }) {
+  const set = useSelectionStore((s) => s.set);
+  const normalize = useSelectionStore((s) => s.normalize);
+  return (
+    <div className="trial-controls">
+      <label className="trial-controls__group" title="MIRAGE's prediction normalisation: z-score each output dimension across a batch of predictions, then rescale to the training targets' mean/std">
+        <input type="checkbox" checked={normalize} onChange={(e) => set({ normalize: e.currentTarget.checked })} data-testid="normalize" />
+        <span className="label">Normalise (MIRAGE)</span>
+        {normalize && <span className="muted">over the {r.condition} batch of all stimuli (trial/repeat choice not used)</span>}
+      </label>
+    </div>
+  );
+}
+
+/** Which batch the shown predictions were normalised over (or why a head is raw). */
+function NormalizationNote({ norm }: { norm: DecodeNormalization }) {
+  const missing = Object.entries(norm.heads).flatMap(([name, h]) => (h && 'missing' in h ? [name] : []));
+  const constant = Object.entries(norm.heads).flatMap(([name, h]) => (h && 'batch' in h && h.batch.constantDims > 0 ? [`${name}: ${h.batch.constantDims}`] : []));
+  return (
+    <div className="normalization-note" data-testid="normalization-batch" data-size={norm.stimuli.length}>
+      <strong>{norm.description}</strong>
+      <div className="muted">
+        Showing stimulus {norm.stimulus}'s row of the batch (stimuli {norm.stimuli.join(', ')}). Per output dimension: (pred − batch mean) / batch std
+        (population), × training-target std + training-target mean. Identification below uses the normalised image embedding.
+        {constant.length > 0 && ` Constant dimensions set to the target mean: ${constant.join(', ')}.`}
+      </div>
+      {missing.length > 0 && (
+        <div className="normalization-note__missing" data-testid="normalization-missing">
+          No training-target mean/std for head{missing.length > 1 ? 's' : ''} {missing.join(', ')}: shown raw (not normalised).
+        </div>
+      )}
+    </div>
+  );
+}
+
 function GroundTruth({ manifest, stimulusId }: { manifest: Manifest; stimulusId: number }) {
   const s = manifest.stimuli.find((x) => x.id === stimulusId);
   if (!s) return null;
@@ -90,7 +126,8 @@ function GroundTruth({ manifest, stimulusId }: { manifest: Manifest; stimulusId:
 }
 
 export function TrialView({ manifest, r }: { manifest: Manifest; r: ResolvedSelection }) {
-  const key = selectionKey(r);
+  const normalize = useSelectionStore((s) => s.normalize);
+  const key = decodeKey(r, normalize);
   const status = useDecodeStore((s) => s.status);
   const current = useDecodeStore((s) => s.current);
   const backendStatus = useDecodeStore((s) => s.backendStatus);
@@ -116,10 +153,16 @@ export function TrialView({ manifest, r }: { manifest: Manifest; r: ResolvedSele
           </h2>
           <GroundTruth manifest={manifest} stimulusId={r.stimulus} />
           <TrialControls manifest={manifest} r={r} />
+          <NormalizeToggle r={r} />
         </section>
 
         <section className="card trial-view__ident">
-          <h2 className="card__title">Identification among the 18 stimuli</h2>
+          <h2 className="card__title">
+            Identification among the 18 stimuli
+            {entry?.response.normalization?.heads.image && 'batch' in entry.response.normalization.heads.image && (
+              <span className="muted card__sub">normalised image embedding</span>
+            )}
+          </h2>
           {entry?.identifyStimuli ? (
             <StimulusRanking manifest={manifest} result={entry.identifyStimuli} truth={r.stimulus} />
           ) : (
@@ -155,13 +198,15 @@ export function TrialView({ manifest, r }: { manifest: Manifest; r: ResolvedSele
           </h2>
           {entry && resp ? (
             <div className="heatmaps">
+              {resp.normalization && <NormalizationNote norm={resp.normalization} />}
               {subject.heads.map((h) => {
                 const p = resp.predictions[h.name];
                 return p ? <HeadHeatmap key={h.name} head={h} prediction={p} /> : null;
               })}
               <p className="muted source-note">
                 Ridge decoders of this bundle ({manifest.provenance.kind}), {subject.voxelCount.toLocaleString()} voxels
-                → reduced rank, float16 weights; not normalised across a batch (single selection).
+                → reduced rank, float16 weights;{' '}
+                {resp.normalization ? 'normalised across the batch named above.' : 'raw output, not normalised across a batch (single selection).'}
               </p>
             </div>
           ) : (

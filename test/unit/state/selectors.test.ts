@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { DEFAULT_SELECTION } from '../../../src/state/selectionStore.ts';
-import { decodedSubjects, resolveSelection, selectionKey, stimuliBySet, trialIndices } from '../../../src/state/selectors.ts';
+import { decodeKey, decodedSubjects, resolveSelection, selectionKey, stimuliBySet, trialIndices } from '../../../src/state/selectors.ts';
 import { toAppError } from '../../../src/state/bundleStore.ts';
 import { BundleError } from '../../../src/core/bundle/errors.ts';
 import { writeTinyBundle } from '../../browser/helpers/tinyBundle.ts';
@@ -35,6 +35,17 @@ describe('selectors over a manifest', () => {
     const r = resolveSelection(m, DEFAULT_SELECTION)!;
     expect(r).toMatchObject({ subject: 1, stimulus: 0, condition: 'vision', average: false });
     expect(r.trials).toEqual([r.candidates[0]]);
+  });
+
+  it('keys a normalised decode by subject, condition and stimulus, not by the trial controls', () => {
+    const one = resolveSelection(m, { ...DEFAULT_SELECTION, stimulus: 4, condition: 'imagery' })!;
+    const avg = resolveSelection(m, { ...DEFAULT_SELECTION, stimulus: 4, condition: 'imagery', repeats: 3 })!;
+    expect(decodeKey(one, false)).toBe(selectionKey(one));
+    expect(decodeKey(one, false)).not.toBe(decodeKey(avg, false));
+    expect(decodeKey(one, true)).toBe(decodeKey(avg, true));
+    expect(decodeKey(one, true)).not.toBe(decodeKey(one, false));
+    const vis = resolveSelection(m, { ...DEFAULT_SELECTION, stimulus: 4, condition: 'vision' })!;
+    expect(decodeKey(vis, true)).not.toBe(decodeKey(one, true));
   });
 
   it('averages the first n repeats, clamped to the number of repeats', () => {

@@ -4,11 +4,12 @@ import { bundleUrlFromParams, registerUrlCodec, selectionFromParams, selectionTo
 
 describe('selection <-> URL', () => {
   it('round-trips a full selection', () => {
-    const sel: Selection = { subject: 5, stimulus: 13, condition: 'imagery', trial: 412, repeats: 8, tab: 'evaluate' };
+    const sel: Selection = { subject: 5, stimulus: 13, condition: 'imagery', trial: 412, repeats: 8, normalize: true, tab: 'evaluate' };
     const p = new URLSearchParams('bundle=https%3A%2F%2Fexample.org%2Fb%2F&other=1');
     selectionToParams(sel, p);
     expect(p.get('subj')).toBe('5');
     expect(p.get('cond')).toBe('imagery');
+    expect(p.get('norm')).toBe('1');
     expect(selectionFromParams(new URLSearchParams(p.toString()))).toEqual(sel);
     // keys it does not own are kept
     expect(p.get('bundle')).toBe('https://example.org/b/');
@@ -16,13 +17,13 @@ describe('selection <-> URL', () => {
   });
 
   it('leaves defaults out of the URL and removes keys that went back to default', () => {
-    const p = new URLSearchParams('cond=imagery&rep=4&tab=trial');
+    const p = new URLSearchParams('cond=imagery&rep=4&norm=1&tab=trial');
     selectionToParams({ ...DEFAULT_SELECTION }, p);
     expect(p.toString()).toBe('');
   });
 
   it('ignores malformed values instead of guessing', () => {
-    const got = selectionFromParams(new URLSearchParams('subj=0&stim=-1&cond=dream&trial=1.5&rep=0&tab=nope'));
+    const got = selectionFromParams(new URLSearchParams('subj=0&stim=-1&cond=dream&trial=1.5&rep=0&norm=yes&tab=nope'));
     expect(got).toEqual({});
     expect(selectionFromParams(new URLSearchParams('stim=0&rep=1'))).toEqual({ stimulus: 0, repeats: 1 });
   });
