@@ -6,6 +6,7 @@
 // |x|² + Σ_R (2·x_i·dx_i + dx_i²), the output normalisation is re-applied to baseline + change.
 // Baselines and the small products are accumulated in float64.
 import type { HeadName } from '../bundle/manifest.ts';
+import { cosine, norm } from '../tensor/vector.ts';
 import { headOutSize, type FactoredHead, type RegionDelta } from './types.ts';
 
 export interface HeadBaseline {
@@ -175,25 +176,8 @@ function finish(h: FactoredHead, raw: Float64Array): Float32Array {
   return out;
 }
 
-export function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
-}
+export { cosine, norm } from '../tensor/vector.ts';
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
-
-/** Cosine similarity of `pred` to each row of `features` ([n, dim] row-major). */
 export function cosineToEach(pred: ArrayLike<number>, features: Float32Array, n: number): Float64Array {
   const dim = pred.length;
   if (features.length !== n * dim) throw new RangeError(`features have ${features.length} values, expected [${n}, ${dim}]`);

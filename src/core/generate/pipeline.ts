@@ -8,6 +8,7 @@
 import { AbortError, BundleError } from '../bundle/errors.ts';
 import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
 import type { LoadedModelPack, StageName } from './modelPack.ts';
+import { cosine } from '../tensor/vector.ts';
 import { batchNoise } from './rng.ts';
 import { diffuse, img2imgSteps, sample, type Denoiser } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
@@ -175,18 +176,6 @@ export function normalizeTokens(tokens: Float32Array, dim: number): Float32Array
     for (let i = 0; i < dim; i++) tokens[o + i] *= k;
   }
   return tokens;
-}
-
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
 
 /** WordPiece detokenisation: "##" pieces glue to the previous word; special tokens ([CLS] …) dropped. */
