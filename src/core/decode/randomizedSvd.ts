@@ -54,21 +54,26 @@ export interface RandomizedSvdResult {
   passes: number;
 }
 
+/** Gram matrix YᵀY [k, k] of a row-major Y [n, k] (upper triangle accumulated, then mirrored). */
+function gram(Y: ArrayLike<number>, n: number, k: number): Float64Array {
+  const G = new Float64Array(k * k);
+  for (let i = 0; i < n; i++) {
+    const row = i * k;
+    for (let a = 0; a < k; a++) {
+      const ya = Y[row + a];
+      if (ya === 0) continue;
+      for (let b = a; b < k; b++) G[a * k + b] += ya * Y[row + b];
+    }
+  }
+  for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) G[a * k + b] = G[b * k + a];
+  return G;
+}
+
 /** Orthonormal basis of the columns of Y [n, k] (row-major) by CholeskyQR2 via the k x k Gram matrix. */
 export function orthonormalize(Y: Float64Array, n: number, k: number): Float64Array {
   let Q = Y;
   for (let round = 0; round < 2; round++) {
-    const G = new Float64Array(k * k);
-    for (let i = 0; i < n; i++) {
-      const row = i * k;
-      for (let a = 0; a < k; a++) {
-        const ya = Q[row + a];
-        if (ya === 0) continue;
-        for (let b = a; b < k; b++) G[a * k + b] += ya * Q[row + b];
-      }
-    }
-    for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) G[a * k + b] = G[b * k + a];
-    const eig = symmetricEigen(G, k);
+    const eig = symmetricEigen(gram(Q, n, k), k);
     const top = eig.values[0] > 0 ? eig.values[0] : 0;
     // M = V Λ^{-1/2} (directions with negligible energy are dropped: rank-deficient W)
     const M = new Float64Array(k * k);
@@ -242,17 +247,7 @@ export async function randomizedSvd(W: RowBlockSource, opts: RandomizedSvdOption
     }
   });
   // CᵀC = V S² Vᵀ
-  const G = new Float64Array(k * k);
-  for (let o = 0; o < q; o++) {
-    const co = o * k;
-    for (let a = 0; a < k; a++) {
-      const ca = C[co + a];
-      if (ca === 0) continue;
-      for (let b = a; b < k; b++) G[a * k + b] += ca * C[co + b];
-    }
-  }
-  for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) G[a * k + b] = G[b * k + a];
-  const eig = symmetricEigen(G, k);
+  const eig = symmetricEigen(gram(C, q, k), k);
   const A = new Float32Array(p * r);
   const B = new Float32Array(r * q);
   const sv = new Float64Array(r);
