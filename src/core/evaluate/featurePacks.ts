@@ -10,7 +10,7 @@ import { AbortError, BundleError } from '../bundle/errors.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
-import { TensorSpecSchema } from '../generate/modelPack.ts';
+import { PackFileSchema, PackPathSchema as relPath, PackProvenanceSchema, TensorSpecSchema } from '../generate/modelPack.ts';
 import type { TensorSpec } from '../generate/modelPack.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import type { Matrix } from '../tensor/matrix.ts';
@@ -116,13 +116,6 @@ export const FEATURE_NETWORK_REFERENCE: Record<FeatureNetwork, FeatureNetworkRef
   },
 };
 
-const relPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\\'), {
-    message: 'expected a relative path inside the pack (no "..", no leading "/")',
-  });
-
 export const NetworkSpecSchema = z.object({
   file: relPath,
   role: z.string(),
@@ -140,13 +133,8 @@ export const MetricPackSchema = z.object({
   version: z.literal(METRIC_PACK_VERSION),
   name: z.string(),
   description: z.string().optional(),
-  provenance: z.object({
-    kind: z.enum(['real', 'stand-in', 'simulated']),
-    command: z.string(),
-    createdAt: z.string(),
-    notes: z.string().optional(),
-  }),
-  files: z.array(z.object({ path: relPath, bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  provenance: PackProvenanceSchema,
+  files: z.array(PackFileSchema),
   /** Any subset of the six networks; metrics of missing networks are left out of the tables. */
   networks: z.object({
     alex2: NetworkSpecSchema.optional(),

@@ -21,6 +21,17 @@ const relPath = z
   });
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (sha256)');
 
+// Shared by every pack kind (model packs here, metric packs in evaluate/featurePacks.ts): where the
+// pack came from, and each file with the size and checksum it is verified against before use.
+export { relPath as PackPathSchema };
+export const PackProvenanceSchema = z.object({
+  kind: z.enum(['real', 'stand-in', 'simulated']),
+  command: z.string(),
+  createdAt: z.string(),
+  notes: z.string().optional(),
+});
+export const PackFileSchema = z.object({ path: relPath, bytes: z.number().int().nonnegative(), sha256 });
+
 export const TENSOR_DTYPES = ['float32', 'float16', 'int64', 'int32', 'uint8'] as const;
 export const TensorSpecSchema = z.object({
   /** The ONNX value name. */
@@ -66,13 +77,8 @@ export const ModelPackSchema = z.object({
   version: z.literal(PACK_VERSION),
   name: z.string(),
   description: z.string().optional(),
-  provenance: z.object({
-    kind: z.enum(['real', 'stand-in', 'simulated']),
-    command: z.string(),
-    createdAt: z.string(),
-    notes: z.string().optional(),
-  }),
-  files: z.array(z.object({ path: relPath, bytes: z.number().int().nonnegative(), sha256 })),
+  provenance: PackProvenanceSchema,
+  files: z.array(PackFileSchema),
   stages: z.object({
     lowLevelDecoder: StageSchema,
     latentEncoder: StageSchema,
