@@ -2,6 +2,7 @@
 // ShardSink (the CLI's sink writes into a temporary folder that is renamed into place at the end,
 // so a failed build never leaves a half-written bundle behind).
 import { encodeFloat16 } from '../tensor/float16.ts';
+import { asTyped } from '../tensor/typed.ts';
 import {
   DTYPE_BYTES,
   FORMAT_NAME,
@@ -31,16 +32,16 @@ export function encodeTensor(data: TensorData, dtype: DType): Uint8Array {
       typed = data instanceof Uint16Array ? data : encodeFloat16(data);
       break;
     case 'float32':
-      typed = data instanceof Float32Array ? data : Float32Array.from(data);
+      typed = asTyped(data, Float32Array);
       break;
     case 'uint8':
-      typed = data instanceof Uint8Array ? data : Uint8Array.from(data);
+      typed = asTyped(data, Uint8Array);
       break;
     case 'int32':
-      typed = data instanceof Int32Array ? data : Int32Array.from(data);
+      typed = asTyped(data, Int32Array);
       break;
     case 'uint32':
-      typed = data instanceof Uint32Array ? data : Uint32Array.from(data);
+      typed = asTyped(data, Uint32Array);
       break;
   }
   // Every platform we run on (x86, ARM, browsers) is little-endian, which the format requires.

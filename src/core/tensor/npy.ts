@@ -5,6 +5,7 @@
 // Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import { BundleError } from '../bundle/errors.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
+import { asTyped } from './typed.ts';
 
 /** The numpy dtype descriptors we read and write (numpy writes '|' for one-byte types). */
 export const NPY_DTYPES = ['<f2', '<f4', '<f8', '<i2', '<i4', '<i8', '|u1', '|i1', '<u2', '<u4', '|b1'] as const;
@@ -217,16 +218,16 @@ function encodeAs(data: ArrayLike<number>, dtype: NpyDtype): Uint8Array {
       typed = data instanceof Uint16Array ? data : encodeFloat16(data);
       break;
     case '<f4':
-      typed = data instanceof Float32Array ? data : Float32Array.from(data);
+      typed = asTyped(data, Float32Array);
       break;
     case '<f8':
-      typed = data instanceof Float64Array ? data : Float64Array.from(data);
+      typed = asTyped(data, Float64Array);
       break;
     case '<i2':
-      typed = data instanceof Int16Array ? data : Int16Array.from(data);
+      typed = asTyped(data, Int16Array);
       break;
     case '<i4':
-      typed = data instanceof Int32Array ? data : Int32Array.from(data);
+      typed = asTyped(data, Int32Array);
       break;
     case '<i8': {
       const out = new BigInt64Array(n);
@@ -241,16 +242,16 @@ function encodeAs(data: ArrayLike<number>, dtype: NpyDtype): Uint8Array {
     }
     case '|u1':
     case '|b1':
-      typed = data instanceof Uint8Array ? data : Uint8Array.from(data);
+      typed = asTyped(data, Uint8Array);
       break;
     case '|i1':
       typed = data instanceof Int8Array ? data : Int8Array.from(data);
       break;
     case '<u2':
-      typed = data instanceof Uint16Array ? data : Uint16Array.from(data);
+      typed = asTyped(data, Uint16Array);
       break;
     case '<u4':
-      typed = data instanceof Uint32Array ? data : Uint32Array.from(data);
+      typed = asTyped(data, Uint32Array);
       break;
   }
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
