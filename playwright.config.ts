@@ -1,6 +1,7 @@
 // Browser tests: Debian's chromium (never a downloaded browser) with WebGPU on SwiftShader, against
 // the Vite dev server on a fixed port. SwiftShader emulates the GPU on the CPU, so timeouts are generous.
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM, CHROMIUM_ARGS } from './scripts/chromium.ts';
 
 const PORT = Number(process.env.MIRAGE_TEST_PORT ?? 5199);
 
@@ -24,17 +25,8 @@ export default defineConfig({
     actionTimeout: 30_000,
     navigationTimeout: 120_000,
     launchOptions: {
-      executablePath: process.env.MIRAGE_CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
     },
   },
   webServer: {

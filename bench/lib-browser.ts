@@ -6,20 +6,11 @@
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { createServer } from 'vite';
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.ts';
 import { BENCH_DIR } from './lib.ts';
 
 export const REPO_DIR = dirname(BENCH_DIR);
-export const CHROMIUM = process.env.MIRAGE_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-quic',
-];
+export { CHROMIUM, CHROMIUM_ARGS };
 const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
