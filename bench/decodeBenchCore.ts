@@ -5,6 +5,7 @@
 import type { HeadName } from '../src/core/bundle/manifest.ts';
 import { createBackend, type BackendName, type DecoderBackend } from '../src/core/decode/backend.ts';
 import type { LoadedHead } from '../src/core/decode/predict.ts';
+import { maxRelativeError } from '../src/core/tensor/vector.ts';
 
 export const NSD_SUBJ01_VOXELS = 15724;
 
@@ -63,9 +64,17 @@ export function syntheticHead(spec: BenchHead, voxels: number, seed: number): Lo
   const ref = { shard: 'synthetic', offset: 0, dtype: 'float16' as const, shape: [] };
   return {
     spec: {
-      name: spec.name, role: 'synthetic benchmark head', outputShape: spec.outputShape, rank: spec.rank,
-      A: ref, B: ref, intercept: ref, inputNorm: spec.inputNorm ?? 'none', outputNorm: spec.outputNorm ?? 'none',
-      penalty: 1e5, fidelity: { r2: 1, trials: 0 },
+      name: spec.name,
+      role: 'synthetic benchmark head',
+      outputShape: spec.outputShape,
+      rank: spec.rank,
+      A: ref,
+      B: ref,
+      intercept: ref,
+      inputNorm: spec.inputNorm ?? 'none',
+      outputNorm: spec.outputNorm ?? 'none',
+      penalty: 1e5,
+      fidelity: { r2: 1, trials: 0 },
     },
     A: fill(voxels * spec.rank, seed, 1 / Math.sqrt(voxels)),
     B: fill(spec.rank * q, seed + 1, 1 / Math.sqrt(spec.rank)),
@@ -83,16 +92,6 @@ async function time(fn: () => Promise<unknown>, reps: number): Promise<{ p50: nu
   }
   const sorted = [...ms].sort((a, b) => a - b);
   return { p50: sorted[Math.floor(sorted.length / 2)], mean: ms.reduce((a, b) => a + b, 0) / ms.length, last };
-}
-
-function relErr(got: Float32Array, want: Float32Array): number {
-  let m = 0;
-  let d = 0;
-  for (let i = 0; i < want.length; i++) {
-    m = Math.max(m, Math.abs(want[i]));
-    d = Math.max(d, Math.abs(got[i] - want[i]));
-  }
-  return m > 0 ? d / m : d;
 }
 
 export interface BenchOptions {
@@ -138,9 +137,20 @@ export async function runDecodeBench(o: BenchOptions): Promise<{ rows: BenchRow[
           jsMs = t.p50;
         }
         const row: BenchRow = {
-          env: o.env, backend: be.name, head: spec.name, voxels: o.voxels, rank: spec.rank, outputs, batch,
-          uploadMs, p50Ms: t.p50, meanMs: t.mean, reps: o.reps, trialsPerSec: (1000 * batch) / t.p50,
-          speedupVsJs: jsMs / t.p50, maxRelErrVsJs: ref ? relErr(out, ref) : null,
+          env: o.env,
+          backend: be.name,
+          head: spec.name,
+          voxels: o.voxels,
+          rank: spec.rank,
+          outputs,
+          batch,
+          uploadMs,
+          p50Ms: t.p50,
+          meanMs: t.mean,
+          reps: o.reps,
+          trialsPerSec: (1000 * batch) / t.p50,
+          speedupVsJs: jsMs / t.p50,
+          maxRelErrVsJs: ref ? maxRelativeError(out, ref) : null,
         };
         rows.push(row);
         o.log(

@@ -20,3 +20,19 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }
+
+/**
+ * Largest absolute difference relative to the reference's largest magnitude: the one error figure
+ * the parity tests and benchmarks report (scale-free, so float32 and float64 results compare).
+ */
+export function maxRelativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length)
+    throw new RangeError(`maxRelativeError: lengths differ (${got.length} vs ${want.length})`);
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]));
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}

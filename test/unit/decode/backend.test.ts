@@ -3,37 +3,50 @@ import { describe, expect, it } from 'vitest';
 import type { TensorRef } from '../../../src/core/bundle/manifest.ts';
 import { createBackend, type BackendName } from '../../../src/core/decode/backend.ts';
 import { predictHead, projectHead, type LoadedHead } from '../../../src/core/decode/predict.ts';
+import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
 
 const WASM = join(import.meta.dirname, '../../../node_modules/@tensorflow/tfjs-backend-wasm/dist/');
 
 function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
 }
-function head(name: 'image' | 'retrieval', p: number, r: number, shape: number[], norms: Partial<LoadedHead['spec']> = {}): LoadedHead {
+function head(
+  name: 'image' | 'retrieval',
+  p: number,
+  r: number,
+  shape: number[],
+  norms: Partial<LoadedHead['spec']> = {},
+): LoadedHead {
   const q = shape.reduce((a, b) => a * b, 1);
   const rand = rng(name.length);
   const ref: TensorRef = { shard: 'x', offset: 0, dtype: 'float16', shape: [] };
   return {
-    spec: { name, role: 't', outputShape: shape, rank: r, A: ref, B: ref, intercept: ref, inputNorm: 'none', outputNorm: 'none', penalty: 1, fidelity: { r2: 1, trials: 0 }, ...norms },
+    spec: {
+      name,
+      role: 't',
+      outputShape: shape,
+      rank: r,
+      A: ref,
+      B: ref,
+      intercept: ref,
+      inputNorm: 'none',
+      outputNorm: 'none',
+      penalty: 1,
+      fidelity: { r2: 1, trials: 0 },
+      ...norms,
+    },
     A: Float32Array.from({ length: p * r }, rand),
     B: Float32Array.from({ length: r * q }, rand),
     intercept: Float32Array.from({ length: q }, rand),
   };
 }
 
-function maxRelErr(got: Float32Array, want: Float32Array): number {
-  let m = 0;
-  let d = 0;
-  for (let i = 0; i < want.length; i++) {
-    m = Math.max(m, Math.abs(want[i]));
-    d = Math.max(d, Math.abs(got[i] - want[i]));
-  }
-  return d / m;
-}
-
 describe('decoder backends agree with the plain-JS reference', () => {
   const p = 300;
-  const heads = [head('image', p, 16, [40]), head('retrieval', p, 8, [3, 10], { inputNorm: 'l2', outputNorm: 'l2-token' })];
+  const heads = [
+    head('image', p, 16, [40]),
+    head('retrieval', p, 8, [3, 10], { inputNorm: 'l2', outputNorm: 'l2-token' }),
+  ];
   const n = 5;
   const betas = Float32Array.from({ length: n * p }, rng(42));
   for (const name of ['cpu', 'wasm', 'js'] as BackendName[]) {
@@ -43,11 +56,11 @@ describe('decoder backends agree with the plain-JS reference', () => {
       for (const h of heads) await be.setHead(h);
       for (const h of heads) {
         const pred = await be.predict(h.spec.name, betas, n);
-        expect(pred.length).toBe(n * h.B.length / h.spec.rank);
-        expect(maxRelErr(pred, predictHead(h, betas, n))).toBeLessThan(1e-5);
+        expect(pred.length).toBe((n * h.B.length) / h.spec.rank);
+        expect(maxRelativeError(pred, predictHead(h, betas, n))).toBeLessThan(1e-5);
         const proj = await be.project(h.spec.name, betas, n);
         expect(proj.length).toBe(n * h.spec.rank);
-        expect(maxRelErr(proj, projectHead(h, betas, n))).toBeLessThan(1e-5);
+        expect(maxRelativeError(proj, projectHead(h, betas, n))).toBeLessThan(1e-5);
       }
       await expect(be.predict('text', betas, n)).rejects.toThrow(/not set/);
       await expect(be.predict('image', betas.subarray(1), n)).rejects.toThrow(/betas/);

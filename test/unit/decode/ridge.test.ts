@@ -5,9 +5,17 @@ import { chooseAlpha, predictSolution, r2Score, RidgePath } from '../../../src/c
 import { symmetricEigen } from '../../../src/core/decode/eigen.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
 import { matrix64, type Matrix } from '../../../src/core/tensor/matrix.ts';
+import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/ridge');
-interface Case { name: string; trials: number; voxels: number; outputs: number; alphas: number[]; valR2: number[] }
+interface Case {
+  name: string;
+  trials: number;
+  voxels: number;
+  outputs: number;
+  alphas: number[];
+  valR2: number[];
+}
 const cases = (JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as { cases: Case[] }).cases;
 
 function load(c: string, f: string): Matrix<Float64Array> {
@@ -18,22 +26,12 @@ function load(c: string, f: string): Matrix<Float64Array> {
 }
 
 /** Largest element error relative to the largest reference magnitude. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let maxRef = 0;
-  let maxDiff = 0;
-  for (let i = 0; i < want.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(want[i]));
-    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
-  }
-  return maxDiff / maxRef;
-}
 
 describe('symmetricEigen', () => {
   it('diagonalises a random symmetric matrix (A v = λ v, orthonormal, descending)', () => {
     const n = 40;
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rand();
     const { values, vectors } = symmetricEigen(a, n);
@@ -77,8 +75,8 @@ describe('RidgePath matches scikit-learn Ridge(fit_intercept=True)', () => {
           const icpt = load(c.name, `intercept_${i}.npy`);
           expect(sol.coef.rows).toBe(c.outputs);
           expect(sol.coef.cols).toBe(c.voxels);
-          expect(relErr(sol.coef.data, coef.data)).toBeLessThan(1e-5);
-          expect(relErr(sol.intercept, icpt.data)).toBeLessThan(1e-5);
+          expect(maxRelativeError(sol.coef.data, coef.data)).toBeLessThan(1e-5);
+          expect(maxRelativeError(sol.intercept, icpt.data)).toBeLessThan(1e-5);
         });
       });
     }
@@ -118,7 +116,9 @@ describe('RidgePath matches scikit-learn Ridge(fit_intercept=True)', () => {
   it('stops when aborted', () => {
     const ctl = new AbortController();
     ctl.abort();
-    expect(() => new RidgePath(load('wide', 'X.npy'), load('wide', 'Y.npy'), { signal: ctl.signal })).toThrow(/cancelled/);
+    expect(() => new RidgePath(load('wide', 'X.npy'), load('wide', 'Y.npy'), { signal: ctl.signal })).toThrow(
+      /cancelled/,
+    );
   });
 });
 
@@ -131,8 +131,8 @@ describe('sliceOutputs', () => {
     const Y2 = matrix64(Y.rows, 2, new Float64Array(Y.rows * 2));
     for (let i = 0; i < Y.rows; i++) for (let j = 0; j < 2; j++) Y2.data[i * 2 + j] = Y.data[i * Y.cols + 2 + j];
     const sep = new RidgePath(X, Y2).solve(10);
-    expect(relErr(joint.coef.data, sep.coef.data)).toBeLessThan(1e-10);
-    expect(relErr(joint.intercept, sep.intercept)).toBeLessThan(1e-10);
+    expect(maxRelativeError(joint.coef.data, sep.coef.data)).toBeLessThan(1e-10);
+    expect(maxRelativeError(joint.intercept, sep.intercept)).toBeLessThan(1e-10);
     expect(() => sliceOutputs(sep, 1, 5)).toThrow(/outside/);
   });
 });

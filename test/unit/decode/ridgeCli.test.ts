@@ -6,26 +6,24 @@ import { ridgeFit, type FitOptions } from '../../../cli/commands/ridge.ts';
 import { HeadSchema } from '../../../src/core/bundle/manifest.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
+import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/ridge');
 const dir = mkdtempSync(join(tmpdir(), 'mirage-ridge-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const npy = (f: string) => readNpy(new Uint8Array(readFileSync(f)), f);
 const base = (c: string, out: string): FitOptions => ({
-  betas: join(FIX, c, 'X.npy'), targets: join(FIX, c, 'Y.npy'), valFrac: '0.2', out: join(dir, out),
-  rank: '2', name: 'image', subject: '2', inputNorm: 'none', outputNorm: 'none',
+  betas: join(FIX, c, 'X.npy'),
+  targets: join(FIX, c, 'Y.npy'),
+  valFrac: '0.2',
+  out: join(dir, out),
+  rank: '2',
+  name: 'image',
+  subject: '2',
+  inputNorm: 'none',
+  outputNorm: 'none',
 });
 const quiet = () => {};
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  let d = 0;
-  for (let i = 0; i < b.length; i++) {
-    m = Math.max(m, Math.abs(b[i]));
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-  }
-  return d / m;
-}
 
 describe('mirage ridge fit', () => {
   it('--alpha: coef.npy and intercept.npy equal sklearn; writes a valid head with its shard hash', async () => {
@@ -33,8 +31,15 @@ describe('mirage ridge fit', () => {
     const coef = npy(join(dir, 'a/coef.npy'));
     expect(coef.dtype).toBe('<f8');
     expect(coef.shape).toEqual([5, 80]);
-    expect(relErr(coef.data as Float64Array, npy(join(FIX, 'wide/coef_1.npy')).data as Float64Array)).toBeLessThan(1e-5);
-    expect(relErr(npy(join(dir, 'a/intercept.npy')).data as Float64Array, npy(join(FIX, 'wide/intercept_1.npy')).data as Float64Array)).toBeLessThan(1e-5);
+    expect(
+      maxRelativeError(coef.data as Float64Array, npy(join(FIX, 'wide/coef_1.npy')).data as Float64Array),
+    ).toBeLessThan(1e-5);
+    expect(
+      maxRelativeError(
+        npy(join(dir, 'a/intercept.npy')).data as Float64Array,
+        npy(join(FIX, 'wide/intercept_1.npy')).data as Float64Array,
+      ),
+    ).toBeLessThan(1e-5);
     const h = JSON.parse(readFileSync(join(dir, 'a/head/head.json'), 'utf8'));
     HeadSchema.parse(h.head);
     expect(h.subject).toBe(2);
@@ -56,8 +61,12 @@ describe('mirage ridge fit', () => {
   });
 
   it('names the file and field of bad input', async () => {
-    await expect(ridgeFit({ ...base('wide', 'c'), targets: join(FIX, 'tall/Y.npy'), alpha: '1' }, quiet)).rejects.toThrow(/Y\.npy.*header\.shape\[0\].*30 trials/);
+    await expect(
+      ridgeFit({ ...base('wide', 'c'), targets: join(FIX, 'tall/Y.npy'), alpha: '1' }, quiet),
+    ).rejects.toThrow(/Y\.npy.*header\.shape\[0\].*30 trials/);
     await expect(ridgeFit({ ...base('wide', 'c') }, quiet)).rejects.toThrow(/--alpha A or --alphas/);
-    await expect(ridgeFit({ ...base('wide', 'c'), alpha: '1', outputShape: '2,2' }, quiet)).rejects.toThrow(/output-shape/);
+    await expect(ridgeFit({ ...base('wide', 'c'), alpha: '1', outputShape: '2,2' }, quiet)).rejects.toThrow(
+      /output-shape/,
+    );
   });
 });
