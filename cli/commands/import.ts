@@ -21,7 +21,10 @@ import { importRecons, parseCaptions, type ReconInput } from '../../src/core/imp
 import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
 import { openHdf5Rows } from '../../src/core/formats/hdf5.ts';
 import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
+import { jsGemmKernel, type GemmKernel } from '../../src/core/decode/randomizedSvd.ts';
+import { ortWasmGemm, tfjsWasmGemm } from '../../src/core/importers/wasmGemm.ts';
 import { writeAtomically } from '../lib/fsSink.ts';
+import { nodeWasmPaths } from './decode.ts';
 import { FsShardSource } from '../lib/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
 
@@ -132,6 +135,82 @@ export async function runImport(run: ImportRun): Promise<Manifest> {
   }
 }
 
+export const GEMMS = ['tfjs-wasm', 'ort-wasm', 'js'] as const;
+export type GemmName = (typeof GEMMS)[number];
+
+export async function gemmKernel(name: GemmName): Promise<GemmKernel> {
+  if (name === 'tfjs-wasm') return tfjsWasmGemm(nodeWasmPaths());
+  if (name === 'ort-wasm') return ortWasmGemm();
+  return jsGemmKernel();
+}
+
+export interface MirageWeightsRun {
+  subject: number;
+  rank: number;
+  out: string;
+  /** Bundle holding the subject (default: out). */
+  into?: string;
+  penalty?: number;
+  powerIterations?: number;
+  fidelityTarget?: number;
+  fidelityTrials?: number;
+  gemm?: GemmName;
+  quiet?: boolean;
+  command: string;
+  /** The head files; `onSource(path)` adds an on-disk file to the provenance (hashed). */
+  files: (onSource: (path: string) => void) => Promise<HeadFiles[]>;
+  /** Called with each finished head's timing (the full-scale benchmark records them). */
+  onHead?: (head: string, info: { seconds: number; cpuSeconds: number; cached: boolean }) => void;
+}
+
+/**
+ * `import mirage-weights` after argument parsing: finished heads cached in `<out>.import-cache/`
+ * (an interrupted run resumes), the bundle written atomically and validated, the cache removed.
+ */
+export async function runMirageWeights(o: MirageWeightsRun): Promise<Manifest> {
+  const into = o.into ?? o.out;
+  const cacheDir = `${resolve(o.out)}.import-cache`;
+  const cache: HeadCache = {
+    async get(key) {
+      try {
+        return new Uint8Array(await readFile(join(cacheDir, `${key}.bin`)));
+      } catch {
+        return null;
+      }
+    },
+    async put(key, bytes) {
+      await mkdir(cacheDir, { recursive: true });
+      await writeFile(join(cacheDir, `${key}.bin.tmp`), bytes);
+      await rename(join(cacheDir, `${key}.bin.tmp`), join(cacheDir, `${key}.bin`));
+    },
+  };
+  const kernel = await gemmKernel(o.gemm ?? 'tfjs-wasm');
+  const manifest = await runImport({
+    out: o.out,
+    quiet: o.quiet,
+    build: async (writer, ctx) =>
+      importMirageWeights({
+        existing: await readExistingBundle(fsTree(into)),
+        writer,
+        subject: o.subject,
+        rank: o.rank,
+        heads: await o.files(ctx.onSource),
+        penalty: o.penalty,
+        powerIterations: o.powerIterations,
+        fidelityTarget: o.fidelityTarget,
+        fidelityTrials: o.fidelityTrials,
+        kernel,
+        cache,
+        command: o.command,
+        onHead: o.onHead,
+        onProgress: ctx.onProgress,
+        signal: ctx.signal,
+      }),
+  });
+  await rm(cacheDir, { recursive: true, force: true });
+  return manifest;
+}
+
 function int(name: string) {
   return (v: string) => {
     const n = Number(v);
@@ -208,62 +287,42 @@ export function register(program: Command): void {
     .option('--penalty <alpha>', 'ridge penalty the weights were fitted with', '100000')
     .option('--power-iterations <n>', 'randomized SVD power iterations (accuracy vs passes over the weights)', '1')
     .option('--fidelity-trials <n>', 'trials used for the compressed-vs-full R²', '64')
+    .option('--fidelity-target <r2>', 'stop the power iterations of a head as soon as its R² reaches this (--power-iterations is then the most)')
+    .option('--gemm <kernel>', `block products on: ${GEMMS.join(', ')} (tfjs-wasm measured fastest, bench/results/import.json)`, 'tfjs-wasm')
     .option('-q, --quiet', 'no progress bar')
-    .action(async (o: { dir: string; subject: number; rank: number; out: string; into?: string; head?: string[]; penalty: string; powerIterations: string; fidelityTrials: string; quiet?: boolean }) => {
-      const into = o.into ?? o.out;
+    .action(async (o: { dir: string; subject: number; rank: number; out: string; into?: string; head?: string[]; penalty: string; powerIterations: string; fidelityTrials: string; fidelityTarget?: string; gemm: string; quiet?: boolean }) => {
       const heads = await discoverHeads(o.dir, o.head ?? []);
       if (!heads.length) throw new BundleError(o.dir, 'no head pickles found', { expected: `files named after a head (${HEAD_NAMES.join(', ')}) ending in .pkl, .pkl3 or .pickle, or --head name=file` });
-      const cacheDir = `${resolve(o.out)}.import-cache`;
-      const cache: HeadCache = {
-        async get(key) {
-          try {
-            return new Uint8Array(await readFile(join(cacheDir, `${key}.bin`)));
-          } catch {
-            return null;
-          }
-        },
-        async put(key, bytes) {
-          await mkdir(cacheDir, { recursive: true });
-          await writeFile(join(cacheDir, `${key}.bin.tmp`), bytes);
-          await rename(join(cacheDir, `${key}.bin.tmp`), join(cacheDir, `${key}.bin`));
-        },
-      };
+      if (!GEMMS.includes(o.gemm as GemmName)) throw new BundleError('command line', `--gemm ${o.gemm}`, { expected: GEMMS.join(', ') });
+      const fidelityTarget = o.fidelityTarget === undefined ? undefined : Number(o.fidelityTarget);
+      if (fidelityTarget !== undefined && !(fidelityTarget > 0 && fidelityTarget <= 1)) throw new BundleError('command line', `--fidelity-target ${o.fidelityTarget}`, { expected: 'an R² in (0, 1]' });
       const command = `mirage import mirage-weights --dir ${o.dir} --subject ${o.subject} --rank ${o.rank} --out ${o.out}`;
-      const manifest = await runImport({
-        out: o.out,
-        quiet: o.quiet,
-        build: async (writer, ctx) => {
+      const manifest = await runMirageWeights({
+        ...o,
+        powerIterations: Number(o.powerIterations),
+        fidelityTrials: Number(o.fidelityTrials),
+        penalty: Number(o.penalty),
+        fidelityTarget,
+        gemm: o.gemm as GemmName,
+        command,
+        files: async (onSource) => {
           const files: HeadFiles[] = [];
           for (const h of heads) {
-            ctx.onSource(h.pickle);
+            onSource(h.pickle);
             const f: HeadFiles = { head: h.head, pickle: await fileSource(h.pickle) };
             if (h.mean) {
               f.targetMean = await fileSource(h.mean);
-              ctx.onSource(h.mean);
+              onSource(h.mean);
             }
             if (h.std) {
               f.targetStd = await fileSource(h.std);
-              ctx.onSource(h.std);
+              onSource(h.std);
             }
             files.push(f);
           }
-          return importMirageWeights({
-            existing: await readExistingBundle(fsTree(into)),
-            writer,
-            subject: o.subject,
-            rank: o.rank,
-            heads: files,
-            penalty: Number(o.penalty),
-            powerIterations: Number(o.powerIterations),
-            fidelityTrials: Number(o.fidelityTrials),
-            cache,
-            command,
-            onProgress: ctx.onProgress,
-            signal: ctx.signal,
-          });
+          return files;
         },
       });
-      await rm(cacheDir, { recursive: true, force: true });
       const s = manifest.subjects.find((x) => x.id === o.subject)!;
       for (const h of s.heads) process.stdout.write(`  ${h.name} [${h.outputShape.join('x')}] rank ${h.rank}: fidelity R² ${h.fidelity.r2.toFixed(4)} on ${h.fidelity.trials} trials\n`);
       process.stdout.write(`wrote ${o.out}\n`);

@@ -5,7 +5,7 @@
 import { AbortError } from '../bundle/errors.ts';
 import type { Head, HeadName, Subject } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
-import { randomizedSvd, randomizedSvdOfTranspose, type RowBlockSource } from '../decode/randomizedSvd.ts';
+import { randomizedSvd, randomizedSvdOfTranspose, type GemmKernel, type RowBlockSource } from '../decode/randomizedSvd.ts';
 import { addHead, headShardPath } from '../decode/headBuilder.ts';
 import { decodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
@@ -49,13 +49,27 @@ export interface MirageWeightsOptions extends ImportContext {
   penaltySource?: string;
   /** Trials used for the fidelity figure (default 64, taken from the bundle's trials). */
   fidelityTrials?: number;
+  /** Most power iterations per head (default 1). */
   powerIterations?: number;
+  /** Stop a head's power iterations once its fidelity R² reaches this (randomizedSvd's fidelityTarget). */
+  fidelityTarget?: number;
   oversample?: number;
+  /** Block products (default plain JS; the CLI hands in tfjs-wasm, importers/wasmGemm.ts). */
+  kernel?: GemmKernel;
   cache?: HeadCache;
+  /** Told when each head is done, with its wall and CPU seconds (the full-scale benchmark records them). */
+  onHead?: (head: HeadName, info: { seconds: number; cpuSeconds: number; cached: boolean }) => void;
   /** Appended to the bundle's provenance command. */
   command: string;
   /** Files to add to provenance.sources (already hashed by the caller). */
   sources?: ManifestBody['provenance']['sources'];
+}
+
+/** Process CPU seconds where the runtime tells them (Node), else NaN (browsers). */
+function cpuSeconds(): number {
+  const p = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  const u = p?.cpuUsage?.();
+  return u ? (u.user + u.system) / 1e6 : NaN;
 }
 
 function l2Rows(X: Matrix<Float32Array>): Matrix<Float32Array> {
@@ -163,6 +177,8 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
     const X = known.inputNorm === 'l2' ? l2Rows(fid.X) : fid.X;
     const key = `subj${subject}-${hf.head}-r${rank}-${hf.pickle.size}`;
     let A: Matrix<Float32Array>, B: Matrix<Float32Array>, r2: number, trials: number, description: string;
+    const t0 = performance.now();
+    const cpu0 = cpuSeconds();
     const cached = opts.cache ? await opts.cache.get(key) : null;
     if (cached) {
       const c = decodeCached(cached);
@@ -178,16 +194,19 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
         rank,
         fidelityX: X,
         powerIterations: opts.powerIterations,
+        fidelityTarget: opts.fidelityTarget,
         oversample: opts.oversample,
+        kernel: opts.kernel,
         signal: opts.signal,
         onProgress: (dn, tt, label) => opts.onProgress?.(k * tt + dn, total * tt, `${hf.head}: ${label}`),
       });
       ({ A, B } = res);
       r2 = res.fidelityR2;
       trials = res.fidelityTrials;
-      description = `${fid.description}; randomized SVD, ${res.passes} passes, float16 factors`;
+      description = `${fid.description}; randomized SVD, ${res.passes} passes (${res.powerIterations} power iterations), float16 factors`;
       await opts.cache?.put(key, encodeCached(A, B, { fidelityR2: r2, trials, description }));
     }
+    opts.onHead?.(hf.head, { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - cpu0, cached: !!cached });
     const targetMean = hf.targetMean ? await readVector(hf.targetMean, q, 'target mean') : undefined;
     const targetStd = hf.targetStd ? await readVector(hf.targetStd, q, 'target std') : undefined;
     const head = addHead(writer, subject, {
