@@ -7,6 +7,7 @@ import type { ShardSource } from '../src/core/bundle/source.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { GenerateService, PrefixSource } from '../src/core/generate/service.ts';
 import type { RgbImage } from '../src/core/generate/enhance.ts';
+import type { GenerateProgress } from '../src/core/generate/pipeline.ts';
 import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/app/reconstruct/api.ts';
 import type { BundleSourceSpec } from '../src/app/workerApi.ts';
 import { installErrorTransfer } from './transferErrors.ts';
@@ -50,6 +51,9 @@ async function toDisplay(img: RgbImage): Promise<DisplayImage> {
   return { bitmap, width, height };
 }
 
+/** Least time between two progress messages to the page (ms). */
+const PROGRESS_MS = 100;
+
 const bitmaps = (xs: (DisplayImage | null)[]) => xs.filter((x): x is DisplayImage => !!x).map((x) => x.bitmap);
 
 const api: GenerateWorkerApi = {
@@ -60,18 +64,34 @@ const api: GenerateWorkerApi = {
     });
   },
   async reconstruct(req, onProgress, onLowLevel) {
+    // Progress goes to the page at most every PROGRESS_MS (and at each stage's first and last
+    // step): every message is a task on the page's main thread.
+    let lastSent = -Infinity;
+    let lastStage = '';
+    const progress =
+      onProgress &&
+      ((p: GenerateProgress) => {
+        const now = performance.now();
+        if (p.stage === lastStage && p.step !== p.total && now - lastSent < PROGRESS_MS) return;
+        lastSent = now;
+        lastStage = p.stage;
+        void onProgress(p);
+      });
     const live =
       onLowLevel &&
       ((low: RgbImage, enh: RgbImage) => {
         void Promise.all([toDisplay(low), toDisplay(enh)]).then(([l, e]) => onLowLevel(transfer(l, [l.bitmap]), transfer(e, [e.bitmap])));
       });
-    const r = await service.reconstruct(req, onProgress, live);
+    const r = await service.reconstruct(req, progress, live);
     const [lowLevel, enhanced, ...candidates] = await Promise.all([r.lowLevel, r.enhanced, ...r.candidates].map((x) => (x ? toDisplay(x) : null)));
+    // the echoed request without its deltas (megabytes the page sent; `perturbed` says what they did)
+    const { headDeltas: _sent, ...request } = r.request;
     const reply: ReconstructReply = {
-      request: r.request,
+      request,
       executionProvider: r.executionProvider,
       stageFallbacks: r.stageFallbacks,
       decoding: r.decoding,
+      perturbed: r.perturbed,
       lowLevel,
       enhanced,
       candidates: candidates as DisplayImage[],

@@ -1,10 +1,45 @@
-// Types shared by workers/generate.worker.ts and the reconstruct panel (no code but one constant).
+// Types shared by workers/generate.worker.ts, the reconstruct panel and the cortex panel (no code
+// but one constant and one helper).
+//
+// RECONSTRUCTION FROM A PERTURBED STATE (issue 4), the exact call from the cortex panel:
+//
+//   import { reconstructPerturbed } from '../reconstruct/client.ts';
+//   const reply = await reconstructPerturbed(location /* useBundleStore's location */, {
+//     subject: 1, stimulus: 7, condition: 'imagery',
+//     headDeltas: { image: dImage, text: dText, blurry: dBlurry, retrieval: dRetrieval, prompt: dPrompt },
+//     deltaLabel: 'silence V1 (gain 0)',
+//     settings: { seed: 0 },                      // optional; MIRAGE_DEFAULTS otherwise
+//   }, { preferWebgpu: true, onProgress });        // opens the worker on the bundle if needed
+//   reply.perturbed   // "silence V1 (gain 0): Δ added to image, text, …" (null when no deltas)
+//   reply.candidates[reply.best].bitmap, reply.caption, reply.scores …  (as for any reconstruction)
+//
+// (or, with the worker already open: runReconstruction(req, onProgress?, onLowLevel?).)
+//
+// headDeltas[h] is the RAW change of stimulus `stimulus`'s prediction of head h, i.e. exactly what
+// the cortex computes as (dx_R·A_R)·B — the same units as predictHead (src/core/decode/predict.ts)
+// before any MIRAGE normalisation, one Float32Array of the head's output size (image 768-like,
+// text 77x1280-like, … flattened C-order; the bundle head's outputShape). Heads left out get no change.
+// The worker maps each delta through the per-output-dimension affine map MIRAGE's normalisation
+// applied to this stimulus's prediction — Δ' = Δ · targetStd / batchStd (batchStd: population std
+// of that dimension over the condition's stimulus averages; 0 where the batch std is 0, since
+// normalisation maps that dimension to the target mean whatever the prediction) — adds Δ' to the
+// decoded, repeat-averaged, normalised heads (before the per-token L2 norm of 'l2-token' heads,
+// which is then re-applied as the decoder does), and reconstructs. Zero deltas reproduce the
+// unperturbed reconstruction exactly (same seed). The Float32Arrays are TRANSFERRED to the worker:
+// the caller's arrays are detached after the call (pass copies if you still need them).
 import type { GenerateProgress, GenerateSettings, PipelineStage } from '../../core/generate/pipeline.ts';
 import type { RgbImage } from '../../core/generate/enhance.ts';
-import type { ReconstructRequest, ServiceInfo } from '../../core/generate/service.ts';
+import type { HeadDeltas, ReconstructRequest, ServiceInfo } from '../../core/generate/service.ts';
 import type { BundleSourceSpec } from '../workerApi.ts';
 
-export type { GenerateProgress, GenerateSettings, RgbImage, ReconstructRequest, ServiceInfo, PipelineStage };
+export type { GenerateProgress, GenerateSettings, HeadDeltas, RgbImage, ReconstructRequest, ServiceInfo, PipelineStage };
+
+/** The buffers of a request's head deltas (to transfer, not copy, to the worker); each buffer once. */
+export function headDeltaBuffers(req: ReconstructRequest): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const d of Object.values(req.headDeltas ?? {})) if (d && d.buffer instanceof ArrayBuffer && d.buffer.byteLength) out.add(d.buffer);
+  return [...out];
+}
 
 /**
  * An image ready to draw: the worker converts the pipeline's RGB bytes to RGBA and scales them to
@@ -30,6 +65,8 @@ export interface ReconstructReply {
   /** Stages moved to wasm because a WebGPU kernel failed, with the error. */
   stageFallbacks: Record<string, string>;
   decoding: string;
+  /** null, or what perturbed the decoded heads (the request's deltaLabel and how the deltas were applied). */
+  perturbed: string | null;
   lowLevel: DisplayImage | null;
   enhanced: DisplayImage | null;
   candidates: DisplayImage[];

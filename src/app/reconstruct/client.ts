@@ -1,8 +1,10 @@
 // Page-side client of workers/generate.worker.ts: one worker per page, opened on the bundle the app
 // has open and on its model pack (by default the folder "modelpack/" next to the bundle's manifest).
-import { proxy, wrap, type Remote } from 'comlink';
+// Used by the reconstruct panel and by the cortex panel (reconstruction from a perturbed state:
+// see reconstructPerturbed below and the documentation in api.ts).
+import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
-import type { DisplayImage, GenerateProgress, GenerateWorkerApi, PackSourceSpec, ReconstructReply, ReconstructRequest, ServiceInfo } from './api.ts';
+import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from './api.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<GenerateWorkerApi> | null = null;
@@ -23,21 +25,76 @@ export function defaultPack(location: BundleLocation): PackSourceSpec {
   return { kind: 'files', prefix: 'modelpack/', files: location.files };
 }
 
-/** Opens bundle + pack in the worker unless it already has them. */
-export function ensureOpen(location: BundleLocation, pack: PackSourceSpec, preferWebgpu: boolean, onProgress: (loaded: number, total: number, file: string) => void): Promise<ServiceInfo> {
+/** The worker's state as the page sees it (an external store: React reads it with useSyncExternalStore). */
+export interface ServiceState {
+  info: ServiceInfo | null;
+  /** "loading model pack: file 40%" while opening. */
+  loading: string | null;
+  /** Why opening failed. */
+  error: unknown;
+}
+
+let serviceState: ServiceState = { info: null, loading: null, error: null };
+const serviceListeners = new Set<() => void>();
+function setServiceState(patch: Partial<ServiceState>): void {
+  serviceState = { ...serviceState, ...patch };
+  serviceListeners.forEach((l) => l());
+}
+
+export const serviceStore = {
+  get: (): ServiceState => serviceState,
+  subscribe(listener: () => void): () => void {
+    serviceListeners.add(listener);
+    return () => serviceListeners.delete(listener);
+  },
+};
+
+/** Opens bundle + pack in the worker unless it already has them; the outcome also goes to serviceStore. */
+export function ensureOpen(location: BundleLocation, pack: PackSourceSpec = defaultPack(location), preferWebgpu = true, onProgress?: (loaded: number, total: number, file: string) => void): Promise<ServiceInfo> {
   const key = `${location.kind === 'url' ? location.url : location.label}|${pack.kind === 'url' ? pack.url : pack.prefix}|${preferWebgpu}`;
   if (key === openKey && opening) return opening;
   openKey = key;
   const bundle = location.kind === 'url' ? { kind: 'url' as const, url: location.url } : { kind: 'files' as const, label: location.label, files: location.files };
-  opening = generateClient().open(bundle, pack, preferWebgpu, proxy(onProgress));
-  opening.catch(() => {
-    if (openKey === key) openKey = null;
-  });
-  return opening;
+  setServiceState({ info: null, error: null, loading: 'loading model pack…' });
+  const p = generateClient().open(
+    bundle,
+    pack,
+    preferWebgpu,
+    proxy((l: number, t: number, f: string) => {
+      if (openKey === key) setServiceState({ loading: `loading model pack: ${f} ${((100 * l) / Math.max(1, t)).toFixed(0)}%` });
+      onProgress?.(l, t, f);
+    }),
+  );
+  opening = p;
+  p.then(
+    (info) => {
+      if (openKey === key) setServiceState({ info, loading: null, error: null });
+    },
+    (error: unknown) => {
+      if (openKey !== key) return;
+      openKey = null;
+      setServiceState({ info: null, loading: null, error });
+    },
+  );
+  return p;
 }
 
-export function runReconstruction(req: ReconstructRequest, onProgress: (p: GenerateProgress) => void, onLowLevel: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply> {
-  return generateClient().reconstruct(req, proxy(onProgress), proxy(onLowLevel));
+/**
+ * Runs one reconstruction in the worker (a later call cancels the running one). The request's
+ * headDeltas (if any) are transferred: the caller's Float32Arrays are detached afterwards.
+ */
+export function runReconstruction(req: ReconstructRequest, onProgress?: (p: GenerateProgress) => void, onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply> {
+  return generateClient().reconstruct(transfer(req, headDeltaBuffers(req)), onProgress && proxy(onProgress), onLowLevel && proxy(onLowLevel));
+}
+
+/**
+ * A full reconstruction from a perturbed state, for the cortex panel: opens the worker on the
+ * bundle (and its default model pack) if needed, then reconstructs `req` (with headDeltas and
+ * deltaLabel). See api.ts for the units of the deltas.
+ */
+export async function reconstructPerturbed(location: BundleLocation, req: ReconstructRequest, opts: { preferWebgpu?: boolean; onProgress?: (p: GenerateProgress) => void } = {}): Promise<ReconstructReply> {
+  await ensureOpen(location, defaultPack(location), opts.preferWebgpu ?? true);
+  return runReconstruction(req, opts.onProgress);
 }
 
 export function cancelReconstruction(): Promise<void> {

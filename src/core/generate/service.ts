@@ -1,12 +1,15 @@
 // The reconstruction service the generate worker exposes (and the benchmark drives): holds one
 // bundle, one model pack and its ONNX sessions (created once, reused), decodes a subject's stimuli
 // the way MIRAGE does (repeats averaged, predictions normalised over the condition's stimuli),
-// and runs the pipeline with cancellation. Framework-free: the worker is only its comlink face.
+// and runs the pipeline with cancellation — optionally from a perturbed state (head deltas from the
+// cortex, mapped through the same normalisation). Framework-free: the worker is only its comlink face.
 import { Bundle } from '../bundle/loader.ts';
 import { AbortError, BundleError } from '../bundle/errors.ts';
+import type { Head, TensorRef } from '../bundle/manifest.ts';
 import type { ReadOptions, ShardSource } from '../bundle/source.ts';
 import { createBackend, type DecoderBackend } from '../decode/backend.ts';
 import { decodeSubject } from '../decode/decodeSubject.ts';
+import { applyOutputNorm, normalizePredictions, type LoadedHead } from '../decode/predict.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession } from '../onnx/runtime.ts';
 import type { RgbImage } from './enhance.ts';
@@ -37,11 +40,25 @@ export interface ServiceInfo {
   stages: Record<string, { role: string; kind: string }>;
 }
 
+export type HeadKey = keyof DecodedHeads;
+export const HEAD_KEYS: readonly HeadKey[] = ['image', 'text', 'blurry', 'retrieval', 'prompt'];
+
+/**
+ * Raw, un-normalised changes of one stimulus's head predictions, as the cortex computes them:
+ * (dx_R·A_R)·B, the units of predictHead (src/core/decode/predict.ts), flattened C-order, one value
+ * per output dimension of the head.
+ */
+export type HeadDeltas = Partial<Record<HeadKey, Float32Array>>;
+
 export interface ReconstructRequest {
   subject: number;
   stimulus: number;
   condition: 'vision' | 'imagery';
   settings?: Partial<GenerateSettings>;
+  /** Reconstruct from a perturbed state: these raw deltas are mapped through the normalisation and added (see perturbedHeads). */
+  headDeltas?: HeadDeltas;
+  /** What the perturbation was (e.g. "silence V1"), echoed in the reply's `perturbed`. */
+  deltaLabel?: string;
 }
 
 export interface ReconstructResult extends Reconstruction {
@@ -51,8 +68,46 @@ export interface ReconstructResult extends Reconstruction {
   stageFallbacks: Record<string, string>;
   /** What the decoded features were: batch used by MIRAGE's normalisation. */
   decoding: string;
+  /** null, or the perturbation's label and how its deltas were applied. */
+  perturbed: string | null;
   trueCaption: string;
 }
+
+/**
+ * One condition's decoded heads per stimulus, with what the perturbation mapping needs:
+ * `normalized` is MIRAGE's normalisation before the per-token L2 norm of 'l2-token' heads, `heads`
+ * the values the pipeline gets (after it), `scale` the slope of the per-dimension affine map the
+ * normalisation applied (targetStd / batchStd; null for a head used un-normalised).
+ */
+export interface DecodedCondition {
+  heads: Map<number, DecodedHeads>;
+  normalized: Map<number, DecodedHeads>;
+  scale: Record<HeadKey, Float32Array | null>;
+  specs: Record<HeadKey, Head>;
+  note: string;
+}
+
+/**
+ * Per output dimension of a [rows, q] batch: targetStd / population std over the rows (float64, as
+ * normalizePredictions computes it), 0 where the batch std is 0 (normalisation sends that dimension
+ * to the target mean whatever the prediction, so a change there changes nothing).
+ */
+export function normalizationSlope(pred: Float32Array, rows: number, q: number, targetStd: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(q);
+  for (let o = 0; o < q; o++) {
+    let mean = 0;
+    for (let i = 0; i < rows; i++) mean += pred[i * q + o];
+    mean /= rows;
+    let v = 0;
+    for (let i = 0; i < rows; i++) v += (pred[i * q + o] - mean) ** 2;
+    const sd = Math.sqrt(v / rows);
+    out[o] = sd > 0 ? targetStd[o] / sd : 0;
+  }
+  return out;
+}
+
+/** A LoadedHead for applyOutputNorm, which reads only the spec. */
+const specOnly = (spec: Head): LoadedHead => ({ spec, A: new Float32Array(0), B: new Float32Array(0), intercept: new Float32Array(0) });
 
 /** Tries WebGPU with a one-node graph; the reason is kept when it fails. */
 export async function probeWebgpu(): Promise<{ ok: boolean; reason?: string }> {
@@ -76,7 +131,7 @@ export class GenerateService {
   private ep: ExecutionProvider = 'wasm';
   private fallbackReason?: string;
   private backend: DecoderBackend | null = null;
-  private readonly decoded = new Map<string, Promise<{ heads: Map<number, DecodedHeads>; note: string }>>();
+  private readonly decoded = new Map<string, Promise<DecodedCondition>>();
   private controller: AbortController | null = null;
 
   /** Opens a bundle and a model pack; creates every stage's session once (WebGPU first when asked). */
@@ -123,35 +178,114 @@ export class GenerateService {
     };
   }
 
-  /** Decoded heads of one stimulus: MIRAGE's averaging and normalisation over the condition's stimuli (cached). */
-  async heads(subject: number, stimulus: number, condition: 'vision' | 'imagery'): Promise<{ heads: DecodedHeads; note: string }> {
+  /**
+   * A condition's decoded heads, MIRAGE's way: each stimulus's repeats averaged, decoded, then
+   * normalised over the condition's stimulus averages (normalizePredictions, then the per-token L2
+   * norm again for 'l2-token' heads — exactly what decodeSubject does with normalize: true), keeping
+   * the slope of the normalisation for perturbations. A head without training-target statistics is
+   * used un-normalised (said in the note). Cached per subject and condition.
+   */
+  decodedCondition(subject: number, condition: 'vision' | 'imagery'): Promise<DecodedCondition> {
     if (!this.bundle || !this.backend) throw new Error('generate service: open() first');
     const key = `${subject}|${condition}`;
     let p = this.decoded.get(key);
     if (!p) {
       const bundle = this.bundle;
       const backend = this.backend;
-      p = (async () => {
-        const dec = await decodeSubject(bundle, backend, { subject, average: true, normalize: true, conditions: [condition] });
-        const out = new Map<number, DecodedHeads>();
-        dec.rows.forEach((r, i) => {
-          const get = (name: keyof DecodedHeads) => {
-            const h = dec.heads.find((x) => x.name === name);
-            if (!h) throw new BundleError('manifest.json', `subject ${subject} has no "${name}" head`, { field: 'subjects[].heads' });
-            const q = h.outputShape.reduce((a, b) => a * b, 1);
-            return h.values.slice(i * q, (i + 1) * q);
-          };
-          out.set(r.stimulus, { image: get('image'), text: get('text'), blurry: get('blurry'), retrieval: get('retrieval'), prompt: get('prompt') });
-        });
-        return { heads: out, note: `repeats averaged; MIRAGE normalisation over ${dec.rows.length} ${condition} stimulus averages of subject ${subject}` };
+      p = (async (): Promise<DecodedCondition> => {
+        const subj = bundle.subject(subject);
+        const dec = await decodeSubject(bundle, backend, { subject, average: true, normalize: false, conditions: [condition], heads: [...HEAD_KEYS] });
+        const n = dec.rows.length;
+        const readStat = async (ref: TensorRef) => {
+          const t = await bundle.tensor(ref);
+          return t instanceof Float32Array ? t : Float32Array.from(t as ArrayLike<number>);
+        };
+        const normalized = new Map<number, Partial<DecodedHeads>>();
+        const heads = new Map<number, Partial<DecodedHeads>>();
+        const scale = {} as Record<HeadKey, Float32Array | null>;
+        const specs = {} as Record<HeadKey, Head>;
+        const raw: HeadKey[] = [];
+        for (const name of HEAD_KEYS) {
+          const h = dec.heads.find((x) => x.name === name);
+          const spec = subj.heads.find((x) => x.name === name);
+          if (!h || !spec) throw new BundleError('manifest.json', `subject ${subject} has no "${name}" head`, { field: 'subjects[].heads', expected: HEAD_KEYS.join(', ') });
+          specs[name] = spec;
+          const q = h.outputShape.reduce((a, b) => a * b, 1);
+          let values = h.values;
+          scale[name] = null;
+          if (spec.targetMean && spec.targetStd) {
+            const [tMean, tStd] = await Promise.all([readStat(spec.targetMean), readStat(spec.targetStd)]);
+            values = normalizePredictions(h.values, n, q, tMean, tStd, `subject ${subject}, ${condition}`).values;
+            scale[name] = normalizationSlope(h.values, n, q, tStd);
+          } else {
+            raw.push(name);
+          }
+          dec.rows.forEach((r, i) => {
+            const pre = values.slice(i * q, (i + 1) * q);
+            (normalized.get(r.stimulus) ?? normalized.set(r.stimulus, {}).get(r.stimulus)!)[name] = pre;
+            (heads.get(r.stimulus) ?? heads.set(r.stimulus, {}).get(r.stimulus)!)[name] = applyOutputNorm(specOnly(spec), pre.slice());
+          });
+        }
+        const what = `repeats averaged; MIRAGE normalisation over ${n} ${condition} stimulus averages of subject ${subject}`;
+        return {
+          heads: heads as Map<number, DecodedHeads>,
+          normalized: normalized as Map<number, DecodedHeads>,
+          scale,
+          specs,
+          note: raw.length ? `${what} (${raw.join(', ')} un-normalised: no training-target mean/std in the bundle)` : what,
+        };
       })();
       this.decoded.set(key, p);
       p.catch(() => this.decoded.delete(key));
     }
-    const { heads, note } = await p;
-    const h = heads.get(stimulus);
+    return p;
+  }
+
+  /** Decoded heads of one stimulus: MIRAGE's averaging and normalisation over the condition's stimuli (cached). */
+  async heads(subject: number, stimulus: number, condition: 'vision' | 'imagery'): Promise<{ heads: DecodedHeads; note: string }> {
+    const dec = await this.decodedCondition(subject, condition);
+    const h = dec.heads.get(stimulus);
     if (!h) throw new BundleError('manifest.json', `subject ${subject} has no ${condition} trials of stimulus ${stimulus}`, { field: 'trials' });
-    return { heads: h, note };
+    return { heads: h, note: dec.note };
+  }
+
+  /**
+   * The heads a request reconstructs from. Without headDeltas: the decoded heads. With them, per
+   * head h given: normalized_h + Δ_h · scale_h (Δ'_h = Δ_h where h is un-normalised), then the
+   * head's per-token L2 norm if it has one — the normalisation MIRAGE applied to this stimulus's
+   * prediction, applied to the perturbed prediction with the batch statistics held fixed. A zero Δ
+   * gives the decoded heads bit for bit.
+   */
+  async perturbedHeads(req: ReconstructRequest): Promise<{ heads: DecodedHeads; note: string; perturbed: string | null }> {
+    const dec = await this.decodedCondition(req.subject, req.condition);
+    const base = dec.heads.get(req.stimulus);
+    const norm = dec.normalized.get(req.stimulus);
+    if (!base || !norm) throw new BundleError('manifest.json', `subject ${req.subject} has no ${req.condition} trials of stimulus ${req.stimulus}`, { field: 'trials' });
+    const given = HEAD_KEYS.filter((k) => req.headDeltas?.[k] !== undefined);
+    if (!req.headDeltas || !given.length) return { heads: base, note: dec.note, perturbed: null };
+    for (const k of Object.keys(req.headDeltas)) {
+      if (!(HEAD_KEYS as readonly string[]).includes(k)) throw new RangeError(`headDeltas: unknown head "${k}" (expected one of ${HEAD_KEYS.join(', ')})`);
+    }
+    const heads: DecodedHeads = { ...base };
+    const how: string[] = [];
+    for (const k of given) {
+      const d = req.headDeltas[k]!;
+      const pre = norm[k];
+      if (!(d instanceof Float32Array) || d.length !== pre.length) {
+        throw new RangeError(`headDeltas.${k}: expected a Float32Array of ${pre.length} values (head "${k}" output [${dec.specs[k].outputShape.join(', ')}]), got ${d instanceof Float32Array ? d.length : typeof d}`);
+      }
+      const s = dec.scale[k];
+      const out = new Float32Array(pre.length);
+      for (let i = 0; i < out.length; i++) out[i] = pre[i] + (s ? d[i] * s[i] : d[i]);
+      heads[k] = applyOutputNorm(specOnly(dec.specs[k]), out);
+      how.push(`${k}${s ? '' : ' (un-normalised: as given)'}${dec.specs[k].outputNorm === 'l2-token' ? ' (tokens re-L2-normalised)' : ''}`);
+    }
+    const label = req.deltaLabel?.trim() || 'perturbed';
+    return {
+      heads,
+      note: dec.note,
+      perturbed: `${label}: raw head changes mapped through this stimulus's normalisation (Δ·targetStd/batchStd per dimension) and added to the decoded ${how.join(', ')}`,
+    };
   }
 
   /** Runs one reconstruction; a later call or cancel() stops the running one within one step. */
@@ -161,11 +295,11 @@ export class GenerateService {
     const controller = new AbortController();
     this.controller = controller;
     try {
-      const { heads, note } = await this.heads(req.subject, req.stimulus, req.condition);
+      const { heads, note, perturbed } = await this.perturbedHeads(req);
       if (controller.signal.aborted) throw new AbortError();
       const r = await reconstruct(this.sessions, heads, req.settings ?? {}, { signal: controller.signal, onProgress, onLowLevel });
       const stim = this.bundle.manifest.stimuli.find((s) => s.id === req.stimulus);
-      return { ...r, request: req, executionProvider: this.ep, stageFallbacks: Object.fromEntries(this.sessions.fallbacks), decoding: note, trueCaption: stim?.caption ?? '' };
+      return { ...r, request: req, executionProvider: this.ep, stageFallbacks: Object.fromEntries(this.sessions.fallbacks), decoding: note, perturbed, trueCaption: stim?.caption ?? '' };
     } finally {
       if (this.controller === controller) this.controller = null;
     }
