@@ -2,13 +2,15 @@
 // low-level image, enhanced image, candidate grid with retrieval scores, the chosen reconstruction
 // beside the ground truth, decoded vs true caption, the seed, all settings, and a vision-vs-imagery
 // comparison. The work runs in workers/generate.worker.ts; this file only wires stores and views.
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { memo, startTransition, useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import type { Manifest } from '../../core/bundle/manifest.ts';
 import { MIRAGE_DEFAULTS, PIPELINE_STAGES, type GenerateSettings } from '../../core/generate/pipeline.ts';
 import { useBundleStore, isSimulated, toAppError, type AppError } from '../../state/bundleStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import { TensorImage } from '../common/TensorImage.tsx';
 import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } from './api.ts';
-import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction } from './client.ts';
+import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction, serviceStore } from './client.ts';
+import { liveStore } from './liveStore.ts';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import './reconstruct.css';
 
@@ -18,19 +20,43 @@ declare global {
   }
 }
 
-/** Draws a worker-made bitmap (no pixel loops on the main thread: drawImage only). */
-export function BitmapCanvas(props: { image: DisplayImage; size?: number; label: string; className?: string }) {
+// Drawing a result's bitmaps (up to 16 candidates and more) in one React commit made one long task;
+// the canvases are drawn from a queue instead, a few milliseconds of drawImage per task.
+const drawQueue: { canvas: HTMLCanvasElement; bitmap: ImageBitmap }[] = [];
+let drawScheduled = false;
+const DRAW_BUDGET_MS = 6;
+
+function drainDraws(): void {
+  drawScheduled = false;
+  const t0 = performance.now();
+  while (drawQueue.length && performance.now() - t0 < DRAW_BUDGET_MS) {
+    const { canvas, bitmap } = drawQueue.shift()!;
+    if (!canvas.isConnected || !bitmap.width) continue; // unmounted, or a closed bitmap
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext('2d')?.drawImage(bitmap, 0, 0);
+  }
+  if (drawQueue.length) scheduleDrain();
+}
+
+function scheduleDrain(): void {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  setTimeout(drainDraws, 0);
+}
+
+/** Draws a worker-made bitmap (no pixel loops on the main thread: drawImage only, from a queue). */
+export const BitmapCanvas = memo(function BitmapCanvas(props: { image: DisplayImage; size?: number; label: string; className?: string }) {
   const { image, size = 160, label, className } = props;
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
-    const c = ref.current;
-    if (!c) return;
-    c.width = image.bitmap.width;
-    c.height = image.bitmap.height;
-    c.getContext('2d')?.drawImage(image.bitmap, 0, 0);
+    const canvas = ref.current;
+    if (!canvas) return;
+    drawQueue.push({ canvas, bitmap: image.bitmap });
+    scheduleDrain();
   }, [image]);
   return <canvas ref={ref} className={`rc-img ${className ?? ''}`} style={{ width: size, height: size }} aria-label={label} title={`${label} (${image.width}x${image.height})`} />;
-}
+});
 
 function Figure(props: { label: string; children: React.ReactNode; note?: string }) {
   return (
@@ -44,18 +70,56 @@ function Figure(props: { label: string; children: React.ReactNode; note?: string
   );
 }
 
-function ProgressBar({ p }: { p: GenerateProgress | null }) {
+/** The running stage's progress: reads liveStore, so a progress message re-renders only this bar (at most once a frame). */
+function ProgressBar() {
+  const p: GenerateProgress | null = useSyncExternalStore(liveStore.subscribe, () => liveStore.get().progress);
   if (!p) return null;
   const frac = (p.stageIndex + (p.total ? p.step / p.total : 0)) / p.stageCount;
   return (
     <div className="rc-progress" role="progressbar" aria-valuenow={Math.round(frac * 100)} aria-valuemin={0} aria-valuemax={100}>
-      <div className="rc-progress__bar" style={{ width: `${(frac * 100).toFixed(1)}%` }} />
+      <div className="rc-progress__bar" style={{ transform: `scaleX(${frac.toFixed(3)})` }} />
       <span>
         {p.stage} {p.step}/{p.total} (stage {p.stageIndex + 1} of {p.stageCount})
       </span>
     </div>
   );
 }
+
+/** The low-level and enhanced images while the rest of the pipeline runs (from liveStore). */
+function LivePreview() {
+  const live = useSyncExternalStore(liveStore.subscribe, () => liveStore.get().live);
+  if (!live) return null;
+  return (
+    <div className="rc-row">
+      <Figure label="low-level image (live)">
+        <BitmapCanvas image={live.low} label="low-level image" size={128} />
+      </Figure>
+      <Figure label="enhanced (live)">
+        <BitmapCanvas image={live.enhanced} label="enhanced" size={128} />
+      </Figure>
+    </div>
+  );
+}
+
+function GroundTruth({ manifest, stimulus }: { manifest: Manifest; stimulus: number | null }) {
+  const stim = manifest.stimuli.find((s) => s.id === stimulus);
+  return stim?.image ? <TensorImage tensor={stim.image} size={192} label="ground truth" /> : <p className="rc-note">no single ground-truth image (conceptual stimulus)</p>;
+}
+
+const CandidateGrid = memo(function CandidateGrid({ candidates, scores, best }: { candidates: DisplayImage[]; scores: number[]; best: number }) {
+  return (
+    <div className="rc-grid">
+      {candidates.map((c, k) => (
+        <figure key={k} className={`rc-cand ${k === best ? 'rc-cand--best' : ''}`}>
+          <BitmapCanvas image={c} label={`candidate ${k}`} size={96} />
+          <figcaption>
+            #{k} {scores[k].toFixed(3)}
+          </figcaption>
+        </figure>
+      ))}
+    </div>
+  );
+});
 
 function Timings({ t }: { t: ReconstructReply['timings'] }) {
   const total = PIPELINE_STAGES.reduce((a, s) => a + t[s], 0);
@@ -78,7 +142,8 @@ function Timings({ t }: { t: ReconstructReply['timings'] }) {
   );
 }
 
-function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; title?: string }) {
+/** One reconstruction, every stage shown; memoised: re-renders only for a new reply. */
+const Result = memo(function Result({ r, manifest, title }: { r: ReconstructReply; manifest: Manifest; title?: string }) {
   return (
     <section className="rc-result" data-testid="rc-result">
       {title ? <h3>{title}</h3> : null}
@@ -96,7 +161,9 @@ function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; ti
         <Figure label="chosen reconstruction" note={`candidate ${r.best}, score ${r.scores[r.best].toFixed(3)}`}>
           <BitmapCanvas image={r.candidates[r.best]} label="chosen reconstruction" size={192} className="rc-best" />
         </Figure>
-        <Figure label="ground truth">{gt}</Figure>
+        <Figure label="ground truth">
+          <GroundTruth manifest={manifest} stimulus={r.request.stimulus} />
+        </Figure>
       </div>
       {Object.keys(r.stageFallbacks).length ? (
         <p className="rc-note" data-testid="rc-stage-fallbacks">
@@ -112,22 +179,19 @@ function Result({ r, gt, title }: { r: ReconstructReply; gt: React.ReactNode; ti
         <dd>{r.settings.seed}</dd>
         <dt>decoded features</dt>
         <dd>{r.decoding}</dd>
+        {r.perturbed ? (
+          <>
+            <dt>perturbed</dt>
+            <dd data-testid="rc-perturbed">{r.perturbed}</dd>
+          </>
+        ) : null}
       </dl>
       <h4>candidates (retrieval score = cosine of encoded hidden states to the decoded retrieval embedding)</h4>
-      <div className="rc-grid">
-        {r.candidates.map((c, k) => (
-          <figure key={k} className={`rc-cand ${k === r.best ? 'rc-cand--best' : ''}`}>
-            <BitmapCanvas image={c} label={`candidate ${k}`} size={96} />
-            <figcaption>
-              #{k} {r.scores[k].toFixed(3)}
-            </figcaption>
-          </figure>
-        ))}
-      </div>
+      <CandidateGrid candidates={r.candidates} scores={r.scores} best={r.best} />
       <Timings t={r.timings} />
     </section>
   );
-}
+});
 
 export function ReconstructPanel() {
   const manifest = useBundleStore((s) => s.manifest);
@@ -137,81 +201,79 @@ export function ReconstructPanel() {
   const condition = useSelectionStore((s) => s.condition);
   const [settings, setSettings] = useState<GenerateSettings>(MIRAGE_DEFAULTS);
   const [preferWebgpu, setPreferWebgpu] = useState(true);
-  const [info, setInfo] = useState<ServiceInfo | null>(null);
-  const [loadMsg, setLoadMsg] = useState<string | null>(null);
-  const [progress, setProgress] = useState<GenerateProgress | null>(null);
-  const [live, setLive] = useState<{ low: DisplayImage; enhanced: DisplayImage } | null>(null);
+  const service = useSyncExternalStore(serviceStore.subscribe, serviceStore.get);
+  const info = service.info;
   const [result, setResult] = useState<ReconstructReply | null>(null);
   const [compare, setCompare] = useState<{ vision: ReconstructReply | null; imagery: ReconstructReply | null } | null>(null);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<AppError | null>(null);
+  const [runError, setRunError] = useState<AppError | null>(null);
   const lastRef = useRef<ReconstructReply | null>(null);
+  const error = runError ?? (service.error ? toAppError('opening the model pack', service.error) : null);
 
   useEffect(() => {
     window.mirageReconstruct = { last: () => lastRef.current, info: () => info, busy: () => busy };
   }, [info, busy]);
 
-  const open = useCallback(async () => {
-    if (!location) throw new Error('no bundle open');
-    const i = await ensureOpen(location, defaultPack(location), preferWebgpu, (l, t, f) => setLoadMsg(`loading model pack: ${f} ${((100 * l) / Math.max(1, t)).toFixed(0)}%`));
-    setInfo(i);
-    setLoadMsg(null);
-    return i;
-  }, [location, preferWebgpu]);
-
+  // Open the worker on the bundle (the outcome lands in serviceStore, not in this component's state).
   useEffect(() => {
-    if (!location) return;
-    open().catch((e: unknown) => setError(toAppError('opening the model pack', e)));
-  }, [location, open]);
+    if (location) ensureOpen(location, defaultPack(location), preferWebgpu).catch(() => {});
+  }, [location, preferWebgpu]);
 
   const run = useCallback(
     async (cond: 'vision' | 'imagery') => {
+      if (!location) throw new Error('no bundle open');
       if (subject === null || stimulus === null) throw new Error('select a subject and a stimulus first');
-      await open();
-      setLive(null);
-      setProgress(null);
-      const r = await runReconstruction({ subject, stimulus, condition: cond, settings }, setProgress, (low, enhanced) => setLive({ low, enhanced }));
-      lastRef.current = r;
-      return r;
+      await ensureOpen(location, defaultPack(location), preferWebgpu);
+      liveStore.reset();
+      try {
+        const r = await runReconstruction(
+          { subject, stimulus, condition: cond, settings },
+          (progress) => liveStore.update({ progress }),
+          (low, enhanced) => liveStore.update({ live: { low, enhanced } }),
+        );
+        lastRef.current = r;
+        return r;
+      } finally {
+        liveStore.reset();
+      }
     },
-    [open, subject, stimulus, settings],
+    [location, preferWebgpu, subject, stimulus, settings],
   );
 
   const go = useCallback(async () => {
     setBusy(true);
-    setError(null);
+    setRunError(null);
     setCompare(null);
     try {
-      setResult(await run(condition));
+      const r = await run(condition);
+      // a transition: React renders the result in slices instead of one long task
+      startTransition(() => setResult(r));
     } catch (e) {
-      setError(toAppError(`reconstructing stimulus ${stimulus} (${condition})`, e));
+      setRunError(toAppError(`reconstructing stimulus ${stimulus} (${condition})`, e));
     } finally {
       setBusy(false);
-      setProgress(null);
     }
   }, [run, condition, stimulus]);
 
   const goCompare = useCallback(async () => {
     setBusy(true);
-    setError(null);
+    setRunError(null);
     setResult(null);
     try {
       const vision = await run('vision');
-      setCompare({ vision, imagery: null });
+      startTransition(() => setCompare({ vision, imagery: null }));
       const imagery = await run('imagery');
-      setCompare({ vision, imagery });
+      startTransition(() => setCompare({ vision, imagery }));
     } catch (e) {
-      setError(toAppError(`comparing vision and imagery of stimulus ${stimulus}`, e));
+      setRunError(toAppError(`comparing vision and imagery of stimulus ${stimulus}`, e));
     } finally {
       setBusy(false);
-      setProgress(null);
     }
   }, [run, stimulus]);
 
   if (!manifest || !location) return <p className="rc-empty">Open a bundle to reconstruct.</p>;
   const stim = manifest.stimuli.find((s) => s.id === stimulus);
   const simulated = isSimulated(manifest) || info?.packKind === 'simulated';
-  const gt = stim?.image ? <TensorImage tensor={stim.image} size={192} label="ground truth" /> : <p className="rc-note">no single ground-truth image (conceptual stimulus)</p>;
 
   return (
     <div className="rc-panel" data-testid="reconstruct-panel">
@@ -244,30 +306,24 @@ export function ReconstructPanel() {
           <input type="checkbox" checked={preferWebgpu} onChange={(e) => setPreferWebgpu(e.target.checked)} /> prefer WebGPU
         </label>
       </div>
-      {loadMsg ? <p className="rc-note">{loadMsg}</p> : null}
-      <ProgressBar p={busy ? progress : null} />
+      {service.loading ? <p className="rc-note">{service.loading}</p> : null}
+      <ProgressBar />
       {error ? (
         <div className="rc-error" role="alert">
           {error.context}: {error.message}
           {error.file ? ` (${error.file}${error.field ? `, ${error.field}` : ''})` : ''}
         </div>
       ) : null}
-      <SettingsPanel value={settings} onChange={setSettings} disabled={busy} />
-      {busy && live ? (
-        <div className="rc-row">
-          <Figure label="low-level image (live)">
-            <BitmapCanvas image={live.low} label="low-level image" size={128} />
-          </Figure>
-          <Figure label="enhanced (live)">
-            <BitmapCanvas image={live.enhanced} label="enhanced" size={128} />
-          </Figure>
-        </div>
-      ) : null}
-      {result ? <Result r={result} gt={gt} /> : null}
+      {/* one attribute disables every setting: the (memoised) settings panel does not re-render when a run starts */}
+      <fieldset className="rc-lock" disabled={busy}>
+        <SettingsPanel value={settings} onChange={setSettings} />
+      </fieldset>
+      <LivePreview />
+      {result ? <Result r={result} manifest={manifest} /> : null}
       {compare ? (
         <div className="rc-compare" data-testid="rc-compare">
-          {compare.vision ? <Result r={compare.vision} gt={gt} title="vision" /> : null}
-          {compare.imagery ? <Result r={compare.imagery} gt={gt} title="imagery" /> : <p className="rc-note">imagery: running…</p>}
+          {compare.vision ? <Result r={compare.vision} manifest={manifest} title="vision" /> : null}
+          {compare.imagery ? <Result r={compare.imagery} manifest={manifest} title="imagery" /> : <p className="rc-note">imagery: running…</p>}
         </div>
       ) : null}
     </div>
