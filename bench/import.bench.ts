@@ -1,13 +1,17 @@
 // Import at NSD's real size, synthetic inputs generated on the fly (nothing large is committed):
-//  1. `import nsd-imagery` of a synthetic subject: 81x104x83 func1pt8mm volume (subject 1's grid),
+//  1. The randomized SVD's block products (one power iteration on one production block, 533 x 15724,
+//     k = 74) on every kernel candidate in the same run: the float64 JS kernels used before, the
+//     float32 JS tiles, onnxruntime-web wasm, tfjs-wasm (XNNPACK). GFLOP/s; the fastest is used below.
+//  2. `import nsd-imagery` of a synthetic subject: 81x104x83 func1pt8mm volume (subject 1's grid),
 //     15724 nsdgeneral voxels, 720 trials as a gzipped int16 4-D NIfTI, FreeSurfer surfaces of
-//     ~126k vertices per hemisphere: wall time and peak RSS (whole import: gunzip, masking,
-//     z-scoring, voxel->vertex, ROIs, hashing, validation).
-//  2. Reduced-rank compression of MIRAGE's image head at its real shape (768 x 15724), weights
-//     generated block by block: time, rows/s, and the time for all five heads (11.0e9 weights)
-//     extrapolated from the measured weights/s (labelled as such).
-//  3. Fidelity (R² compressed vs full predictions, float16 factors) against rank, on a synthetic head
-//     with a power-law spectrum plus a noise floor.
+//     ~126k vertices: wall time and peak RSS (gunzip, masking, z-scoring, voxel->vertex, hashing, validation).
+//  3. MIRAGE's image head at its real shape (768 x 15724) with 1 and 0 power iterations.
+//  4. Fidelity (R² compressed vs full predictions, float16 factors) against rank, 0 and 1 power
+//     iterations, on a synthetic head with a power-law spectrum plus a noise floor.
+// With IMPORT_FULL=1 it instead runs the whole of subject 1 (five heads, 11.3e9 weights) through
+// `import mirage-weights` (runMirageWeights) and writes bench/results/import-full.json:
+//   IMPORT_FULL=1 nice -n 10 node bin/mirage.js bench import
+//   (IMPORT_FULL_HEADS=image,blurry  IMPORT_FULL_RANK=64  IMPORT_FULL_POWER=1  IMPORT_FULL_GEMM=tfjs-wasm)
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
