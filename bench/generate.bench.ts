@@ -5,11 +5,18 @@
 //     and the demo pack (the simulated world's fitted graphs).
 //  2. Headless Chromium, the real app page: the demo pack on the WebGPU execution provider and on
 //     wasm, in the generate worker, with the main thread's longest task during each reconstruction
-//     (PerformanceObserver 'longtask') — the page must stay usable (< 50 ms is the goal).
+//     (PerformanceObserver 'longtask', wall time) — the page must stay usable (< 50 ms is the goal);
+//     and a Chrome DevTools trace of each reconstruction (CDP Tracing): every task of the page's main
+//     thread with its wall time AND the thread's CPU time (on a loaded 2-core machine a task's wall
+//     time includes the time the OS gave the core to the worker, SwiftShader or other processes), the
+//     longest task's contents, and the load average. The page is polled from Node (page.evaluate
+//     every 500 ms), not with waitForFunction, whose in-page rAF polling shows up as long tasks.
+//  Run: `node bin/mirage.js bench generate` (MIRAGE_BENCH_PARTS=chromium for the browser part only).
 // WebGPU in headless Chromium here is SwiftShader (a CPU emulation): ratios, never GPU speed claims.
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type CDPSession, type Page } from 'playwright-core';
 import { createServer } from 'vite';
 import { writeAtomically } from '../cli/lib/fsSink.ts';
 import { FsShardSource } from '../cli/lib/fsSource.ts';
@@ -44,10 +51,98 @@ function randomHeads(): DecodedHeads {
   return { image: v(REAL_HEAD_SHAPES.image), text: v(REAL_HEAD_SHAPES.text), blurry: v(REAL_HEAD_SHAPES.blurry), retrieval: v(REAL_HEAD_SHAPES.retrieval), prompt: v(REAL_HEAD_SHAPES.prompt) };
 }
 
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string; data?: { functionName?: string; url?: string; type?: string } };
+}
+
+/** The page's main-thread tasks in a trace: wall and thread-CPU ms, and what the longest one did. */
+export function summarizeMainThread(events: TraceEvent[]) {
+  const names = new Map<string, string>();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name) names.set(`${e.pid}:${e.tid}`, e.args.name);
+  const tasksOf = (key: string) => events.filter((e) => `${e.pid}:${e.tid}` === key && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined);
+  // the renderer main thread with the most tasks is the page's (others are idle frames)
+  const mains = [...names].filter(([, n]) => n === 'CrRendererMain').map(([k]) => ({ k, tasks: tasksOf(k) }));
+  const main = mains.sort((a, b) => b.tasks.length - a.tasks.length)[0];
+  if (!main || !main.tasks.length) return null;
+  const tasks = main.tasks;
+  const ms = (us: number | undefined) => Math.round((us ?? 0) / 100) / 10;
+  const longest = tasks.reduce((a, b) => (b.dur! > a.dur! ? b : a));
+  const busiest = tasks.reduce((a, b) => ((b.tdur ?? 0) > (a.tdur ?? 0) ? b : a));
+  const contents = (t: TraceEvent) => {
+    const agg = new Map<string, number>();
+    for (const e of events) {
+      if (`${e.pid}:${e.tid}` !== main.k || e.ph !== 'X' || e === t || e.ts < t.ts || e.ts + (e.dur ?? 0) > t.ts + t.dur!) continue;
+      const d = e.args?.data;
+      const key =
+        e.name === 'FunctionCall' ? `js ${d?.functionName || '(anonymous)'} ${(d?.url ?? '').replace(/^.*\//, '').replace(/\?.*/, '')}` : e.name === 'EventDispatch' ? `event ${d?.type}` : e.name;
+      if (/^(js |event |Layout$|UpdateLayoutTree$|Paint$|Commit$|MajorGC$|MinorGC$|EvaluateScript$|FireAnimationFrame$|TimerFire$|HitTest$|Canvas2DResourceProvider::ProduceCanvasResource$)/.test(key)) {
+        agg.set(key, (agg.get(key) ?? 0) + (e.dur ?? 0));
+      }
+    }
+    return [...agg].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${ms(v)} ms`).join('; ');
+  };
+  return {
+    tasks: tasks.length,
+    longestWallMs: ms(longest.dur),
+    cpuOfLongestMs: ms(longest.tdur),
+    longestContents: contents(longest),
+    longestCpuMs: ms(busiest.tdur),
+    wallOfLongestCpuMs: ms(busiest.dur),
+    longestCpuContents: contents(busiest),
+    tasksOver50msWall: tasks.filter((t) => t.dur! > 50_000).length,
+    tasksOver50msCpu: tasks.filter((t) => (t.tdur ?? 0) > 50_000).length,
+  };
+}
+
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'v8.execute'].join(',');
+
+async function traced<T>(cdp: CDPSession, body: () => Promise<T>): Promise<{ value: T; events: TraceEvent[] }> {
+  const events: TraceEvent[] = [];
+  const onData = (d: { value: object[] }) => {
+    events.push(...(d.value as TraceEvent[]));
+  };
+  cdp.on('Tracing.dataCollected', onData);
+  const complete = new Promise<void>((r) => cdp.once('Tracing.tracingComplete', () => r()));
+  await cdp.send('Tracing.start', { categories: TRACE_CATEGORIES, transferMode: 'ReportEvents' });
+  try {
+    return { value: await body(), events };
+  } finally {
+    await cdp.send('Tracing.end');
+    await complete;
+    cdp.off('Tracing.dataCollected', onData);
+  }
+}
+
+/** Polls from Node (no in-page polling loop that would itself be a main-thread task every frame). */
+async function pollUntil(page: Page, fn: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await page.evaluate(fn))) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
+
 export default async function run(ctx: BenchContext): Promise<void> {
   const candidates = ctx.quick ? 1 : 4;
-  const results: Record<string, unknown> = { candidates };
+  const results: Record<string, unknown> = { candidates, loadAverageAtStart: loadavg() };
+  const parts = (process.env.MIRAGE_BENCH_PARTS ?? 'node,chromium').split(',');
+  if (parts.includes('node')) await nodeParts(ctx, candidates, results);
+  if (parts.includes('chromium')) await chromiumPart(ctx, results);
+  results.loadAverageAtEnd = loadavg();
+  const file = await ctx.writeResult('generate', results);
+  ctx.log(`wrote ${file}`);
+}
 
+async function nodeParts(ctx: BenchContext, candidates: number, results: Record<string, unknown>): Promise<void> {
   // 1a. Stand-in pack at real shapes, Node wasm, MIRAGE's steps.
   {
     const store = new MemStore();
@@ -82,7 +177,13 @@ export default async function run(ctx: BenchContext): Promise<void> {
     ctx.log(`demo pack wasm (16 candidates): ${JSON.stringify(reps.at(-1))}`);
     await service.dispose();
   }
+}
 
+async function chromiumPart(ctx: BenchContext, results: Record<string, unknown>): Promise<void> {
+  if (!existsSync(join(REPO_DIR, RECON_DIR, 'modelpack', 'modelpack.json'))) {
+    ctx.log('building the mini reconstruction bundle + demo pack');
+    await writeAtomically(join(REPO_DIR, RECON_DIR), (sink) => writeMiniReconBundle(sink));
+  }
   // 2. Chromium: the app page, WebGPU vs wasm, longest main-thread task.
   const server = await createServer({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', server: { host: '127.0.0.1', port: 5293, strictPort: false, hmr: false } });
   await server.listen();
@@ -115,6 +216,10 @@ export default async function run(ctx: BenchContext): Promise<void> {
       await page.getByTestId('rc-ep').waitFor({ timeout: 300_000 });
       await page.getByTestId('rc-candidates').fill(String(ctx.quick ? 2 : 16));
       const runs = [];
+      const cdp = await page.context().newCDPSession(page);
+      // Playwright's own in-page helpers are compiled on first use: do it before measuring.
+      await page.waitForFunction(() => true);
+      await page.waitForTimeout(1000);
       for (let i = 0; i < (ctx.quick ? 1 : 2); i++) {
         // the previous reply stays in the page (comparing a serialised copy would always differ)
         await page.evaluate(() => {
@@ -124,28 +229,37 @@ export default async function run(ctx: BenchContext): Promise<void> {
           w.__beat = performance.now();
           w.__prev = window.mirageReconstruct?.last() ?? null;
         });
-        await page.getByTestId('rc-run').click();
-        await page.waitForFunction(() => {
-          const l = window.mirageReconstruct?.last();
-          return !!l && l !== (window as unknown as { __prev: unknown }).__prev && !window.mirageReconstruct?.busy();
-        }, undefined, { timeout: 600_000 });
-        // let the result paint before reading the longest task
-        await page.waitForTimeout(500);
+        const loadBefore = loadavg();
+        const { events } = await traced(cdp, async () => {
+          await page.getByTestId('rc-run').click();
+          await pollUntil(
+            page,
+            () => {
+              const l = window.mirageReconstruct?.last();
+              return !!l && l !== (window as unknown as { __prev: unknown }).__prev && !window.mirageReconstruct?.busy();
+            },
+            600_000,
+          );
+          // let the result paint before reading the longest task
+          await page.waitForTimeout(1000);
+        });
         const r = await page.evaluate(() => {
           const l = window.mirageReconstruct!.last()!;
           const w = window as unknown as { __longest: number; __maxGap: number };
           return { ep: l.executionProvider, timings: l.timings, longestTaskMs: w.__longest, maxHeartbeatGapMs: w.__maxGap };
         });
-        runs.push(r);
-        ctx.log(`chromium ${ep}: ${JSON.stringify(r)}`);
+        runs.push({ ...r, mainThreadTrace: summarizeMainThread(events), loadAverage: { before: loadBefore, after: loadavg() } });
+        ctx.log(`chromium ${ep}: ${JSON.stringify(runs.at(-1))}`);
       }
+      await cdp.detach();
       browserRuns[ep] = runs;
     }
-    results.chromium = { browser: browser.version(), imagesToPage: 'ImageBitmap at display size (<= 256 px), made and transferred by the worker; the page only drawImage()s', webgpuAdapter: 'SwiftShader if no GPU (CPU emulation)', candidates: ctx.quick ? 2 : 16, runs: browserRuns };
+    results.chromium = {
+      browser: browser.version(),
+      longestTask: 'longestTaskMs: PerformanceObserver longtask (wall, >= 50 ms only, else 0); mainThreadTrace: every main-thread task of the run from a CDP trace, wall (dur) and thread CPU (tdur)',
+      imagesToPage: 'ImageBitmap at display size (<= 256 px), made and transferred by the worker; the page only drawImage()s', webgpuAdapter: 'SwiftShader if no GPU (CPU emulation)', candidates: ctx.quick ? 2 : 16, runs: browserRuns };
   } finally {
     await browser.close();
     await server.close();
   }
-  const file = await ctx.writeResult('generate', results);
-  ctx.log(`wrote ${file}`);
 }

@@ -34,7 +34,10 @@ function drainDraws(): void {
     if (!canvas.isConnected || !bitmap.width) continue; // unmounted, or a closed bitmap
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
-    canvas.getContext('2d')?.drawImage(bitmap, 0, 0);
+    // willReadFrequently: a CPU-backed canvas. An accelerated one makes each compositor commit produce
+    // a GPU resource per canvas on the page's main thread (tens of ms under SwiftShader) for images
+    // of at most DISPLAY_MAX px.
+    canvas.getContext('2d', { willReadFrequently: true })?.drawImage(bitmap, 0, 0);
   }
   if (drawQueue.length) scheduleDrain();
 }
