@@ -118,4 +118,32 @@ describe('GenerateService: reconstruction from a perturbed state', () => {
     expect(maxDiff).toBeLessThanOrEqual(1); // float32 rounding of Δ·slope at most flips a truncation
     expect(moved.scores.map((v) => v.toFixed(4))).toEqual(other.scores.map((v) => v.toFixed(4)));
   }, 60_000);
+
+  it("re-applies an 'l2-token' head's per-token L2 norm after the delta (the decoder's order), exactly for a zero delta", async () => {
+    // the same bundle with the retrieval head declared 'l2-token' (as the demo's is)
+    const l2 = new MemoryStore();
+    for (const [k, v] of mem.files) l2.files.set(k, v);
+    const manifest = JSON.parse(new TextDecoder().decode(mem.files.get('manifest.json')));
+    for (const h of manifest.subjects[0].heads) if (h.name === 'retrieval') h.outputNorm = 'l2-token';
+    l2.files.set('manifest.json', new TextEncoder().encode(JSON.stringify(manifest)));
+    const svc = new GenerateService();
+    await svc.open(l2, new PrefixSource(l2, 'modelpack/'));
+    const dec = await svc.decodedCondition(1, 'vision');
+    const base = dec.heads.get(THIS)!.retrieval;
+    const width = manifest.subjects[0].heads.find((h: { name: string }) => h.name === 'retrieval').outputShape.at(-1);
+    const norms = (x: Float32Array) => Array.from({ length: x.length / width }, (_, t) => Math.hypot(...x.subarray(t * width, (t + 1) * width)));
+    for (const n of norms(base)) expect(n).toBeCloseTo(1, 5);
+    const zero = await svc.perturbedHeads({ subject: 1, stimulus: THIS, condition: 'vision', headDeltas: { retrieval: new Float32Array(base.length) } });
+    expect(sameBytes(new Uint8Array(zero.heads.retrieval.buffer), new Uint8Array(base.buffer))).toBe(true);
+    const d = Float32Array.from({ length: base.length }, (_, i) => 0.5 * Math.cos(i));
+    const moved = await svc.perturbedHeads({ subject: 1, stimulus: THIS, condition: 'vision', headDeltas: { retrieval: d } });
+    expect(moved.perturbed).toMatch(/retrieval \(tokens re-L2-normalised\)/);
+    for (const n of norms(moved.heads.retrieval)) expect(n).toBeCloseTo(1, 5);
+    const pre = dec.normalized.get(THIS)!.retrieval;
+    const s = dec.scale.retrieval!;
+    const t0 = Array.from({ length: width }, (_, i) => pre[i] + d[i] * s[i]);
+    const n0 = Math.hypot(...t0);
+    for (let i = 0; i < width; i++) expect(moved.heads.retrieval[i]).toBeCloseTo(t0[i] / n0, 6);
+    await svc.dispose();
+  }, 60_000);
 });
