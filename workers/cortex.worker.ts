@@ -1,20 +1,44 @@
 // The cortex worker: a thin comlink face over src/core/cortex's CortexSession (surfaces, ROIs,
 // perturbations, the exact linear-change engine, lesion profiles). It opens its own view of the
 // bundle (HTTP Cache Storage makes the second open cheap), so heavy math never runs on the page.
+// Head changes run on the first tfjs backend that works (webgpu -> wasm -> cpu, then the plain-JS
+// engine), the low-level decoder on the fastest onnxruntime-web provider that decodes correctly.
 import { expose, transfer } from 'comlink';
 import { Bundle } from '../src/core/bundle/loader.ts';
 import { HttpShardSource } from '../src/core/bundle/httpSource.ts';
 import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import { CortexSession } from '../src/core/cortex/session.ts';
 import { LOWLEVEL_HEAD, LowLevelDecoder, LowLevelRedecoder, readLowLevelDecoder } from '../src/core/cortex/lowLevel.ts';
+import { startRegionProduct, type TfRegionProduct } from '../src/core/cortex/tfRegion.ts';
+import type { BackendName } from '../src/core/decode/backend.ts';
 import type { BundleSourceSpec } from '../src/app/workerApi.ts';
 import type { CortexWorkerApi, LowLevelResult, SubjectView } from '../src/app/cortex/api.ts';
+import { ort } from '../src/core/onnx/runtime.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
 installErrorTransfer();
+// The low-level decoder's provider probe expects WebGPU kernels to fail on some graphs; the outcome
+// is reported in the panel (providerTrials), so ORT's own error log would only be noise.
+ort.env.logLevel = 'fatal';
+
+/** Where tfjs-backend-wasm finds its .wasm files (served by vite.config.ts under /wasm/). */
+const WASM_BASE = new URL(`${import.meta.env.BASE_URL}wasm/`, self.location.origin).href;
+const DEFAULT_ORDER: BackendName[] = ['webgpu', 'wasm', 'cpu', 'js'];
 
 let bundle: Bundle | null = null;
 let session: CortexSession | null = null;
+let product: TfRegionProduct | null = null;
+let backendOrder: BackendName[] = DEFAULT_ORDER;
+
+/** Uploads the session's heads to the first backend of the order that works. */
+async function startBackend(s: CortexSession): Promise<void> {
+  product?.dispose();
+  product = null;
+  const heads = s.engine.headNames.map((n) => s.engine.head(n));
+  const r = await startRegionProduct(heads, backendOrder, { wasmPaths: WASM_BASE });
+  product = r.product;
+  s.setRegionProduct(r.product, r.info);
+}
 /** The bundle's low-level decoder (created on the first update), or why there is none. */
 let lowLevel: Promise<LowLevelRedecoder | string> | null = null;
 
@@ -23,10 +47,9 @@ function lowLevelDecoder(b: Bundle): Promise<LowLevelRedecoder | string> {
     lowLevel = (async () => {
       const r = await readLowLevelDecoder(b.source);
       if (!r.decoder) return r.reason;
-      // wasm: the decoder is small (one 1x384 product and a few convs, a few ms) and the WebGPU EP
-      // cannot run its strided Conv (it falls back anyway, logging errors). LowLevelDecoder.create
-      // takes { preferWebgpu: true } for a decoder WebGPU can run.
-      return new LowLevelRedecoder(await LowLevelDecoder.create(r.decoder));
+      // The fastest provider that decodes the probe like wasm does (the demo's graph is tiny and
+      // WebGPU's EP cannot run its strided Conv, so wasm wins there; a real VDVAE may go to WebGPU).
+      return new LowLevelRedecoder(await LowLevelDecoder.createFastest(r.decoder, { providers: backendOrder.includes('webgpu') ? ['webgpu'] : [] }));
     })().catch((e: unknown) => `the low-level decoder could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
   }
   return lowLevel;
@@ -67,6 +90,7 @@ const api: CortexWorkerApi = {
     if (!bundle) throw new Error('cortex worker: open() first');
     session = await CortexSession.open(bundle, subject);
     const s = session;
+    await startBackend(s);
     // Copies: the session keeps its own arrays.
     const geometry = s.geometry.map((g) => ({
       hemi: g.hemi,
@@ -81,6 +105,7 @@ const api: CortexWorkerApi = {
       rois: s.roiInfo(),
       heads: s.subject.heads.map((h) => ({ name: h.name, outputShape: [...h.outputShape], rank: h.rank, role: h.role })),
       hasVoxelMap: s.map !== null,
+      backend: s.backend,
     };
     return transfer(view, buffers(geometry.flatMap((g) => [g.faces, ...Object.values(g.shapes)])));
   },
@@ -145,15 +170,25 @@ const api: CortexWorkerApi = {
     return need().lesion(stimulus);
   },
 
+  async useBackends(order) {
+    backendOrder = order.length ? order : DEFAULT_ORDER;
+    const s = need();
+    await startBackend(s);
+    return s.backend;
+  },
+
+  async headDeltas(stimulus, condition) {
+    const d = await need().headDeltas(stimulus, condition);
+    return transfer(d, buffers(Object.values(d.deltas)));
+  },
+
   async reference(head) {
     const s = need();
     const h = s.engine.head(head);
-    const res = s.stack.apply(s.baseline, { rois: s.rois, engine: s.engine, trialBetas: () => {
-      throw new Error('reference: replace perturbations are not supported here');
-    } });
-    s.engine.setBaseline(s.baseline);
-    const factored = s.engine.change(head, res.total).delta;
+    const { res, changes } = await s.currentChanges([head]);
+    const factored = changes.get(head)!.delta;
     return {
+      backend: s.backend,
       x0: s.baseline.slice(),
       x1: res.x,
       A: h.A.slice(),

@@ -3,7 +3,7 @@
 // OrbitControls, and picking (hover shows the voxel, click selects an ROI, a brush paints a
 // region, a blob tool picks a centre). Lighting: a soft hemisphere light plus a head-light that
 // follows the camera, so the folds read on a projector from any angle.
-import { useEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useRef } from 'react';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { CortexCamera, CortexShape } from '../../state/cortexUrl.ts';
@@ -56,8 +56,13 @@ function shapeOf(g: HemiGeometry, shape: CortexShape): Float32Array {
 export function CortexCanvas(props: CortexCanvasProps) {
   const host = useRef<HTMLDivElement>(null);
   const st = useRef<SceneState | null>(null);
+  // The scene's event handlers (set up once) read the latest props from here; synced after each
+  // render, before the effects below run, never during render.
   const propsRef = useRef(props);
-  propsRef.current = props;
+  useLayoutEffect(() => {
+    propsRef.current = props;
+  });
+  const { geometry, shape, colors, rois, selectedRoi } = props;
 
   // Scene, renderer, controls: once.
   useEffect(() => {
@@ -209,9 +214,9 @@ export function CortexCanvas(props: CortexCanvasProps) {
     }
     // Polygon offset pushes the surface back so ROI contour lines on it never z-fight.
     const material = new THREE.MeshLambertMaterial({ vertexColors: true, side: THREE.DoubleSide, polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1 });
-    s.meshes = props.geometry.map((g, h) => {
+    s.meshes = geometry.map((g, h) => {
       const geo = new THREE.BufferGeometry();
-      geo.setAttribute('position', new THREE.BufferAttribute(shapeOf(g, props.shape).slice(), 3));
+      geo.setAttribute('position', new THREE.BufferAttribute(shapeOf(g, shape).slice(), 3));
       geo.setAttribute('color', new THREE.BufferAttribute(new Float32Array(g.vertexCount * 3).fill(0.42), 3));
       geo.setIndex(new THREE.BufferAttribute(g.faces instanceof Uint32Array ? g.faces : Uint32Array.from(g.faces), 1));
       geo.computeVertexNormals();
@@ -233,7 +238,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
     if (cam) {
       s.camera.position.set(...cam.position);
       s.controls.target.set(...cam.target);
-    } else if (props.shape === 'flat') {
+    } else if (shape === 'flat') {
       s.camera.up.set(0, 1, 0);
       s.camera.position.set(centre.x, centre.y, centre.z + dist);
       s.controls.target.copy(centre);
@@ -250,20 +255,19 @@ export function CortexCanvas(props: CortexCanvasProps) {
     s.controls.update();
     s.dirty = true;
     applyColors(s, propsRef.current);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [props.geometry, props.shape]);
+  }, [geometry, shape]);
 
   // Colours.
   useEffect(() => {
     const s = st.current;
-    if (s) applyColors(s, props);
-  }, [props.colors, props.rois, props.selectedRoi]);
+    if (s) applyColors(s, propsRef.current);
+  }, [colors, rois, selectedRoi]);
 
   // ROI contours (after the meshes of this shape exist).
   useEffect(() => {
     const s = st.current;
-    if (s) buildOutlines(s, props);
-  }, [props.rois, props.selectedRoi, props.geometry, props.shape]);
+    if (s) buildOutlines(s, propsRef.current);
+  }, [rois, selectedRoi, geometry, shape]);
 
   return <div className="cortex__canvas" ref={host} data-testid="cortex-view" />;
 }

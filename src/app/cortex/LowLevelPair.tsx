@@ -45,13 +45,18 @@ export function LowLevelPair({ result }: { result: LowLevelResult | null }) {
   for (let i = 0; i < result.after.data.length; i++) diff += Math.abs(result.after.data[i] - result.before.data[i]);
   const meanDiff = diff / Math.max(1, result.after.data.length);
   return (
-    <div data-testid="cortex-lowlevel" data-ep={result.executionProvider} data-mean-abs-diff={meanDiff}>
+    <div
+      data-testid="cortex-lowlevel"
+      data-ep={result.executionProvider}
+      data-mean-abs-diff={meanDiff}
+      title={`decoder provider chosen by probe: ${result.providerTrials.map((t) => (t.ms === null ? `${t.provider} failed (${t.error})` : `${t.provider} ${t.ms.toFixed(1)} ms`)).join(', ')}`}
+    >
       <div className="cortex__lowlevel">
         <RgbCanvas img={result.before} testId="cortex-lowlevel-before" label={`before · ${result.head} head${sim}`} />
         <RgbCanvas img={result.after} testId="cortex-lowlevel-after" label={`after · ${result.head} head${sim}`} />
       </div>
       <div className="muted cortex__facts">
-        {result.head} head → low-level decoder ({result.after.width}×{result.after.height}, {result.executionProvider}) in {result.ms.toFixed(1)} ms · mean |after − before| {meanDiff.toFixed(2)} / 255{sim ? ' · simulated decoder, not VDVAE' : ''}
+        {result.head} head → low-level decoder ({result.after.width}×{result.after.height}, {result.executionProvider}, fastest working provider) in {result.ms.toFixed(1)} ms · mean |after − before| {meanDiff.toFixed(2)} / 255{sim ? ' · simulated decoder, not VDVAE' : ''}
       </div>
     </div>
   );

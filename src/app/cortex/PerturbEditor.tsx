@@ -55,15 +55,15 @@ export function PerturbEditor({ manifest, subjectId, stimulus, condition, roi, b
   const [sigma, setSigma] = useState(6);
   const other = condition === 'vision' ? 'imagery' : 'vision';
   const replaceTrials = manifest.trials.map((t, i) => ({ t, i })).filter(({ t }) => t.subject === subjectId && t.stimulus === stimulus && t.condition !== 'attention');
-  const [trial, setTrial] = useState<number | null>(null);
+  // The replace source defaults to the same stimulus in the other condition; a choice the user made
+  // holds only for the stimulus/condition it was made for (derived, not reset by an effect).
+  const choiceKey = `${subjectId}|${stimulus}|${condition}`;
+  const [trialChoice, setTrialChoice] = useState<{ key: string; trial: number } | null>(null);
+  const defaultTrial = (replaceTrials.find(({ t }) => t.condition === other) ?? replaceTrials[0])?.i ?? null;
+  const trial = trialChoice?.key === choiceKey ? trialChoice.trial : defaultTrial;
+  const setTrial = (t: number) => setTrialChoice({ key: choiceKey, trial: t });
   const [target, setTarget] = useState(0);
   const [strength, setStrength] = useState(0.5);
-
-  useEffect(() => {
-    const first = replaceTrials.find(({ t }) => t.condition === other);
-    setTrial(first ? first.i : (replaceTrials[0]?.i ?? null));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [subjectId, stimulus, condition]);
 
   const committed = draft ? stack.slice(0, -1) : stack;
 

@@ -1,13 +1,16 @@
 // Types shared by the cortex worker and its page-side client (no code).
 import type { HeadName } from '../../core/bundle/manifest.ts';
-import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName } from '../../core/cortex/session.ts';
+import type { Condition } from '../../core/bundle/manifest.ts';
+import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, StimulusHeadDeltas } from '../../core/cortex/session.ts';
+import type { RegionBackendInfo } from '../../core/cortex/tfRegion.ts';
+import type { BackendName } from '../../core/decode/backend.ts';
 import type { LesionCell } from '../../core/cortex/lesion.ts';
 import type { Perturbation } from '../../core/cortex/perturb.ts';
 import type { RoiFile } from '../../core/cortex/roi.ts';
 import type { LowLevelImages } from '../../core/cortex/lowLevel.ts';
 import type { BundleSourceSpec } from '../workerApi.ts';
 
-export type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, LesionCell, Perturbation, RoiFile };
+export type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, LesionCell, Perturbation, RoiFile, RegionBackendInfo, StimulusHeadDeltas, BackendName };
 
 export interface SubjectView {
   subject: number;
@@ -16,6 +19,8 @@ export interface SubjectView {
   rois: RoiInfo[];
   heads: Array<{ name: HeadName; outputShape: number[]; rank: number; role: string }>;
   hasVoxelMap: boolean;
+  /** Where the head changes run (tfjs webgpu / wasm / cpu, or the plain-JS engine). */
+  backend: RegionBackendInfo;
 }
 
 /** The low-level images of an update, or why there are none. */
@@ -32,6 +37,8 @@ export interface PickInfo {
 
 /** What the browser test needs to recompute a head's change in the page (the CPU reference). */
 export interface ReferenceInputs {
+  /** The backend that computed `factored`. */
+  backend: RegionBackendInfo;
   x0: Float32Array;
   x1: Float32Array;
   A: Float32Array;
@@ -67,4 +74,11 @@ export interface CortexWorkerApi {
   exportRois(): Promise<RoiFile>;
   lesion(stimulus: number): Promise<LesionCell[]>;
   reference(head: HeadName): Promise<ReferenceInputs>;
+  /** Restarts the head-change backend with this order (tests and the browser benchmark); returns what runs. */
+  useBackends(order: BackendName[]): Promise<RegionBackendInfo>;
+  /**
+   * The current stack's raw head changes for `stimulus` in `condition` (the mean of its repeats,
+   * as a reconstruction decodes it): the generate service's `headDeltas`.
+   */
+  headDeltas(stimulus: number, condition: Condition): Promise<StimulusHeadDeltas>;
 }

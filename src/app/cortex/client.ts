@@ -27,15 +27,39 @@ export function ensureOpen(location: BundleLocation): Promise<void> {
   return opening;
 }
 
-/** Sends stacks to the worker one at a time, always the latest. */
+/** The latest update (or the error of the latest attempt), as an external store for React. */
+export interface UpdaterState {
+  update: CortexUpdateWithLowLevel | null;
+  stack: Perturbation[] | null;
+  error: unknown;
+}
+
+/**
+ * Sends stacks to the worker one at a time, always the latest, and holds the newest result. React
+ * reads it with useSyncExternalStore (subscribe / getSnapshot), so no callback writes component
+ * state or refs.
+ */
 export class StackUpdater {
   private busy = false;
   private waiting: Perturbation[] | null = null;
-  constructor(private readonly onUpdate: (u: CortexUpdateWithLowLevel, stack: Perturbation[]) => void, private readonly onError: (e: unknown) => void) {}
+  private state: UpdaterState = { update: null, stack: null, error: null };
+  private readonly listeners = new Set<() => void>();
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getSnapshot = (): UpdaterState => this.state;
 
   push(stack: Perturbation[]): void {
     this.waiting = stack;
     if (!this.busy) void this.run();
+  }
+
+  private set(state: UpdaterState): void {
+    this.state = state;
+    this.listeners.forEach((l) => l());
   }
 
   private async run(): Promise<void> {
@@ -44,9 +68,9 @@ export class StackUpdater {
       this.waiting = null;
       this.busy = true;
       try {
-        this.onUpdate(await cortexClient().setStack(s), s);
+        this.set({ update: await cortexClient().setStack(s), stack: s, error: null });
       } catch (e) {
-        this.onError(e);
+        this.set({ ...this.state, error: e });
       } finally {
         this.busy = false;
       }

@@ -1,7 +1,7 @@
 // The cortex panel: both hemispheres with an overlay, ROIs (bundle + drawn), perturbations of the
 // selected ROI and what they do to every decoder head, live. All math runs in the cortex worker
 // (workers/cortex.worker.ts over src/core/cortex); this file only wires stores, worker and views.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { HeadName, Manifest } from '../../core/bundle/manifest.ts';
 import { predictHead, type LoadedHead } from '../../core/decode/predict.ts';
 import { useBundleStore, isSimulated, toAppError } from '../../state/bundleStore.ts';
@@ -13,7 +13,9 @@ import { CortexCanvas, type CanvasTool, type SurfaceHit } from './CortexCanvas.t
 import { ColorBar, HeadChangeChart, LesionChart, StimulusCosineChart } from './Charts.tsx';
 import { StackUpdater, cortexClient, ensureOpen } from './client.ts';
 import { colorize, makeScale, type ColorScale } from './colors.ts';
-import { PerturbEditor, StackList } from './PerturbEditor.tsx';
+import { PerturbEditor, StackList, describe } from './PerturbEditor.tsx';
+import { CortexBackendBadge } from './BackendBadge.tsx';
+import { PerturbedReconstruction } from './PerturbedReconstruction.tsx';
 import { LowLevelPair } from './LowLevelPair.tsx';
 import { RoiList } from './RoiList.tsx';
 import './cortex.css';
@@ -32,7 +34,7 @@ declare global {
       /** The latest update shown. */
       update: () => CortexUpdate | null;
       /** CPU reference of a head's change for the current stack, recomputed in the page with predictHead. */
-      reference: (head: HeadName) => Promise<{ maxAbsDiff: number; maxAbsRef: number; n: number }>;
+      reference: (head: HeadName) => Promise<{ maxAbsDiff: number; maxAbsRef: number; n: number; backend: string }>;
     };
   }
 }
@@ -77,12 +79,15 @@ interface ViewProps {
   condition: 'vision' | 'imagery';
 }
 
+const NO_ROIS: RoiInfo[] = [];
+
 function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condition }: ViewProps) {
   const store = useCortexStore();
-  const [view, setView] = useState<SubjectView | null>(null);
-  const [rois, setRois] = useState<RoiInfo[]>([]);
-  const [ready, setReady] = useState(false);
-  const [update, setUpdate] = useState<CortexUpdate | null>(null);
+  // What the worker has loaded, tagged with what it was loaded for: a value whose tag is not the
+  // current one is stale and reads as "not loaded yet" (derived during render, no resetting effects).
+  const [loaded, setLoaded] = useState<{ key: string; view: SubjectView; rois: RoiInfo[] } | null>(null);
+  const [roisEdited, setRoisEdited] = useState<{ key: string; rois: RoiInfo[] } | null>(null);
+  const [readyFor, setReadyFor] = useState<string | null>(null);
   const [overlay, setOverlay] = useState<Float32Array[] | null>(null);
   const [scale, setScale] = useState<ColorScale | null>(null);
   const [lesion, setLesion] = useState<LesionCell[]>([]);
@@ -95,27 +100,22 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
   const [blobCentre, setBlobCentre] = useState<{ hemi: number; vertex: number } | null>(null);
   const simulated = isSimulated(manifest);
   const storageKey = `mirage.cortex.rois.${manifest.name}.${subjectId}`;
-  const updateRef = useRef<CortexUpdate | null>(null);
+  const subjectKey = `${locationKey.kind === 'url' ? locationKey.url : locationKey.label}|${subjectId}`;
+  const trialKey = trials.join(',');
+  const view = loaded?.key === subjectKey ? loaded.view : null;
+  const rois = roisEdited?.key === subjectKey ? roisEdited.rois : view ? loaded!.rois : NO_ROIS;
+  const setRois = useCallback((next: RoiInfo[]) => setRoisEdited({ key: subjectKey, rois: next }), [subjectKey]);
+  const ready = view !== null && readyFor === `${subjectKey}#${trialKey}`;
 
   const fail = useCallback((e: unknown) => setError(toAppError('cortex', e).message), []);
-  const updater = useMemo(
-    () =>
-      new StackUpdater(
-        (u) => {
-          updateRef.current = u;
-          setUpdate(u);
-          setError(null);
-        },
-        fail,
-      ),
-    [fail],
-  );
+  const [updater] = useState(() => new StackUpdater());
+  const updaterState = useSyncExternalStore(updater.subscribe, updater.getSnapshot);
+  const update = updaterState.update;
+  const shownError = updaterState.error ? toAppError('cortex', updaterState.error).message : error;
 
   // Open the bundle and the subject in the worker.
   useEffect(() => {
     let live = true;
-    setReady(false);
-    setView(null);
     (async () => {
       await ensureOpen(locationKey);
       const v = await cortexClient().loadSubject(subjectId);
@@ -129,29 +129,26 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
         }
       }
       if (!live) return;
-      setView(v);
-      setRois(all);
+      setLoaded({ key: subjectKey, view: v, rois: all });
     })().catch(fail);
     return () => {
       live = false;
     };
-  }, [locationKey, subjectId, storageKey, fail]);
+  }, [locationKey, subjectId, subjectKey, storageKey, fail]);
 
   // The trial(s) to perturb.
-  const trialKey = trials.join(',');
   useEffect(() => {
     if (!view) return;
     let live = true;
-    setReady(false);
+    const key = `${subjectKey}#${trialKey}`;
     cortexClient()
-      .setTrials(trials)
-      .then(() => live && setReady(true))
+      .setTrials(trialKey.split(',').map(Number))
+      .then(() => live && setReadyFor(key))
       .catch(fail);
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [view, trialKey, fail]);
+  }, [view, subjectKey, trialKey, fail]);
 
   // Perturbation stack -> update (coalesced in the updater).
   useEffect(() => {
@@ -235,7 +232,7 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
       const file = await cortexClient().exportRois();
       localStorage.setItem(storageKey, JSON.stringify(file));
     },
-    [storageKey],
+    [storageKey, setRois],
   );
 
   const onStroke = useCallback(
@@ -256,7 +253,7 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
     window.mirageCortex = {
       client: cortexClient,
       store: useCortexStore,
-      update: () => updateRef.current,
+      update: () => updater.getSnapshot().update,
       async reference(head) {
         const ref = await cortexClient().reference(head);
         const spec = { name: head, rank: ref.rank, outputShape: ref.outputShape, inputNorm: ref.inputNorm, outputNorm: ref.outputNorm } as LoadedHead['spec'];
@@ -270,10 +267,10 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
           maxAbsRef = Math.max(maxAbsRef, Math.abs(want));
           maxAbsDiff = Math.max(maxAbsDiff, Math.abs(want - ref.factored[j]));
         }
-        return { maxAbsDiff, maxAbsRef, n: y0.length };
+        return { maxAbsDiff, maxAbsRef, n: y0.length, backend: ref.backend.name };
       },
     };
-  }, []);
+  }, [updater]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -297,13 +294,14 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
         <span className="muted card__sub">
           subject {subjectId} · {condition} · {trials.length > 1 ? `mean of ${trials.length} trials` : `trial #${trials[0]}`} {simulated ? '· simulated data' : ''}
         </span>
+        <CortexBackendBadge info={update?.backend ?? view?.backend ?? null} />
         <button type="button" className="cortex__present-btn" onClick={() => store.set({ presentation: !store.presentation })} data-testid="cortex-present">
           {store.presentation ? 'Exit presentation (Esc)' : 'Presentation'}
         </button>
       </h2>
-      {error && (
+      {shownError && (
         <div className="cortex__error" role="alert">
-          {error}
+          {shownError}
         </div>
       )}
       <div className="cortex__layout">
@@ -463,6 +461,17 @@ function CortexView({ manifest, locationKey, subjectId, trials, stimulus, condit
             </select>
           </h3>
           <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} />
+        </div>
+        <div className="cortex__chart cortex__chart--wide">
+          <h3>Full reconstruction: unperturbed vs perturbed ({trueStim?.name}, {condition}, repeats averaged){simulated ? ' · simulated' : ''}</h3>
+          <PerturbedReconstruction
+            location={locationKey}
+            subject={subjectId}
+            stimulus={stimulus}
+            condition={condition}
+            stackLabel={store.stack.map((p) => describe(p, manifest)).join(' → ') || 'no perturbation'}
+            simulated={simulated}
+          />
         </div>
       </div>
     </section>

@@ -8,6 +8,7 @@
 import type { HeadName } from '../bundle/manifest.ts';
 import { cosine, norm } from '../tensor/vector.ts';
 import { headOutSize, type FactoredHead, type RegionDelta } from './types.ts';
+import type { RegionProduct } from './tfRegion.ts';
 
 export interface HeadBaseline {
   /** x'·A in float64, [rank]. */
@@ -108,25 +109,50 @@ export class LinearChangeEngine {
     return u;
   }
 
-  /** Exact change of a head's prediction for the baseline plus `d`. */
+  /** Exact change of a head's prediction for the baseline plus `d` (plain JS, float64 accumulation). */
   change(name: HeadName, d: RegionDelta): HeadChange {
     const h = this.head(name);
-    const b = this.baseline(name);
     const u = this.projectRegion(name, d);
-    if (h.spec.inputNorm === 'l2') {
-      // x'·A = (x·A)/|x|: rebuild the unnormalised product, update the norm, renormalise.
-      const x = this.baselineActivity;
-      const n0 = Math.sqrt(b.norm2);
-      let n2 = b.norm2;
-      for (let j = 0; j < d.indices.length; j++) {
-        const v = d.values[j];
-        n2 += 2 * x[d.indices[j]] * v + v * v;
-      }
-      const n1 = Math.sqrt(Math.max(n2, 0));
-      const s1 = n1 > 0 ? 1 / n1 : 0;
-      for (let k = 0; k < u.length; k++) u[k] = (b.xA[k] * n0 + u[k]) * s1 - b.xA[k];
+    if (h.spec.inputNorm === 'l2') this.renormalise(name, d, u);
+    return this.finishChange(name, projectB(h, u));
+  }
+
+  /**
+   * The same change with the region products on `product` (a tfjs backend: WebGPU, wasm, cpu):
+   * (dx_R·A_R)·B in one device round trip, or for an input-L2 head u = dx_R·A_R on the device,
+   * the exact renormalisation here, then u'·B on the device. null: the plain-JS path.
+   */
+  async changeOn(product: RegionProduct | null, name: HeadName, d: RegionDelta): Promise<HeadChange> {
+    if (!product) return this.change(name, d);
+    const h = this.head(name);
+    if (h.spec.inputNorm !== 'l2') return this.finishChange(name, await product.delta(name, d));
+    const u = Float64Array.from(await product.project(name, d));
+    this.renormalise(name, d, u);
+    return this.finishChange(name, await product.timesB(name, u));
+  }
+
+  /**
+   * Input norm 'l2': x'·A = (x·A)/|x|. Turns u = dx_R·A_R (in place) into the change of x'·A:
+   * rebuild the unnormalised product, update |x|² over the region, renormalise.
+   */
+  private renormalise(name: HeadName, d: RegionDelta, u: Float64Array): void {
+    const b = this.baseline(name);
+    const x = this.baselineActivity;
+    const n0 = Math.sqrt(b.norm2);
+    let n2 = b.norm2;
+    for (let j = 0; j < d.indices.length; j++) {
+      const v = d.values[j];
+      n2 += 2 * x[d.indices[j]] * v + v * v;
     }
-    const dRaw = projectB(h, u);
+    const n1 = Math.sqrt(Math.max(n2, 0));
+    const s1 = n1 > 0 ? 1 / n1 : 0;
+    for (let k = 0; k < u.length; k++) u[k] = (b.xA[k] * n0 + u[k]) * s1 - b.xA[k];
+  }
+
+  /** From the change of the raw prediction to the change of the final one (output norm re-applied). */
+  private finishChange(name: HeadName, dRaw: ArrayLike<number>): HeadChange {
+    const h = this.head(name);
+    const b = this.baseline(name);
     let delta: Float32Array;
     if (h.spec.outputNorm === 'l2-token') {
       const raw1 = new Float64Array(dRaw.length);

@@ -10,5 +10,5 @@ export * from './perturb.ts';
 export * from './lesion.ts';
 export { pinvSymmetric } from './linalg.ts';
 export * from './session.ts';
-export { TfRegionHead } from './tfRegion.ts';
+export { TfRegionProduct, startRegionProduct, type RegionProduct, type RegionBackendInfo } from './tfRegion.ts';
 export * from './lowLevel.ts';

@@ -77,8 +77,19 @@ export async function readLowLevelDecoder(source: ShardSource): Promise<{ decode
   };
 }
 
+/** How the decoder's execution provider was chosen: each candidate's probe time or failure. */
+export interface ProviderTrial {
+  provider: 'webgpu' | 'wasm';
+  /** Median milliseconds of the probe decodes (after one warm-up), or null when it failed. */
+  ms: number | null;
+  error?: string;
+}
+
 /** One onnxruntime-web session of the low-level decoder. */
 export class LowLevelDecoder {
+  /** Filled by createFastest: what was tried and how fast. */
+  trials: ProviderTrial[] = [];
+
   private constructor(readonly file: LowLevelDecoderFile, private session: OrtSession, public executionProvider: string) {}
 
   /** Creates the session: WebGPU first when asked, wasm otherwise (or when WebGPU fails). */
@@ -91,6 +102,65 @@ export class LowLevelDecoder {
       }
     }
     return new LowLevelDecoder(file, await createSession(file.bytes, { executionProviders: ['wasm'] }), 'wasm');
+  }
+
+  /**
+   * The fastest working provider: wasm is the reference; every other candidate must start, decode
+   * the probe latents to the same pixels as wasm (within 2/255, float32 rounding across devices)
+   * and is kept only when its median probe decode is faster. A failing or differing provider is
+   * recorded in `trials` with why. `probes` decodes per candidate after one warm-up.
+   */
+  static async createFastest(file: LowLevelDecoderFile, opts: { providers?: Array<'webgpu' | 'wasm'>; probes?: number } = {}): Promise<LowLevelDecoder> {
+    const probes = opts.probes ?? 3;
+    const latents = new Float32Array(file.latents);
+    for (let i = 0; i < latents.length; i++) latents[i] = Math.sin(0.37 * i) * 0.5;
+    const wasm = new LowLevelDecoder(file, await createSession(file.bytes, { executionProviders: ['wasm'] }), 'wasm');
+    const timeProbe = async (d: LowLevelDecoder): Promise<{ ms: number; image: RgbImage }> => {
+      const image = await d.decodeStrict(latents);
+      const times: number[] = [];
+      for (let i = 0; i < probes; i++) {
+        const t0 = performance.now();
+        await d.decodeStrict(latents);
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      return { ms: times[Math.floor(times.length / 2)], image };
+    };
+    const ref = await timeProbe(wasm);
+    const trials: ProviderTrial[] = [{ provider: 'wasm', ms: ref.ms }];
+    let best = wasm;
+    let bestMs = ref.ms;
+    for (const p of opts.providers ?? ['webgpu']) {
+      if (p === 'wasm') continue;
+      let cand: LowLevelDecoder | null = null;
+      try {
+        cand = new LowLevelDecoder(file, await createSession(file.bytes, { executionProviders: [p] }), p);
+        const r = await timeProbe(cand);
+        let maxDiff = 0;
+        for (let i = 0; i < r.image.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r.image.data[i] - ref.image.data[i]));
+        if (maxDiff > 2) throw new Error(`decodes differently from wasm (max pixel difference ${maxDiff})`);
+        trials.push({ provider: p, ms: r.ms });
+        if (r.ms < bestMs) {
+          if (best !== wasm) await best.dispose();
+          best = cand;
+          bestMs = r.ms;
+          cand = null;
+        }
+      } catch (e) {
+        trials.push({ provider: p, ms: null, error: e instanceof Error ? e.message : String(e) });
+      } finally {
+        if (cand) await cand.dispose();
+      }
+    }
+    if (best !== wasm) await wasm.dispose();
+    best.trials = trials;
+    return best;
+  }
+
+  /** One decode on this session's provider, no fallback (for probing). */
+  private async decodeStrict(latents: Float32Array): Promise<RgbImage> {
+    const out = await runFloat(this.session, { [this.file.input.name]: { data: latents.slice(), dims: [1, latents.length] } }, this.file.output.name);
+    return chwToRgb(out.data, 0, this.file.width, this.file.height);
   }
 
   /** Latents [N] -> 64x64 (the listing's size) uint8 RGB. */
@@ -122,6 +192,8 @@ export interface LowLevelImages {
   head: HeadName;
   kind: string;
   executionProvider: string;
+  /** How the provider was chosen (probe times per candidate). */
+  providerTrials: ProviderTrial[];
   before: RgbImage;
   after: RgbImage;
   /** Milliseconds for this update's decode(s). */
@@ -154,6 +226,6 @@ export class LowLevelRedecoder {
       this.before = await this.decoder.decode(baseline);
       this.beforeEp = this.decoder.executionProvider;
     }
-    return { head: LOWLEVEL_HEAD, kind: this.decoder.file.kind, executionProvider: this.decoder.executionProvider, before: this.before, after: a, ms: performance.now() - t0 };
+    return { head: LOWLEVEL_HEAD, kind: this.decoder.file.kind, executionProvider: this.decoder.executionProvider, providerTrials: this.decoder.trials, before: this.before, after: a, ms: performance.now() - t0 };
   }
 }

@@ -7,12 +7,13 @@ import type { Condition, HeadName, Subject } from '../bundle/manifest.ts';
 import { BundleError } from '../bundle/errors.ts';
 import { averageTrialBetas } from '../decode/trials.ts';
 import { loadHead } from '../decode/predict.ts';
-import { LinearChangeEngine, cosineToEach, rankOf } from './engine.ts';
+import { LinearChangeEngine, cosineToEach, rankOf, type HeadChange } from './engine.ts';
+import type { RegionBackendInfo, RegionProduct } from './tfRegion.ts';
 import { lesionProfile, type LesionCell } from './lesion.ts';
 import { boundaryVertices, verticesWithin } from './mesh.ts';
 import { PerturbationStack, type Perturbation, type StackResult } from './perturb.ts';
 import { RoiSet, parseRoiFile, union, type RoiFile } from './roi.ts';
-import { sortedUnique } from './types.ts';
+import { sortedUnique, type RegionDelta } from './types.ts';
 import { VoxelVertexMap } from './vertexMap.ts';
 
 export type CortexBundle = Pick<Bundle, 'manifest' | 'floats' | 'trialBetas' | 'roiVoxels' | 'voxelToVertex' | 'surfaceFaces' | 'subject'> & {
@@ -63,6 +64,22 @@ export interface CortexUpdate {
   predictions: Partial<Record<HeadName, Float32Array>>;
   /** Milliseconds spent applying the stack and computing the changes. */
   ms: number;
+  /** Where the head changes were computed. */
+  backend: RegionBackendInfo;
+}
+
+/** The plain-JS engine as a backend description (the default, and the last fallback). */
+export const JS_REGION_BACKEND: RegionBackendInfo = { name: 'js', detail: 'plain JavaScript reference (float64 accumulation)', software: false, fallbacks: [] };
+
+/** Raw changes of one stimulus's head predictions (the units of decode's predictHead) for the stack. */
+export interface StimulusHeadDeltas {
+  stimulus: number;
+  condition: Condition;
+  /** The repeats whose mean activity was perturbed (as MIRAGE decodes a stimulus). */
+  trials: number[];
+  deltas: Partial<Record<HeadName, Float32Array>>;
+  /** Relative norm of each head's change. */
+  relNorm: Partial<Record<HeadName, number>>;
 }
 
 export type OverlayKind = { kind: 'betas' } | { kind: 'perturbation' } | { kind: 'weights'; head: HeadName; dim?: number } | { kind: 'none' };
@@ -82,6 +99,8 @@ export class CortexSession {
   private readonly otherTrials = new Map<number, Float32Array>();
   private stimFeatures: { ids: number[]; values: Float32Array } | null = null;
   private last: StackResult | null = null;
+  private product: RegionProduct | null = null;
+  private backendInfo: RegionBackendInfo = JS_REGION_BACKEND;
 
   private constructor(bundle: CortexBundle, subject: Subject, geometry: HemiGeometry[], map: VoxelVertexMap | null, rois: RoiSet, engine: LinearChangeEngine) {
     this.bundle = bundle;
@@ -150,28 +169,15 @@ export class CortexSession {
   /** Applies the stack to the trial and returns every number the view shows. */
   async update(): Promise<CortexUpdate> {
     const x0 = this.baseline;
-    for (const p of this.stack.list) {
-      if (p.kind === 'replace' && !this.otherTrials.has(p.trial)) {
-        const tr = this.bundle.manifest.trials[p.trial];
-        if (!tr || tr.subject !== this.subject.id) throw new RangeError(`replace: trial ${p.trial} is not a trial of subject ${this.subject.id}`);
-        this.otherTrials.set(p.trial, await this.bundle.trialBetas(p.trial));
-      }
-    }
+    await this.loadReplaceTrials();
     const t0 = performance.now();
-    const res = this.stack.apply(x0, {
-      rois: this.rois,
-      engine: this.engine,
-      trialBetas: (t) => this.otherTrials.get(t)!,
-      surface: this.map ? { map: this.map, folded: this.geometry.map((g) => g.shapes.folded!) } : undefined,
-      target: (head, stim) => this.targetFeatures(head, stim),
-    });
-    this.engine.setBaseline(x0);
+    const res = this.applyStack(x0);
     this.last = res;
     const heads: HeadSummary[] = [];
     const predictions: CortexUpdate['predictions'] = {};
     let image: { before: Float32Array; after: Float32Array } | null = null;
     for (const name of this.engine.headNames) {
-      const c = this.engine.change(name, res.total);
+      const c = await this.headChange(name, res.total);
       heads.push({ head: name, relNorm: c.relNorm });
       predictions[name] = this.engine.perturbed(name, c);
       if (name === 'image') image = { before: this.engine.baseline(name).pred, after: predictions[name]! };
@@ -192,7 +198,100 @@ export class CortexSession {
     }
     let dx2 = 0;
     for (const v of res.total.values) dx2 += v * v;
-    return { heads, stimulusIds: ids, cosBefore, cosAfter, rankBefore, rankAfter, changedVoxels: res.total.indices.length, dxNorm: Math.sqrt(dx2), predictions, ms: performance.now() - t0 };
+    return { heads, stimulusIds: ids, cosBefore, cosAfter, rankBefore, rankAfter, changedVoxels: res.total.indices.length, dxNorm: Math.sqrt(dx2), predictions, ms: performance.now() - t0, backend: this.backend };
+  }
+
+  /** Runs the head changes on `product` (a tfjs backend) from now on; null: the plain-JS engine. */
+  setRegionProduct(product: RegionProduct | null, info: RegionBackendInfo): void {
+    this.product = product;
+    this.backendInfo = product ? info : { ...JS_REGION_BACKEND, fallbacks: info.fallbacks };
+  }
+
+  get backend(): RegionBackendInfo {
+    return this.backendInfo;
+  }
+
+  /**
+   * One head's exact change on the region-product backend; if the device fails mid-session (lost
+   * WebGPU device, out of memory) the session moves to the plain-JS engine for good and says why.
+   */
+  async headChange(name: HeadName, d: RegionDelta): Promise<HeadChange> {
+    if (this.product) {
+      try {
+        return await this.engine.changeOn(this.product, name, d);
+      } catch (e) {
+        const why = `${this.backendInfo.name}: ${e instanceof Error ? e.message : String(e)}`;
+        this.product = null;
+        this.backendInfo = { ...JS_REGION_BACKEND, fallbacks: [...this.backendInfo.fallbacks, why] };
+      }
+    }
+    return this.engine.change(name, d);
+  }
+
+  /** Fetches the other trials `replace` perturbations of the stack read. */
+  private async loadReplaceTrials(): Promise<void> {
+    for (const p of this.stack.list) {
+      if (p.kind === 'replace' && !this.otherTrials.has(p.trial)) {
+        const tr = this.bundle.manifest.trials[p.trial];
+        if (!tr || tr.subject !== this.subject.id) throw new RangeError(`replace: trial ${p.trial} is not a trial of subject ${this.subject.id}`);
+        this.otherTrials.set(p.trial, await this.bundle.trialBetas(p.trial));
+      }
+    }
+  }
+
+  /** Applies the stack to `x` (the engine's baseline is `x` afterwards). */
+  private applyStack(x: Float32Array): StackResult {
+    const res = this.stack.apply(x, {
+      rois: this.rois,
+      engine: this.engine,
+      trialBetas: (t) => this.otherTrials.get(t)!,
+      surface: this.map ? { map: this.map, folded: this.geometry.map((g) => g.shapes.folded!) } : undefined,
+      target: (head, stim) => this.targetFeatures(head, stim),
+    });
+    this.engine.setBaseline(x);
+    return res;
+  }
+
+  /** The stack applied to the current trial(s): the total change and every head's exact change. */
+  async currentChanges(heads: HeadName[] = this.engine.headNames): Promise<{ res: StackResult; changes: Map<HeadName, HeadChange> }> {
+    await this.loadReplaceTrials();
+    const res = this.applyStack(this.baseline);
+    const changes = new Map<HeadName, HeadChange>();
+    for (const h of heads) changes.set(h, await this.headChange(h, res.total));
+    return { res, changes };
+  }
+
+  /**
+   * The stack's raw head changes for a stimulus the way a reconstruction decodes it: the mean of
+   * the subject's repeats of `stimulus` in `condition`, perturbed by the stack, each head's exact
+   * change (decode(x̄ + dx) − decode(x̄), before MIRAGE's batch normalisation) — what the generate
+   * service's `headDeltas` takes. The session's own trial(s) stay the baseline afterwards.
+   */
+  async headDeltas(stimulus: number, condition: Condition): Promise<StimulusHeadDeltas> {
+    const m = this.bundle.manifest;
+    const trials: number[] = [];
+    m.trials.forEach((t, i) => {
+      if (t.subject === this.subject.id && t.stimulus === stimulus && t.condition === condition) trials.push(i);
+    });
+    if (!trials.length) throw new BundleError('manifest.json', `subject ${this.subject.id} has no ${condition} trials of stimulus ${stimulus}`, { field: 'trials' });
+    const x0 = this.baseline;
+    const same = trials.length === this.trialIndices.length && trials.every((t, i) => t === this.trialIndices[i]);
+    const x = same ? x0 : await averageTrialBetas(this.bundle, trials);
+    await this.loadReplaceTrials();
+    const deltas: StimulusHeadDeltas['deltas'] = {};
+    const relNorm: StimulusHeadDeltas['relNorm'] = {};
+    try {
+      this.engine.setBaseline(x);
+      const res = this.applyStack(x);
+      for (const name of this.engine.headNames) {
+        const c = await this.headChange(name, res.total);
+        deltas[name] = c.delta;
+        relNorm[name] = c.relNorm;
+      }
+    } finally {
+      this.engine.setBaseline(x0);
+    }
+    return { stimulus, condition, trials, deltas, relNorm };
   }
 
   targetFeatures(head: HeadName, stimulus: number): Float32Array {

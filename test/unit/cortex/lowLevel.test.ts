@@ -68,4 +68,17 @@ describe('low-level re-decode', () => {
     for (let i = 0; i < moved.after.data.length; i++) diff += Math.abs(moved.after.data[i] - moved.before.data[i]);
     expect(diff).toBeGreaterThan(0);
   });
+
+  it('createFastest keeps wasm when WebGPU cannot run (Node), says why, and decodes like create()', async () => {
+    const file = (await readLowLevelDecoder(memSource(await listing()))).decoder as LowLevelDecoderFile;
+    const fastest = await LowLevelDecoder.createFastest(file, { providers: ['webgpu'], probes: 2 });
+    expect(fastest.executionProvider).toBe('wasm');
+    expect(fastest.trials.map((t) => t.provider)).toEqual(['wasm', 'webgpu']);
+    expect(fastest.trials[0].ms).toBeGreaterThan(0);
+    expect(fastest.trials[1].ms).toBeNull();
+    expect(fastest.trials[1].error).toBeTruthy();
+    const latents = randn(N, rng(3), 0.5);
+    const plain = await LowLevelDecoder.create(file);
+    expect(Array.from((await fastest.decode(latents)).data)).toEqual(Array.from((await plain.decode(latents)).data));
+  });
 });

@@ -5,6 +5,10 @@ import type { ShardSource } from '../../../src/core/bundle/source.ts';
 import type { ShardSink } from '../../../src/core/bundle/writer.ts';
 import { CortexSession } from '../../../src/core/cortex/session.ts';
 import { predictHead } from '../../../src/core/decode/predict.ts';
+import { averageTrialBetas } from '../../../src/core/decode/trials.ts';
+import { startRegionProduct } from '../../../src/core/cortex/tfRegion.ts';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
 import { maxAbs, maxAbsDiff } from './helpers.ts';
 
@@ -105,5 +109,42 @@ describe('CortexSession on the simulated demo', () => {
     const v1 = cells.filter((c) => c.roi === 'V1' && c.head === 'image');
     expect(v1.map((c) => c.condition).sort()).toEqual(['imagery', 'vision']);
     expect(v1.every((c) => c.relNorm > 0 && c.trials > 0)).toBe(true);
+  });
+
+  it("headDeltas: the stack's raw change of every head for the mean of a stimulus's repeats (what a reconstruction decodes), on tfjs wasm", async () => {
+    const wasmPaths = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+    const names = session.engine.headNames;
+    const started = await startRegionProduct(names.map((n) => session.engine.head(n)), ['wasm'], { wasmPaths });
+    session.setRegionProduct(started.product, started.info);
+    try {
+      const m = bundle.manifest;
+      const one = m.trials.findIndex((x) => x.subject === 1 && x.condition === 'imagery' && x.stimulus === 3);
+      await session.setTrials([one]);
+      session.setStack([{ kind: 'gain', roi: 'V1', k: 0 }, { kind: 'add', roi: 'V2', value: 0.5 }]);
+      const d = await session.headDeltas(3, 'imagery');
+      expect(session.backend.name).toBe('wasm');
+      const repeats = m.trials.flatMap((x, i) => (x.subject === 1 && x.condition === 'imagery' && x.stimulus === 3 ? [i] : []));
+      expect(d.trials).toEqual(repeats);
+      expect(repeats.length).toBeGreaterThan(1);
+      const x0 = await averageTrialBetas(bundle, repeats);
+      const x1 = x0.slice();
+      for (const v of session.rois.get('V1').voxels) x1[v] = 0;
+      for (const v of session.rois.get('V2').voxels) x1[v] += 0.5;
+      for (const name of names) {
+        const head = session.engine.head(name);
+        const y0 = predictHead(head as never, x0, 1);
+        const want = predictHead(head as never, x1, 1).map((v, j) => v - y0[j]);
+        expect(maxAbs(want)).toBeGreaterThan(0);
+        expect(maxAbsDiff(d.deltas[name]!, want)).toBeLessThan(1e-5 * Math.max(1, maxAbs(y0)));
+      }
+      // The session's own trial stays the baseline: the update is still of that one trial.
+      const u = await session.update();
+      const y0 = predictHead(session.engine.head('image') as never, await bundle.trialBetas(one), 1);
+      expect(maxAbsDiff(session.engine.baseline('image').pred, y0)).toBeLessThan(1e-5 * Math.max(1, maxAbs(y0)));
+      expect(u.backend.name).toBe('wasm');
+    } finally {
+      started.product?.dispose();
+      session.setRegionProduct(null, started.info);
+    }
   });
 });
