@@ -5,6 +5,7 @@
 // demo image encoder's embedding of the image; real bundles need an encoding-model pack (not built
 // yet): `brainScorerFor` says so in `reason`.
 import type { Manifest, TensorRef } from '../bundle/manifest.ts';
+import { BundleError } from '../bundle/errors.ts';
 import { hasGroundTruth, loadGroundTruth, type GroundTruth } from '../simulate/groundTruth.ts';
 import { predictBetasFromImage } from '../simulate/encoding.ts';
 import { brainCorrelations, brainSets, type BrainSet } from './brainCorrelation.ts';
@@ -12,8 +13,9 @@ import type { FeatureRunner } from './featurePacks.ts';
 import { toRgb, toUint8, type FloatImage } from './image.ts';
 import { resizeBilinear } from './resize.ts';
 import type { EvalCondition } from './tables.ts';
+import { checkEncodingPackForBundle, encodingPackCorrelations, encodingPackSets, type LoadedEncodingPack } from './encodingPack.ts';
 
-export const NEEDS_ENCODING_PACK = 'brain correlation: needs an encoding-model pack (this bundle carries no encoding model)';
+export const NEEDS_ENCODING_PACK = 'brain correlation: needs an encoding-model pack (this bundle carries no encoding model; `mirage eval --encoding DIR`)';
 
 /** What a brain scorer needs of a bundle (Bundle satisfies it). */
 export interface BrainBundle {
@@ -57,8 +59,7 @@ export function simulatedBrainScorer(bundle: BrainBundle, imageEncoder: FeatureR
       p = (async () => {
         const gt = await loadGroundTruth(bundle, subject);
         const subj = bundle.manifest.subjects.find((s) => s.id === subject)!;
-        const rois = await Promise.all(subj.rois.map(async (r) => ({ group: r.group, voxels: Int32Array.from(await bundle.tensor(r.voxels)) })));
-        return { gt, sets: brainSets(rois, subj.voxelCount) };
+        return { gt, sets: brainSets(await bundleRois(bundle, subject), subj.voxelCount) };
       })();
       models.set(subject, p);
     }
@@ -87,4 +88,44 @@ export function brainScorerFor(bundle: BrainBundle, imageEncoder: FeatureRunner 
   if (!hasGroundTruth(bundle.manifest)) return { scorer: null, reason: NEEDS_ENCODING_PACK };
   if (!imageEncoder) return { scorer: null, reason: 'brain correlation: the simulation ground truth needs the demo image encoder (models/models.json next to the manifest)' };
   return { scorer: simulatedBrainScorer(bundle, imageEncoder, size), reason: "brain correlation: the simulation's ground-truth encoding model (SIMULATED; exact for this bundle)" };
+}
+
+/** A subject's ROIs from the bundle (voxel indices per ROI with its group). */
+async function bundleRois(bundle: BrainBundle, subject: number) {
+  const subj = bundle.manifest.subjects.find((s) => s.id === subject)!;
+  return Promise.all(subj.rois.map(async (r) => ({ group: r.group, voxels: Int32Array.from(await bundle.tensor(r.voxels)) })));
+}
+
+/**
+ * Encoding-model packs as a brain scorer: each pack predicts one subject's betas (checked against
+ * the bundle's mask size up front); subjects without a pack score NaN (left out of the summaries).
+ * `runnerFor` opens the pack's ONNX graph (an onnxruntime session in practice).
+ */
+export async function encodingPackScorer(
+  bundle: BrainBundle & { source?: { label: string } },
+  packs: LoadedEncodingPack[],
+  runnerFor: (pack: LoadedEncodingPack) => Promise<FeatureRunner>,
+): Promise<BrainScorer> {
+  const bySubject = new Map<number, { pack: LoadedEncodingPack; run: FeatureRunner; sets: Record<BrainSet, Int32Array> }>();
+  for (const pack of packs) {
+    checkEncodingPackForBundle(pack, bundle.manifest, bundle.source?.label ?? 'the bundle');
+    if (bySubject.has(pack.manifest.subject)) {
+      throw new BundleError(`${pack.label}/encodingpack.json`, `a second encoding pack for subject ${pack.manifest.subject}`, { field: 'subject', expected: 'one pack per subject' });
+    }
+    const sets = encodingPackSets(pack, pack.rois ? null : await bundleRois(bundle, pack.manifest.subject));
+    bySubject.set(pack.manifest.subject, { pack, run: await runnerFor(pack), sets });
+  }
+  const measured = new Map<string, Promise<Float32Array>>();
+  const kinds = [...new Set(packs.map((p) => p.manifest.model.kind))].join('/');
+  return {
+    description: `encoding-model pack${packs.length > 1 ? 's' : ''} ${packs.map((p) => `"${p.manifest.name}" (subject ${p.manifest.subject})`).join(', ')}, ${kinds}`,
+    async score(subject, condition, stimulus, img) {
+      const e = bySubject.get(subject);
+      if (!e) return { early: NaN, higher: NaN, all: NaN };
+      const key = `${subject}|${condition}|${stimulus}`;
+      let m = measured.get(key);
+      if (!m) measured.set(key, (m = conditionAveragedBetas(bundle, subject, stimulus, condition)));
+      return encodingPackCorrelations(e.pack, e.run, img, await m, e.sets);
+    },
+  };
 }

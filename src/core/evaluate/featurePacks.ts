@@ -184,15 +184,22 @@ export async function loadMetricPack(source: ShardSource, opts: { signal?: Abort
   for (const net of FEATURE_NETWORKS) {
     const spec = manifest.networks[net];
     if (!spec) continue;
-    if (opts.signal?.aborted) throw new AbortError();
-    const entry = manifest.files.find((f) => f.path === spec.file)!;
-    const bytes = await source.read(spec.file, { signal: opts.signal });
-    if (bytes.byteLength !== entry.bytes) throw new BundleError(spec.file, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${entry.bytes}` });
-    const h = await sha256Hex(bytes);
-    if (h !== entry.sha256) throw new BundleError(spec.file, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: entry.sha256 });
-    onnx[net] = bytes;
+    onnx[net] = await readPackFile(source, manifest.files, spec.file, opts.signal);
   }
   return { manifest, onnx };
+}
+
+/** Reads one file listed in a pack's `files[]` and checks its size and sha256 (metric and encoding packs). */
+export async function readPackFile(source: ShardSource, files: { path: string; bytes: number; sha256: string }[], path: string, signal?: AbortSignal): Promise<Uint8Array> {
+  if (signal?.aborted) throw new AbortError();
+  const entry = files.find((f) => f.path === path);
+  if (!entry) throw new BundleError(`${source.label}/${path}`, 'not listed in the pack manifest', { field: 'files[].path', expected: path });
+  const bytes = await source.read(path, { signal, sha256: entry.sha256, size: entry.bytes });
+  const where = `${source.label}/${path}`;
+  if (bytes.byteLength !== entry.bytes) throw new BundleError(where, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${entry.bytes}` });
+  const h = await sha256Hex(bytes);
+  if (h !== entry.sha256) throw new BundleError(where, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: entry.sha256 });
+  return bytes;
 }
 
 /** Resize (shorter edge, bilinear, antialias as specified) + Normalize -> CHW float32. */

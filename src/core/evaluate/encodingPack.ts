@@ -1,0 +1,305 @@
+// Encoding-model packs (GNet's role in MIRAGE's brain correlation): `encodingpack.json` plus one ONNX
+// graph that maps an image to the predicted betas of ONE subject's voxels, in the order of that
+// subject's voxel mask in the bundle (nsdgeneral for real NSD bundles). Loaded through a ShardSource
+// and verified (size + sha256) with the same provenance/file schema as model and metric packs.
+//
+// GNet (St-Yves et al. 2023; the `GNet8_Encoder` MindEye2 and MIRAGE call) takes float32 NCHW
+// [batch, 3, 227, 227], RGB in [0, 1]: each image is converted to a uint8 PIL image, resized to
+// 227x227 with LANCZOS, divided by 255; the network subtracts its training input mean internally.
+// It returns [batch, nv] with nv the subject's nsdgeneral voxel count (subject 1: 15724). We resize
+// bilinearly (antialiased; our only resampler) — `preprocess.referenceResample` records what the
+// original used — and the manifest carries the size, the uint8 rounding and mean/std so another
+// encoder (or an export with a different input size) plugs in by editing the manifest only.
+import { z } from 'zod';
+import { BundleError } from '../bundle/errors.ts';
+import type { Manifest } from '../bundle/manifest.ts';
+import { sha256Hex } from '../bundle/sha256.ts';
+import type { ShardSource } from '../bundle/source.ts';
+import type { ShardSink } from '../bundle/writer.ts';
+import { PackFileSchema, PackPathSchema, PackProvenanceSchema, TensorSpecSchema } from '../generate/modelPack.ts';
+import { GraphBuilder } from '../onnx/builder.ts';
+import { readNpy, writeNpy } from '../tensor/npy.ts';
+import { brainCorrelations, brainSets, type BrainSet, type RoiVoxels } from './brainCorrelation.ts';
+import type { FeatureRunner } from './featurePacks.ts';
+import { readPackFile } from './featurePacks.ts';
+import { toRgb, type FloatImage } from './image.ts';
+import { resizeBilinear } from './resize.ts';
+
+export const ENCODING_PACK_FORMAT = 'mirage-encoding-pack';
+export const ENCODING_PACK_VERSION = 1;
+export const ENCODING_PACK_MANIFEST = 'encodingpack.json';
+/** GNet's input side (MindEye2 utils.GNet8_Encoder: `w, h = 227, 227`). */
+export const GNET_INPUT_SIZE = 227;
+/** nsdgeneral voxel counts of NSD subjects 1..8 (GNet8_Encoder's subject_sizes). */
+export const NSD_NSDGENERAL_VOXELS = [15724, 14278, 15226, 13153, 13039, 17907, 12682, 14386] as const;
+
+export const EncodingPreprocessSchema = z.object({
+  /** exact resize to height x width (GNet: 227 x 227, not aspect-preserving) */
+  height: z.number().int().positive(),
+  width: z.number().int().positive(),
+  antialias: z.boolean(),
+  /** round to 1/255 steps after resizing (GNet goes through a uint8 PIL image) */
+  quantize: z.boolean(),
+  mean: z.array(z.number()).length(3),
+  std: z.array(z.number().positive()).length(3),
+  /** what the original encoder's own preprocessing used, when ours differs (e.g. "PIL LANCZOS") */
+  referenceResample: z.string().optional(),
+});
+export type EncodingPreprocess = z.infer<typeof EncodingPreprocessSchema>;
+
+const RoiGroupSchema = z.object({ name: z.string(), group: z.enum(['early', 'higher', 'other']) });
+
+export const EncodingPackSchema = z.object({
+  format: z.literal(ENCODING_PACK_FORMAT),
+  version: z.literal(ENCODING_PACK_VERSION),
+  name: z.string(),
+  description: z.string().optional(),
+  provenance: PackProvenanceSchema,
+  files: z.array(PackFileSchema),
+  /** NSD subject whose voxels the model predicts */
+  subject: z.number().int().positive(),
+  /** voxels predicted, in the subject's mask order; must equal the bundle subject's voxelCount */
+  voxelCount: z.number().int().positive(),
+  model: z.object({
+    file: PackPathSchema,
+    role: z.string(),
+    kind: z.enum(['real', 'stand-in', 'simulated']),
+    input: TensorSpecSchema,
+    output: TensorSpecSchema,
+  }),
+  preprocess: EncodingPreprocessSchema,
+  /**
+   * Which ROI each voxel belongs to: the bundle subject's own ROIs ("bundle"), or a uint8 .npy
+   * [voxelCount] in the pack holding an index into `groups` per voxel ("pack").
+   */
+  rois: z.discriminatedUnion('source', [
+    z.object({ source: z.literal('bundle') }),
+    z.object({ source: z.literal('pack'), file: PackPathSchema, groups: z.array(RoiGroupSchema).min(1) }),
+  ]),
+});
+export type EncodingPackManifest = z.infer<typeof EncodingPackSchema>;
+
+export function parseEncodingPack(json: unknown, file = ENCODING_PACK_MANIFEST): EncodingPackManifest {
+  const r = EncodingPackSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new BundleError(file, issue.message, { field: issue.path.join('.') || '(root)' });
+  }
+  const m = r.data;
+  const listed = new Set(m.files.map((f) => f.path));
+  if (!listed.has(m.model.file)) throw new BundleError(file, `"${m.model.file}" is not listed in files`, { field: 'model.file', expected: 'a path listed in files[]' });
+  if (m.rois.source === 'pack' && !listed.has(m.rois.file)) {
+    throw new BundleError(file, `"${m.rois.file}" is not listed in files`, { field: 'rois.file', expected: 'a path listed in files[]' });
+  }
+  const inS = m.model.input.shape;
+  if (inS.length !== 4 || inS[1] !== 3) throw new BundleError(file, `input shape [${inS.join(', ')}]`, { field: 'model.input.shape', expected: '[batch, 3, H, W]' });
+  const fixed = (d: number | string, want: number) => typeof d === 'string' || d === want;
+  if (!fixed(inS[2], m.preprocess.height) || !fixed(inS[3], m.preprocess.width)) {
+    throw new BundleError(file, `input shape [${inS.join(', ')}] disagrees with preprocess ${m.preprocess.height}x${m.preprocess.width}`, {
+      field: 'model.input.shape',
+      expected: `[batch, 3, ${m.preprocess.height}, ${m.preprocess.width}]`,
+    });
+  }
+  const outS = m.model.output.shape;
+  if (outS.length !== 2 || !fixed(outS[1], m.voxelCount)) {
+    throw new BundleError(file, `output shape [${outS.join(', ')}]`, { field: 'model.output.shape', expected: `[batch, ${m.voxelCount}] (voxelCount)` });
+  }
+  return m;
+}
+
+export interface LoadedEncodingPack {
+  manifest: EncodingPackManifest;
+  /** where it was read from, for messages */
+  label: string;
+  onnx: Uint8Array;
+  /** per-voxel ROI sets from the pack (rois.source "pack"), else null (use the bundle's) */
+  rois: RoiVoxels[] | null;
+}
+
+/** Reads and verifies an encoding-model pack. */
+export async function loadEncodingPack(source: ShardSource, opts: { signal?: AbortSignal } = {}): Promise<LoadedEncodingPack> {
+  const mfile = `${source.label}/${ENCODING_PACK_MANIFEST}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await source.read(ENCODING_PACK_MANIFEST, { signal: opts.signal })));
+  } catch (e) {
+    throw new BundleError(mfile, `cannot read the encoding pack manifest (${(e as Error).message})`, { cause: e, expected: 'an encodingpack.json' });
+  }
+  const manifest = parseEncodingPack(json, mfile);
+  const onnx = await readPackFile(source, manifest.files, manifest.model.file, opts.signal);
+  let rois: RoiVoxels[] | null = null;
+  if (manifest.rois.source === 'pack') {
+    const where = `${source.label}/${manifest.rois.file}`;
+    const arr = readNpy(await readPackFile(source, manifest.files, manifest.rois.file, opts.signal), where);
+    if (arr.shape.length !== 1 || arr.shape[0] !== manifest.voxelCount) {
+      throw new BundleError(where, `shape [${arr.shape.join(', ')}]`, { field: 'rois.file', expected: `[${manifest.voxelCount}] (one ROI index per voxel)` });
+    }
+    const groups = manifest.rois.groups;
+    const members: number[][] = groups.map(() => []);
+    const data = arr.data as ArrayLike<number>;
+    for (let v = 0; v < data.length; v++) {
+      const g = Number(data[v]);
+      if (!(g >= 0 && g < groups.length)) throw new BundleError(where, `voxel ${v} has ROI index ${g}`, { field: 'rois.file', expected: `0..${groups.length - 1} (rois.groups)` });
+      members[g].push(v);
+    }
+    rois = groups.map((g, i) => ({ group: g.group, voxels: Int32Array.from(members[i]) }));
+  }
+  return { manifest, label: source.label, onnx, rois };
+}
+
+/** Checks a pack against the bundle subject it predicts: same subject, same voxel count (mask). */
+export function checkEncodingPackForBundle(pack: LoadedEncodingPack, manifest: Pick<Manifest, 'subjects'>, bundleLabel = 'bundle'): void {
+  const file = `${pack.label}/${ENCODING_PACK_MANIFEST}`;
+  const subj = manifest.subjects.find((s) => s.id === pack.manifest.subject);
+  if (!subj) {
+    throw new BundleError(file, `subject ${pack.manifest.subject} is not in ${bundleLabel}`, { field: 'subject', expected: `one of ${manifest.subjects.map((s) => s.id).join(', ')}` });
+  }
+  if (subj.voxelCount !== pack.manifest.voxelCount) {
+    throw new BundleError(file, `predicts ${pack.manifest.voxelCount} voxels but subject ${subj.id} of ${bundleLabel} has ${subj.voxelCount} in its mask`, {
+      field: 'voxelCount',
+      expected: String(subj.voxelCount),
+    });
+  }
+}
+
+/** Resize + optional uint8 rounding + Normalize -> CHW float32 at the pack's input size. */
+export function preprocessForEncoding(img: FloatImage, p: EncodingPreprocess): Float32Array {
+  const r = toRgb(img.width === p.width && img.height === p.height ? img : resizeBilinear(img, p.height, p.width, { antialias: p.antialias }));
+  const n = p.width * p.height;
+  const out = new Float32Array(3 * n);
+  for (let c = 0; c < 3; c++) {
+    const m = p.mean[c];
+    const s = p.std[c];
+    for (let i = 0; i < n; i++) {
+      let x = r.data[i * 3 + c];
+      if (p.quantize) x = Math.min(255, Math.max(0, Math.round(x * 255))) / 255;
+      out[c * n + i] = (x - m) / s;
+    }
+  }
+  return out;
+}
+
+/** Predicted betas [voxelCount] of one image; checks the graph's output against the manifest. */
+export async function predictBetas(pack: Pick<LoadedEncodingPack, 'manifest' | 'label'>, run: FeatureRunner, img: FloatImage): Promise<Float32Array> {
+  const { preprocess: p, voxelCount } = pack.manifest;
+  const res = await run(preprocessForEncoding(img, p), [1, 3, p.height, p.width]);
+  if (res.data.length !== voxelCount) {
+    throw new BundleError(`${pack.label}/${pack.manifest.model.file}`, `the graph returned ${res.data.length} values for one image`, {
+      field: 'model.output.shape',
+      expected: `${voxelCount} (voxelCount)`,
+    });
+  }
+  return res.data;
+}
+
+/** Pearson r per ROI set (early, higher, all) between the pack's prediction for `img` and `measured`. */
+export async function encodingPackCorrelations(
+  pack: Pick<LoadedEncodingPack, 'manifest' | 'label'>,
+  run: FeatureRunner,
+  img: FloatImage,
+  measured: ArrayLike<number>,
+  sets: Record<BrainSet, Int32Array>,
+): Promise<Record<BrainSet, number>> {
+  return brainCorrelations(await predictBetas(pack, run, img), measured, sets);
+}
+
+/** ROI sets for a pack: its own per-voxel ROIs, or the bundle subject's. */
+export function encodingPackSets(pack: LoadedEncodingPack, bundleRois: RoiVoxels[] | null): Record<BrainSet, Int32Array> {
+  const rois = pack.rois ?? bundleRois;
+  if (!rois) {
+    throw new BundleError(`${pack.label}/${ENCODING_PACK_MANIFEST}`, 'rois.source is "bundle" but no bundle ROIs were given', { field: 'rois.source' });
+  }
+  return brainSets(rois, pack.manifest.voxelCount);
+}
+
+// ---- stand-in pack --------------------------------------------------------------------------------
+
+/** Weight of pooled input feature i for voxel v in the stand-in graph (a closed form, so Python can rebuild it). */
+export function standInEncodingWeight(seed: number, i: number, v: number): number {
+  return 0.1 * Math.sin(seed + 0.37 * i + 0.0113 * v);
+}
+export function standInEncodingBias(seed: number, v: number): number {
+  return 0.01 * Math.cos(seed + 0.5 * v);
+}
+/** ROI index of voxel v in the stand-in pack's own ROI file: 0 early, 1 higher, 2 other. */
+export function standInEncodingRoi(v: number): number {
+  const k = v % 5;
+  return k < 2 ? 0 : k < 4 ? 1 : 2;
+}
+/** The stand-in graph pools the input to this grid before its linear readout. */
+export const STAND_IN_ENCODING_GRID = 8;
+
+/**
+ * A stand-in encoding graph at GNet's signature: average pooling of the normalised image to an 8x8
+ * grid (3 x 64 = 192 features), then a linear readout to every voxel. NOT GNet: it has no learned
+ * features; it exists so the whole path (loading, checks, ROI sets, correlations) runs at real shapes.
+ */
+export function standInEncodingGraph(voxelCount: number, size: number, seed: number): GraphBuilder {
+  const G = STAND_IN_ENCODING_GRID;
+  const stride = Math.floor(size / G);
+  const kernel = size - (G - 1) * stride;
+  const nIn = 3 * G * G;
+  const W = new Float32Array(nIn * voxelCount);
+  for (let i = 0; i < nIn; i++) for (let v = 0; v < voxelCount; v++) W[i * voxelCount + v] = standInEncodingWeight(seed, i, v);
+  const b = Float32Array.from({ length: voxelCount }, (_, v) => standInEncodingBias(seed, v));
+  const g = new GraphBuilder('encoding_standin');
+  g.metadata.standsInFor = 'GNet (NSD-Imagery encoding model), stand-in at the real shapes';
+  g.input('images', 'float32', ['batch', 3, size, size]);
+  g.output('betas', 'float32', ['batch', voxelCount]);
+  const pooled = g.op('AveragePool', ['images'], { kernel_shape: [kernel, kernel], strides: [stride, stride] });
+  const flat = g.op('Reshape', [pooled, g.int64s([0, -1])]);
+  const mm = g.op('MatMul', [flat, g.floats(W, [nIn, voxelCount], 'readout')]);
+  g.node('Add', [mm, g.floats(b, [voxelCount], 'bias')], ['betas']);
+  return g;
+}
+
+/** Writes a stand-in encoding pack (default: subject 1's 15724 voxels, GNet's 227 px input). */
+export async function buildStandInEncodingPack(
+  sink: ShardSink,
+  opts: { subject?: number; voxelCount?: number; size?: number; seed?: number; rois?: 'bundle' | 'pack'; command?: string } = {},
+): Promise<EncodingPackManifest> {
+  const subject = opts.subject ?? 1;
+  const voxelCount = opts.voxelCount ?? NSD_NSDGENERAL_VOXELS[subject - 1] ?? NSD_NSDGENERAL_VOXELS[0];
+  const size = opts.size ?? GNET_INPUT_SIZE;
+  const seed = opts.seed ?? 1;
+  const files: EncodingPackManifest['files'] = [];
+  const put = async (path: string, bytes: Uint8Array) => {
+    await sink.write(path, bytes);
+    files.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
+  };
+  await put('encoder.onnx', standInEncodingGraph(voxelCount, size, seed).toBytes());
+  let rois: EncodingPackManifest['rois'] = { source: 'bundle' };
+  if (opts.rois === 'pack') {
+    await put('rois.npy', writeNpy(Uint8Array.from({ length: voxelCount }, (_, v) => standInEncodingRoi(v)), [voxelCount], '|u1'));
+    rois = {
+      source: 'pack',
+      file: 'rois.npy',
+      groups: [
+        { name: 'early visual (V1–hV4), stand-in', group: 'early' },
+        { name: 'higher visual, stand-in', group: 'higher' },
+        { name: 'other nsdgeneral, stand-in', group: 'other' },
+      ],
+    };
+  }
+  const manifest = parseEncodingPack({
+    format: ENCODING_PACK_FORMAT,
+    version: ENCODING_PACK_VERSION,
+    name: 'stand-in encoding pack',
+    description: 'A stand-in for GNet at its real input/output shapes (pooled image -> linear readout). Brain correlations made with it are NOT comparable to published numbers.',
+    provenance: { kind: 'stand-in', command: opts.command ?? 'buildStandInEncodingPack', createdAt: new Date().toISOString(), notes: `seed ${seed}` },
+    files,
+    subject,
+    voxelCount,
+    model: {
+      file: 'encoder.onnx',
+      role: 'GNet (St-Yves et al. 2023) stand-in',
+      kind: 'stand-in',
+      input: { name: 'images', dtype: 'float32', shape: ['batch', 3, size, size] },
+      output: { name: 'betas', dtype: 'float32', shape: ['batch', voxelCount] },
+    },
+    preprocess: { height: size, width: size, antialias: true, quantize: true, mean: [0, 0, 0], std: [1, 1, 1], referenceResample: 'PIL LANCZOS (GNet8_Encoder); bilinear antialiased here' },
+    rois,
+  } satisfies EncodingPackManifest);
+  await sink.write(ENCODING_PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
+  return manifest;
+}
