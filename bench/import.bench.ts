@@ -12,7 +12,7 @@
 // `import mirage-weights` (runMirageWeights) and writes bench/results/import-full.json:
 //   IMPORT_FULL=1 nice -n 10 node bin/mirage.js bench import
 //   (IMPORT_FULL_HEADS=image,blurry  IMPORT_FULL_RANK=64  IMPORT_FULL_POWER=1  IMPORT_FULL_GEMM=tfjs-wasm)
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Gzip } from 'fflate';
@@ -23,7 +23,7 @@ import type { ByteSource } from '../src/core/formats/byteSource.ts';
 import { importNsdImagery, NSD_PATHS } from '../src/core/importers/nsdImagery.ts';
 import { Rng } from '../src/core/simulate/prng.ts';
 import { matrix } from '../src/core/tensor/matrix.ts';
-import type { BenchContext } from './lib.ts';
+import { RESULTS_DIR, type BenchContext } from './lib.ts';
 
 const SHAPE = [81, 104, 83];
 const NVOX = 15724;
@@ -105,8 +105,7 @@ function fsSurface(vertices: Float32Array, faces: Int32Array): Uint8Array {
   return b;
 }
 
-async function benchNsdImagery(ctx: BenchContext, trials: number, keep = false) {
-  const root = join(tmpdir(), `mirage-bench-nsd-${process.pid}`);
+async function benchNsdImagery(ctx: BenchContext, trials: number, keep = false, root = join(tmpdir(), `mirage-bench-nsd-${process.pid}`)) {
   rmSync(root, { recursive: true, force: true });
   const rng = new Rng(42);
   const [nx, ny, nz] = SHAPE;
@@ -473,7 +472,15 @@ async function fullSubject(ctx: BenchContext) {
   const only = process.env.IMPORT_FULL_HEADS?.split(',');
   const heads = HEADS.filter(([h]) => !only || only.includes(h));
   const started = new Date().toISOString();
-  const nsd = await benchNsdImagery(ctx, 720, true);
+  // a fixed folder, so that a rerun after an interruption finds `import mirage-weights`'s head cache
+  // (and reuses the subject bundle); the timings of heads finished before come from the earlier
+  // partial results file
+  const root = process.env.IMPORT_FULL_ROOT ?? join(tmpdir(), 'mirage-bench-import-full');
+  const resultsFile = join(RESULTS_DIR, 'import-full.json');
+  const earlier = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as { complete?: boolean; what?: string; perHead?: Array<Record<string, unknown>>; nsdImagery?: Record<string, number> }) : null;
+  const bundleReady = existsSync(join(root, 'bundle', 'manifest.json')) && earlier?.nsdImagery;
+  const nsd = bundleReady ? { ...(earlier!.nsdImagery as { seconds: number; cpuSeconds: number; trials: number; voxels: number; peakRssMiB: number }), root, bundle: join(root, 'bundle') } : await benchNsdImagery(ctx, 720, true, root);
+  if (bundleReady) ctx.log(`reusing the subject bundle in ${root} (interrupted run resumed)`);
   const perHead: Record<string, unknown>[] = [];
   const weights = heads.reduce((a, [, q]) => a + q * NVOX, 0);
   const base = {
@@ -514,6 +521,14 @@ async function fullSubject(ctx: BenchContext) {
     command: 'bench import (IMPORT_FULL=1)',
     files: async () => sources,
     onHead: (head, info) => {
+      const before = info.cached ? earlier?.perHead?.find((h) => h.head === head && !h.cached) : undefined;
+      if (before) {
+        perHead.push({ ...before, measuredIn: 'the earlier, interrupted run (factors reused from its cache)' });
+        ctx.log(`head ${head}: cached; timing from the earlier run`);
+        last = { t: performance.now(), cpu: process.cpuUsage() };
+        void write(false);
+        return;
+      }
       const now = { t: performance.now(), cpu: process.cpuUsage() };
       const q = HEADS.find(([h]) => h === head)![1];
       const cpuS = (now.cpu.user + now.cpu.system - last.cpu.user - last.cpu.system) / 1e6;
@@ -531,7 +546,10 @@ async function fullSubject(ctx: BenchContext) {
   const fidelity = Object.fromEntries(subj.heads.map((h) => [h.name, { rank: h.rank, r2: +h.fidelity.r2.toFixed(5), trials: h.fidelity.trials, description: h.fidelity.description }]));
   for (const ph of perHead) Object.assign(ph, { fidelityR2: fidelity[ph.head as string]?.r2 });
   const file = await write(true, {
-    measured: `all ${heads.length} heads measured end to end (nothing extrapolated)`,
+    measured: perHead.some((h) => h.measuredIn)
+      ? `all ${heads.length} heads measured end to end (nothing extrapolated): ${perHead.filter((h) => h.measuredIn).map((h) => h.head).join(', ')} in an earlier run that stopped on a later head (resumed from its cache), ${perHead.filter((h) => !h.measuredIn).map((h) => h.head).join(', ')} in this run; 'total' covers this run only, 'sumOfHeads' all heads`
+      : `all ${heads.length} heads measured end to end in one run (nothing extrapolated)`,
+    sumOfHeads: { seconds: +perHead.reduce((a, h) => a + (h.seconds as number), 0).toFixed(1), cpuSeconds: +perHead.reduce((a, h) => a + (h.cpuSeconds as number), 0).toFixed(1) },
     weights,
     total: { seconds: +seconds.toFixed(1), minutes: +(seconds / 60).toFixed(1), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1), weightsPerSecond: Math.round(weights / seconds) },
     peakRssMiB: { duringWeightsImport: stats.peakRssMiB, processMax: peakRssMiB(), limit: 8192, under8GiB: Math.max(stats.peakRssMiB, peakRssMiB()) < 8192 },

@@ -13,7 +13,7 @@ import { readNpy } from '../tensor/npy.ts';
 import { Rng } from '../simulate/prng.ts';
 import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
-import { dictGet, NdArray, ndarrayToFloat64, readRows, unpickle, type PyValue } from '../formats/pickle.ts';
+import { dictGet, NdArray, ndarrayValues, readRows, unpickle, type PyValue } from '../formats/pickle.ts';
 import { carryBundle, type ExistingBundle, type ImportContext } from './common.ts';
 
 /** MIRAGE's five heads (REFERENCE.md §3): logical output shape, role, input/output normalisation. */
@@ -57,6 +57,8 @@ export interface MirageWeightsOptions extends ImportContext {
   /** Block products (default plain JS; the CLI hands in tfjs-wasm, importers/wasmGemm.ts). */
   kernel?: GemmKernel;
   cache?: HeadCache;
+  /** Pickle byte strings longer than this stay on disk (default 1 MiB; MIRAGE's 257x1024 intercepts are past it). */
+  lazyBytes?: number;
   /** Told when each head is done, with its wall and CPU seconds (the full-scale benchmark records them). */
   onHead?: (head: HeadName, info: { seconds: number; cpuSeconds: number; cached: boolean }) => void;
   /** Appended to the bundle's provenance command. */
@@ -155,7 +157,7 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
   for (const [k, hf] of opts.heads.entries()) {
     if (opts.signal?.aborted) throw new AbortError();
     const file = sourceName(hf.pickle);
-    const d = await unpickle(hf.pickle, { lazyBytes: 1 << 20 });
+    const d = await unpickle(hf.pickle, { lazyBytes: opts.lazyBytes ?? 1 << 20 });
     const coef = arrayOf(dictGet(d, 'coef', file), file, 'coef');
     if (coef.shape.length !== 2) throw new FormatError(file, `coef has shape [${coef.shape}]`, { field: 'coef', expected: '(out_dim, nvox)' });
     const [q, p] = coef.shape;
@@ -165,7 +167,8 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
     const interceptV = dictGet(d, 'intercept', file);
     const intercept = new Float32Array(q);
     if (interceptV instanceof NdArray) {
-      const v = ndarrayToFloat64(interceptV);
+      // MIRAGE's 257x1024 intercepts (1 MiB) are past the lazy threshold: read them from disk
+      const v = await ndarrayValues(interceptV);
       if (v.length === 1) intercept.fill(v[0]);
       else if (v.length === q) intercept.set(v);
       else throw new FormatError(file, `intercept has ${v.length} values`, { field: 'intercept', expected: `${q} (one per output)` });
