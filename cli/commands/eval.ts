@@ -13,7 +13,8 @@ import { fromUint8 } from '../../src/core/evaluate/image.ts';
 import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { FEATURE_NETWORKS, loadMetricPack } from '../../src/core/evaluate/featurePacks.ts';
 import type { FeatureRunner } from '../../src/core/evaluate/featurePacks.ts';
-import { brainScorerFor } from '../../src/core/evaluate/brainModel.ts';
+import { brainScorerFor, encodingPackScorer } from '../../src/core/evaluate/brainModel.ts';
+import { loadEncodingPack } from '../../src/core/evaluate/encodingPack.ts';
 import { hasDemoModels, metricPackNotes, readDemoImageEncoder } from '../../src/core/evaluate/demoMetricPack.ts';
 import { hasGroundTruth } from '../../src/core/simulate/groundTruth.ts';
 import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
@@ -35,6 +36,7 @@ interface EvalOpts {
   candidates?: string;
   method?: string;
   metrics?: string;
+  encoding?: string[];
   reps?: string;
   subjects?: string;
   size: string;
@@ -66,6 +68,7 @@ export function register(program: Command): void {
     .option('--candidates <n>', 'with --models: retrieval candidates per reconstruction (default: the pipeline\'s)')
     .option('--method <name>', 'method name for --recons (default: the folder name)')
     .option('--metrics <dir>', 'metric pack folder (feature networks); without it only pixel metrics')
+    .option('--encoding <dirs...>', 'encoding-model pack folder(s), one per subject (GNet\'s role): brain correlation per ROI')
     .option('--reps <n>', 'use repetitions 0..n-1 only')
     .option('--subjects <list>', 'comma-separated subject ids')
     .option('--size <n>', `evaluation size (shorter edge; MIRAGE ${MIRAGE_EVAL_SIZE}, MindEye 425)`, String(MIRAGE_EVAL_SIZE))
@@ -172,7 +175,7 @@ export function register(program: Command): void {
         columnNotes.push(...metricPackNotes(pack.manifest));
       }
       // Brain correlation: the simulation's ground-truth encoding model, driven by the demo image
-      // encoder (models/ next to the bundle); real bundles need an encoding-model pack.
+      // encoder (models/ next to the bundle); --encoding packs (GNet's role) replace it and serve real bundles.
       let encoder: FeatureRunner | null = null;
       let encoderSize = m.imageSize;
       if (hasGroundTruth(m) && (await hasDemoModels(bundleSource))) {
@@ -181,7 +184,24 @@ export function register(program: Command): void {
         encoder = (data, dims) => runFloat(session, { [enc.input.name]: { data, dims } }, enc.output.name);
         encoderSize = enc.size;
       }
-      const brainInfo = brainScorerFor(bundle, encoder, encoderSize);
+      let brainInfo = brainScorerFor(bundle, encoder, encoderSize);
+      if (o.encoding?.length) {
+        // Encoding-model packs take precedence (real bundles have no other encoding model).
+        const packs = await Promise.all(o.encoding.map((d) => loadEncodingPack(new FsShardSource(d))));
+        const scorer = await encodingPackScorer(bundle, packs, async (p) => {
+          const session = await createSession(p.onnx);
+          return (data, dims) => runFloat(session, { [p.manifest.model.input.name]: { data, dims } }, p.manifest.model.output.name);
+        });
+        const missing = m.subjects.filter((s) => s.role === 'decoded' && !packs.some((p) => p.manifest.subject === s.id)).map((s) => s.id);
+        const standIn = packs.some((p) => p.manifest.model.kind !== 'real');
+        brainInfo = {
+          scorer,
+          reason:
+            `brain correlation: ${scorer.description}` +
+            (standIn ? ' — NOT the real encoding model: brain r not comparable to published numbers' : '') +
+            (missing.length ? `; no pack for subject ${missing.join(', ')} (brain columns empty there)` : ''),
+        };
+      }
       columnNotes.push(brainInfo.reason);
       process.stderr.write(`${brainInfo.reason}\n`);
 

@@ -16,6 +16,7 @@ import type { FeatureRunner } from '../../../src/core/evaluate/featurePacks.ts';
 import { fromUint8, type FloatImage } from '../../../src/core/evaluate/image.ts';
 import { createSession, runFloat } from '../../../src/core/onnx/runtime.ts';
 import { writeNpy } from '../../../src/core/tensor/npy.ts';
+import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
 
 // test/fixtures/gen/evaluate_encoding.py: numpy/torch predictions and Pearson r of the stand-in graph
 const fx = JSON.parse(readFileSync(new URL('../../fixtures/evaluate/encoding.json', import.meta.url), 'utf8')) as {
@@ -167,7 +168,7 @@ describe('bad encoding packs', () => {
     m = await manifestOf(mem);
     const entry = m.files.find((f: { path: string }) => f.path === 'rois.npy');
     entry.bytes = bad.byteLength;
-    entry.sha256 = Buffer.from(await crypto.subtle.digest('SHA-256', bad)).toString('hex');
+    entry.sha256 = await sha256Hex(bad);
     put(mem, m);
     await expect(loadEncodingPack(mem.source)).rejects.toThrow(/mem-pack\/rois\.npy: rois\.file: voxel 0 has ROI index 7/);
   });
