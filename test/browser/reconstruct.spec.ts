@@ -76,6 +76,55 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   expect(errors).toEqual([]);
 });
 
+test("a reconstruction from a perturbed state through the worker (the cortex panel's call)", async ({ page }) => {
+  test.setTimeout(900_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
+  await expect(page.getByTestId('rc-ep')).toBeVisible({ timeout: 400_000 });
+  const out = await page.evaluate(async (dir) => {
+    // the app's own client module (same URL, same module instance, same opened worker)
+    const load = new Function('u', 'return import(u)') as (u: string) => Promise<typeof import('../../src/app/reconstruct/client.ts')>;
+    const client = await load('/src/app/reconstruct/client.ts');
+    const manifest = (await (await fetch(`/${dir}/manifest.json`)).json()) as { subjects: { heads: { name: string; outputShape: number[] }[] }[] };
+    const size = (name: string) => manifest.subjects[0].heads.find((h) => h.name === name)!.outputShape.reduce((a, b) => a * b, 1);
+    const settings = {
+      candidates: 2,
+      seed: 7,
+      prior: { steps: 4, cfg: 4, cfgRho: 0.7, shift: 2 },
+      decoder: { steps: 2, cfg: 1.1, cfgRho: 0.7, shift: 1 },
+      enhance: { size: 256, sharpness: 20, contrast: 1.5 },
+      captionMaxTokens: 6,
+    };
+    const req = { subject: 1, stimulus: 1, condition: 'vision' as const, settings };
+    const plain = await client.runReconstruction(req);
+    const zeros = { image: new Float32Array(size('image')), prompt: new Float32Array(size('prompt')) };
+    const zero = await client.runReconstruction({ ...req, headDeltas: zeros, deltaLabel: 'zero change' });
+    const prompt = Float32Array.from({ length: size('prompt') }, (_, i) => 40 * Math.sin(i * 0.37));
+    const moved = await client.runReconstruction({ ...req, headDeltas: { prompt }, deltaLabel: 'large prompt change' });
+    return {
+      detached: zeros.image.length === 0 && prompt.length === 0,
+      plain: { caption: plain.caption, scores: plain.scores, perturbed: plain.perturbed },
+      zero: { caption: zero.caption, scores: zero.scores, perturbed: zero.perturbed, echoedDeltas: 'headDeltas' in zero.request },
+      moved: { caption: moved.caption, scores: moved.scores, perturbed: moved.perturbed },
+    };
+  }, DIR);
+  // the deltas were transferred (not copied) to the worker, and not sent back
+  expect(out.detached).toBe(true);
+  expect(out.zero.echoedDeltas).toBe(false);
+  expect(out.plain.perturbed).toBeNull();
+  expect(out.zero.perturbed).toMatch(/^zero change: .*image, prompt/);
+  // zero deltas: the same reconstruction as without (same seed)
+  expect(out.zero.caption).toBe(out.plain.caption);
+  expect(out.zero.scores).toEqual(out.plain.scores);
+  // a change of the prompt head changes the caption only (the images do not depend on it)
+  expect(out.moved.perturbed).toMatch(/^large prompt change: .*prompt/);
+  expect(out.moved.scores).toEqual(out.plain.scores);
+  expect(out.moved.caption).not.toBe(out.plain.caption);
+  console.log(`perturbed: caption "${out.plain.caption}" -> "${out.moved.caption}"`);
+  expect(errors).toEqual([]);
+});
+
 async function attemptReconstruction(page: Page, setRtts: (r: number[]) => void) {
   await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
   const panel = page.getByTestId('reconstruct-panel');
