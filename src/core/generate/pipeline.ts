@@ -5,13 +5,30 @@
 //   steps -> pixelDecoder -> candidates -> imageEncoder + cosine to the decoded retrieval embedding
 //   -> best candidate; captionDecoder greedy-decodes the decoded prompt features.
 // Progress is reported per stage and per step; the AbortSignal is checked between every step.
+// Two samplers, same numbers (to float32 rounding; test/unit/generate/pipelineGraphs.test.ts):
+// - 'typescript' (the default on wasm): sampler.ts on CPU arrays; every stage output comes back.
+// - 'graphs' (the default on WebGPU): the sampler's arithmetic as ONNX step graphs (gpuSteps.ts),
+//   so the latents stay on the device from the latent encoder to the pixel decoder. What crosses
+//   is counted in `Reconstruction.transfers` (docs/model-packs.md, "GPU residency").
 import { AbortError, BundleError } from '../bundle/errors.ts';
 import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
 import type { LoadedModelPack, StageName } from './modelPack.ts';
 import { cosine } from '../tensor/vector.ts';
 import { batchNoise } from './rng.ts';
-import { diffuse, img2imgSteps, sample, type Denoiser } from './sampler.ts';
+import { diffuse, img2imgSteps, sample, vpScalers, cosineLogSNR, type Denoiser } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
+import {
+  cosineScoreGraph,
+  diffuseGraph,
+  lastPositionGraph,
+  padZerosGraph,
+  sampleOnGraphs,
+  splitRowsGraph,
+  Transfers,
+  type TensorDenoiser,
+  type TransferStats,
+} from './gpuSteps.ts';
+import { ort } from '../onnx/runtime.ts';
 
 export interface DiffusionStageSettings {
   steps: number;
@@ -107,6 +124,20 @@ export interface Reconstruction {
   settings: GenerateSettings;
   /** Milliseconds per stage. */
   timings: Record<PipelineStage, number>;
+  /** Which sampler ran ('graphs': step graphs, tensors left on the device under WebGPU). */
+  sampler: SamplerKind;
+  /** CPU<->GPU crossings of this run (all zero on wasm), with bytes, per tensor label. */
+  transfers: TransferStats;
+}
+
+export type SamplerKind = 'typescript' | 'graphs';
+
+export interface ReconstructOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: GenerateProgress) => void;
+  onLowLevel?: (low: RgbImage, enhanced: RgbImage) => void;
+  /** Default: 'graphs' when the sessions run on WebGPU, 'typescript' on wasm. */
+  sampler?: SamplerKind;
 }
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
@@ -226,6 +257,7 @@ class StageDenoiser implements Denoiser {
     /** role -> [cond rows; uncond rows] (2·batch rows) and cond rows only (batch rows). */
     private readonly guidedCond: Record<string, Float32Array>,
     private readonly plainCond: Record<string, Float32Array>,
+    private readonly io: Transfers,
   ) {}
 
   async predict(x: Float32Array, r: number, rows: number, guided: boolean): Promise<Float32Array> {
@@ -235,7 +267,7 @@ class StageDenoiser implements Denoiser {
     };
     const cond = guided ? this.guidedCond : this.plainCond;
     for (const [role, data] of Object.entries(cond)) feeds[role] = { data, bind: { batch: rows } };
-    const out = await this.sessions.run(this.stage, feeds, ['pred'] as const);
+    const out = await this.sessions.run(this.stage, feeds, ['pred'] as const, this.io);
     return out.pred.data;
   }
 }
@@ -245,9 +277,22 @@ export async function reconstruct(
   sessions: PackSessions,
   decoded: DecodedHeads,
   partial: Partial<GenerateSettings> = {},
-  opts: { signal?: AbortSignal; onProgress?: (p: GenerateProgress) => void; onLowLevel?: (low: RgbImage, enhanced: RgbImage) => void } = {},
+  opts: ReconstructOptions = {},
 ): Promise<Reconstruction> {
   const settings = withDefaults(partial);
+  const samplerKind: SamplerKind = opts.sampler ?? (sessions.webgpu ? 'graphs' : 'typescript');
+  const io = new Transfers();
+  try {
+    return samplerKind === 'graphs'
+      ? await reconstructOnGraphs(sessions, decoded, settings, opts, io)
+      : await reconstructTs(sessions, decoded, settings, opts, io);
+  } finally {
+    io.releaseAll();
+  }
+}
+
+/** Checks shared by both samplers; returns the progress/timing helpers. */
+function begin(sessions: PackSessions, decoded: DecodedHeads, settings: GenerateSettings, opts: ReconstructOptions) {
   const pack: LoadedModelPack = sessions.pack;
   const m = pack.manifest;
   const N = settings.candidates;
@@ -276,14 +321,13 @@ export async function reconstruct(
     check();
     return r;
   };
+  return { pack, m, N, timings, check, progress, timed };
+}
 
-  // 1-3. Low-level image, enhancement, latent for img2img.
-  let lowLevel: RgbImage | null = null;
-  let enhanced: RgbImage | null = null;
-  let xInitPrior: Float32Array | undefined;
-  const cLatent = elementCount(sessions, 'priorDenoiser', 'inputs', 'x');
-  if (settings.useLowLevel) {
-    lowLevel = await timed('lowLevel', async () => {
+/** The low-level branch (VDVAE -> 64x64 -> enhancement), the same for both samplers. */
+async function lowLevelBranch(sessions: PackSessions, decoded: DecodedHeads, settings: GenerateSettings, ctx: ReturnType<typeof begin>, io: Transfers) {
+  const { m, timed, progress } = ctx;
+  const lowLevel = await timed('lowLevel', async () => {
       progress('lowLevel', 0, 1);
       const st = m.stages.lowLevelDecoder;
       const feeds: Record<string, { data: Float32Array; bind: Record<string, number> }> = {
@@ -297,7 +341,7 @@ export async function reconstruct(
         if (temperature !== 1) for (let i = 0; i < noise.length; i++) noise[i] *= temperature;
         feeds.prior_noise = { data: noise, bind: { batch: 1 } };
       }
-      const out = await sessions.run('lowLevelDecoder', feeds, ['px'] as const);
+      const out = await sessions.run('lowLevelDecoder', feeds, ['px'] as const, io);
       progress('lowLevel', 1, 1);
       const [lo, hi] = nums(st.settings, 'outputRange', [-1, 1]);
       if (st.settings.pixelLayout === 'nchw') {
@@ -308,37 +352,26 @@ export async function reconstruct(
       const [, h, w] = out.px.dims;
       const scaled = lo === -1 && hi === 1 ? out.px.data : out.px.data.map((v) => ((v - lo) / (hi - lo)) * 2 - 1);
       return vdvaeToRgb(scaled, w, h);
-    });
-    enhanced = await timed('enhance', () => {
-      progress('enhance', 0, 1);
-      const e = enhanceLowLevel(lowLevel as RgbImage, settings.enhance);
-      progress('enhance', 1, 1);
-      return e;
-    });
-    opts.onLowLevel?.(lowLevel, enhanced);
-    const latent = await timed('latentEncode', async () => {
-      progress('latentEncode', 0, 1);
-      const st = m.stages.latentEncoder;
-      const size = num(st.settings, 'inputSize', enhanced!.width);
-      const img = enhanced!.width === size && enhanced!.height === size ? enhanced! : resizePil(enhanced!, size, size, 'lanczos');
-      const chw = toNormalizedChw(img, nums(st.settings, 'mean', IMAGENET_MEAN), nums(st.settings, 'std', IMAGENET_STD));
-      const out = await sessions.run('latentEncoder', { images: { data: chw, bind: { batch: 1 } } }, ['latents'] as const);
-      progress('latentEncode', 1, 1);
-      return out.latents.data;
-    });
-    if (latent.length !== cLatent) {
-      throw new BundleError(m.stages.latentEncoder.file, `latent has ${latent.length} values`, {
-        field: 'stages.latentEncoder.outputs.latents',
-        expected: `${cLatent} (the prior's x)`,
-      });
-    }
-    // 4. Noise to t = strength (gdf.diffuse, unshifted), one noise draw per candidate.
-    if (settings.strength < 1) {
-      xInitPrior = diffuse(repeatRows(latent, N), settings.strength, batchNoise(settings.seed, N, cLatent, 'prior/img2img'));
-    }
-  }
+  });
+  const enhanced = await timed('enhance', () => {
+    progress('enhance', 0, 1);
+    const e = enhanceLowLevel(lowLevel, settings.enhance);
+    progress('enhance', 1, 1);
+    return e;
+  });
+  return { lowLevel, enhanced };
+}
 
-  // 5. Prior (stage C) with MIRAGE's guidance mix.
+/** The latent encoder's input: the enhanced image at its size, normalised, CHW. */
+function encoderInput(sessions: PackSessions, enhanced: RgbImage): Float32Array {
+  const st = sessions.pack.manifest.stages.latentEncoder;
+  const size = num(st.settings, 'inputSize', enhanced.width);
+  const img = enhanced.width === size && enhanced.height === size ? enhanced : resizePil(enhanced, size, size, 'lanczos');
+  return toNormalizedChw(img, nums(st.settings, 'mean', IMAGENET_MEAN), nums(st.settings, 'std', IMAGENET_STD));
+}
+
+/** MIRAGE's guidance mix of the prior's conditioning, [cond] and [uncond] rows for N candidates. */
+function priorConditioning(pack: LoadedModelPack, decoded: DecodedHeads, settings: GenerateSettings, N: number) {
   const ts = settings.textStrength;
   const is = 1 - ts;
   const u = pack.unconditional;
@@ -346,18 +379,52 @@ export async function reconstruct(
   for (let i = 0; i < clipImg.length; i++) clipImg[i] = decoded.image[i] * is + u.clipImg[i] * ts ** 5;
   const clipText = new Float32Array(decoded.text.length);
   for (let i = 0; i < clipText.length; i++) clipText[i] = decoded.text[i] * ts + u.clipText[i] * is ** 5;
-  const condC = { clip_img: repeatRows(clipImg, N), clip_text: repeatRows(clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
-  const uncondC = { clip_img: repeatRows(u.clipImg, N), clip_text: repeatRows(u.clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
-  const priorDenoiser = new StageDenoiser(
-    sessions,
-    'priorDenoiser',
-    {
-      clip_img: concat(condC.clip_img, uncondC.clip_img),
-      clip_text: concat(condC.clip_text, uncondC.clip_text),
-      clip_text_pooled: concat(condC.clip_text_pooled, uncondC.clip_text_pooled),
-    },
-    condC,
-  );
+  const cond = { clip_img: repeatRows(clipImg, N), clip_text: repeatRows(clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
+  const uncond = { clip_img: repeatRows(u.clipImg, N), clip_text: repeatRows(u.clipText, N), clip_text_pooled: repeatRows(u.clipTextPooled, N) };
+  const guided = {
+    clip_img: concat(cond.clip_img, uncond.clip_img),
+    clip_text: concat(cond.clip_text, uncond.clip_text),
+    clip_text_pooled: concat(cond.clip_text_pooled, uncond.clip_text_pooled),
+  };
+  return { cond, guided };
+}
+
+function bestIndex(scores: number[]): number {
+  let best = 0;
+  for (let k = 1; k < scores.length; k++) if (scores[k] > scores[best]) best = k;
+  return best;
+}
+
+/** The TypeScript sampler over CPU arrays (the wasm path). */
+async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, settings: GenerateSettings, opts: ReconstructOptions, io: Transfers): Promise<Reconstruction> {
+  const ctx = begin(sessions, decoded, settings, opts);
+  const { pack, m, N, timings, check, progress, timed } = ctx;
+
+  // 1-3. Low-level image, enhancement, latent for img2img.
+  let lowLevel: RgbImage | null = null;
+  let enhanced: RgbImage | null = null;
+  let xInitPrior: Float32Array | undefined;
+  const cLatent = elementCount(sessions, 'priorDenoiser', 'inputs', 'x');
+  if (settings.useLowLevel) {
+    ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
+    opts.onLowLevel?.(lowLevel, enhanced);
+    const chw = encoderInput(sessions, enhanced);
+    const latent = await timed('latentEncode', async () => {
+      progress('latentEncode', 0, 1);
+      const out = await sessions.run('latentEncoder', { images: { data: chw, bind: { batch: 1 } } }, ['latents'] as const, io);
+      progress('latentEncode', 1, 1);
+      return out.latents.data;
+    });
+    checkLatent(m.stages.latentEncoder.file, latent.length, cLatent);
+    // 4. Noise to t = strength (gdf.diffuse, unshifted), one noise draw per candidate.
+    if (settings.strength < 1) {
+      xInitPrior = diffuse(repeatRows(latent, N), settings.strength, batchNoise(settings.seed, N, cLatent, 'prior/img2img'));
+    }
+  }
+
+  // 5. Prior (stage C) with MIRAGE's guidance mix.
+  const condC = priorConditioning(pack, decoded, settings, N);
+  const priorDenoiser = new StageDenoiser(sessions, 'priorDenoiser', condC.guided, condC.cond, io);
   const img2img = xInitPrior !== undefined;
   const priorSteps = img2img ? img2imgSteps(settings.prior.steps, settings.strength) : settings.prior.steps;
   const latentC = await timed('prior', async () => {
@@ -381,12 +448,13 @@ export async function reconstruct(
 
   // 6. Decoder (stage B): conditioned on stage C's output; unconditional branch has zero effnet.
   const bLatent = elementCount(sessions, 'latentDecoder', 'inputs', 'x');
-  const pooledRows = repeatRows(u.clipTextPooled, N);
+  const pooledRows = repeatRows(pack.unconditional.clipTextPooled, N);
   const decoderDenoiser = new StageDenoiser(
     sessions,
     'latentDecoder',
     { effnet: concat(latentC, new Float32Array(latentC.length)), clip: concat(pooledRows, pooledRows) },
     { effnet: latentC, clip: pooledRows },
+    io,
   );
   const latentB = await timed('decoder', () => {
     progress('decoder', 0, settings.decoder.steps);
@@ -410,7 +478,7 @@ export async function reconstruct(
     for (let k = 0; k < N; k++) {
       check();
       progress('pixels', k, N);
-      const res = await sessions.run('pixelDecoder', { latents: { data: latentB.subarray(k * bLatent, (k + 1) * bLatent), bind: { batch: 1 } } }, ['images'] as const);
+      const res = await sessions.run('pixelDecoder', { latents: { data: latentB.subarray(k * bLatent, (k + 1) * bLatent), bind: { batch: 1 } } }, ['images'] as const, io);
       const [, , h, w] = res.images.dims;
       out.push(chwToRgb(res.images.data, 0, w, h));
     }
@@ -419,62 +487,284 @@ export async function reconstruct(
   });
 
   // 8. Retrieval pooling.
-  const target = normalizeTokens(Float32Array.from(decoded.retrieval), m.headShapes.retrieval[m.headShapes.retrieval.length - 1]);
+  const dim = m.headShapes.retrieval[m.headShapes.retrieval.length - 1];
+  const target = normalizeTokens(Float32Array.from(decoded.retrieval), dim);
   const scores = await timed('retrieval', async () => {
-    const st = m.stages.imageEncoder;
-    const size = num(st.settings, 'inputSize', 224);
-    const mean = nums(st.settings, 'mean', CLIP_MEAN);
-    const std = nums(st.settings, 'std', CLIP_STD);
-    const dim = m.headShapes.retrieval[m.headShapes.retrieval.length - 1];
     const s: number[] = [];
     for (let k = 0; k < N; k++) {
       check();
       progress('retrieval', k, N);
-      const px = toNormalizedChw(resizeCenterCrop(candidates[k], size, 'bicubic'), mean, std);
-      const res = await sessions.run('imageEncoder', { pixel_values: { data: px, bind: { batch: 1 } } }, ['last_hidden_state'] as const);
+      const px = clipInput(sessions, candidates[k]);
+      const res = await sessions.run('imageEncoder', { pixel_values: { data: px, bind: { batch: 1 } } }, ['last_hidden_state'] as const, io);
       s.push(cosine(normalizeTokens(Float32Array.from(res.last_hidden_state.data), dim), target));
     }
     progress('retrieval', N, N);
     return s;
   });
-  let best = 0;
-  for (let k = 1; k < N; k++) if (scores[k] > scores[best]) best = k;
 
   // 9. Caption: greedy decoding of the decoded prompt features.
-  const { caption, captionTokens } = await timed('caption', () => decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t)));
+  const { caption, captionTokens } = await timed('caption', () => decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io));
 
-  return { lowLevel, enhanced, candidates, scores, best, caption, captionTokens, settings, timings };
+  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'typescript', transfers: io.stats };
 }
 
-/** Greedy decoding: ids = [bos]; repeat argmax(logits[last]) until eos or maxTokens. */
+function checkLatent(file: string, got: number, want: number): void {
+  if (got !== want) {
+    throw new BundleError(file, `latent has ${got} values`, { field: 'stages.latentEncoder.outputs.latents', expected: `${want} (the prior's x)` });
+  }
+}
+
+/** The image encoder's input for a candidate: bicubic resize + centre crop, CLIP normalisation, CHW. */
+function clipInput(sessions: PackSessions, img: RgbImage): Float32Array {
+  const st = sessions.pack.manifest.stages.imageEncoder;
+  const size = num(st.settings, 'inputSize', 224);
+  return toNormalizedChw(resizeCenterCrop(img, size, 'bicubic'), nums(st.settings, 'mean', CLIP_MEAN), nums(st.settings, 'std', CLIP_STD));
+}
+
+/** Per-candidate dims of a stage's tensor (shape after the batch dim; must be fixed). */
+function rowDims(sessions: PackSessions, stage: StageName, dir: 'inputs' | 'outputs', role: string): number[] {
+  elementCount(sessions, stage, dir, role); // names a symbolic dim
+  return sessions.pack.manifest.stages[stage][dir][role].shape.slice(1) as number[];
+}
+
+/** A denoiser stage over runtime tensors: conditioning uploaded once per run, left on the device. */
+class TensorStageDenoiser implements TensorDenoiser {
+  constructor(
+    private readonly sessions: PackSessions,
+    private readonly stage: 'priorDenoiser' | 'latentDecoder',
+    private readonly guidedCond: Record<string, ort.Tensor>,
+    private readonly plainCond: Record<string, ort.Tensor>,
+    private readonly io: Transfers,
+  ) {}
+
+  async predict(x: ort.Tensor, r: number, rows: number, guided: boolean): Promise<ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = { x, r: new ort.Tensor('float32', new Float32Array(rows).fill(r), [rows]) };
+    Object.assign(feeds, guided ? this.guidedCond : this.plainCond);
+    return (await this.sessions.runTensors(this.stage, feeds, ['pred'] as const, this.io)).pred;
+  }
+}
+
+/**
+ * The sampler's arithmetic in step graphs (gpuSteps.ts). Under WebGPU, what crosses to the CPU:
+ * the low-level image (shown; enhanced with Pillow-exact TypeScript), each candidate's pixels
+ * (shown; PIL-exact bicubic resize for the image encoder), one retrieval score per candidate, the
+ * caption's last-position logits per token. What goes up: the enhanced image, the conditioning
+ * (once), the seeded noise (each draw once), r and the step scalars, the CLIP inputs, token ids.
+ */
+async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads, settings: GenerateSettings, opts: ReconstructOptions, io: Transfers): Promise<Reconstruction> {
+  const ctx = begin(sessions, decoded, settings, opts);
+  const { pack, m, N, timings, check, progress, timed } = ctx;
+  const graphs = sessions.steps;
+  const cRow = rowDims(sessions, 'priorDenoiser', 'inputs', 'x');
+  const cLatent = cRow.reduce((a, b) => a * b, 1);
+  const up = (data: Float32Array, dims: number[], onGpu: boolean, label: string) => graphs.upload(data, dims, onGpu, io, label).then((t) => io.hold(t));
+
+  // 1-4. Low-level image, enhancement, latent, img2img noising on the device.
+  let lowLevel: RgbImage | null = null;
+  let enhanced: RgbImage | null = null;
+  let xInitPrior: ort.Tensor | undefined;
+  const priorOnGpu = sessions.onGpu('priorDenoiser');
+  if (settings.useLowLevel) {
+    ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
+    opts.onLowLevel?.(lowLevel, enhanced);
+    const chw = encoderInput(sessions, enhanced);
+    const latent = await timed('latentEncode', async () => {
+      progress('latentEncode', 0, 1);
+      const out = await sessions.runTensors('latentEncoder', { images: sessions.tensor('latentEncoder', 'images', { data: chw, bind: { batch: 1 } }) }, ['latents'] as const, io);
+      progress('latentEncode', 1, 1);
+      return io.hold(out.latents);
+    });
+    checkLatent(m.stages.latentEncoder.file, latent.size, cLatent);
+    if (settings.strength < 1) {
+      const { a, b } = vpScalers(cosineLogSNR(settings.strength));
+      const noise = new ort.Tensor('float32', batchNoise(settings.seed, N, cLatent, 'prior/img2img'), [N, ...cRow]);
+      const lat = latent.dims.length === cRow.length + 1 ? latent : latent.reshape([1, ...cRow]);
+      const out = await graphs.run(`diffuse|${N}x${cRow.join('x')}`, priorOnGpu, () => diffuseGraph(cRow, N), { latent: lat, noise, coef: new ort.Tensor('float32', Float32Array.from([a, b]), [2]) }, io);
+      xInitPrior = io.hold(out.x);
+    }
+  }
+
+  // 5. Prior (stage C): conditioning uploaded once, reused by every step.
+  const condC = priorConditioning(pack, decoded, settings, N);
+  const condDims = (role: string, rows: number) => [rows, ...rowDims(sessions, 'priorDenoiser', 'inputs', role)];
+  const guidedC: Record<string, ort.Tensor> = {};
+  const plainC: Record<string, ort.Tensor> = {};
+  const priorGuided = settings.prior.cfg !== null;
+  for (const role of ['clip_img', 'clip_text', 'clip_text_pooled'] as const) {
+    if (priorGuided) guidedC[role] = await up(condC.guided[role], condDims(role, 2 * N), priorOnGpu, `priorDenoiser/${role}`);
+    else plainC[role] = await up(condC.cond[role], condDims(role, N), priorOnGpu, `priorDenoiser/${role}`);
+  }
+  const img2img = xInitPrior !== undefined;
+  const priorSteps = img2img ? img2imgSteps(settings.prior.steps, settings.strength) : settings.prior.steps;
+  const latentC = await timed('prior', async () => {
+    progress('prior', 0, priorSteps);
+    if (priorSteps === 0) return xInitPrior as ort.Tensor;
+    const x = await sampleOnGraphs(new TensorStageDenoiser(sessions, 'priorDenoiser', guidedC, plainC, io), {
+      rowDims: cRow,
+      batch: N,
+      steps: priorSteps,
+      tStart: img2img ? settings.strength : 1,
+      cfg: settings.prior.cfg,
+      cfgRho: settings.prior.cfgRho,
+      shift: settings.prior.shift,
+      xInit: xInitPrior,
+      seed: settings.seed,
+      stream: 'prior',
+      signal: opts.signal,
+      onStep: (s, t) => progress('prior', s, t),
+      onGpu: sessions.onGpu('priorDenoiser'),
+      graphs,
+      io,
+    });
+    return io.hold(x);
+  });
+
+  // 6. Decoder (stage B): effnet = stage C's output, still on the device; [x; 0] for CFG.
+  const bRow = rowDims(sessions, 'latentDecoder', 'inputs', 'x');
+  const decOnGpu = sessions.onGpu('latentDecoder');
+  const effRow = rowDims(sessions, 'latentDecoder', 'inputs', 'effnet');
+  const effnet = latentC.dims.length === effRow.length + 1 ? latentC : latentC.reshape([N, ...effRow]);
+  const clipRow = rowDims(sessions, 'latentDecoder', 'inputs', 'clip');
+  const pooledRows = repeatRows(pack.unconditional.clipTextPooled, N);
+  const decGuided = settings.decoder.cfg !== null;
+  const guidedB: Record<string, ort.Tensor> = {};
+  const plainB: Record<string, ort.Tensor> = {};
+  if (decGuided) {
+    const ez = await graphs.run(`padZeros|${N}x${effRow.join('x')}`, decOnGpu, () => padZerosGraph([N, ...effRow]), { x: effnet }, io);
+    guidedB.effnet = io.hold(ez.xz);
+    guidedB.clip = await up(concat(pooledRows, pooledRows), [2 * N, ...clipRow], decOnGpu, 'latentDecoder/clip');
+  } else {
+    plainB.effnet = effnet;
+    plainB.clip = await up(pooledRows, [N, ...clipRow], decOnGpu, 'latentDecoder/clip');
+  }
+  const latentB = await timed('decoder', async () => {
+    progress('decoder', 0, settings.decoder.steps);
+    const x = await sampleOnGraphs(new TensorStageDenoiser(sessions, 'latentDecoder', guidedB, plainB, io), {
+      rowDims: bRow,
+      batch: N,
+      steps: settings.decoder.steps,
+      cfg: settings.decoder.cfg,
+      cfgRho: settings.decoder.cfgRho,
+      shift: settings.decoder.shift,
+      seed: settings.seed,
+      stream: 'decoder',
+      signal: opts.signal,
+      onStep: (s, t) => progress('decoder', s, t),
+      onGpu: decOnGpu,
+      graphs,
+      io,
+    });
+    return io.hold(x);
+  });
+
+  // 7. Pixels (stage A): the candidates' latents split on the device; each image comes down.
+  const aRow = rowDims(sessions, 'pixelDecoder', 'inputs', 'latents');
+  const candidates = await timed('pixels', async () => {
+    const pixOnGpu = sessions.onGpu('pixelDecoder');
+    const rows = await graphs.run(`split|${N}x${bRow.join('x')}`, pixOnGpu, () => splitRowsGraph(bRow, N), { x: latentB }, io);
+    const out: RgbImage[] = [];
+    try {
+      for (let k = 0; k < N; k++) {
+        check();
+        progress('pixels', k, N);
+        const row = rows[`row_${k}`];
+        const lat = row.dims.length === aRow.length + 1 ? row : row.reshape([1, ...aRow]);
+        const res = await sessions.runTensors('pixelDecoder', { latents: lat }, ['images'] as const, io);
+        io.release(row);
+        delete rows[`row_${k}`];
+        const [, , h, w] = res.images.dims;
+        out.push(chwToRgb(await io.toCpu(res.images, 'pixelDecoder/images'), 0, w, h));
+      }
+    } finally {
+      for (const t of Object.values(rows)) io.release(t);
+    }
+    progress('pixels', N, N);
+    return out;
+  });
+
+  // 8. Retrieval pooling: tokens normalised and scored on the device; one float per candidate.
+  const tokenShape = m.headShapes.retrieval;
+  const dim = tokenShape[tokenShape.length - 1];
+  const tokens = decoded.retrieval.length / dim;
+  const encOnGpu = sessions.onGpu('imageEncoder');
+  const scores = await timed('retrieval', async () => {
+    const target = await up(normalizeTokens(Float32Array.from(decoded.retrieval), dim), [1, tokens, dim], encOnGpu, 'retrieval/target');
+    const s: number[] = [];
+    for (let k = 0; k < N; k++) {
+      check();
+      progress('retrieval', k, N);
+      const px = clipInput(sessions, candidates[k]);
+      const res = await sessions.runTensors('imageEncoder', { pixel_values: sessions.tensor('imageEncoder', 'pixel_values', { data: px, bind: { batch: 1 } }) }, ['last_hidden_state'] as const, io);
+      const h = res.last_hidden_state;
+      const hs = h.dims.length === 3 ? h : h.reshape([1, tokens, dim]);
+      const out = await graphs.run(`score|${tokens}x${dim}`, sessions.onGpu('imageEncoder'), () => cosineScoreGraph(tokens, dim), { h: hs, target }, io);
+      io.release(h);
+      s.push((await io.toCpu(out.score, 'retrieval/score'))[0]);
+    }
+    progress('retrieval', N, N);
+    return s;
+  });
+
+  // 9. Caption: prompt features uploaded once; only the last position's logits come down.
+  const { caption, captionTokens } = await timed('caption', () =>
+    decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, true),
+  );
+
+  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'graphs', transfers: io.stats };
+}
+
+/**
+ * Greedy decoding: ids = [bos]; repeat argmax(logits[last]) until eos or maxTokens. `onGraphs`:
+ * the prompt features go up once and stay on the device, and a step graph slices the last
+ * position so that only [1, 1, V] logits come down per token (argmax in TypeScript as before).
+ */
 export async function decodeCaption(
   sessions: PackSessions,
   prompt: Float32Array,
   maxTokens: number,
   signal?: AbortSignal,
   onStep?: (step: number, total: number) => void,
+  io: Transfers = new Transfers(),
+  onGraphs = false,
 ): Promise<{ caption: string; captionTokens: number[] }> {
   const st = sessions.pack.manifest.stages.captionDecoder;
   const bos = num(st.settings, 'bosTokenId', 101);
   const eos = num(st.settings, 'eosTokenId', 102);
   const ids = [bos];
-  for (let s = 0; s < maxTokens; s++) {
-    if (signal?.aborted) throw new AbortError();
-    onStep?.(s, maxTokens);
-    const res = await sessions.run(
-      'captionDecoder',
-      {
-        prompt_features: { data: prompt, bind: { batch: 1 } },
-        input_ids: { data: BigInt64Array.from(ids.map((x) => BigInt(x))), bind: { batch: 1, seq: ids.length } },
-      },
-      ['logits'] as const,
-    );
-    const v = res.logits.dims[2];
-    const off = (ids.length - 1) * v;
-    let arg = 0;
-    for (let i = 1; i < v; i++) if (res.logits.data[off + i] > res.logits.data[off + arg]) arg = i;
-    if (arg === eos) break;
-    ids.push(arg);
+  const onGpu = sessions.onGpu('captionDecoder');
+  let promptT: ort.Tensor | null = null;
+  if (onGraphs) {
+    const pt = sessions.tensor('captionDecoder', 'prompt_features', { data: prompt, bind: { batch: 1 } });
+    promptT = await sessions.steps.upload(prompt, [...pt.dims], onGpu, io, 'captionDecoder/prompt_features');
+  }
+  try {
+    for (let s = 0; s < maxTokens; s++) {
+      if (signal?.aborted) throw new AbortError();
+      onStep?.(s, maxTokens);
+      const inputIds = { data: BigInt64Array.from(ids.map((x) => BigInt(x))), bind: { batch: 1, seq: ids.length } };
+      let row: Float32Array;
+      let off: number;
+      let v: number;
+      if (promptT) {
+        const res = await sessions.runTensors('captionDecoder', { prompt_features: promptT, input_ids: sessions.tensor('captionDecoder', 'input_ids', inputIds) }, ['logits'] as const, io);
+        v = res.logits.dims[2];
+        const last = await sessions.steps.run(`lastPosition|${v}`, sessions.onGpu('captionDecoder'), () => lastPositionGraph(v), { logits: res.logits }, io);
+        io.release(res.logits);
+        row = await io.toCpu(last.last, 'captionDecoder/last_logits');
+        off = 0;
+      } else {
+        const res = await sessions.run('captionDecoder', { prompt_features: { data: prompt, bind: { batch: 1 } }, input_ids: inputIds }, ['logits'] as const, io);
+        v = res.logits.dims[2];
+        row = res.logits.data;
+        off = (ids.length - 1) * v;
+      }
+      let arg = 0;
+      for (let i = 1; i < v; i++) if (row[off + i] > row[off + arg]) arg = i;
+      if (arg === eos) break;
+      ids.push(arg);
+    }
+  } finally {
+    io.release(promptT);
   }
   onStep?.(maxTokens, maxTokens);
   const captionTokens = ids.slice(1);

@@ -135,6 +135,28 @@ export function diffuse(x0: Float32Array, t: number, noise: Float32Array, shift 
   return out;
 }
 
+/** log-SNR at each of the steps + 1 times linspace(t_start, t_end) (shifted schedule). */
+export function stepLogSNRs(steps: number, tStart = 1, tEnd = 0, shift = 1): number[] {
+  return linspace(tStart, tEnd, steps + 1).map((t) => cosineLogSNR(t, shift));
+}
+
+/** The scalars of one DDPM (DDIM η = 1) step from log-SNR `l` to `lNext`: x0 = (x − b·ε̂)/a, x' = ap·x0 + epsScale·ε̂ + sigma·z. */
+export interface DdpmCoefficients {
+  a: number;
+  b: number;
+  ap: number;
+  sigma: number;
+  epsScale: number;
+}
+
+export function ddpmCoefficients(l: number, lNext: number): DdpmCoefficients {
+  const { a, b } = vpScalers(l);
+  const { a: ap, b: bp } = vpScalers(lNext);
+  const sigma = Math.sqrt((bp * bp) / (b * b)) * Math.sqrt(Math.max(0, 1 - (a * a) / (ap * ap)));
+  const epsScale = Math.sqrt(Math.max(0, bp * bp - sigma * sigma));
+  return { a, b, ap, sigma, epsScale };
+}
+
 /** Runs the reverse process; returns the final x (Stable Cascade returns x after the last step). */
 export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32Array> {
   const { latentSize, batch, steps, seed, stream } = o;
@@ -145,8 +167,7 @@ export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32
   const n = batch * latentSize;
   let x = o.xInit ? Float32Array.from(o.xInit) : batchNoise(seed, batch, latentSize, `${stream}/init`);
   if (x.length !== n) throw new RangeError(`sample(${stream}): xInit has ${x.length} values, expected ${batch}x${latentSize}`);
-  const ts = linspace(tStart, tEnd, steps + 1);
-  const logSNR = ts.map((t) => cosineLogSNR(t, shift));
+  const logSNR = stepLogSNRs(steps, tStart, tEnd, shift);
   const guided = o.cfg !== null;
   for (let i = 0; i < steps; i++) {
     if (o.signal?.aborted) throw new AbortError();
@@ -163,10 +184,7 @@ export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32
       pred = await model.predict(x, r, batch, false);
     }
     if (o.signal?.aborted) throw new AbortError();
-    const { a, b } = vpScalers(logSNR[i]);
-    const { a: ap, b: bp } = vpScalers(logSNR[i + 1]);
-    const sigma = Math.sqrt((bp * bp) / (b * b)) * Math.sqrt(Math.max(0, 1 - (a * a) / (ap * ap)));
-    const epsScale = Math.sqrt(Math.max(0, bp * bp - sigma * sigma));
+    const { a, b, ap, sigma, epsScale } = ddpmCoefficients(logSNR[i], logSNR[i + 1]);
     const z = sigma > 0 ? batchNoise(seed, batch, latentSize, `${stream}/step${i}`) : null;
     const x0 = new Float32Array(n);
     const next = new Float32Array(n);

@@ -1,9 +1,27 @@
 // One onnxruntime-web session per model-pack stage, created once (lazily) and reused for every
 // step and every reconstruction. Tensors are addressed by the stage's roles (modelPack.STAGE_IO);
 // the manifest maps roles to ONNX names, so this is the only place that knows ONNX value names.
+// Under WebGPU the outputs that feed another session (GPU_RESIDENT_OUTPUTS) stay on the device
+// ('gpu-buffer'); `runTensors` takes and returns runtime tensors wherever they live, `run` returns
+// CPU values (downloading what the session left on the GPU). Both count every crossing (Transfers).
 import { BundleError } from '../bundle/errors.ts';
-import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
-import { STAGE_IO, specDims, type LoadedModelPack, type StageName } from './modelPack.ts';
+import { createSession, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
+import { StepGraphs, Transfers } from './gpuSteps.ts';
+import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';
+
+/**
+ * Outputs kept on the WebGPU device because their consumer is another session or a step graph:
+ * the img2img latent (-> diffuse graph), the denoisers' ε̂ (-> DDPM step graph), the image
+ * encoder's tokens (-> retrieval score graph), the caption logits (-> last-position slice). The
+ * low-level image and the candidates' pixels go to the CPU (shown, and PIL-exact resampling).
+ */
+export const GPU_RESIDENT_OUTPUTS: Partial<Record<StageName, readonly string[]>> = {
+  latentEncoder: ['latents'],
+  priorDenoiser: ['pred'],
+  latentDecoder: ['pred'],
+  imageEncoder: ['last_hidden_state'],
+  captionDecoder: ['logits'],
+};
 
 export type FeedData = Float32Array | BigInt64Array;
 export interface Feed {
@@ -27,8 +45,21 @@ export class PackSessions {
    */
   readonly fallbacks = new Map<StageName, string>();
 
+  /** The sampler's step graphs (gpuSteps.ts), sessions created once like the stages'. */
+  readonly steps = new StepGraphs();
+
   constructor(readonly pack: LoadedModelPack, opts: { executionProviders?: string[] } = {}) {
     this.executionProviders = opts.executionProviders ?? ['wasm'];
+  }
+
+  /** Whether the WebGPU execution provider was asked for at all. */
+  get webgpu(): boolean {
+    return this.executionProviders[0] === 'webgpu';
+  }
+
+  /** Whether a stage's session runs on WebGPU (asked for, and the stage did not fall back to wasm). */
+  onGpu(stage: StageName): boolean {
+    return this.webgpu && !this.fallbacks.has(stage);
   }
 
   /** The session of a stage, created on first use. */
@@ -39,7 +70,12 @@ export class PackSessions {
   session(stage: StageName): Promise<OrtSession> {
     let s = this.sessions.get(stage);
     if (!s) {
-      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage) }).catch((e: unknown) => {
+      const keep = GPU_RESIDENT_OUTPUTS[stage] ?? [];
+      const spec = this.pack.manifest.stages[stage];
+      const preferredOutputLocation = Object.fromEntries(
+        Object.entries(spec.outputs).map(([role, ts]) => [ts.name, keep.includes(role) ? 'gpu-buffer' : 'cpu'] as const),
+      );
+      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage), preferredOutputLocation }).catch((e: unknown) => {
         this.sessions.delete(stage);
         throw new BundleError(this.pack.manifest.stages[stage].file, `cannot create an ONNX session: ${(e as Error).message}`, {
           field: `stages.${stage}`,
@@ -60,58 +96,104 @@ export class PackSessions {
     }
   }
 
-  /** Runs a stage with feeds keyed by role; returns the asked outputs keyed by role. */
-  async run<R extends string>(stage: StageName, feeds: Record<string, Feed>, outputs: readonly R[]): Promise<Record<R, StageOutput>> {
+  /** A runtime tensor for a role's feed, checked against the manifest's shape. */
+  tensor(stage: StageName, role: string, feed: Feed): ort.Tensor {
     const spec = this.pack.manifest.stages[stage];
-    const session = await this.session(stage);
+    const ts = this.inputSpec(stage, role);
+    const dims = specDims(ts, feed.bind ?? {}, `${spec.file} (${stage})`);
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (feed.data.length !== n) {
+      throw new BundleError(spec.file, `input "${ts.name}" got ${feed.data.length} values`, {
+        field: `stages.${stage}.inputs.${role}`,
+        expected: `[${dims.join(', ')}] = ${n}`,
+      });
+    }
+    if (ts.dtype === 'int64') {
+      if (!(feed.data instanceof BigInt64Array)) throw new TypeError(`${stage}.${role}: int64 input needs a BigInt64Array`);
+      return new ort.Tensor('int64', feed.data, dims);
+    }
+    if (ts.dtype === 'float32') return new ort.Tensor('float32', feed.data as Float32Array, dims);
+    throw new BundleError(spec.file, `input dtype ${ts.dtype} is not supported by the pipeline`, {
+      field: `stages.${stage}.inputs.${role}.dtype`,
+      expected: 'float32 or int64',
+    });
+  }
+
+  private inputSpec(stage: StageName, role: string): TensorSpec {
+    const spec = this.pack.manifest.stages[stage];
+    const ts = spec.inputs[role];
+    if (!ts) throw new BundleError(spec.file, `stage ${stage} has no input role "${role}"`, { field: `stages.${stage}.inputs` });
+    return ts;
+  }
+
+  /**
+   * Runs a stage on runtime tensors (CPU or GPU, any mix) keyed by role; returns runtime tensors
+   * keyed by role, left where the session put them (GPU_RESIDENT_OUTPUTS stay on the device under
+   * WebGPU; the caller disposes them, e.g. with io.release). A GPU tensor fed to a stage that runs
+   * on wasm is downloaded first; every crossing is counted in `io`.
+   */
+  async runTensors<R extends string>(stage: StageName, feeds: Record<string, ort.Tensor>, outputs: readonly R[], io: Transfers = new Transfers()): Promise<Record<R, ort.Tensor>> {
+    const spec = this.pack.manifest.stages[stage];
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [role, feed] of Object.entries(feeds)) {
-      const ts = spec.inputs[role];
-      if (!ts) throw new BundleError(spec.file, `stage ${stage} has no input role "${role}"`, { field: `stages.${stage}.inputs` });
-      const dims = specDims(ts, feed.bind ?? {}, `${spec.file} (${stage})`);
-      const n = dims.reduce((a, b) => a * b, 1);
-      if (feed.data.length !== n) {
-        throw new BundleError(spec.file, `input "${ts.name}" got ${feed.data.length} values`, {
-          field: `stages.${stage}.inputs.${role}`,
-          expected: `[${dims.join(', ')}] = ${n}`,
-        });
+    const names: Record<string, string> = {};
+    for (const [role, t] of Object.entries(feeds)) {
+      const ts = this.inputSpec(stage, role);
+      const want = ts.shape;
+      const ok = want.length === t.dims.length && want.every((d, i) => typeof d !== 'number' || d === t.dims[i]);
+      if (!ok) {
+        throw new BundleError(spec.file, `input "${ts.name}" got dims [${t.dims.join(', ')}]`, { field: `stages.${stage}.inputs.${role}`, expected: `[${want.join(', ')}]` });
       }
-      if (ts.dtype === 'int64') {
-        if (!(feed.data instanceof BigInt64Array)) throw new TypeError(`${stage}.${role}: int64 input needs a BigInt64Array`);
-        ortFeeds[ts.name] = new ort.Tensor('int64', feed.data, dims);
-      } else if (ts.dtype === 'float32') {
-        ortFeeds[ts.name] = new ort.Tensor('float32', feed.data as Float32Array, dims);
-      } else {
-        throw new BundleError(spec.file, `input dtype ${ts.dtype} is not supported by the pipeline`, {
-          field: `stages.${stage}.inputs.${role}.dtype`,
-          expected: 'float32 or int64',
-        });
-      }
+      names[ts.name] = role;
+      ortFeeds[ts.name] = t;
     }
     const fetches = outputs.map((r) => {
       const ts = spec.outputs[r];
       if (!ts) throw new BundleError(spec.file, `stage ${stage} has no output role "${r}"`, { field: `stages.${stage}.outputs` });
       return ts.name;
     });
+    const place = async (onGpu: boolean) => {
+      const placed: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(ortFeeds)) placed[name] = await io.feed(t, onGpu, `${stage}/${names[name]}`);
+      return placed;
+    };
+    let onGpu = this.onGpu(stage);
+    const session = await this.session(stage);
     let res: Awaited<ReturnType<OrtSession['run']>>;
     try {
-      res = await session.run(ortFeeds, fetches);
+      res = await session.run(await place(onGpu), fetches);
     } catch (e) {
-      if (this.fallbacks.has(stage) || !this.executionProviders.includes('webgpu')) throw e;
-      // A kernel WebGPU cannot run: this stage moves to wasm for good, the others stay on WebGPU.
+      if (this.fallbacks.has(stage) || !this.webgpu) throw e;
+      // A kernel WebGPU cannot run: this stage moves to wasm for good, the others stay on WebGPU;
+      // its GPU-resident inputs are downloaded from now on (mixed placement).
       this.fallbacks.set(stage, e instanceof Error ? e.message : String(e));
       this.sessions.delete(stage);
       await session.release().catch(() => {});
-      res = await (await this.session(stage)).run(ortFeeds, fetches);
+      onGpu = false;
+      res = await (await this.session(stage)).run(await place(false), fetches);
     }
-    const out = {} as Record<R, StageOutput>;
+    const out = {} as Record<R, ort.Tensor>;
     outputs.forEach((r, i) => {
       const t = res[fetches[i]];
       if (!t) throw new BundleError(spec.file, `the session returned no "${fetches[i]}"`, { field: `stages.${stage}.outputs.${r}` });
-      const data = t.type === 'float32' ? (t.data as Float32Array) : Float32Array.from(t.data as ArrayLike<number>);
-      out[r] = { data, dims: [...t.dims] };
-      t.dispose?.();
+      io.output(t, onGpu, `${stage}/${r}`);
+      out[r] = t;
     });
+    return out;
+  }
+
+  /** Runs a stage with feeds keyed by role; returns the asked outputs keyed by role, on the CPU. */
+  async run<R extends string>(stage: StageName, feeds: Record<string, Feed>, outputs: readonly R[], io: Transfers = new Transfers()): Promise<Record<R, StageOutput>> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [role, feed] of Object.entries(feeds)) tensors[role] = this.tensor(stage, role, feed);
+    const res = await this.runTensors(stage, tensors, outputs, io);
+    const out = {} as Record<R, StageOutput>;
+    for (const r of outputs) {
+      const t = res[r];
+      const d = await io.download(t, `${stage}/${r}`);
+      const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+      out[r] = { data, dims: [...t.dims] };
+      if (isGpuTensor(t)) t.dispose();
+    }
     return out;
   }
 
@@ -124,5 +206,6 @@ export class PackSessions {
       }
     }
     this.sessions.clear();
+    await this.steps.dispose();
   }
 }

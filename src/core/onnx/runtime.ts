@@ -17,14 +17,28 @@ function configure(): void {
 
 export interface SessionOptions {
   executionProviders?: string[];
+  /**
+   * Where outputs stay (onnxruntime-web's preferredOutputLocation): 'gpu-buffer' keeps them on the
+   * WebGPU device for the next session (the caller must dispose() them). Only passed to WebGPU
+   * sessions; a wasm session always returns CPU tensors.
+   */
+  preferredOutputLocation?: 'cpu' | 'gpu-buffer' | Record<string, 'cpu' | 'gpu-buffer'>;
+}
+
+/** True for a tensor whose data lives on the WebGPU device (an output kept there, or one made there). */
+export function isGpuTensor(t: ort.Tensor): boolean {
+  return t.location === 'gpu-buffer';
 }
 
 /** Creates an inference session from the bytes of an ONNX model. */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   configure();
+  const executionProviders = opts.executionProviders ?? ['wasm'];
+  const onWebgpu = executionProviders[0] === 'webgpu';
   return ort.InferenceSession.create(bytes, {
-    executionProviders: opts.executionProviders ?? ['wasm'],
+    executionProviders,
     graphOptimizationLevel: 'all',
+    ...(onWebgpu && opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),
   });
 }
 

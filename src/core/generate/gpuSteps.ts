@@ -1,0 +1,400 @@
+// GPU residency for the generation chain (issue 3). The diffusion sampler's per-step arithmetic
+// (CFG mix with ρ, the DDPM update on the shifted cosine schedule, img2img noising) also exists as
+// small ONNX "step" graphs written here with GraphBuilder, so that under WebGPU the latent never
+// leaves the device between denoiser calls: denoiser output (gpu-buffer) -> step graph -> next x
+// (gpu-buffer) -> denoiser. The schedule's scalars and the seeded noise are still computed in
+// TypeScript (sampler.ts, rng.ts) and uploaded: the noise is identical on every backend.
+//
+// `Transfers` is the bookkeeping: every tensor that crosses between the CPU and the WebGPU device
+// (explicitly, or implicitly because a CPU tensor was fed to a WebGPU session, or a WebGPU session
+// returned a CPU output) is counted with its bytes under a label, so a test can assert what crossed.
+// Mixed placement (a stage that fell back to wasm) is handled here: a GPU tensor fed to a wasm
+// session is downloaded first (counted), a CPU tensor fed to a WebGPU session is uploaded by the
+// runtime (counted).
+import { AbortError } from '../bundle/errors.ts';
+import { GraphBuilder } from '../onnx/builder.ts';
+import { createSession, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
+import { batchNoise } from './rng.ts';
+import { ddpmCoefficients, noiseCond, stepLogSNRs } from './sampler.ts';
+
+export interface TransferCount {
+  uploads: number;
+  uploadBytes: number;
+  downloads: number;
+  downloadBytes: number;
+}
+
+export interface TransferStats extends TransferCount {
+  /** Tensors handed from one WebGPU session to the next without leaving the device. */
+  gpuHandoffs: number;
+  /** Step-graph runs (sampler arithmetic evaluated by the runtime instead of TypeScript). */
+  stepGraphRuns: number;
+  /** The same counts per label ("<stage or graph>/<tensor>"), to say which tensors crossed. */
+  byLabel: Record<string, TransferCount>;
+}
+
+export function emptyTransferStats(): TransferStats {
+  return { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, gpuHandoffs: 0, stepGraphRuns: 0, byLabel: {} };
+}
+
+const BYTES: Record<string, number> = { float32: 4, int64: 8, int32: 4, uint8: 1, bool: 1, float16: 2 };
+
+export function tensorBytes(t: ort.Tensor): number {
+  return t.size * (BYTES[t.type] ?? 4);
+}
+
+/** Counts the CPU<->GPU crossings of one reconstruction and owns the tensors it must dispose. */
+export class Transfers {
+  readonly stats: TransferStats = emptyTransferStats();
+  private readonly held = new Set<ort.Tensor>();
+
+  private count(kind: 'up' | 'down', label: string, bytes: number): void {
+    const s = this.stats;
+    const l = (s.byLabel[label] ??= { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 });
+    if (kind === 'up') {
+      s.uploads++;
+      s.uploadBytes += bytes;
+      l.uploads++;
+      l.uploadBytes += bytes;
+    } else {
+      s.downloads++;
+      s.downloadBytes += bytes;
+      l.downloads++;
+      l.downloadBytes += bytes;
+    }
+  }
+
+  /** A tensor about to be fed to a session placed on the GPU (onGpu) or on wasm. */
+  async feed(t: ort.Tensor, onGpu: boolean, label: string): Promise<ort.Tensor> {
+    if (isGpuTensor(t)) {
+      if (onGpu) {
+        this.stats.gpuHandoffs++;
+        return t;
+      }
+      // mixed placement: the consumer runs on wasm and needs the values on the CPU
+      return new ort.Tensor(t.type as 'float32', (await this.download(t, label)) as Float32Array, t.dims);
+    }
+    if (onGpu) this.count('up', label, tensorBytes(t)); // the runtime uploads it for this run
+    return t;
+  }
+
+  /** An output a session returned: a CPU output of a WebGPU session was downloaded by the runtime. */
+  output(t: ort.Tensor, onGpu: boolean, label: string): void {
+    if (onGpu && !isGpuTensor(t)) this.count('down', label, tensorBytes(t));
+  }
+
+  /** The values of a tensor on the CPU (a download when it lives on the GPU). */
+  async download(t: ort.Tensor, label: string): Promise<ort.Tensor['data']> {
+    if (!isGpuTensor(t)) return t.data;
+    this.count('down', label, tensorBytes(t));
+    return t.getData();
+  }
+
+  /** Float32 values on the CPU; disposes a GPU tensor after reading it. */
+  async toCpu(t: ort.Tensor, label: string): Promise<Float32Array> {
+    const d = await this.download(t, label);
+    const out = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+    this.release(t);
+    return out;
+  }
+
+  /** Keeps a tensor until releaseAll() (conditioning uploaded once, reused by every step). */
+  hold<T extends ort.Tensor>(t: T): T {
+    this.held.add(t);
+    return t;
+  }
+
+  /** Frees a GPU tensor now (no-op for CPU tensors and tensors someone else holds). */
+  release(t: ort.Tensor | null | undefined): void {
+    if (!t || this.held.has(t)) return;
+    if (isGpuTensor(t)) t.dispose();
+  }
+
+  releaseAll(): void {
+    for (const t of this.held) if (isGpuTensor(t)) t.dispose();
+    this.held.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step graphs. Shapes are fixed per graph (batch and latent dims are known when a run starts);
+// sessions are cached by a key naming the graph and its shapes, created once, reused.
+
+/** Order of the per-step scalars fed as the `coef` input of the DDPM step graph. */
+export const STEP_COEFS = ['cfg', 'rho', 'a', 'b', 'ap', 'epsScale', 'sigma'] as const;
+
+export interface DdpmGraphSpec {
+  /** Dims of one candidate's latent, e.g. [16, 24, 24]. */
+  rowDims: number[];
+  batch: number;
+  /** pred has 2·batch rows [cond; uncond] and is mixed with CFG (and ρ when rho is true). */
+  guided: boolean;
+  rho: boolean;
+  /** The step adds σ·z (false on the last step, where σ = 0). */
+  noise: boolean;
+  /** Also output [x'; x'] (the next guided denoiser input). */
+  dup: boolean;
+}
+
+const n = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** Unbiased std over every value (torch's .std()), as a scalar value name. */
+function stdAll(g: GraphBuilder, v: string, count: number): string {
+  const mean = g.op('ReduceMean', [v], { keepdims: 0 });
+  const d = g.op('Sub', [v, mean]);
+  const ss = g.op('ReduceSum', [g.op('Mul', [d, d])], { keepdims: 0 });
+  return g.op('Sqrt', [g.op('Div', [ss, g.floats([count - 1], [], 'nm1')])]);
+}
+
+/** gdf's guidance (lerp + ρ std rescale) and the DDPM update, as one graph: the sampler's loop body. */
+export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
+  const B = s.batch;
+  const dims = [B, ...s.rowDims];
+  const g = new GraphBuilder('mirage-ddpm-step');
+  g.metadata.role = 'gdf DDPM step (CFG, rho rescale, DDIM eta = 1) of sampler.ts, as a graph';
+  g.input('pred', 'float32', s.guided ? [2 * B, ...s.rowDims] : dims).input('x', 'float32', dims).input('coef', 'float32', [STEP_COEFS.length]);
+  if (s.noise) g.input('z', 'float32', dims);
+  const c = (name: (typeof STEP_COEFS)[number]) => g.op('Gather', ['coef', g.int64s([STEP_COEFS.indexOf(name)], 'i')], { axis: 0 });
+  let pred = 'pred';
+  if (s.guided) {
+    const cond = g.fresh('cond');
+    const unc = g.fresh('uncond');
+    g.node('Split', ['pred', g.int64s([B, B], 'split')], [cond, unc], { axis: 0 });
+    pred = g.op('Add', [unc, g.op('Mul', [c('cfg'), g.op('Sub', [cond, unc])])]);
+    if (s.rho) {
+      const count = n(dims);
+      const rho = c('rho');
+      // k = ρ·std(cond)/(std(pred) + 1e-9) + (1 − ρ)
+      const ratio = g.op('Div', [stdAll(g, cond, count), g.op('Add', [stdAll(g, pred, count), g.floats([1e-9], [], 'eps')])]);
+      const k = g.op('Add', [g.op('Mul', [rho, ratio]), g.op('Sub', [g.floats([1], [], 'one'), rho])]);
+      pred = g.op('Mul', [pred, k]);
+    }
+  }
+  const x0 = g.op('Div', [g.op('Sub', ['x', g.op('Mul', [pred, c('b')])]), c('a')]);
+  let next = g.op('Add', [g.op('Mul', [c('ap'), x0]), g.op('Mul', [c('epsScale'), pred])]);
+  if (s.noise) next = g.op('Add', [next, g.op('Mul', [c('sigma'), 'z'])]);
+  g.node('Identity', [next], ['x_next']);
+  g.output('x_next', 'float32', dims);
+  if (s.dup) {
+    g.node('Concat', ['x_next', 'x_next'], ['xx_next'], { axis: 0 });
+    g.output('xx_next', 'float32', [2 * B, ...s.rowDims]);
+  }
+  return g;
+}
+
+/** [x; x]: the first guided denoiser input. */
+export function dupGraph(dims: number[]): GraphBuilder {
+  const g = new GraphBuilder('mirage-dup').input('x', 'float32', dims);
+  g.node('Concat', ['x', 'x'], ['xx'], { axis: 0 });
+  return g.output('xx', 'float32', [2 * dims[0], ...dims.slice(1)]);
+}
+
+/** [x; 0]: stage B's effnet for [cond; uncond] (the unconditional branch has zero effnet). */
+export function padZerosGraph(dims: number[]): GraphBuilder {
+  const g = new GraphBuilder('mirage-pad-zeros').input('x', 'float32', dims);
+  const zeros = g.op('Expand', [g.floats([0], [], 'zero'), g.int64s(dims, 'shape')]);
+  g.node('Concat', ['x', zeros], ['xz'], { axis: 0 });
+  return g.output('xz', 'float32', [2 * dims[0], ...dims.slice(1)]);
+}
+
+/** gdf.diffuse of one latent [1, ...] to N candidates: a·latent + b·noise, coef = [a, b]. */
+export function diffuseGraph(rowDims: number[], batch: number): GraphBuilder {
+  const g = new GraphBuilder('mirage-diffuse')
+    .input('latent', 'float32', [1, ...rowDims])
+    .input('noise', 'float32', [batch, ...rowDims])
+    .input('coef', 'float32', [2]);
+  const a = g.op('Gather', ['coef', g.int64s([0], 'i')], { axis: 0 });
+  const b = g.op('Gather', ['coef', g.int64s([1], 'i')], { axis: 0 });
+  g.node('Add', [g.op('Mul', [a, 'latent']), g.op('Mul', [b, 'noise'])], ['x']);
+  return g.output('x', 'float32', [batch, ...rowDims]);
+}
+
+/** Splits [N, ...] into N tensors [1, ...] (one pixel-decoder input per candidate). */
+export function splitRowsGraph(rowDims: number[], batch: number): GraphBuilder {
+  const g = new GraphBuilder('mirage-split-rows').input('x', 'float32', [batch, ...rowDims]);
+  const outs = Array.from({ length: batch }, (_, k) => `row_${k}`);
+  if (batch === 1) g.node('Identity', ['x'], outs);
+  else g.node('Split', ['x', g.int64s(new Array(batch).fill(1), 'split')], outs, { axis: 0 });
+  for (const o of outs) g.output(o, 'float32', [1, ...rowDims]);
+  return g;
+}
+
+/**
+ * MIRAGE's retrieval score of one candidate: every token of the encoder's hidden states
+ * L2-normalised, cosine of the flattened tokens to the (already normalised) target. One float
+ * leaves the GPU instead of the tokens.
+ */
+export function cosineScoreGraph(tokens: number, dim: number): GraphBuilder {
+  const g = new GraphBuilder('mirage-retrieval-score').input('h', 'float32', [1, tokens, dim]).input('target', 'float32', [1, tokens, dim]);
+  const ss = g.op('ReduceSum', [g.op('Mul', ['h', 'h']), g.int64s([-1], 'axes')], { keepdims: 1 });
+  // normalizeTokens: h / |h| per token (0 for a zero token: h is 0 there and the max keeps it so)
+  const hn = g.op('Div', ['h', g.op('Max', [g.op('Sqrt', [ss]), g.floats([1e-30], [], 'tiny')])]);
+  const ab = g.op('ReduceSum', [g.op('Mul', [hn, 'target'])], { keepdims: 0 });
+  const aa = g.op('ReduceSum', [g.op('Mul', [hn, hn])], { keepdims: 0 });
+  const bb = g.op('ReduceSum', [g.op('Mul', ['target', 'target'])], { keepdims: 0 });
+  const den = g.op('Max', [g.op('Sqrt', [g.op('Mul', [aa, bb])]), g.floats([1e-30], [], 'tiny')]);
+  g.node('Div', [ab, den], ['score']);
+  return g.output('score', 'float32', []);
+}
+
+/** The last position's logits [1, 1, V] of [1, seq, V]: what greedy decoding needs of a step. */
+export function lastPositionGraph(vocab: number): GraphBuilder {
+  const g = new GraphBuilder('mirage-last-position').input('logits', 'float32', [1, 'seq', vocab]);
+  g.node('Slice', ['logits', g.int64s([-1], 'starts'), g.int64s([2 ** 31 - 1], 'ends'), g.int64s([1], 'axes')], ['last']);
+  return g.output('last', 'float32', [1, 1, vocab]);
+}
+
+/** Copies a CPU tensor onto the device (an upload, reused by later runs). */
+export function uploadGraph(dtype: 'float32', dims: number[]): GraphBuilder {
+  const g = new GraphBuilder('mirage-upload').input('x', dtype, dims);
+  g.node('Identity', ['x'], ['y']);
+  return g.output('y', dtype, dims);
+}
+
+/**
+ * The step graphs' sessions, created once per (graph, shapes, placement) and reused by every step
+ * and every reconstruction. On WebGPU every output stays on the device ('gpu-buffer'); a graph
+ * WebGPU cannot run moves to wasm for good (its inputs are then downloaded, counted).
+ */
+export class StepGraphs {
+  private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly wasmOnly = new Set<string>();
+
+  private session(key: string, onGpu: boolean, build: () => GraphBuilder): Promise<OrtSession> {
+    const k = `${onGpu ? 'gpu' : 'wasm'}:${key}`;
+    let s = this.sessions.get(k);
+    if (!s) {
+      s = createSession(build().toBytes(), onGpu ? { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer' } : { executionProviders: ['wasm'] });
+      s.catch(() => this.sessions.delete(k));
+      this.sessions.set(k, s);
+    }
+    return s;
+  }
+
+  /** Runs graph `key` (built by `build` on first use) on the GPU (onGpu) or wasm; outputs by name. */
+  async run(
+    key: string,
+    onGpu: boolean,
+    build: () => GraphBuilder,
+    feeds: Record<string, ort.Tensor>,
+    io: Transfers,
+    opts: { label?: (input: string) => string; helper?: boolean } = {},
+  ): Promise<Record<string, ort.Tensor>> {
+    const gpu = onGpu && !this.wasmOnly.has(key);
+    const label = opts.label ?? ((name: string) => `step:${key.split('|')[0]}/${name}`);
+    const placed: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) placed[name] = await io.feed(t, gpu, label(name));
+    if (!opts.helper) io.stats.stepGraphRuns++;
+    try {
+      return await (await this.session(key, gpu, build)).run(placed);
+    } catch (e) {
+      if (!gpu) throw e;
+      this.wasmOnly.add(key);
+      const cpu: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(placed)) cpu[name] = await io.feed(t, false, label(name));
+      return (await this.session(key, false, build)).run(cpu);
+    }
+  }
+
+  /** A copy of CPU values on the device (gpu; one upload, counted under `label`) or a CPU tensor (wasm). */
+  async upload(data: Float32Array, dims: number[], onGpu: boolean, io: Transfers, label: string): Promise<ort.Tensor> {
+    const t = new ort.Tensor('float32', data, dims);
+    if (!onGpu) return t;
+    return (await this.run(`upload|${dims.join('x')}`, true, () => uploadGraph('float32', dims), { x: t }, io, { label: () => label, helper: true })).y;
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      try {
+        await (await s).release();
+      } catch {
+        /* a failed session has nothing to release */
+      }
+    }
+    this.sessions.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sampler over tensors: sampler.ts's `sample` with its loop body in step graphs.
+
+/** A denoiser over runtime tensors ([rows, ...latent]); may return a GPU tensor the caller then owns. */
+export interface TensorDenoiser {
+  predict(x: ort.Tensor, r: number, rows: number, guided: boolean): Promise<ort.Tensor>;
+}
+
+export interface GraphSampleOptions {
+  rowDims: number[];
+  batch: number;
+  steps: number;
+  tStart?: number;
+  tEnd?: number;
+  cfg: number | null;
+  cfgRho?: number;
+  shift?: number;
+  /** Starting point [batch, ...rowDims] (not disposed here); default seeded N(0, I), uploaded once. */
+  xInit?: ort.Tensor;
+  seed: number;
+  stream: string;
+  signal?: AbortSignal;
+  onStep?: (step: number, total: number) => void;
+  /** Where the step graphs run (where the denoiser runs, so the loop needs no transfer). */
+  onGpu: boolean;
+  graphs: StepGraphs;
+  io: Transfers;
+}
+
+/**
+ * Same algorithm, schedule and noise as sampler.ts `sample`; the guidance and update run as step
+ * graphs so that x, [x; x] and the prediction stay where the denoiser runs. Per step only the noise
+ * z (seeded, made in TypeScript), r and the 7 step scalars are uploaded; nothing is downloaded.
+ * Returns the final x ([batch, ...rowDims]; the caller owns it).
+ */
+export async function sampleOnGraphs(model: TensorDenoiser, o: GraphSampleOptions): Promise<ort.Tensor> {
+  const { rowDims, batch, steps, seed, stream, graphs, io, onGpu } = o;
+  const latentSize = n(rowDims);
+  const dims = [batch, ...rowDims];
+  const cfgRho = o.cfgRho ?? 0.7;
+  const guided = o.cfg !== null;
+  const logSNR = stepLogSNRs(steps, o.tStart ?? 1, o.tEnd ?? 0, o.shift ?? 1);
+  let x = o.xInit ?? (await graphs.upload(batchNoise(seed, batch, latentSize, `${stream}/init`), dims, onGpu, io, `${stream}/x_init`));
+  if (n([...x.dims]) !== batch * latentSize) throw new RangeError(`sample(${stream}): xInit has ${x.size} values, expected ${batch}x${latentSize}`);
+  const dimKey = dims.join('x');
+  let xx: ort.Tensor | null = null;
+  if (guided && steps > 0) xx = (await graphs.run(`dup|${dimKey}`, onGpu, () => dupGraph(dims), { x }, io)).xx;
+  const owned = (t: ort.Tensor) => t !== o.xInit;
+  try {
+    for (let i = 0; i < steps; i++) {
+      if (o.signal?.aborted) throw new AbortError();
+      const r = noiseCond(logSNR[i]);
+      const pred = await model.predict(guided ? (xx as ort.Tensor) : x, r, guided ? 2 * batch : batch, guided);
+      if (pred.size !== (guided ? 2 : 1) * batch * latentSize) throw new RangeError(`sample(${stream}): denoiser returned ${pred.size} values, expected ${(guided ? 2 : 1) * batch * latentSize}`);
+      if (o.signal?.aborted) {
+        io.release(pred);
+        throw new AbortError();
+      }
+      const k = ddpmCoefficients(logSNR[i], logSNR[i + 1]);
+      const spec: DdpmGraphSpec = { rowDims, batch, guided, rho: guided && cfgRho > 0, noise: k.sigma > 0, dup: guided && i + 1 < steps };
+      const feeds: Record<string, ort.Tensor> = {
+        pred,
+        x,
+        coef: new ort.Tensor('float32', Float32Array.from([o.cfg ?? 1, cfgRho, k.a, k.b, k.ap, k.epsScale, k.sigma]), [STEP_COEFS.length]),
+      };
+      if (spec.noise) feeds.z = new ort.Tensor('float32', batchNoise(seed, batch, latentSize, `${stream}/step${i}`), dims);
+      const key = `ddpm|${dimKey}|${+spec.guided}${+spec.rho}${+spec.noise}${+spec.dup}`;
+      const out = await graphs.run(key, onGpu, () => ddpmStepGraph(spec), feeds, io);
+      io.release(pred);
+      if (owned(x)) io.release(x);
+      if (xx) io.release(xx);
+      x = out.x_next;
+      xx = out.xx_next ?? null;
+      o.onStep?.(i + 1, steps);
+    }
+  } catch (e) {
+    if (owned(x)) io.release(x);
+    if (xx) io.release(xx);
+    throw e;
+  }
+  if (xx) io.release(xx);
+  return x;
+}
