@@ -14,6 +14,7 @@
 //  Run: `node bin/mirage.js bench generate` (MIRAGE_BENCH_PARTS=chromium for the browser part only).
 // WebGPU in headless Chromium here is SwiftShader (a CPU emulation): ratios, never GPU speed claims.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { chromium, type CDPSession, type Page } from 'playwright-core';
@@ -28,7 +29,7 @@ import { GenerateService } from '../src/core/generate/service.ts';
 import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads } from '../src/core/generate/pipeline.ts';
 import { Rng } from '../src/core/generate/rng.ts';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
-import type { BenchContext } from './lib.ts';
+import { RESULTS_DIR, type BenchContext } from './lib.ts';
 
 const RECON_DIR = '.cache/test-bundles/recon-demo';
 
@@ -129,6 +130,16 @@ async function pollUntil(page: Page, fn: () => boolean, timeoutMs: number): Prom
   }
 }
 
+/** A partial run keeps the other part's results of the previous run (with that run's date). */
+async function keepPrevious(results: Record<string, unknown>, keys: string[], ctx: BenchContext): Promise<void> {
+  try {
+    const prev = JSON.parse(await readFile(join(RESULTS_DIR, 'generate.json'), 'utf8')) as Record<string, unknown>;
+    for (const k of keys) if (prev[k] !== undefined) results[k] = { ...(prev[k] as object), measuredIn: `previous run of ${String(prev.date)}` };
+  } catch {
+    ctx.log('no previous bench/results/generate.json to keep the Node results from');
+  }
+}
+
 const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 export default async function run(ctx: BenchContext): Promise<void> {
@@ -136,6 +147,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   const results: Record<string, unknown> = { candidates, loadAverageAtStart: loadavg() };
   const parts = (process.env.MIRAGE_BENCH_PARTS ?? 'node,chromium').split(',');
   if (parts.includes('node')) await nodeParts(ctx, candidates, results);
+  else await keepPrevious(results, ['nodeStandInRealShapes', 'nodeDemoPack'], ctx);
   if (parts.includes('chromium')) await chromiumPart(ctx, results);
   results.loadAverageAtEnd = loadavg();
   const file = await ctx.writeResult('generate', results);
