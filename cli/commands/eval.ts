@@ -15,6 +15,7 @@ import { FEATURE_NETWORKS, loadMetricPack } from '../../src/core/evaluate/featur
 import type { FeatureRunner } from '../../src/core/evaluate/featurePacks.ts';
 import { brainScorerFor, encodingPackScorer } from '../../src/core/evaluate/brainModel.ts';
 import { loadEncodingPack } from '../../src/core/evaluate/encodingPack.ts';
+import { bundleEncodingPacks } from '../../src/core/evaluate/bundleEval.ts';
 import { hasDemoModels, metricPackNotes, readDemoImageEncoder } from '../../src/core/evaluate/demoMetricPack.ts';
 import { hasGroundTruth } from '../../src/core/simulate/groundTruth.ts';
 import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
@@ -185,9 +186,10 @@ export function register(program: Command): void {
         encoderSize = enc.size;
       }
       let brainInfo = brainScorerFor(bundle, encoder, encoderSize);
-      if (o.encoding?.length) {
-        // Encoding-model packs take precedence (real bundles have no other encoding model).
-        const packs = await Promise.all(o.encoding.map((d) => loadEncodingPack(new FsShardSource(d))));
+      // Encoding-model packs (--encoding, else encoding/subjNN/ in the bundle folder) take precedence
+      // (real bundles have no other encoding model).
+      const packs = o.encoding?.length ? await Promise.all(o.encoding.map((d) => loadEncodingPack(new FsShardSource(d)))) : await bundleEncodingPacks(bundle);
+      if (packs.length) {
         const scorer = await encodingPackScorer(bundle, packs, async (p) => {
           const session = await createSession(p.onnx);
           return (data, dims) => runFloat(session, { [p.manifest.model.input.name]: { data, dims } }, p.manifest.model.output.name);

@@ -1,13 +1,17 @@
 // Evaluating the reconstructions of an open bundle (what the dashboard's worker runs): the bundle's
 // `reconstructions` sets plus any made in this session, against the bundle's stimulus images —
 // PixCorr, SSIM, identification with the demo metric pack (when the bundle folder has the demo
-// encoders in models/) and brain correlation with the simulation's ground-truth encoding model (when
-// the bundle carries one). Pure: the caller hands in the Bundle, progress and the AbortSignal.
+// encoders in models/) and brain correlation with an encoding-model pack found next to the bundle
+// (`encoding/subjNN/encodingpack.json`, GNet's role) or else the simulation's ground-truth encoding
+// model (when the bundle carries one). Pure: the caller hands in the Bundle, progress and the AbortSignal.
 import type { Bundle } from '../bundle/loader.ts';
 import { BundleError } from '../bundle/errors.ts';
 import type { StimulusSet } from '../bundle/manifest.ts';
 import { createSession, runFloat } from '../onnx/runtime.ts';
-import { brainScorerFor, type BrainScorer } from './brainModel.ts';
+import { brainScorerFor, encodingPackScorer, type BrainScorer } from './brainModel.ts';
+import { ENCODING_PACK_MANIFEST, loadEncodingPack, type LoadedEncodingPack } from './encodingPack.ts';
+import { PrefixSource } from '../generate/service.ts';
+import type { ShardSource } from '../bundle/source.ts';
 import { DEMO_METRIC_LABEL, demoMetricPack, hasDemoModels } from './demoMetricPack.ts';
 import type { FeatureNetworkRun, ReconstructionItem } from './runEval.ts';
 import { bundleReconstructionItems, evaluateReconstructions } from './runEval.ts';
@@ -121,7 +125,16 @@ export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {
   } else {
     notes.push('feature metrics: no metric pack for this bundle (pixel metrics only).');
   }
-  const { scorer, reason } = brainScorerFor(bundle, encoder, encoderSize);
+  let { scorer, reason } = brainScorerFor(bundle, encoder, encoderSize);
+  const packs = await bundleEncodingPacks(bundle, opts.signal);
+  if (packs.length) {
+    scorer = await encodingPackScorer(bundle, packs, async (p) => {
+      const session = await createSession(p.onnx, { executionProviders: opts.executionProviders });
+      return (data, dims) => runFloat(session, { [p.manifest.model.input.name]: { data, dims } }, p.manifest.model.output.name);
+    });
+    const standIn = packs.some((p) => p.manifest.model.kind !== 'real');
+    reason = `brain correlation: ${scorer.description}${standIn ? ' — not the real encoding model; not comparable to published numbers' : ''}.`;
+  }
   const brain: BrainScorer | undefined = scorer ?? undefined;
   notes.push(reason);
   const label = bundleSourceLabel(m.provenance.kind);
@@ -137,4 +150,27 @@ export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {
   });
   notes.unshift(`${label}: ${rows.length} reconstructions scored at ${size} px (bilinear${opts.antialias === false ? '' : ', antialiased'}; MIRAGE's tables use 512).`);
   return { rows, label, size, notes };
+}
+
+/** Where a bundle folder may carry an encoding-model pack per subject. */
+export function encodingPackPrefix(subject: number): string {
+  return `encoding/subj${String(subject).padStart(2, '0')}/`;
+}
+
+/**
+ * Encoding-model packs shipped next to the bundle (`encoding/subjNN/encodingpack.json`, one per
+ * decoded subject). A missing manifest means no pack; a present but bad pack is an error.
+ */
+export async function bundleEncodingPacks(bundle: Pick<Bundle, 'manifest' | 'source'>, signal?: AbortSignal): Promise<LoadedEncodingPack[]> {
+  const packs: LoadedEncodingPack[] = [];
+  for (const s of bundle.manifest.subjects.filter((x) => x.role === 'decoded')) {
+    const src: ShardSource = new PrefixSource(bundle.source, encodingPackPrefix(s.id));
+    try {
+      await src.read(ENCODING_PACK_MANIFEST, { signal });
+    } catch {
+      continue;
+    }
+    packs.push(await loadEncodingPack(src, { signal }));
+  }
+  return packs;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ShardSource } from '../../../src/core/bundle/source.ts';
 import { encodingPackScorer, type BrainBundle } from '../../../src/core/evaluate/brainModel.ts';
+import { bundleEncodingPacks } from '../../../src/core/evaluate/bundleEval.ts';
 import {
   ENCODING_PACK_MANIFEST,
   buildStandInEncodingPack,
@@ -106,6 +107,20 @@ describe('encoding-model pack (stand-in at GNet shapes)', () => {
     for (const k of ['early', 'higher', 'all'] as const) expect(Math.abs(r[k] - fx.cases[1].r[k])).toBeLessThan(1e-6);
     const other = await scorer.score(2, 'imagery', 4, images[1]);
     expect(Number.isNaN(other.all)).toBe(true);
+  });
+});
+
+describe('encoding packs next to a bundle', () => {
+  it('finds encoding/subjNN/encodingpack.json for decoded subjects only', async () => {
+    const mem = memory();
+    const under = (prefix: string) => ({ write: (p: string, b: Uint8Array) => mem.sink.write(prefix + p, b) });
+    await buildStandInEncodingPack(under('encoding/subj02/'), { subject: 2, voxelCount: 30, size: 16 });
+    await buildStandInEncodingPack(under('encoding/subj03/'), { subject: 3, voxelCount: 30, size: 16 });
+    const manifest = { subjects: [{ id: 1, role: 'decoded' }, { id: 2, role: 'decoded' }, { id: 3, role: 'tuning' }] } as unknown as BrainBundle['manifest'];
+    const packs = await bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0]);
+    expect(packs.map((p) => [p.manifest.subject, p.label])).toEqual([[2, 'mem-pack/encoding/subj02']]);
+    mem.files.set('encoding/subj01/encodingpack.json', new TextEncoder().encode('{"format": "nope"}'));
+    await expect(bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0])).rejects.toThrow(/mem-pack\/encoding\/subj01\/encodingpack\.json: format/);
   });
 });
 

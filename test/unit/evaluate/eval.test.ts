@@ -89,6 +89,22 @@ describe('mirage eval', () => {
     expect(rows2.find((x) => x.condition === 'imagery' && x.stimulus === 6 && x.repetition === 1)!.metrics.ssim).toBe(0.123456);
   }, 240000);
 
+  it('--encoding: an encoding pack whose voxel count disagrees with the subject\'s mask is refused, naming file and field', async () => {
+    const bundle = join(root, 'b-enc');
+    await writeBundle(bundle, true);
+    const pack = join(root, 'enc-pack');
+    execFileSync(process.execPath, ['bin/mirage.js', 'encoding-pack', 'stand-in', '--out', pack, '--voxels', '5', '--size', '32'], { stdio: 'ignore' });
+    const manifest = JSON.parse(readFileSync(join(pack, 'encodingpack.json'), 'utf8'));
+    expect(manifest.model.output.shape).toEqual(['batch', 5]);
+    let err = '';
+    try {
+      run(['--bundle', bundle, '--out', join(root, 'out-enc'), '--size', '24', '--encoding', pack]);
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr);
+    }
+    expect(err).toMatch(/enc-pack\/encodingpack\.json: voxelCount: predicts 5 voxels but subject 1 .* has 4 in its mask/);
+  }, 120000);
+
   it("scores the bundle's own reconstructions (core path the CLI uses)", async () => {
     const bundleDir = join(root, 'b2');
     await writeBundle(bundleDir, true);
