@@ -2,7 +2,7 @@
 // what runs on the GPU under WebGPU) against the TypeScript sampler (sampler.ts): same numbers to
 // float32 rounding. Here both run on the wasm EP (Node); test/browser/gpu-resident.spec.ts runs the
 // graph path on WebGPU and checks that the latents stay on the device.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
 import { loadModelPack, type LoadedModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
