@@ -34,7 +34,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   try {
     const r = await runBenchPage<PageResult>(
       'browser/perturb.html',
-      { reps: String(ctx.quick ? 4 : 15), wasm: devServerWasmPaths(), ort: `/@fs${join(REPO_DIR, 'node_modules/onnxruntime-web/dist')}/` },
+      { reps: String(ctx.quick ? 4 : 15), softwareReps: String(ctx.quick ? 2 : 4), wasm: devServerWasmPaths(), ort: `/@fs${join(REPO_DIR, 'node_modules/onnxruntime-web/dist')}/` },
       { timeoutMs: 25 * 60_000, log: ctx.log },
     );
     browser = { ...r.result, browserVersion: r.browserVersion };

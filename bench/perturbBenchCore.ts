@@ -43,7 +43,7 @@ export interface PerturbRow {
   /** max |factored − full| / max |full| of the head change on one update. */
   maxRelErr: number;
   /** For 'lowlevel': the decoder's execution provider and its share of the factored p50. */
-  decoder?: { provider: string; p50ms: number };
+  decoder?: { provider: string; p50ms: number; note?: string };
 }
 
 function rand(n: number, seed: number, scale: number): Float32Array {
@@ -98,6 +98,8 @@ export interface PerturbBenchOptions {
   /** onnxruntime-web execution provider per decode-side backend (e.g. webgpu -> 'webgpu', else 'wasm'). */
   decoderProvider: (backend: BackendName) => 'webgpu' | 'wasm';
   reps: number;
+  /** Reps for one backend (e.g. fewer on SwiftShader, where one text-head update takes seconds). */
+  repsFor?: (backend: BackendName) => number;
   wasmPaths?: string;
   voxels?: number;
   log: (m: string) => void;
@@ -130,17 +132,26 @@ export async function runPerturbBench(opts: PerturbBenchOptions): Promise<Pertur
     const detail = be.detail ?? backend;
     const tf = backend === 'js' ? null : await import('@tensorflow/tfjs');
     const product = tf ? new TfRegionProduct(tf, backend, detail) : null;
-    const provider = opts.decoderProvider(backend);
+    const reps = opts.repsFor?.(backend) ?? opts.reps;
+    // The decoder on the preferred provider if it starts and runs, else wasm (as the worker does).
+    let provider = opts.decoderProvider(backend);
+    let providerNote: string | undefined;
     let decoder: OrtSession | null = null;
-    try {
-      decoder = await createSession(decoderBytes, { executionProviders: [provider] });
-    } catch (e) {
-      opts.log(`perturb ${opts.env}: low-level decoder on ${provider} failed to start: ${(e as Error).message}`);
+    const runDecoder = async (sess: OrtSession, latents: Float32Array) =>
+      (await runFloat(sess, { latents: { data: latents, dims: [1, latents.length] }, prior_noise: { data: priorNoise, dims: [1, priorNoise.length] } }, 'px')).data[0];
+    for (const p of provider === 'wasm' ? (['wasm'] as const) : ([provider, 'wasm'] as const)) {
+      try {
+        const sess = await createSession(decoderBytes, { executionProviders: [p] });
+        await runDecoder(sess, new Float32Array(REAL.vdvaeLatents));
+        decoder = sess;
+        provider = p;
+        break;
+      } catch (e) {
+        providerNote = `${p} failed: ${(e as Error).message.split('\n')[0]}`;
+        opts.log(`perturb ${opts.env}: low-level decoder on ${p}: ${providerNote}`);
+      }
     }
-    const decode = async (latents: Float32Array) => {
-      const out = await runFloat(decoder!, { latents: { data: latents, dims: [1, latents.length] }, prior_noise: { data: priorNoise, dims: [1, priorNoise.length] } }, 'px');
-      return out.data[0];
-    };
+    const decode = (latents: Float32Array) => runDecoder(decoder!, latents);
     for (const h of heads) {
       const name = h.spec.name;
       await be.setHead(h);
@@ -173,13 +184,13 @@ export async function runPerturbBench(opts: PerturbBenchOptions): Promise<Pertur
           for (let j = 0; j < lat.length; j++) lat[j] = base[j] + d[j];
           return decode(lat);
         };
-        const warm = opts.env === 'chromium' ? 2 : 2;
-        const fact = await timeIt(t.lowlevel ? withDecode(factored, pred0) : factored, opts.reps, warm);
-        const ref = await timeIt(t.lowlevel ? withDecode(full, y0) : full, opts.reps, warm);
+        const warm = reps < 5 ? 1 : 2;
+        const fact = await timeIt(t.lowlevel ? withDecode(factored, pred0) : factored, reps, warm);
+        const ref = await timeIt(t.lowlevel ? withDecode(full, y0) : full, reps, warm);
         let dec: PerturbRow['decoder'];
         if (t.lowlevel) {
           const lat = pred0.slice();
-          dec = { provider, p50ms: (await timeIt(() => decode(lat), opts.reps, 1)).p50 };
+          dec = { provider, p50ms: (await timeIt(() => decode(lat), reps, 1)).p50, ...(providerNote ? { note: providerNote } : {}) };
         }
         const row: PerturbRow = {
           env: opts.env,
@@ -190,7 +201,7 @@ export async function runPerturbBench(opts: PerturbBenchOptions): Promise<Pertur
           rank: h.spec.rank,
           regionVoxels: REGION_VOXELS,
           voxels,
-          reps: opts.reps,
+          reps,
           factoredP50ms: fact.p50,
           factoredP95ms: fact.p95,
           fullP50ms: ref.p50,

@@ -32,6 +32,8 @@ const log = (m: string) => {
       backends: (q.get('backends') ?? 'webgpu,wasm,js').split(',') as BackendName[],
       decoderProvider: (b) => (b === 'webgpu' ? 'webgpu' : 'wasm'),
       reps: Number(q.get('reps') ?? 10),
+      // SwiftShader runs WebGPU on the CPU: one text-head update takes seconds there.
+      repsFor: (b) => (b === 'webgpu' && adapter?.software ? Number(q.get('softwareReps') ?? 3) : Number(q.get('reps') ?? 10)),
       wasmPaths: q.get('wasm') ?? undefined,
       log,
     });
