@@ -2,6 +2,7 @@
 import * as d3 from 'd3';
 import { useEffect, useRef } from 'react';
 import type { BarDatum, ScatterDatum } from '../../core/evaluate/dashboardData.ts';
+import { layoutLabels, leaderEnd } from '../../core/evaluate/labelLayout.ts';
 import { downloadPng, downloadSvg } from './exportFiles.ts';
 
 const COLORS = { vision: '#5fb3ff', imagery: '#ffb454' } as const;
@@ -80,7 +81,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
   const { data, title, unit } = props;
   useEffect(() => {
     const W = 520;
-    const H = 380;
+    const H = 400;
     const m = { top: 30, right: 20, bottom: 70, left: 60 };
     const svg = d3.select(ref.current!);
     svg.selectAll('*').remove();
@@ -110,15 +111,41 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .append('path')
       .attr('d', d3.symbol(d3.symbolDiamond, 90)())
       .attr('fill', '#4fd1a5');
-    // labels near the right edge go to the left of their point, so they are not cut off
-    const right = (d: ScatterDatum) => x(d.vision) > W - m.right - 130;
-    pts
-      .append('text')
-      .attr('x', (d) => (right(d) ? -7 : 7))
-      .attr('y', -6)
-      .attr('text-anchor', (d) => (right(d) ? 'end' : 'start'))
+    // Labels: measured, then placed without overlaps by layoutLabels (leader lines for labels moved
+    // away from a crowded point). Published labels grey, this bundle's green and bold.
+    const labelColor = (d: ScatterDatum) => (d.source === 'bundle' ? '#4fd1a5' : '#b8c2cf');
+    const labels = svg.append('g').attr('class', 'labels');
+    const texts = labels
+      .selectAll<SVGTextElement, ScatterDatum>('text')
+      .data(data)
+      .join('text')
       .attr('font-size', 11)
+      .attr('font-weight', (d) => (d.source === 'bundle' ? 700 : 400))
+      .attr('fill', labelColor)
+      .attr('data-source', (d) => d.source)
       .text((d) => d.method);
+    const sizes = texts.nodes().map((n) => {
+      const b = n.getBBox();
+      return { width: Math.ceil(b.width) || (n.textContent ?? '').length * 6.2, height: Math.ceil(b.height) || 13 };
+    });
+    const px = data.map((d) => ({ x: x(d.vision), y: y(d.imagery) }));
+    const boxes = layoutLabels(
+      px.map((p, i) => ({ ...p, ...sizes[i] })),
+      { left: m.left + 2, top: m.top, right: W - m.right, bottom: H - m.bottom - 2 },
+    );
+    texts.attr('x', (_d, i) => boxes[i].left).attr('y', (_d, i) => boxes[i].top + boxes[i].height - 3);
+    labels
+      .selectAll('line')
+      .data(data.map((d, i) => ({ d, i })).filter(({ i }) => boxes[i].leader))
+      .join('line')
+      .attr('class', 'leader')
+      .attr('x1', ({ i }) => px[i].x)
+      .attr('y1', ({ i }) => px[i].y)
+      .attr('x2', ({ i }) => leaderEnd(px[i].x, px[i].y, boxes[i]).x)
+      .attr('y2', ({ i }) => leaderEnd(px[i].x, px[i].y, boxes[i]).y)
+      .attr('stroke', ({ d }) => labelColor(d))
+      .attr('stroke-opacity', 0.6)
+      .attr('stroke-width', 0.8);
     pts.append('title').text((d) => `${d.method} (${d.sourceLabel}): vision ${d.vision.toFixed(3)}, imagery ${d.imagery.toFixed(3)}`);
     const legend = svg.append('g').attr('transform', `translate(${m.left},${H - 22})`);
     legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');
