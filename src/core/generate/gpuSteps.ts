@@ -120,8 +120,17 @@ export class Transfers {
 // Step graphs. Shapes are fixed per graph (batch and latent dims are known when a run starts);
 // sessions are cached by a key naming the graph and its shapes, created once, reused.
 
-/** Order of the per-step scalars fed as the `coef` input of the DDPM step graph. */
-export const STEP_COEFS = ['cfg', 'rho', 'a', 'b', 'ap', 'epsScale', 'sigma'] as const;
+/**
+ * Order of the per-step scalars fed as the `coef` input of the DDPM step graph. The update
+ * x' = ap·(x − b·ε̂)/a + epsScale·ε̂ + σ·z is folded to x' = cx·x + ce·ε̂ + σ·z with cx = ap/a and
+ * ce = epsScale − ap·b/a computed in float64 (fewer kernels per step; no float32 rounding of x0).
+ */
+export const STEP_COEFS = ['cfg', 'rho', 'cx', 'ce', 'sigma'] as const;
+
+/** The step graph's scalars for one DDPM step (see STEP_COEFS). */
+export function stepCoefficients(cfg: number | null, cfgRho: number, k: { a: number; b: number; ap: number; epsScale: number; sigma: number }): Float32Array {
+  return Float32Array.from([cfg ?? 1, cfgRho, k.ap / k.a, k.epsScale - (k.ap * k.b) / k.a, k.sigma]);
+}
 
 export interface DdpmGraphSpec {
   /** Dims of one candidate's latent, e.g. [16, 24, 24]. */
@@ -154,7 +163,10 @@ export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
   g.metadata.role = 'gdf DDPM step (CFG, rho rescale, DDIM eta = 1) of sampler.ts, as a graph';
   g.input('pred', 'float32', s.guided ? [2 * B, ...s.rowDims] : dims).input('x', 'float32', dims).input('coef', 'float32', [STEP_COEFS.length]);
   if (s.noise) g.input('z', 'float32', dims);
-  const c = (name: (typeof STEP_COEFS)[number]) => g.op('Gather', ['coef', g.int64s([STEP_COEFS.indexOf(name)], 'i')], { axis: 0 });
+  // one Split instead of a Gather per scalar: every node is a GPU dispatch
+  const coefNames = STEP_COEFS.map((k) => g.fresh(k));
+  g.node('Split', ['coef', g.int64s(STEP_COEFS.map(() => 1), 'split')], coefNames, { axis: 0 });
+  const c = (name: (typeof STEP_COEFS)[number]) => coefNames[STEP_COEFS.indexOf(name)];
   let pred = 'pred';
   if (s.guided) {
     const cond = g.fresh('cond');
@@ -170,8 +182,7 @@ export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
       pred = g.op('Mul', [pred, k]);
     }
   }
-  const x0 = g.op('Div', [g.op('Sub', ['x', g.op('Mul', [pred, c('b')])]), c('a')]);
-  let next = g.op('Add', [g.op('Mul', [c('ap'), x0]), g.op('Mul', [c('epsScale'), pred])]);
+  let next = g.op('Add', [g.op('Mul', [c('cx'), 'x']), g.op('Mul', [c('ce'), pred])]);
   if (s.noise) next = g.op('Add', [next, g.op('Mul', [c('sigma'), 'z'])]);
   g.node('Identity', [next], ['x_next']);
   g.output('x_next', 'float32', dims);
@@ -378,7 +389,7 @@ export async function sampleOnGraphs(model: TensorDenoiser, o: GraphSampleOption
       const feeds: Record<string, ort.Tensor> = {
         pred,
         x,
-        coef: new ort.Tensor('float32', Float32Array.from([o.cfg ?? 1, cfgRho, k.a, k.b, k.ap, k.epsScale, k.sigma]), [STEP_COEFS.length]),
+        coef: new ort.Tensor('float32', stepCoefficients(o.cfg, cfgRho, k), [STEP_COEFS.length]),
       };
       if (spec.noise) feeds.z = new ort.Tensor('float32', batchNoise(seed, batch, latentSize, `${stream}/step${i}`), dims);
       const key = `ddpm|${dimKey}|${+spec.guided}${+spec.rho}${+spec.noise}${+spec.dup}`;
