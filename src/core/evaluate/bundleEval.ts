@@ -159,17 +159,21 @@ export function encodingPackPrefix(subject: number): string {
 
 /**
  * Encoding-model packs shipped next to the bundle (`encoding/subjNN/encodingpack.json`, one per
- * decoded subject). A missing manifest means no pack; a present but bad pack is an error.
+ * decoded subject). A missing manifest (or an HTML page served in its place) means no pack; a
+ * present but bad pack is an error.
  */
 export async function bundleEncodingPacks(bundle: Pick<Bundle, 'manifest' | 'source'>, signal?: AbortSignal): Promise<LoadedEncodingPack[]> {
   const packs: LoadedEncodingPack[] = [];
   for (const s of bundle.manifest.subjects.filter((x) => x.role === 'decoded')) {
     const src: ShardSource = new PrefixSource(bundle.source, encodingPackPrefix(s.id));
+    let head: Uint8Array;
     try {
-      await src.read(ENCODING_PACK_MANIFEST, { signal });
+      head = await src.read(ENCODING_PACK_MANIFEST, { signal });
     } catch {
       continue;
     }
+    // a web server's SPA fallback answers a missing file with its HTML page: that is "no pack" too
+    if (new TextDecoder().decode(head.subarray(0, 64)).trimStart().startsWith('<')) continue;
     packs.push(await loadEncodingPack(src, { signal }));
   }
   return packs;

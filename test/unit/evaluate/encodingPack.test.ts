@@ -119,6 +119,8 @@ describe('encoding packs next to a bundle', () => {
     const manifest = { subjects: [{ id: 1, role: 'decoded' }, { id: 2, role: 'decoded' }, { id: 3, role: 'tuning' }] } as unknown as BrainBundle['manifest'];
     const packs = await bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0]);
     expect(packs.map((p) => [p.manifest.subject, p.label])).toEqual([[2, 'mem-pack/encoding/subj02']]);
+    mem.files.set('encoding/subj01/encodingpack.json', new TextEncoder().encode('<!doctype html><html></html>'));
+    expect((await bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0])).length).toBe(1);
     mem.files.set('encoding/subj01/encodingpack.json', new TextEncoder().encode('{"format": "nope"}'));
     await expect(bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0])).rejects.toThrow(/mem-pack\/encoding\/subj01\/encodingpack\.json: format/);
   });
