@@ -12,9 +12,11 @@ import type { Manifest } from '../../src/core/bundle/manifest.ts';
 import { csvToRows } from '../../src/core/evaluate/tables.ts';
 import { DEMO_METRIC_LABEL } from '../../src/core/evaluate/demoMetricPack.ts';
 import { collectPageErrors } from './helpers/page.ts';
+import { buildStandInEncodingPack } from '../../src/core/evaluate/encodingPack.ts';
 
 const DEMO = 'public/demo';
 const DIR = '.cache/test-bundles/eval-demo';
+const ENC_DIR = '.cache/test-bundles/eval-demo-encoding';
 const REPS = 2;
 const METHODS = [
   { name: 'test: blurred stimuli', degrade: (px: Uint8Array, s: number, cond: string, rep: number) => blur(px, s, cond === 'vision' ? 2 : 6, rep) },
@@ -87,10 +89,37 @@ async function writeEvalBundle(): Promise<void> {
   await rm(join(DIR, 'manifest.json.tmp'));
 }
 
+/** The eval bundle plus a stand-in encoding-model pack for subject 1 in encoding/subj01/. */
+async function writeEncodingBundle(): Promise<void> {
+  await rm(ENC_DIR, { recursive: true, force: true });
+  await cp(DIR, ENC_DIR, { recursive: true });
+  const m = JSON.parse(await readFile(join(DIR, 'manifest.json'), 'utf8')) as Manifest;
+  const voxelCount = m.subjects.find((s) => s.id === 1)!.voxelCount;
+  const dir = join(ENC_DIR, 'encoding', 'subj01');
+  await mkdir(dir, { recursive: true });
+  await buildStandInEncodingPack({ write: (p: string, b: Uint8Array) => writeFile(join(dir, p), b) }, { subject: 1, voxelCount, rois: 'bundle', command: 'test/browser/evaluate.spec.ts' });
+}
+
 test.beforeAll(async () => {
   test.setTimeout(300_000);
   await writeEvalBundle();
+  await writeEncodingBundle();
 });
+
+/** Label boxes of a scatter that overlap each other (should be none). */
+async function overlappingLabels(scatter: import('@playwright/test').Locator): Promise<string[]> {
+  return scatter.evaluate((svg) => {
+    const boxes = [...svg.querySelectorAll('g.labels text')].map((t) => ({ name: t.textContent ?? '', b: (t as SVGTextElement).getBBox() }));
+    const out: string[] = [];
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i].b;
+        const b = boxes[j].b;
+        if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) out.push(`${boxes[i].name} / ${boxes[j].name}`);
+      }
+    return out;
+  });
+}
 
 test('evaluates the bundle\'s reconstructions in a worker and shows them beside MIRAGE Table 1', async ({ page }) => {
   test.setTimeout(600_000);
@@ -118,6 +147,10 @@ test('evaluates the bundle\'s reconstructions in a worker and shows them beside 
   await expect(scatter).toContainText('published, real NSD-Imagery');
   await expect(scatter).toContainText('this bundle (SIMULATED)');
   await expect(page.getByTestId('bar-bars-pixcorr').locator('rect').first()).toBeVisible();
+  // every method is labelled, published grey / this bundle green, and no two labels overlap
+  await expect(scatter.locator('g.labels text[data-source="published"]')).toHaveCount(8);
+  await expect(scatter.locator('g.labels text[data-source="bundle"]')).toHaveCount(METHODS.length);
+  expect(await overlappingLabels(scatter)).toEqual([]);
 
   // Export every row as CSV and read it back.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'all rows CSV' }).click()]);
@@ -141,7 +174,30 @@ test('evaluates the bundle\'s reconstructions in a worker and shows them beside 
 
   await page.getByRole('combobox').first().selectOption('clip');
   await expect(page.getByTestId('scatter-scatter-clip').locator('g.pt path')).toHaveCount(METHODS.length);
+  expect(await overlappingLabels(page.getByTestId('scatter-scatter-clip'))).toEqual([]);
+  await page.getByRole('combobox').first().selectOption('ssim');
+  expect(await overlappingLabels(page.getByTestId('scatter-scatter-ssim'))).toEqual([]);
+  await page.getByTestId('scatter-scatter-ssim').screenshot({ path: test.info().outputPath('scatter-ssim.png') });
   await page.getByRole('combobox').first().selectOption('pixcorr');
-  await page.screenshot({ path: 'test-results/evaluate.png', fullPage: true });
+  await scatter.screenshot({ path: test.info().outputPath('scatter-pixcorr.png') });
+  await page.screenshot({ path: test.info().outputPath('evaluate.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('uses an encoding-model pack shipped with the bundle for the brain-correlation columns', async ({ page }) => {
+  test.setTimeout(600_000);
+  const errors = collectPageErrors(page);
+  await page.goto(`/?bundle=${encodeURIComponent(`/${ENC_DIR}/`)}&tab=evaluate`);
+  const status = page.getByTestId('eval-status');
+  await expect(status).toHaveAttribute('data-status', /done|error|cancelled/, { timeout: 400_000 });
+  if ((await status.getAttribute('data-status')) !== 'done') throw new Error(`evaluation did not finish: ${await status.innerText()}`);
+  const notes = page.getByTestId('eval-notes');
+  await expect(notes).toContainText('encoding-model pack "stand-in encoding pack" (subject 1)');
+  await expect(notes).toContainText('not the real encoding model');
+  await expect(notes).not.toContainText('needs an encoding-model pack');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'all rows CSV' }).click()]);
+  const rows = csvToRows(await readFile((await download.path())!, 'utf8'), 'results.csv');
+  expect(rows.length).toBe(2 * METHODS.length * REPS * 12);
+  for (const r of rows) for (const k of ['brain_early', 'brain_higher', 'brain_all'] as const) expect(Number.isFinite(r.metrics[k])).toBe(true);
   expect(errors).toEqual([]);
 });
