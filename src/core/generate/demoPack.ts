@@ -360,7 +360,8 @@ function scalersFromR(g: GraphBuilder): { a: string; b: string; a2: string; b2: 
   const ang = g.op('Mul', [g.op('Add', [r, g.floats([COSINE_S], [1])]), g.floats([Math.PI * 0.5 / (1 + COSINE_S)], [1])]);
   const c = g.op('Cos', [ang]);
   let a2 = g.op('Div', [g.op('Mul', [c, c]), g.floats([minVar], [1])]);
-  a2 = g.op('Min', [g.op('Max', [a2, g.floats([1e-6], [1])]), g.floats([1 - 1e-6], [1])]);
+  // Clip, not Min(Max(..)): onnxruntime-web's WebGPU EP leaves Max/Min on the CPU (webgpu-graphs.spec.ts)
+  a2 = g.op('Clip', [a2, g.floats([1e-6], []), g.floats([1 - 1e-6], [])]);
   const b2 = g.op('Sub', [g.floats([1], [1]), a2]);
   return { a: g.op('Sqrt', [a2]), b: g.op('Sqrt', [b2]), a2, b2 };
 }
@@ -443,7 +444,7 @@ function pcaDecoderGraph(pca: Pca): Uint8Array {
   const small = g.op('Reshape', [flat, g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]);
   const f = IMAGE_SIZE / LOWLEVEL_SIZE;
   const up = g.op('Resize', [small, '', g.floats([1, 1, f, f], [4])], { mode: 'linear' });
-  g.op('Min', [g.op('Max', [up, g.floats([0], [1])]), g.floats([1], [1])], undefined, 'images');
+  g.op('Clip', [up, g.floats([0], []), g.floats([1], [])], undefined, 'images'); // = Min(Max(up, 0), 1), runs on WebGPU
   g.output('images', 'float32', ['batch', 3, IMAGE_SIZE, IMAGE_SIZE]);
   return g.toBytes();
 }

@@ -110,6 +110,15 @@ function transposeSq(m: Float32Array, n: number): Float32Array {
 
 // ---------- graphs ----------
 
+/**
+ * A 2-D Conv node with every attribute written out. onnxruntime-web's WebGPU EP rejects a Conv whose
+ * `dilations` attribute is absent ("dilations should be 2D", test/browser/webgpu-graphs.spec.ts),
+ * although ONNX defines the default (1 per spatial axis); writing the defaults keeps the math identical.
+ */
+export function conv2d(g: GraphBuilder, inputs: string[], kernel: [number, number], opts: { strides?: [number, number]; pads?: [number, number, number, number] } = {}): string {
+  return g.op('Conv', inputs, { kernel_shape: kernel, strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: [1, 1], group: 1 });
+}
+
 /** Pre-projection features of the image encoder: 16x8x8 conv features then 4x4x4 oriented energy. */
 export const IMAGE_FEATURES = 16 * 8 * 8 + 4 * 4 * 4;
 /** Weight of the oriented-energy features after standardisation (they are 64 of 1088 features). */
@@ -160,7 +169,7 @@ function imageEncoderGraph(seed: number, stats: ImageFeatureStats | null, featur
     }
   }
   const pooled = g.op('AveragePool', ['image'], { kernel_shape: [4, 4], strides: [4, 4] });
-  const conv = g.op('Conv', [pooled, g.floats(W, [nF, 3, k, k])], { pads: [2, 2, 2, 2] });
+  const conv = conv2d(g, [pooled, g.floats(W, [nF, 3, k, k])], [k, k], { pads: [2, 2, 2, 2] });
   const relu = g.op('Relu', [conv]);
   const grid = g.op('AveragePool', [relu], { kernel_shape: [4, 4], strides: [4, 4] }); // [b,16,8,8]
   const flatA = g.op('Reshape', [grid, g.int64s([0, -1])]); // [b,1024]
@@ -184,9 +193,9 @@ function imageEncoderGraph(seed: number, stats: ImageFeatureStats | null, featur
     }
     for (let i = 0; i < ks * ks; i++) even[o * ks * ks + i] -= me;
   }
-  const lum = g.op('Conv', [pooled, g.floats(lumW, [1, 3, 1, 1], 'lum')]);
-  const e = g.op('Conv', [lum, g.floats(even, [4, 1, ks, ks], 'gabor_even')], { pads: [3, 3, 3, 3] });
-  const od = g.op('Conv', [lum, g.floats(odd, [4, 1, ks, ks], 'gabor_odd')], { pads: [3, 3, 3, 3] });
+  const lum = conv2d(g, [pooled, g.floats(lumW, [1, 3, 1, 1], 'lum')], [1, 1]);
+  const e = conv2d(g, [lum, g.floats(even, [4, 1, ks, ks], 'gabor_even')], [ks, ks], { pads: [3, 3, 3, 3] });
+  const od = conv2d(g, [lum, g.floats(odd, [4, 1, ks, ks], 'gabor_odd')], [ks, ks], { pads: [3, 3, 3, 3] });
   const energy = g.op('Sqrt', [g.op('Add', [g.op('Mul', [e, e]), g.op('Mul', [od, od])])]);
   const eGrid = g.op('AveragePool', [energy], { kernel_shape: [8, 8], strides: [8, 8] }); // [b,4,4,4]
   const flatB = g.op('Reshape', [eGrid, g.int64s([0, -1])]); // [b,64]
@@ -256,7 +265,7 @@ function lowlevelEncoderGraph(): GraphBuilder {
   g.metadata.standsInFor = 'VDVAE encoder, first 31 layers of latents (simulated stand-in: multi-scale DCT code)';
   g.input('image', 'float32', ['batch', 3, N, N]).output('latents', 'float32', ['batch', BLURRY_DIM]);
   const D = dctMatrix(N);
-  const ycc = g.op('Conv', ['image', g.floats(Float32Array.from(RGB_TO_YCC), [3, 3, 1, 1], 'rgb2ycc'), g.floats([-0.5, 0, 0], [3], 'ycc_bias')]);
+  const ycc = conv2d(g, ['image', g.floats(Float32Array.from(RGB_TO_YCC), [3, 3, 1, 1], 'rgb2ycc'), g.floats([-0.5, 0, 0], [3], 'ycc_bias')], [1, 1]);
   const left = g.op('MatMul', [g.floats(D, [N, N], 'dct'), ycc]);
   const coeffs = g.op('MatMul', [left, g.floats(transposeSq(D, N), [N, N], 'dct_t')]);
   const flat = g.op('Reshape', [coeffs, g.int64s([0, -1])]);
@@ -272,13 +281,17 @@ function lowlevelDecoderGraph(): GraphBuilder {
   g.input('latents', 'float32', [1, BLURRY_DIM]).output('image', 'float32', [1, 3, N, N]);
   const D = dctMatrix(N);
   const { indices } = latentIndices();
-  const idx = g.fresh('scatter_index');
-  g.initializer(idx, indices, [1, BLURRY_DIM], 'int64');
-  const full = g.op('ScatterElements', [g.floats(new Float32Array(3 * N * N), [1, 3 * N * N], 'zeros'), idx, 'latents'], { axis: 1 });
+  // Scatter the latents into the zero DCT cube as a Gather: position k of the cube takes latent
+  // source[k], or the appended zero (index BLURRY_DIM) where no latent lands. (ScatterElements, the
+  // direct op, runs on the CPU under onnxruntime-web's WebGPU EP: webgpu-graphs.spec.ts.)
+  const source = new Array<number>(3 * N * N).fill(BLURRY_DIM);
+  indices.forEach((flat, i) => (source[flat] = i));
+  const padded = g.op('Concat', ['latents', g.floats([0], [1, 1], 'zero')], { axis: 1 }); // [1, BLURRY_DIM + 1]
+  const full = g.op('Gather', [padded, g.int64s(source, 'cube_source')], { axis: 1 }); // [1, 3·N²]
   const cube = g.op('Reshape', [full, g.int64s([1, 3, N, N])]);
   const left = g.op('MatMul', [g.floats(transposeSq(D, N), [N, N], 'idct_t'), cube]);
   const pix = g.op('MatMul', [left, g.floats(D, [N, N], 'idct')]);
-  const rgb = g.op('Conv', [pix, g.floats(Float32Array.from(YCC_TO_RGB), [3, 3, 1, 1], 'ycc2rgb'), g.floats([0.5, 0.5, 0.5], [3], 'rgb_bias')]);
+  const rgb = conv2d(g, [pix, g.floats(Float32Array.from(YCC_TO_RGB), [3, 3, 1, 1], 'ycc2rgb'), g.floats([0.5, 0.5, 0.5], [3], 'rgb_bias')], [1, 1]);
   g.node('Clip', [rgb, g.floats([0], [], 'lo'), g.floats([1], [], 'hi')], ['image']);
   return g;
 }
@@ -317,7 +330,7 @@ function patchEncoderGraph(seed: number, name: 'retrieval_encoder' | 'prompt_enc
     bias[f] = -0.5 * sum; // zero response to mid-grey
   }
   const half = g.op('AveragePool', ['image'], { kernel_shape: [2, 2], strides: [2, 2] });
-  const patches = g.op('Conv', [half, g.floats(W, [Dm, 3, P, P], 'patch_w'), g.floats(bias, [Dm], 'patch_b')], { strides: [P, P] });
+  const patches = conv2d(g, [half, g.floats(W, [Dm, 3, P, P], 'patch_w'), g.floats(bias, [Dm], 'patch_b')], [P, P], { strides: [P, P] });
   const seq = g.op('Reshape', [patches, g.int64s([0, Dm, T - 1])]);
   const tokens = g.op('Transpose', [seq], { perm: [0, 2, 1] });
   const cls = g.op('ReduceMean', [tokens], { axes: [1], keepdims: 1 });
@@ -325,7 +338,8 @@ function patchEncoderGraph(seed: number, name: 'retrieval_encoder' | 'prompt_enc
   const pos = g.op('Add', [all, g.floats(rng.normals(T * Dm, 0.1), [T, Dm], 'pos')]);
   if (isRetrieval) {
     const th = g.op('Tanh', [pos]);
-    g.node('LpNormalization', [th], [out], { axis: -1, p: 2 });
+    // x / ‖x‖₂ per token (LpNormalization, the direct op, runs on the CPU under the WebGPU EP)
+    g.node('Div', [th, g.op('ReduceL2', [th], { axes: [-1], keepdims: 1 })], [out]);
   } else {
     g.node('Tanh', [pos], [out]);
   }
