@@ -83,11 +83,14 @@ export class Transfers {
     if (onGpu && !isGpuTensor(t)) this.count('down', label, tensorBytes(t));
   }
 
-  /** The values of a tensor on the CPU (a download when it lives on the GPU). */
+  /**
+   * The values of a tensor on the CPU (a download when it lives on the GPU). The GPU copy is freed
+   * (getData(true)): the tensor is a CPU tensor from then on, and a later GPU consumer uploads it.
+   */
   async download(t: ort.Tensor, label: string): Promise<ort.Tensor['data']> {
     if (!isGpuTensor(t)) return t.data;
     this.count('down', label, tensorBytes(t));
-    return t.getData();
+    return t.getData(true);
   }
 
   /** Float32 values on the CPU; disposes a GPU tensor after reading it. */

@@ -5,7 +5,7 @@
 // ('gpu-buffer'); `runTensors` takes and returns runtime tensors wherever they live, `run` returns
 // CPU values (downloading what the session left on the GPU). Both count every crossing (Transfers).
 import { BundleError } from '../bundle/errors.ts';
-import { createSession, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
+import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
 import { StepGraphs, Transfers } from './gpuSteps.ts';
 import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';
 
@@ -191,8 +191,7 @@ export class PackSessions {
       const t = res[r];
       const d = await io.download(t, `${stage}/${r}`);
       const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
-      out[r] = { data, dims: [...t.dims] };
-      if (isGpuTensor(t)) t.dispose();
+      out[r] = { data, dims: [...t.dims] }; // (a GPU output was freed by the download)
     }
     return out;
   }

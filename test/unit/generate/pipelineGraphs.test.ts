@@ -10,7 +10,7 @@ import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';
 import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads, type Reconstruction } from '../../../src/core/generate/pipeline.ts';
 import { Rng } from '../../../src/core/generate/rng.ts';
 import { sample, type Denoiser } from '../../../src/core/generate/sampler.ts';
-import { sampleOnGraphs, StepGraphs, Transfers, type TensorDenoiser } from '../../../src/core/generate/gpuSteps.ts';
+import { dupGraph, sampleOnGraphs, StepGraphs, Transfers, type TensorDenoiser } from '../../../src/core/generate/gpuSteps.ts';
 import { ort } from '../../../src/core/onnx/runtime.ts';
 import { buildEncoderGraphs } from '../../../src/core/simulate/encoders.ts';
 import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
@@ -148,4 +148,56 @@ describe('reconstruct: sampler "graphs" equals sampler "typescript"', () => {
     const onGraphs = await reconstruct(sessions, heads, settings, { sampler: 'graphs' });
     expectSameReconstruction(onGraphs, ts);
   }, 120_000);
+});
+
+describe('mixed placement (a stage on wasm gets CPU tensors)', () => {
+  /** A tensor that claims to live on a GPU (no GPU in Node): its values come back through `download`. */
+  function fakeGpuTensor(data: Float32Array, dims: number[], log: string[]) {
+    const buffer = { size: data.byteLength, mapState: 'unmapped', destroy() {} } as unknown as Parameters<typeof ort.Tensor.fromGpuBuffer>[0];
+    return ort.Tensor.fromGpuBuffer(buffer, {
+      dataType: 'float32',
+      dims,
+      download: async () => {
+        log.push('download');
+        return Float32Array.from(data);
+      },
+      dispose: () => log.push('dispose'),
+    });
+  }
+
+  it('downloads a GPU tensor fed to a wasm stage, counts it, and runs the stage on the values', async () => {
+    const store = new MemoryStore();
+    await buildDemoModelPack(store, { seed: 3, encoders: buildEncoderGraphs(3, null), trainImages: 40 });
+    const sessions = new PackSessions(await loadModelPack(store));
+    const x = Float32Array.from({ length: 3 * 64 * 64 }, (_, i) => Math.sin(i));
+    const log: string[] = [];
+    const gpuX = fakeGpuTensor(x, [1, 3, 64, 64], log);
+    expect(gpuX.location).toBe('gpu-buffer');
+    const io = new Transfers();
+    const out = await sessions.runTensors('latentEncoder', { images: gpuX }, ['latents'] as const, io);
+    const ref = await sessions.run('latentEncoder', { images: { data: x, bind: { batch: 1 } } }, ['latents'] as const);
+    // downloaded once, the GPU copy freed at once (getData(true)); from then on a CPU tensor
+    expect(log).toEqual(['download', 'dispose']);
+    expect(gpuX.location).toBe('cpu');
+    expect(io.stats.downloads).toBe(1);
+    expect(io.stats.downloadBytes).toBe(x.length * 4);
+    expect(io.stats.byLabel['latentEncoder/images']).toMatchObject({ downloads: 1, downloadBytes: x.length * 4 });
+    expect(io.stats.uploads).toBe(0);
+    expect(ref.latents.data.every(Number.isFinite)).toBe(true);
+    expect(Array.from(out.latents.data as Float32Array)).toEqual(Array.from(ref.latents.data));
+    // a held tensor survives release(); releaseAll() disposes it
+    const log3: string[] = [];
+    const held = io.hold(fakeGpuTensor(x, [1, 3, 64, 64], log3));
+    io.release(held);
+    expect(log3).toEqual([]);
+    io.releaseAll();
+    expect(log3).toEqual(['dispose']);
+    // the step graphs do the same on wasm
+    const log2: string[] = [];
+    const io2 = new Transfers();
+    const dup = await sessions.steps.run('dup|1x3x64x64', false, () => dupGraph([1, 3, 64, 64]), { x: fakeGpuTensor(x, [1, 3, 64, 64], log2) }, io2);
+    expect(log2).toEqual(['download', 'dispose']);
+    expect(io2.stats.byLabel['step:dup/x']).toMatchObject({ downloads: 1 });
+    expect(Array.from(dup.xx.data as Float32Array)).toEqual([...x, ...x]);
+  }, 60_000);
 });
