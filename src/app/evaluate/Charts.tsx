@@ -121,7 +121,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .join('text')
       .attr('font-size', 11)
       .attr('font-weight', (d) => (d.source === 'bundle' ? 700 : 400))
-      .attr('fill', labelColor)
+      .style('fill', labelColor) // inline style: the chart stylesheet colours svg text
       .attr('data-source', (d) => d.source)
       .text((d) => d.method);
     const sizes = texts.nodes().map((n) => {
@@ -144,8 +144,8 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .attr('x2', ({ i }) => leaderEnd(px[i].x, px[i].y, boxes[i]).x)
       .attr('y2', ({ i }) => leaderEnd(px[i].x, px[i].y, boxes[i]).y)
       .attr('stroke', ({ d }) => labelColor(d))
-      .attr('stroke-opacity', 0.6)
-      .attr('stroke-width', 0.8);
+      .attr('stroke-opacity', 0.8)
+      .attr('stroke-width', 1);
     pts.append('title').text((d) => `${d.method} (${d.sourceLabel}): vision ${d.vision.toFixed(3)}, imagery ${d.imagery.toFixed(3)}`);
     const legend = svg.append('g').attr('transform', `translate(${m.left},${H - 22})`);
     legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');
