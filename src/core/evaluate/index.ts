@@ -21,3 +21,5 @@ export * from './dashboardData.ts';
 export * from './demoMetricPack.ts';
 export * from './brainModel.ts';
 export * from './bundleEval.ts';
+export * from './encodingPack.ts';
+export * from './labelLayout.ts';
