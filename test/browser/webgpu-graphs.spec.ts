@@ -4,8 +4,10 @@
 // view's decoder and the pack's lowLevelDecoder), the demo model pack's stages (§12), and the
 // stand-in metric pack's networks. They are built here in Node, served to the page through
 // page.route, and run in the page with executionProviders ['webgpu'] only. A WebGPU session that
-// throws (the generation service would then move the stage to wasm) or diverges fails the test; the
-// nodes ORT placed on the CPU are logged (shape arithmetic legitimately stays there).
+// throws (the generation service would then move the stage to wasm), diverges, or has a node that
+// ORT placed on the CPU EP other than shape arithmetic (its verbose placement log) fails the test.
+// Run: MIRAGE_TEST_PORT=5201 npx playwright test test/browser/webgpu-graphs.spec.ts (WEBGPU_GRAPHS=<regex>
+// restricts the graphs, e.g. '^pack/').
 import { expect, test, type Page } from '@playwright/test';
 import * as onnxModule from 'onnx-proto';
 import { buildDemoModelPack } from '../../src/core/generate/demoPack.ts';
