@@ -5,6 +5,7 @@
 // exercised at the exact shapes a real pack would feed it. It does not make meaningful images.
 import type { ShardSink } from '../bundle/writer.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
+import { conv2d } from '../simulate/encoders.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
 import { Rng } from './rng.ts';
 
@@ -148,7 +149,7 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
     g.input('latents', 'float32', ['batch', REAL.vdvaeLatents]).input('prior_noise', 'float32', ['batch', REAL.vdvaePriorNoise]);
     const last = g.op('Slice', ['latents', g.int64s([REAL.vdvaeLatents - 16384]), g.int64s([REAL.vdvaeLatents]), g.int64s([1])]);
     const z = g.op('Reshape', [last, g.int64s([-1, 16, 32, 32])]);
-    const conv = g.op('Conv', [z, g.floats(randn(rng, 12 * 16, 0.3), [12, 16, 1, 1])]);
+    const conv = conv2d(g, [z, g.floats(randn(rng, 12 * 16, 0.3), [12, 16, 1, 1])], [1, 1]);
     const img = g.op('Transpose', [g.op('DepthToSpace', [conv], { blocksize: 2, mode: 'CRD' })], { perm: [0, 2, 3, 1] });
     const nz = g.op('Reshape', [g.op('Slice', ['prior_noise', g.int64s([0]), g.int64s([12288]), g.int64s([1])]), g.int64s([-1, 64, 64, 3])]);
     g.op('Tanh', [g.op('Add', [img, g.op('Mul', [nz, g.floats([0.05], [1])])])], undefined, 'px');
@@ -160,7 +161,7 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
     const g = new GraphBuilder('effnet_encoder_standin');
     g.input('images', 'float32', ['batch', 3, 768, 768]);
     const p = g.op('AveragePool', ['images'], { kernel_shape: [32, 32], strides: [32, 32] });
-    g.op('Conv', [p, g.floats(randn(rng, 16 * 3, 0.5), [16, 3, 1, 1])], undefined, 'latents');
+    g.op('Identity', [conv2d(g, [p, g.floats(randn(rng, 16 * 3, 0.5), [16, 3, 1, 1])], [1, 1])], undefined, 'latents');
     g.output('latents', 'float32', ['batch', 16, 24, 24]);
     graphs.latentEncoder = g.toBytes();
   }
@@ -170,7 +171,7 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
     g.input('x', 'float32', ['batch', 16, 24, 24]).input('r', 'float32', ['batch']);
     g.input('clip_text', 'float32', ['batch', 77, 1280]).input('clip_text_pooled', 'float32', ['batch', 1, 1280]);
     g.input('clip_img', 'float32', ['batch', 1, 768]);
-    const cx = g.op('Conv', ['x', g.floats(randn(rng, 256, 0.1), [16, 16, 1, 1])]);
+    const cx = conv2d(g, ['x', g.floats(randn(rng, 256, 0.1), [16, 16, 1, 1])], [1, 1]);
     const ti = g.op('MatMul', ['clip_img', g.floats(randn(rng, 768 * 16, 0.02), [768, 16])]);
     const tt = g.op('MatMul', [g.op('ReduceMean', ['clip_text'], { axes: [1], keepdims: 1 }), g.floats(randn(rng, 1280 * 16, 0.02), [1280, 16])]);
     const tp = g.op('MatMul', ['clip_text_pooled', g.floats(randn(rng, 1280 * 16, 0.02), [1280, 16])]);
@@ -185,8 +186,8 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
     const g = new GraphBuilder('stage_b_standin');
     g.input('x', 'float32', ['batch', 4, 256, 256]).input('r', 'float32', ['batch']);
     g.input('effnet', 'float32', ['batch', 16, 24, 24]).input('clip', 'float32', ['batch', 1, 1280]);
-    const cx = g.op('Conv', ['x', g.floats(randn(rng, 16, 0.1), [4, 4, 1, 1])]);
-    const e = g.op('Conv', ['effnet', g.floats(randn(rng, 64, 0.2), [4, 16, 1, 1])]);
+    const cx = conv2d(g, ['x', g.floats(randn(rng, 16, 0.1), [4, 4, 1, 1])], [1, 1]);
+    const e = conv2d(g, ['effnet', g.floats(randn(rng, 64, 0.2), [4, 16, 1, 1])], [1, 1]);
     const nc = g.op('Slice', [g.op('Shape', [e]), g.int64s([0]), g.int64s([2]), g.int64s([0])]);
     const sizes = g.op('Concat', [nc, g.int64s([256, 256])], { axis: 0 });
     const up = g.op('Resize', [e, '', '', sizes], { mode: 'nearest' });
@@ -200,7 +201,7 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
   {
     const g = new GraphBuilder('stage_a_standin');
     g.input('latents', 'float32', ['batch', 4, 256, 256]);
-    const c = g.op('Conv', ['latents', g.floats(randn(rng, 48 * 4, 0.5), [48, 4, 1, 1])]);
+    const c = conv2d(g, ['latents', g.floats(randn(rng, 48 * 4, 0.5), [48, 4, 1, 1])], [1, 1]);
     g.op('Sigmoid', [g.op('DepthToSpace', [c], { blocksize: 4, mode: 'CRD' })], undefined, 'images');
     g.output('images', 'float32', ['batch', 3, 1024, 1024]);
     graphs.pixelDecoder = g.toBytes();
@@ -209,7 +210,7 @@ export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; p
   {
     const g = new GraphBuilder('clip_vit_l14_standin');
     g.input('pixel_values', 'float32', ['batch', 3, 224, 224]);
-    const patches = g.op('Conv', ['pixel_values', g.floats(randn(rng, 16 * 3 * 14 * 14, 0.05), [16, 3, 14, 14])], { strides: [14, 14] });
+    const patches = conv2d(g, ['pixel_values', g.floats(randn(rng, 16 * 3 * 14 * 14, 0.05), [16, 3, 14, 14])], [14, 14], { strides: [14, 14] });
     const seq = g.op('Transpose', [g.op('Reshape', [patches, g.int64s([0, 16, 256])])], { perm: [0, 2, 1] });
     const tokens = g.op('MatMul', [seq, g.floats(randn(rng, 16 * 1024, 0.3), [16, 1024])]);
     const cls = g.op('Add', [g.op('ReduceMean', [tokens], { axes: [1], keepdims: 1 }), g.floats(randn(rng, 1024, 0.1), [1, 1, 1024])]);

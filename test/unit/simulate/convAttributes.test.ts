@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as onnxModule from 'onnx-proto';
 import { buildEncoderGraphs, ENCODER_NAMES } from '../../../src/core/simulate/encoders.ts';
 import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
+import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';
 import { MemoryStore } from '../generate/memory.ts';
 
 type OnnxNs = typeof onnxModule.onnx;
@@ -35,5 +36,13 @@ describe('demo graphs are written for the WebGPU EP', () => {
     const store = new MemoryStore();
     await buildDemoModelPack(store, { seed: 2, encoders: enc, trainImages: 40 });
     for (const [path, bytes] of store.files) if (path.endsWith('.onnx')) expect(convsMissingAttributes(bytes), path).toEqual([]);
+  }, 60_000);
+
+  it('so does every Conv of the stand-in pack (real signatures, tiny weights)', async () => {
+    const store = new MemoryStore();
+    await buildStandInPack(store, { seed: 2 });
+    const graphs = [...store.files].filter(([p]) => p.endsWith('.onnx'));
+    expect(graphs.length).toBe(7);
+    for (const [path, bytes] of graphs) expect(convsMissingAttributes(bytes), path).toEqual([]);
   }, 60_000);
 });
