@@ -101,6 +101,8 @@ const api: GenerateWorkerApi = {
       trueCaption: r.trueCaption,
       settings: r.settings,
       timings: r.timings,
+      sampler: r.sampler,
+      transfers: { uploads: r.transfers.uploads, uploadBytes: r.transfers.uploadBytes, downloads: r.transfers.downloads, downloadBytes: r.transfers.downloadBytes, gpuHandoffs: r.transfers.gpuHandoffs, stepGraphRuns: r.transfers.stepGraphRuns },
     };
     return transfer(reply, bitmaps([lowLevel, enhanced, ...candidates]));
   },

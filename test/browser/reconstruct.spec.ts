@@ -167,6 +167,8 @@ async function attemptReconstruction(page: Page, setRtts: (r: number[]) => void)
   expect(painted.w).toBeGreaterThan(0);
   expect(painted.alpha).toBe(255);
   expect(painted.sum).toBeGreaterThan(0);
+  // the page says what crossed between CPU and GPU: on WebGPU the step graphs hand the latent on
+  await expect(result.getByTestId('rc-transfers')).toContainText(/sampler: ONNX step graphs.*[1-9]\d* GPU hand-offs/);
   return page.evaluate(() => {
     const r = window.mirageReconstruct!.last()!;
     return {

@@ -76,6 +76,9 @@ export interface ReconstructReply {
   trueCaption: string;
   settings: GenerateSettings;
   timings: Record<PipelineStage, number>;
+  /** Which sampler ran and what crossed between CPU and GPU (pipeline.ts, docs/model-packs.md). */
+  sampler: 'graphs' | 'typescript';
+  transfers: { uploads: number; uploadBytes: number; downloads: number; downloadBytes: number; gpuHandoffs: number; stepGraphRuns: number };
 }
 
 export interface GenerateWorkerApi {

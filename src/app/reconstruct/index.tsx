@@ -124,7 +124,10 @@ const CandidateGrid = memo(function CandidateGrid({ candidates, scores, best }: 
   );
 });
 
-function Timings({ t }: { t: ReconstructReply['timings'] }) {
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+function Timings({ t, r }: { t: ReconstructReply['timings']; r: ReconstructReply }) {
+  const x = r.transfers;
   const total = PIPELINE_STAGES.reduce((a, s) => a + t[s], 0);
   return (
     <table className="rc-timings">
@@ -139,6 +142,12 @@ function Timings({ t }: { t: ReconstructReply['timings'] }) {
         <tr>
           <td>total</td>
           <td>{total.toFixed(0)} ms</td>
+        </tr>
+        <tr data-testid="rc-transfers" title="ONNX Runtime tensors crossing between CPU and GPU in this run (counted by the pipeline)">
+          <td>{r.sampler === 'graphs' ? 'sampler: ONNX step graphs' : 'sampler: TypeScript'}</td>
+          <td>
+            {x.gpuHandoffs} GPU hand-offs · {x.uploads} uploads ({kb(x.uploadBytes)}) · {x.downloads} downloads ({kb(x.downloadBytes)})
+          </td>
         </tr>
       </tbody>
     </table>
@@ -191,7 +200,7 @@ const Result = memo(function Result({ r, manifest, title }: { r: ReconstructRepl
       </dl>
       <h4>candidates (retrieval score = cosine of encoded hidden states to the decoded retrieval embedding)</h4>
       <CandidateGrid candidates={r.candidates} scores={r.scores} best={r.best} />
-      <Timings t={r.timings} />
+      <Timings t={r.timings} r={r} />
     </section>
   );
 });
