@@ -446,7 +446,11 @@ async function fidelityCurve(ctx: BenchContext, quick: boolean, gemm: GemmName) 
   return { head: `synthetic [${q}, ${NVOX}]: 512 latent directions with singular values ∝ i^-0.75 plus a 20% noise floor; ${nFid} N(0,1) trials; float16 factors`, curve };
 }
 
-/** Samples RSS and the load average while the long run goes (peak RSS of the weights import alone). */
+/**
+ * Samples RSS and the load average while the long run goes. The timer only fires when the import
+ * waits on I/O (the kernels run without yielding a macrotask), so it can miss peaks: the OS's maxRSS
+ * (`processMax`) is the reliable peak.
+ */
 function sampler(everyMs: number) {
   let peak = 0;
   const loads: number[][] = [];
