@@ -66,8 +66,12 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   const session = useRef<SessionReconstruction[]>([]);
   const available = !!manifest && ((manifest.reconstructions?.length ?? 0) > 0 || sessionReconstructions().length > 0);
 
+  // The store may hand in a new manifest object for the same bundle (e.g. after verification): that
+  // must not restart a finished evaluation, so run() depends on the location and on a manifest being
+  // there, not on the manifest object (the worker reads the bundle from the location itself).
+  const hasManifest = !!manifest;
   const run = useCallback(() => {
-    if (!location || !manifest) return;
+    if (!location || !hasManifest) return;
     session.current = sessionReconstructions();
     const req = requestFor(location, size, session.current);
     const id = ++runId.current;
@@ -89,7 +93,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
           else setStatus({ kind: 'error', message: [err?.message ?? String(e), err?.file && `file ${err.file}`, err?.field && `field ${err.field}`].filter(Boolean).join(' — ') });
         },
       );
-  }, [location, manifest, size]);
+  }, [location, hasManifest, size]);
 
   const cancel = useCallback(() => {
     void evaluateClient().cancel();
