@@ -12,7 +12,7 @@ import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import { PackFileSchema, PackPathSchema as relPath, PackProvenanceSchema, TensorSpecSchema } from '../generate/modelPack.ts';
 import type { TensorSpec } from '../generate/modelPack.ts';
-import { GraphBuilder } from '../onnx/builder.ts';
+import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import type { Matrix } from '../tensor/matrix.ts';
 import { matrix } from '../tensor/matrix.ts';
 import type { FloatImage } from './image.ts';
@@ -284,7 +284,7 @@ export function standInNetworkGraph(net: FeatureNetwork, seed: number): GraphBui
   const kernel = S - (grid - 1) * stride;
   const pooled = g.op('AveragePool', ['pixel_values'], { kernel_shape: [kernel, kernel], strides: [stride, stride] });
   const nF = spatial ? (ref.outputShape[1] as number) : 16;
-  const conv = g.op('Conv', [pooled, g.floats(randn(rng, nF * 27, 0.3), [nF, 3, 3, 3])], { pads: [1, 1, 1, 1] });
+  const conv = conv2d(g, [pooled, g.floats(randn(rng, nF * 27, 0.3), [nF, 3, 3, 3])], [3, 3], { pads: [1, 1, 1, 1] });
   if (spatial) {
     g.node('Relu', [conv], ['features']);
     return g;

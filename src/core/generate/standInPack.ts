@@ -4,8 +4,7 @@
 // Built by the test suite and the benchmark (never committed as binaries), so the whole pipeline is
 // exercised at the exact shapes a real pack would feed it. It does not make meaningful images.
 import type { ShardSink } from '../bundle/writer.ts';
-import { GraphBuilder } from '../onnx/builder.ts';
-import { conv2d } from '../simulate/encoders.ts';
+import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
 import { Rng } from './rng.ts';
 

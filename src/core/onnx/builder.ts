@@ -186,3 +186,12 @@ export class GraphBuilder {
     return onnx.ModelProto.encode(onnx.ModelProto.create(this.toModel())).finish();
   }
 }
+
+/**
+ * A 2-D Conv node with every attribute written out. onnxruntime-web's WebGPU EP rejects a Conv whose
+ * `dilations` attribute is absent ("dilations should be 2D", test/browser/webgpu-graphs.spec.ts),
+ * although ONNX defines the default (1 per spatial axis); writing the defaults keeps the math identical.
+ */
+export function conv2d(g: GraphBuilder, inputs: string[], kernel: [number, number], opts: { strides?: [number, number]; pads?: [number, number, number, number] } = {}): string {
+  return g.op('Conv', inputs, { kernel_shape: kernel, strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: [1, 1], group: 1 });
+}

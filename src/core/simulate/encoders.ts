@@ -2,7 +2,7 @@
 // graph (src/core/onnx) and run with onnxruntime-web. They play MIRAGE's roles (REFERENCE.md §3) at
 // toy sizes (dims.ts); none is a trained network. docs/simulation.md ("Demo encoders") lists what each
 // stands in for. Weights come from the seed (and, for the image encoder's centring, the training set).
-import { GraphBuilder } from '../onnx/builder.ts';
+import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
 import {
   BLURRY_DIM,
@@ -110,14 +110,6 @@ function transposeSq(m: Float32Array, n: number): Float32Array {
 
 // ---------- graphs ----------
 
-/**
- * A 2-D Conv node with every attribute written out. onnxruntime-web's WebGPU EP rejects a Conv whose
- * `dilations` attribute is absent ("dilations should be 2D", test/browser/webgpu-graphs.spec.ts),
- * although ONNX defines the default (1 per spatial axis); writing the defaults keeps the math identical.
- */
-export function conv2d(g: GraphBuilder, inputs: string[], kernel: [number, number], opts: { strides?: [number, number]; pads?: [number, number, number, number] } = {}): string {
-  return g.op('Conv', inputs, { kernel_shape: kernel, strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: [1, 1], group: 1 });
-}
 
 /** Pre-projection features of the image encoder: 16x8x8 conv features then 4x4x4 oriented energy. */
 export const IMAGE_FEATURES = 16 * 8 * 8 + 4 * 4 * 4;
