@@ -41,7 +41,8 @@ export class PackSessions {
   readonly executionProviders: string[];
   /**
    * Stages moved to wasm because WebGPU could not run one of their kernels, with the reason (e.g. a
-   * 1-D Conv, which the WebGPU EP does not implement). Shown by the page next to the WebGPU badge.
+   * Conv without explicit `dilations`, which the WebGPU EP rejects; a pack from an older build or a real
+   * model may still carry one). Shown by the page next to the WebGPU badge.
    */
   readonly fallbacks = new Map<StageName, string>();
 
