@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: unit tests (vitest), then the browser tests (playwright with Debian's chromium and
+// `npm test`: static checks (tsc, eslint), unit tests (vitest), then the browser tests (playwright with Debian's chromium and
 // WebGPU) against the demo bundle, built first if missing. Runs every stage, prints a summary and
 // exits non-zero if any stage failed.
 //   npm test -- --unit       unit tests only
@@ -25,6 +25,8 @@ async function stage(name, fn) {
 
 await ensureInstalled();
 if (!onlyBrowser) {
+  await stage('type-check (tsc)', async () => (await run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json'])).code === 0);
+  await stage('lint (eslint)', async () => (await run('npx', ['eslint', 'src', 'workers', 'cli', 'bench', 'scripts', 'test'])).code === 0);
   await stage('unit tests (vitest)', async () => (await run('npx', ['vitest', 'run'])).code === 0);
 }
 if (!onlyUnit) {
