@@ -3,38 +3,22 @@
 // the query string; the result is left on window.__benchDone for bench/lib-browser.ts to collect.
 import { webgpuAdapterInfo } from '../../src/core/decode/backend.ts';
 import { MIRAGE_HEADS, runDecodeBench } from '../decodeBenchCore.ts';
+import { log, params as q, runBenchPage } from './page.ts';
 
-declare global {
-  interface Window {
-    __benchDone?: { ok: true; result: unknown } | { ok: false; error: string };
-  }
-}
-
-const q = new URLSearchParams(location.search);
-const logEl = document.getElementById('log')!;
-const log = (m: string) => {
-  console.log(m);
-  logEl.textContent += `\n${m}`;
-};
-
-(async () => {
-  try {
-    const names = (q.get('heads') ?? '').split(',').filter(Boolean);
-    const heads = names.length ? MIRAGE_HEADS.filter((h) => names.includes(h.name)) : MIRAGE_HEADS;
-    const adapter = await webgpuAdapterInfo();
-    log(`webgpu adapter: ${JSON.stringify(adapter)}; crossOriginIsolated=${crossOriginIsolated}`);
-    const res = await runDecodeBench({
-      env: 'chromium',
-      backends: ['webgpu', 'wasm'],
-      voxels: Number(q.get('voxels') ?? 15724),
-      heads,
-      batches: (q.get('batches') ?? '1,18').split(',').map(Number),
-      reps: Number(q.get('reps') ?? 3),
-      wasmPaths: q.get('wasm') ?? undefined,
-      log,
-    });
-    window.__benchDone = { ok: true, result: { ...res, adapter, userAgent: navigator.userAgent, crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency } };
-  } catch (e) {
-    window.__benchDone = { ok: false, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) };
-  }
-})();
+runBenchPage(async () => {
+  const names = (q.get('heads') ?? '').split(',').filter(Boolean);
+  const heads = names.length ? MIRAGE_HEADS.filter((h) => names.includes(h.name)) : MIRAGE_HEADS;
+  const adapter = await webgpuAdapterInfo();
+  log(`webgpu adapter: ${JSON.stringify(adapter)}; crossOriginIsolated=${crossOriginIsolated}`);
+  const res = await runDecodeBench({
+    env: 'chromium',
+    backends: ['webgpu', 'wasm'],
+    voxels: Number(q.get('voxels') ?? 15724),
+    heads,
+    batches: (q.get('batches') ?? '1,18').split(',').map(Number),
+    reps: Number(q.get('reps') ?? 3),
+    wasmPaths: q.get('wasm') ?? undefined,
+    log,
+  });
+  return { ...res, adapter };
+});
