@@ -6,10 +6,13 @@
 // GNet (St-Yves et al. 2023; the `GNet8_Encoder` MindEye2 and MIRAGE call) takes float32 NCHW
 // [batch, 3, 227, 227], RGB in [0, 1]: each image is converted to a uint8 PIL image, resized to
 // 227x227 with LANCZOS, divided by 255; the network subtracts its training input mean internally.
-// It returns [batch, nv] with nv the subject's nsdgeneral voxel count (subject 1: 15724). We resize
-// bilinearly (antialiased; our only resampler) — `preprocess.referenceResample` records what the
-// original used — and the manifest carries the size, the uint8 rounding and mean/std so another
-// encoder (or an export with a different input size) plugs in by editing the manifest only.
+// It returns [batch, nv] with nv the subject's nsdgeneral voxel count (subject 1: 15724).
+// `preprocess.resample: "pil-lanczos"` reproduces that exactly: the image goes to uint8, then
+// through Pillow's LANCZOS resampler (src/core/generate/enhance.ts, byte-identical to Pillow, checked
+// against test/fixtures/evaluate/gnet_preprocess.json), then /255. The default "bilinear" is torch's
+// antialiased bilinear resize (what the stand-in's numpy/torch fixture uses). The manifest carries the
+// size, the resampler, the uint8 rounding and mean/std so another encoder (or an export with a
+// different input size) plugs in by editing the manifest only.
 import { z } from 'zod';
 import { BundleError } from '../bundle/errors.ts';
 import type { Manifest } from '../bundle/manifest.ts';
@@ -24,6 +27,7 @@ import type { FeatureRunner } from './featurePacks.ts';
 import { readPackFile } from './featurePacks.ts';
 import { toRgb, type FloatImage } from './image.ts';
 import { resizeBilinear } from './resize.ts';
+import { resizeLanczos } from '../generate/enhance.ts';
 
 export const ENCODING_PACK_FORMAT = 'mirage-encoding-pack';
 export const ENCODING_PACK_VERSION = 1;
@@ -38,6 +42,11 @@ export const EncodingPreprocessSchema = z.object({
   height: z.number().int().positive(),
   width: z.number().int().positive(),
   antialias: z.boolean(),
+  /**
+   * "bilinear" (default): torch bilinear (antialias as above) on float pixels; "pil-lanczos": GNet's
+   * own path, uint8 image -> Pillow LANCZOS -> /255 (byte-exact with Pillow).
+   */
+  resample: z.enum(['bilinear', 'pil-lanczos']).optional(),
   /** round to 1/255 steps after resizing (GNet goes through a uint8 PIL image) */
   quantize: z.boolean(),
   mean: z.array(z.number()).length(3),
@@ -162,9 +171,21 @@ export function checkEncodingPackForBundle(pack: LoadedEncodingPack, manifest: P
   }
 }
 
+/** GNet's resize: to a uint8 RGB image (rounded), Pillow's LANCZOS to the pack's size, back to [0, 1]. */
+function lanczosLikePil(img: FloatImage, p: EncodingPreprocess): FloatImage {
+  const rgb = toRgb(img);
+  const bytes = new Uint8Array(rgb.data.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.min(255, Math.max(0, Math.round(rgb.data[i] * 255)));
+  const src = { width: rgb.width, height: rgb.height, data: bytes };
+  const out = rgb.width === p.width && rgb.height === p.height ? src : resizeLanczos(src, p.width, p.height);
+  const data = new Float32Array(out.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = out.data[i] / 255;
+  return { data, width: p.width, height: p.height, channels: 3 };
+}
+
 /** Resize + optional uint8 rounding + Normalize -> CHW float32 at the pack's input size. */
 export function preprocessForEncoding(img: FloatImage, p: EncodingPreprocess): Float32Array {
-  const r = toRgb(img.width === p.width && img.height === p.height ? img : resizeBilinear(img, p.height, p.width, { antialias: p.antialias }));
+  const r = p.resample === 'pil-lanczos' ? lanczosLikePil(img, p) : toRgb(img.width === p.width && img.height === p.height ? img : resizeBilinear(img, p.height, p.width, { antialias: p.antialias }));
   const n = p.width * p.height;
   const out = new Float32Array(3 * n);
   for (let c = 0; c < 3; c++) {
