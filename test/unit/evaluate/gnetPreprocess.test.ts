@@ -4,7 +4,9 @@ import { preprocessForEncoding, type EncodingPreprocess } from '../../../src/cor
 import { fromUint8 } from '../../../src/core/evaluate/image.ts';
 
 // test/fixtures/gen/evaluate_gnet_preprocess.py: Pillow's Image.resize((227, 227), Image.LANCZOS)
-const fx = JSON.parse(readFileSync(new URL('../../fixtures/evaluate/gnet_preprocess.json', import.meta.url), 'utf8')) as {
+const fx = JSON.parse(
+  readFileSync(new URL('../../fixtures/evaluate/gnet_preprocess.json', import.meta.url), 'utf8'),
+) as {
   size: number;
   cases: { height: number; width: number; input: string; lanczos: string }[];
 };
@@ -21,14 +23,18 @@ const gnet = (resample: EncodingPreprocess['resample']): EncodingPreprocess => (
 });
 
 describe('GNet preprocessing (resample "pil-lanczos")', () => {
-  it.each(fx.cases.map((c, i) => [i, c] as const))('case %i equals Pillow LANCZOS / 255 exactly, in CHW order', (_, c) => {
-    const chw = preprocessForEncoding(fromUint8(bytes(c.input), c.width, c.height, 3), gnet('pil-lanczos'));
-    const want = bytes(c.lanczos); // HWC uint8
-    const n = fx.size * fx.size;
-    let worst = 0;
-    for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) worst = Math.max(worst, Math.abs(chw[ch * n + i] * 255 - want[i * 3 + ch]));
-    expect(worst).toBeLessThan(1e-3);
-  });
+  it.each(fx.cases.map((c, i) => [i, c] as const))(
+    'case %i equals Pillow LANCZOS / 255 exactly, in CHW order',
+    (_, c) => {
+      const chw = preprocessForEncoding(fromUint8(bytes(c.input), c.width, c.height, 3), gnet('pil-lanczos'));
+      const want = bytes(c.lanczos); // HWC uint8
+      const n = fx.size * fx.size;
+      let worst = 0;
+      for (let i = 0; i < n; i++)
+        for (let ch = 0; ch < 3; ch++) worst = Math.max(worst, Math.abs(chw[ch * n + i] * 255 - want[i * 3 + ch]));
+      expect(worst).toBeLessThan(1e-3);
+    },
+  );
 
   it('differs from the bilinear path (the resampler is really switched)', () => {
     const c = fx.cases[0];
