@@ -30,8 +30,20 @@ let session: CortexSession | null = null;
 let product: TfRegionProduct | null = null;
 let backendOrder: BackendName[] = DEFAULT_ORDER;
 
-/** Uploads the session's heads to the first backend of the order that works. */
-async function startBackend(s: CortexSession): Promise<void> {
+/**
+ * Uploads the session's heads to the first backend of the order that works. Starts are serialised:
+ * tfjs has one active backend per realm, and two overlapping starts (React's development double
+ * effect calls loadSubject twice) would switch it under each other ("Backend 'wasm' has not yet
+ * been initialized").
+ */
+let backendChain: Promise<void> = Promise.resolve();
+function startBackend(s: CortexSession): Promise<void> {
+  const run = backendChain.then(() => (session === s ? startBackendNow(s) : undefined));
+  backendChain = run.catch(() => undefined);
+  return run;
+}
+
+async function startBackendNow(s: CortexSession): Promise<void> {
   product?.dispose();
   product = null;
   const heads = s.engine.headNames.map((n) => s.engine.head(n));
