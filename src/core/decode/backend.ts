@@ -66,8 +66,21 @@ export async function webgpuAdapterInfo(): Promise<WebgpuAdapterInfo | null> {
   };
 }
 
+/**
+ * tfjs has one active backend per realm: two starts that overlap switch it under each other (one
+ * falls back for no reason, or a half-initialised backend is used). Every start in this realm waits
+ * for the previous one.
+ */
+let startChain: Promise<unknown> = Promise.resolve();
+
 /** Tries each backend in `order` and returns the first that starts and passes a tiny matMul check. */
-export async function createBackend(order: BackendName[], opts: BackendOptions = {}): Promise<DecoderBackend> {
+export function createBackend(order: BackendName[], opts: BackendOptions = {}): Promise<DecoderBackend> {
+  const run = startChain.then(() => createBackendNow(order, opts));
+  startChain = run.catch(() => undefined);
+  return run;
+}
+
+async function createBackendNow(order: BackendName[], opts: BackendOptions): Promise<DecoderBackend> {
   const failures: string[] = [];
   for (const name of order) {
     try {
