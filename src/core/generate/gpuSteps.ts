@@ -227,8 +227,11 @@ export function diffuseGraph(rowDims: number[], batch: number): GraphBuilder {
 export function splitRowsGraph(rowDims: number[], batch: number): GraphBuilder {
   const g = new GraphBuilder('mirage-split-rows').input('x', 'float32', [batch, ...rowDims]);
   const outs = Array.from({ length: batch }, (_, k) => `row_${k}`);
+  // One Slice per row, not one Split: WebGPU binds every output of a node as a storage buffer and
+  // allows 8 per compute stage, so a Split into MIRAGE's 16 candidates fails validation (and the
+  // chain's results go silently wrong) where 3 candidates happened to fit.
   if (batch === 1) g.node('Identity', ['x'], outs);
-  else g.node('Split', ['x', g.int64s(new Array(batch).fill(1), 'split')], outs, { axis: 0 });
+  else outs.forEach((o, k) => g.node('Slice', ['x', g.int64s([k], `start_${k}`), g.int64s([k + 1], `end_${k}`), g.int64s([0], 'axis0')], [o]));
   for (const o of outs) g.output(o, 'float32', [1, ...rowDims]);
   return g;
 }
