@@ -111,11 +111,11 @@ test('select V1, silence it: the image-head change equals the CPU reference; scr
     return { w: a.w, diff };
   });
   expect(recon.w).toBeGreaterThan(0);
-  // Silencing V1 changes the reconstruction: its chosen image or its caption (the demo's prior can
-  // land on the same displayed candidate while the prompt head moves the caption).
+  // Silencing V1 changes the reconstructed image (identical pixels here once meant the WebGPU step
+  // graphs had failed validation, see test/unit/generate/stepGraphsWebgpuLimits.test.ts).
   const captions = [await page.getByTestId('cortex-recon-before-caption').innerText(), await page.getByTestId('cortex-recon-after-caption').innerText()];
   console.log(`perturbed reconstruction: pixel L1 difference ${recon.diff}; captions ${captions.join(' -> ')}`);
-  expect(recon.diff > 0 || captions[0] !== captions[1]).toBe(true);
+  expect(recon.diff).toBeGreaterThan(0);
   await page.getByTestId('cortex-recon').evaluate((el) => el.scrollIntoView({ block: 'center' }));
   await page.getByTestId('cortex-recon').screenshot({ path: 'test-results/cortex-recon.png' });
 
