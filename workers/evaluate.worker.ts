@@ -18,6 +18,12 @@ ort.env.logLevel = 'error';
 
 let open: { key: string; bundle: Promise<Bundle> } | null = null;
 let controller: AbortController | null = null;
+/**
+ * The evaluation in flight. A new one aborts it and waits for it to settle before starting: two
+ * evaluations interleaving their onnxruntime-web sessions in this worker (React's development
+ * double effect starts the dashboard's run twice) could leave the second one hanging.
+ */
+let running: Promise<unknown> = Promise.resolve();
 
 function bundleFor(s: BundleSourceSpec): Promise<Bundle> {
   const key = s.kind === 'url' ? `url:${s.url}` : `files:${s.label}`;
@@ -33,11 +39,18 @@ function bundleFor(s: BundleSourceSpec): Promise<Bundle> {
 }
 
 const api: EvaluateWorkerApi = {
-  async evaluate(req, onProgress) {
+  evaluate(req, onProgress) {
     controller?.abort();
     const c = (controller = new AbortController());
-    const bundle = await bundleFor(req.bundle);
-    return evaluateBundle(bundle, { size: req.size, session: req.session, signal: c.signal, onProgress: onProgress && ((d, t, l) => void onProgress(d, t, l)) });
+    const previous = running;
+    const job = (async () => {
+      await previous.catch(() => undefined);
+      if (c.signal.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
+      const bundle = await bundleFor(req.bundle);
+      return evaluateBundle(bundle, { size: req.size, session: req.session, signal: c.signal, onProgress: onProgress && ((d, t, l) => void onProgress(d, t, l)) });
+    })();
+    running = job.catch(() => undefined);
+    return job;
   },
   async images(req, row) {
     const r = await rowImages(await bundleFor(req.bundle), row, req.session);
