@@ -13,7 +13,7 @@
 // runtime (counted).
 import { AbortError } from '../bundle/errors.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
-import { createSession, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
+import { createSession, releaseSessions, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
 import { batchNoise } from './rng.ts';
 import { ddpmCoefficients, noiseCond, stepLogSNRs } from './sampler.ts';
 
@@ -321,14 +321,7 @@ export class StepGraphs {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) {
-      try {
-        await (await s).release();
-      } catch {
-        /* a failed session has nothing to release */
-      }
-    }
-    this.sessions.clear();
+    await releaseSessions(this.sessions);
   }
 }
 

@@ -5,7 +5,7 @@
 // ('gpu-buffer'); `runTensors` takes and returns runtime tensors wherever they live, `run` returns
 // CPU values (downloading what the session left on the GPU). Both count every crossing (Transfers).
 import { BundleError } from '../bundle/errors.ts';
-import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
+import { createSession, releaseSessions, ort, type OrtSession } from '../onnx/runtime.ts';
 import { StepGraphs, Transfers } from './gpuSteps.ts';
 import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';
 
@@ -198,14 +198,7 @@ export class PackSessions {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) {
-      try {
-        await (await s).release();
-      } catch {
-        /* a failed session has nothing to release */
-      }
-    }
-    this.sessions.clear();
+    await releaseSessions(this.sessions);
     await this.steps.dispose();
   }
 }

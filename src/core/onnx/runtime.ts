@@ -60,3 +60,15 @@ export async function runFloat(
   if (!t) throw new Error(`ONNX session has no output "${output}" (has: ${Object.keys(res).join(', ')})`);
   return { data: t.data as Float32Array, dims: t.dims };
 }
+
+/** Releases every session of a cache (one that failed to build has nothing to release) and empties it. */
+export async function releaseSessions(sessions: Map<unknown, Promise<OrtSession>>): Promise<void> {
+  for (const s of sessions.values()) {
+    try {
+      await (await s).release();
+    } catch {
+      /* a failed session has nothing to release */
+    }
+  }
+  sessions.clear();
+}
