@@ -18,6 +18,7 @@ import { buildStandInPack, REAL } from '../src/core/generate/standInPack.ts';
 import { createSession, runFloat, type OrtSession } from '../src/core/onnx/runtime.ts';
 import { maxRelativeError } from '../src/core/tensor/vector.ts';
 import { MIRAGE_HEADS, NSD_SUBJ01_VOXELS, type BenchHead } from './decodeBenchCore.ts';
+import { timeIt } from './timing.ts';
 
 export const REGION_VOXELS = 1500;
 export const PERTURB_HEADS: HeadName[] = ['image', 'text', 'blurry'];
@@ -66,22 +67,6 @@ function makeHead(h: BenchHead, voxels: number, seed: number): LoadedHead {
   return { spec, A: rand(voxels * h.rank, seed, 0.05), B: rand(h.rank * out, seed + 1, 0.1), intercept: rand(out, seed + 2, 0.1) };
 }
 
-function stats(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { p50: q(0.5), p95: q(0.95) };
-}
-
-async function timeIt(fn: () => Promise<unknown>, reps: number, warmup: number) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  return stats(ms);
-}
 
 /** The VDVAE-signature stand-in decoder (docs/model-packs.md) from the stand-in model pack. */
 export async function standInLowLevelDecoder(): Promise<Uint8Array> {
