@@ -13,12 +13,12 @@
 //     every 500 ms), not with waitForFunction, whose in-page rAF polling shows up as long tasks.
 //  Run: `node bin/mirage.js bench generate` (MIRAGE_BENCH_PARTS=chromium for the browser part only).
 // WebGPU in headless Chromium here is SwiftShader (a CPU emulation): ratios, never GPU speed claims.
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { chromium, type CDPSession, type Page } from 'playwright-core';
-import { createServer } from 'vite';
+import { build as viteBuild, createServer, preview as vitePreview } from 'vite';
 import { writeAtomically } from '../cli/lib/fsSink.ts';
 import { FsShardSource } from '../cli/lib/fsSource.ts';
 import { loadModelPack } from '../src/core/generate/modelPack.ts';
@@ -196,10 +196,41 @@ async function chromiumPart(ctx: BenchContext, results: Record<string, unknown>)
     ctx.log('building the mini reconstruction bundle + demo pack');
     await writeAtomically(join(REPO_DIR, RECON_DIR), (sink) => writeMiniReconBundle(sink));
   }
-  // 2. Chromium: the app page, WebGPU vs wasm, longest main-thread task.
-  const server = await createServer({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', server: { host: '127.0.0.1', port: 5293, strictPort: false, hmr: false } });
-  await server.listen();
-  const base = server.resolvedUrls?.local[0]?.replace(/\/$/, '');
+  // 2. Chromium: the app page, WebGPU vs wasm, longest main-thread task — on the production build
+  //    (what a deployment serves: React's production build) and on the dev server (`npm start`'s
+  //    default: React's development build, StrictMode double effects). MIRAGE_BENCH_BUILDS picks.
+  const builds = (process.env.MIRAGE_BENCH_BUILDS ?? 'production,development').split(',') as AppBuild[];
+  const perBuild: Record<string, unknown> = {};
+  for (const b of builds) perBuild[b] = await chromiumRuns(ctx, b);
+  results.chromium = perBuild;
+}
+
+type AppBuild = 'production' | 'development';
+
+/** Serves the app: the Vite dev server at the repo root, or a production build (vite build into a temp
+ *  folder, the test bundle copied beside it, vite preview). Returns the URL and a closer. */
+async function serveApp(kind: AppBuild): Promise<{ base: string; bundlePath: string; close: () => Promise<void> }> {
+  if (kind === 'development') {
+    const server = await createServer({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', server: { host: '127.0.0.1', port: 5293, strictPort: false, hmr: false } });
+    await server.listen();
+    return { base: server.resolvedUrls!.local[0].replace(/\/$/, ''), bundlePath: `/${RECON_DIR}/`, close: () => server.close() };
+  }
+  const outDir = mkdtempSync(join(os.tmpdir(), 'mirage-bench-dist-'));
+  await viteBuild({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', publicDir: false, build: { outDir, emptyOutDir: true } });
+  cpSync(join(REPO_DIR, RECON_DIR), join(outDir, 'recon-demo'), { recursive: true });
+  const server = await vitePreview({ configFile: join(REPO_DIR, 'vite.config.ts'), root: REPO_DIR, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 5294, strictPort: false } });
+  return {
+    base: server.resolvedUrls!.local[0].replace(/\/$/, ''),
+    bundlePath: '/recon-demo/',
+    close: async () => {
+      await server.close();
+      rmSync(outDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<string, unknown>> {
+  const { base, bundlePath, close } = await serveApp(build);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
@@ -219,7 +250,7 @@ async function chromiumPart(ctx: BenchContext, results: Record<string, unknown>)
         w.__beat = now;
       }, 20);
     });
-    await page.goto(`${base}/?bundle=${encodeURIComponent(`/${RECON_DIR}/`)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
+    await page.goto(`${base}/?bundle=${encodeURIComponent(bundlePath)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
     const browserRuns: Record<string, unknown> = {};
     for (const ep of ['webgpu', 'wasm'] as const) {
       const box = page.getByLabel('prefer WebGPU');
@@ -261,17 +292,18 @@ async function chromiumPart(ctx: BenchContext, results: Record<string, unknown>)
           return { ep: l.executionProvider, timings: l.timings, longestTaskMs: w.__longest, maxHeartbeatGapMs: w.__maxGap };
         });
         runs.push({ ...r, mainThreadTrace: summarizeMainThread(events), loadAverage: { before: loadBefore, after: loadavg() } });
-        ctx.log(`chromium ${ep}: ${JSON.stringify(runs.at(-1))}`);
+        ctx.log(`chromium ${build} ${ep}: ${JSON.stringify(runs.at(-1))}`);
       }
       await cdp.detach();
       browserRuns[ep] = runs;
     }
-    results.chromium = {
+    return {
+      build,
       browser: browser.version(),
       longestTask: 'longestTaskMs: PerformanceObserver longtask (wall, >= 50 ms only, else 0); mainThreadTrace: every main-thread task of the run from a CDP trace, wall (dur) and thread CPU (tdur)',
       imagesToPage: 'ImageBitmap at display size (<= 256 px), made and transferred by the worker; the page only drawImage()s', webgpuAdapter: 'SwiftShader if no GPU (CPU emulation)', candidates: ctx.quick ? 2 : 16, runs: browserRuns };
   } finally {
     await browser.close();
-    await server.close();
+    await close();
   }
 }
