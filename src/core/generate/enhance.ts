@@ -164,27 +164,26 @@ export function resizePil(img: RgbImage, width: number, height: number, filter: 
     rowOffset = first;
   }
   if (!needV) return { width, height, data: src };
+  // Vertical pass one output row at a time: each tap adds a whole source row to a row of int32
+  // accumulators (sequential memory; the same int32 sums in the same order as Pillow's per-pixel loop).
   const out = new Uint8Array(width * height * 3);
   const half = 1 << (PRECISION_BITS - 1);
+  const rowLen = srcW * 3;
+  const acc = new Int32Array(rowLen);
   for (let yy = 0; yy < height; yy++) {
     const ymin = cv.bounds[2 * yy] - rowOffset;
     const ymax = cv.bounds[2 * yy + 1];
     const kb = yy * cv.ksize;
-    for (let xx = 0; xx < srcW; xx++) {
-      let s0 = half;
-      let s1 = half;
-      let s2 = half;
-      for (let y = 0; y < ymax; y++) {
-        const w = cv.kk[kb + y];
-        const p = ((y + ymin) * srcW + xx) * 3;
-        s0 += src[p] * w;
-        s1 += src[p + 1] * w;
-        s2 += src[p + 2] * w;
-      }
-      const o = (yy * width + xx) * 3;
-      out[o] = clip8Fixed(s0);
-      out[o + 1] = clip8Fixed(s1);
-      out[o + 2] = clip8Fixed(s2);
+    acc.fill(half);
+    for (let y = 0; y < ymax; y++) {
+      const w = cv.kk[kb + y];
+      const p = (y + ymin) * rowLen;
+      for (let j = 0; j < rowLen; j++) acc[j] = (acc[j] + src[p + j] * w) | 0;
+    }
+    const o = yy * rowLen;
+    for (let j = 0; j < rowLen; j++) {
+      const v = acc[j];
+      out[o + j] = v >= ONE * 256 ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS;
     }
   }
   void srcH;
@@ -209,27 +208,29 @@ export function smoothFilter(img: RgbImage): RgbImage {
   const { width: w, height: h, data } = img;
   const out = data.slice(); // first/last row and first/last column stay as they are
   if (w < 3 || h < 3) return { width: w, height: h, data: out };
-  // _imaging.c divides each kernel value by the divisor in float32.
+  // _imaging.c divides each kernel value by the divisor in float32. Every product is a uint8 times
+  // one of two constants, so the float32 products come from two 256-entry tables (same values).
   const k1 = f32(1 / 13);
   const k5 = f32(5 / 13);
-  const kernel = [k1, k1, k1, k1, k5, k1, k1, k1, k1];
+  const by1 = new Float32Array(256);
+  const by5 = new Float32Array(256);
+  for (let v = 0; v < 256; v++) {
+    by1[v] = v * k1;
+    by5[v] = v * k5;
+  }
   const offset = f32(0 + 0.5); // "add one time for rounding"
-  // KERNEL1x3(row, x, k) = row[x-1]*k[0] + row[x]*k[1] + row[x+1]*k[2], each op in float32.
-  const k3 = (p: number, ka: number, kb: number, kc: number, c: number) =>
-    f32(f32(f32(data[p - 3 + c] * ka) + f32(data[p + c] * kb)) + f32(data[p + 3 + c] * kc));
+  const rowLen = w * 3;
   for (let y = 1; y < h - 1; y++) {
-    for (let x = 1; x < w - 1; x++) {
-      const pPrev = ((y - 1) * w + x) * 3;
-      const p0 = (y * w + x) * 3;
-      const pNext = ((y + 1) * w + x) * 3;
-      for (let c = 0; c < 3; c++) {
-        // Pillow's order: row y+1 with kernel[0..2], row y with kernel[3..5], row y-1 with kernel[6..8].
-        let s = offset;
-        s = f32(s + k3(pNext, kernel[0], kernel[1], kernel[2], c));
-        s = f32(s + k3(p0, kernel[3], kernel[4], kernel[5], c));
-        s = f32(s + k3(pPrev, kernel[6], kernel[7], kernel[8], c));
-        out[p0 + c] = clip8Float(s);
-      }
+    const p0 = y * rowLen;
+    const pNext = p0 + rowLen;
+    const pPrev = p0 - rowLen;
+    for (let i = 3; i < rowLen - 3; i++) {
+      // KERNEL1x3(row, x, k) = row[x-1]*k[0] + row[x]*k[1] + row[x+1]*k[2], each op in float32;
+      // Pillow's order: row y+1, then row y (centre weight 5/13), then row y-1.
+      let s = f32(offset + f32(f32(by1[data[pNext + i - 3]] + by1[data[pNext + i]]) + by1[data[pNext + i + 3]]));
+      s = f32(s + f32(f32(by1[data[p0 + i - 3]] + by5[data[p0 + i]]) + by1[data[p0 + i + 3]]));
+      s = f32(s + f32(f32(by1[data[pPrev + i - 3]] + by1[data[pPrev + i]]) + by1[data[pPrev + i + 3]]));
+      out[p0 + i] = clip8Float(s);
     }
   }
   return { width: w, height: h, data: out };
@@ -239,22 +240,32 @@ export function smoothFilter(img: RgbImage): RgbImage {
 // Image.blend(degenerate, image, factor): out = deg + factor·(img − deg) in float32, truncated;
 // clipped to [0, 255] only when factor lies outside [0, 1] (as Blend.c does).
 
-function blendInto(out: Uint8Array, degenerate: (i: number) => number, image: Uint8Array, factor: number): void {
+/** Blend.c's result for one (degenerate, image) byte pair. */
+function blendValue(d: number, v: number, a: number, extrapolate: boolean): number {
+  const t = f32(d + f32(a * (v - d)));
+  if (extrapolate) return t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
+  return Math.trunc(t) & 0xff; // (UINT8) cast; stays in range when interpolating
+}
+
+/**
+ * Every (degenerate, image) byte pair's blend, as a 256x256 table indexed [d << 8 | v]: the blend
+ * of an image is then one lookup per byte (the same values as computing each one).
+ */
+function blendTable(factor: number): Uint8Array {
   const a = f32(factor);
   const extrapolate = !(a >= 0 && a <= 1);
-  for (let i = 0; i < image.length; i++) {
-    const d = degenerate(i);
-    const t = f32(d + f32(a * (image[i] - d)));
-    if (extrapolate) out[i] = t <= 0 ? 0 : t >= 255 ? 255 : Math.trunc(t);
-    else out[i] = Math.trunc(t) & 0xff; // (UINT8) cast; stays in range when interpolating
-  }
+  const lut = new Uint8Array(256 * 256);
+  for (let d = 0; d < 256; d++) for (let v = 0; v < 256; v++) lut[(d << 8) | v] = blendValue(d, v, a, extrapolate);
+  return lut;
 }
 
 /** `ImageEnhance.Sharpness(img).enhance(factor)`. */
 export function sharpness(img: RgbImage, factor: number): RgbImage {
   const smooth = smoothFilter(img).data;
-  const out = new Uint8Array(img.data.length);
-  blendInto(out, (i) => smooth[i], img.data, factor);
+  const lut = blendTable(factor);
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = lut[(smooth[i] << 8) | src[i]];
   return { width: img.width, height: img.height, data: out };
 }
 
@@ -280,8 +291,14 @@ export function greyMean(img: RgbImage): number {
 /** `ImageEnhance.Contrast(img).enhance(factor)`: blend with the grey level int(mean + 0.5). */
 export function contrast(img: RgbImage, factor: number): RgbImage {
   const mean = Math.trunc(greyMean(img) + 0.5);
-  const out = new Uint8Array(img.data.length);
-  blendInto(out, () => mean, img.data, factor);
+  const a = f32(factor);
+  const extrapolate = !(a >= 0 && a <= 1);
+  // the degenerate image is one grey level: a 256-entry table of the blend
+  const lut = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) lut[v] = blendValue(mean, v, a, extrapolate);
+  const src = img.data;
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = lut[src[i]];
   return { width: img.width, height: img.height, data: out };
 }
 
