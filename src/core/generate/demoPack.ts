@@ -434,14 +434,20 @@ function pcaEncoderGraph(pca: Pca): Uint8Array {
   return g.toBytes();
 }
 
-function pcaDecoderGraph(pca: Pca): Uint8Array {
+/** Stage A (demo): mean + latents·(basis·sigma), reshaped to 64x64, bilinear x2, clipped to [0, 1]. */
+export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean'>): Uint8Array {
   const g = new GraphBuilder('demo_pca_decoder');
   g.input('latents', 'float32', ['batch', DEMO_B_DIM]);
   const d = pca.dim;
   const B = new Float32Array(DEMO_B_DIM * d);
   for (let c = 0; c < DEMO_B_DIM; c++) for (let j = 0; j < d; j++) B[c * d + j] = pca.basis[c * d + j] * pca.sigma[c];
-  const flat = g.op('Add', [g.op('MatMul', ['latents', g.floats(B, [DEMO_B_DIM, d])]), g.floats(f32(pca.mean), [d])]);
-  const small = g.op('Reshape', [flat, g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]);
+  // The mean is added AFTER the Reshape: a MatMul directly followed by an Add is fused by ORT into
+  // a Gemm, whose WebGPU kernel is ~3x slower than MatMul's on SwiftShader (same values on wasm;
+  // test/unit/generate/pixelDecoderGraph.test.ts).
+  const small = g.op('Add', [
+    g.op('Reshape', [g.op('MatMul', ['latents', g.floats(B, [DEMO_B_DIM, d])]), g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]),
+    g.floats(f32(pca.mean), [3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]),
+  ]);
   const f = IMAGE_SIZE / LOWLEVEL_SIZE;
   const up = g.op('Resize', [small, '', g.floats([1, 1, f, f], [4])], { mode: 'linear' });
   g.op('Clip', [up, g.floats([0], []), g.floats([1], [])], undefined, 'images'); // = Min(Max(up, 0), 1), runs on WebGPU
