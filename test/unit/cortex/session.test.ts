@@ -1,8 +1,7 @@
 // CortexSession against a small simulated demo bundle built in memory: what the cortex worker does.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
-import type { ShardSource } from '../../../src/core/bundle/source.ts';
-import type { ShardSink } from '../../../src/core/bundle/writer.ts';
+import { MemoryStore as MemoryBundle } from '../../../src/core/bundle/memoryStore.ts';
 import { CortexSession } from '../../../src/core/cortex/session.ts';
 import { predictHead } from '../../../src/core/decode/predict.ts';
 import { averageTrialBetas } from '../../../src/core/decode/trials.ts';
@@ -12,19 +11,6 @@ import { dirname, join } from 'node:path';
 import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
 import { maxAbs, maxAbsDiff } from './helpers.ts';
 
-class MemoryBundle implements ShardSink, ShardSource {
-  readonly label = 'memory';
-  readonly files = new Map<string, Uint8Array>();
-  async write(path: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(path, bytes.slice());
-  }
-  async read(path: string, opts: { offset?: number; length?: number } = {}): Promise<Uint8Array> {
-    const f = this.files.get(path);
-    if (!f) throw new Error(`no file ${path}`);
-    const s = opts.offset ?? 0;
-    return f.subarray(s, opts.length === undefined ? f.length : s + opts.length);
-  }
-}
 
 let bundle: Bundle;
 let session: CortexSession;

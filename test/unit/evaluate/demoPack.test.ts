@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/core/bundle/errors.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
-import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import { MemoryStore as MemorySource } from '../../../src/core/bundle/memoryStore.ts';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { IMAGE_SIZE } from '../../../src/core/simulate/dims.ts';
 import { buildEncoderGraphs } from '../../../src/core/simulate/encoders.ts';
@@ -16,18 +16,6 @@ import { NEEDS_ENCODING_PACK, brainScorerFor } from '../../../src/core/evaluate/
 import { fromUint8 } from '../../../src/core/evaluate/image.ts';
 import { resizeBilinear } from '../../../src/core/evaluate/resize.ts';
 
-class MemorySource implements ShardSource {
-  readonly label = 'mem';
-  constructor(readonly files = new Map<string, Uint8Array>()) {}
-  async read(path: string): Promise<Uint8Array> {
-    const f = this.files.get(path);
-    if (!f) throw new Error(`no ${path}`);
-    return f;
-  }
-  async write(path: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(path, bytes);
-  }
-}
 
 async function demoFolder(): Promise<MemorySource> {
   const g = buildEncoderGraphs(3, null);

@@ -4,30 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { type Manifest } from '../../../src/core/bundle/manifest.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
-import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import { MemoryStore as MemoryBundle } from '../../../src/core/bundle/memoryStore.ts';
 import { validateBundle } from '../../../src/core/bundle/validate.ts';
-import type { ShardSink } from '../../../src/core/bundle/writer.ts';
 import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
 import { createSession } from '../../../src/core/onnx/runtime.ts';
 import { hasGroundTruth, loadGroundTruth } from '../../../src/core/simulate/groundTruth.ts';
 import { predictBetasFromImage } from '../../../src/core/simulate/encoding.ts';
 
-class MemoryBundle implements ShardSink, ShardSource {
-  readonly label = 'memory';
-  readonly files = new Map<string, Uint8Array>();
-  async write(path: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(path, bytes.slice());
-  }
-  async read(path: string, opts: { offset?: number; length?: number } = {}): Promise<Uint8Array> {
-    const f = this.files.get(path);
-    if (!f) throw new Error(`no file ${path}`);
-    const s = opts.offset ?? 0;
-    return f.subarray(s, opts.length === undefined ? f.length : s + opts.length);
-  }
-  async size(path: string): Promise<number | undefined> {
-    return this.files.get(path)?.length;
-  }
-}
 
 const small = {
   voxels: 80,
