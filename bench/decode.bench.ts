@@ -44,7 +44,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   let browser: (PageResult & { browserVersion: string }) | { error: string };
   try {
     const r = await runBenchPage<PageResult>(
-      'browser/decode.html',
+      'decode',
       { voxels: String(voxels), heads: heads.map((h) => h.name).join(','), batches: browserBatches.join(','), reps: String(reps), wasm: devServerWasmPaths() },
       { log: ctx.log, timeoutMs: 30 * 60_000 },
     );

@@ -30,8 +30,9 @@ export interface BrowserRun<T> {
 }
 
 /**
- * Opens bench/<page> (e.g. "browser/decode.html") with `query`, waits up to `timeoutMs` for
- * window.__benchDone and returns its result (throws the page's error).
+ * Opens the benchmark page bench/browser/<page>.ts (e.g. "decode") in the one HTML shell
+ * bench/browser/index.html with `query`, waits up to `timeoutMs` for window.__benchDone and returns
+ * its result (throws the page's error).
  */
 export async function runBenchPage<T>(page: string, query: Record<string, string>, opts: { timeoutMs?: number; log?: (m: string) => void } = {}): Promise<BrowserRun<T>> {
   const log = opts.log ?? (() => {});
@@ -42,7 +43,7 @@ export async function runBenchPage<T>(page: string, query: Record<string, string
     server: { host: '127.0.0.1', port: 5290, strictPort: false, headers: ISOLATION_HEADERS, hmr: false, watch: null, fs: { allow: [REPO_DIR] } },
     // tfjs and its backends must share one pre-bundled tfjs-core; pre-bundling up front also avoids
     // a mid-run "new dependencies optimised" reload.
-    optimizeDeps: { entries: [page], include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'] },
+    optimizeDeps: { entries: [`browser/${page}.ts`], include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'] },
   });
   await server.listen();
   const base = server.resolvedUrls?.local[0];
@@ -57,7 +58,7 @@ export async function runBenchPage<T>(page: string, query: Record<string, string
       log(`[page] ${m.text()}`);
     });
     p.on('pageerror', (e) => log(`[page error] ${e.message}`));
-    const url = `${base.replace(/\/$/, '')}/${page}?${new URLSearchParams(query)}`;
+    const url = `${base.replace(/\/$/, '')}/browser/index.html?${new URLSearchParams({ page, ...query })}`;
     log(`opening ${url}`);
     await p.goto(url);
     const deadline = Date.now() + (opts.timeoutMs ?? 20 * 60_000);

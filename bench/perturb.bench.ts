@@ -33,7 +33,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   let browser: (PageResult & { browserVersion: string }) | { error: string };
   try {
     const r = await runBenchPage<PageResult>(
-      'browser/perturb.html',
+      'perturb',
       { reps: String(ctx.quick ? 4 : 15), softwareReps: String(ctx.quick ? 2 : 4), wasm: devServerWasmPaths(), ort: `/@fs${join(REPO_DIR, 'node_modules/onnxruntime-web/dist')}/` },
       { timeoutMs: 25 * 60_000, log: ctx.log },
     );
