@@ -223,35 +223,42 @@ export function diffuseGraph(rowDims: number[], batch: number): GraphBuilder {
   return g.output('x', 'float32', [batch, ...rowDims]);
 }
 
-/** Splits [N, ...] into N tensors [1, ...] (one pixel-decoder input per candidate). */
-export function splitRowsGraph(rowDims: number[], batch: number): GraphBuilder {
+/**
+ * Splits [N, ...] into tensors of `rowsPer` rows (the last may have fewer): `row_k` holds rows
+ * k·rowsPer .. (k+1)·rowsPer − 1 (one pixel-decoder run per chunk of candidates).
+ */
+export function splitRowsGraph(rowDims: number[], batch: number, rowsPer = 1): GraphBuilder {
   const g = new GraphBuilder('mirage-split-rows').input('x', 'float32', [batch, ...rowDims]);
-  const outs = Array.from({ length: batch }, (_, k) => `row_${k}`);
-  // One Slice per row, not one Split: WebGPU binds every output of a node as a storage buffer and
+  const chunks = Math.ceil(batch / rowsPer);
+  const outs = Array.from({ length: chunks }, (_, k) => `row_${k}`);
+  // One Slice per chunk, not one Split: WebGPU binds every output of a node as a storage buffer and
   // allows 8 per compute stage, so a Split into MIRAGE's 16 candidates fails validation (and the
   // chain's results go silently wrong) where 3 candidates happened to fit.
-  if (batch === 1) g.node('Identity', ['x'], outs);
-  else outs.forEach((o, k) => g.node('Slice', ['x', g.int64s([k], `start_${k}`), g.int64s([k + 1], `end_${k}`), g.int64s([0], 'axis0')], [o]));
-  for (const o of outs) g.output(o, 'float32', [1, ...rowDims]);
+  if (chunks === 1) g.node('Identity', ['x'], outs);
+  else outs.forEach((o, k) => g.node('Slice', ['x', g.int64s([k * rowsPer], `start_${k}`), g.int64s([Math.min(batch, (k + 1) * rowsPer)], `end_${k}`), g.int64s([0], 'axis0')], [o]));
+  outs.forEach((o, k) => g.output(o, 'float32', [Math.min(batch, (k + 1) * rowsPer) - k * rowsPer, ...rowDims]));
   return g;
 }
 
 /**
- * MIRAGE's retrieval score of one candidate: every token of the encoder's hidden states
- * L2-normalised, cosine of the flattened tokens to the (already normalised) target. One float
- * leaves the GPU instead of the tokens.
+ * MIRAGE's retrieval score of each of `batch` candidates: every token of the encoder's hidden
+ * states L2-normalised, cosine of each candidate's flattened tokens to the (already normalised)
+ * target. `batch` floats leave the GPU instead of the tokens.
  */
-export function cosineScoreGraph(tokens: number, dim: number): GraphBuilder {
-  const g = new GraphBuilder('mirage-retrieval-score').input('h', 'float32', [1, tokens, dim]).input('target', 'float32', [1, tokens, dim]);
+export function cosineScoreGraph(tokens: number, dim: number, batch = 1): GraphBuilder {
+  const g = new GraphBuilder('mirage-retrieval-score').input('h', 'float32', [batch, tokens, dim]).input('target', 'float32', [1, tokens, dim]);
   const ss = g.op('ReduceSum', [g.op('Mul', ['h', 'h']), g.int64s([-1], 'axes')], { keepdims: 1 });
-  // normalizeTokens: h / |h| per token (0 for a zero token: h is 0 there and the max keeps it so)
-  const hn = g.op('Div', ['h', g.op('Max', [g.op('Sqrt', [ss]), g.floats([1e-30], [], 'tiny')])]);
-  const ab = g.op('ReduceSum', [g.op('Mul', [hn, 'target'])], { keepdims: 0 });
-  const aa = g.op('ReduceSum', [g.op('Mul', [hn, hn])], { keepdims: 0 });
+  // normalizeTokens: h / |h| per token (0 for a zero token: h is 0 there and the floor keeps it so).
+  // Clip(x, tiny) = Max(x, tiny); WebGPU's EP runs Clip but leaves Max on the CPU (a round trip).
+  const tiny = g.floats([1e-30], [], 'tiny');
+  const hn = g.op('Div', ['h', g.op('Clip', [g.op('Sqrt', [ss]), tiny])]);
+  const perRow = g.int64s([1, 2], 'rowAxes');
+  const ab = g.op('ReduceSum', [g.op('Mul', [hn, 'target']), perRow], { keepdims: 0 });
+  const aa = g.op('ReduceSum', [g.op('Mul', [hn, hn]), perRow], { keepdims: 0 });
   const bb = g.op('ReduceSum', [g.op('Mul', ['target', 'target'])], { keepdims: 0 });
-  const den = g.op('Max', [g.op('Sqrt', [g.op('Mul', [aa, bb])]), g.floats([1e-30], [], 'tiny')]);
+  const den = g.op('Clip', [g.op('Sqrt', [g.op('Mul', [aa, bb])]), tiny]);
   g.node('Div', [ab, den], ['score']);
-  return g.output('score', 'float32', []);
+  return g.output('score', 'float32', [batch]);
 }
 
 /** The last position's logits [1, 1, V] of [1, seq, V]: what greedy decoding needs of a step. */

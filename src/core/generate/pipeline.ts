@@ -472,31 +472,35 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
     });
   });
 
-  // 7. Pixels (stage A), one candidate at a time (bounded memory: 3·1024² floats each).
+  // 7. Pixels (stage A): the candidates in as few runs as memory allows (rowsPerRun).
   const candidates = await timed('pixels', async () => {
     const out: RgbImage[] = [];
-    for (let k = 0; k < N; k++) {
+    const per = rowsPerRun(sessions, 'pixelDecoder', N);
+    for (let k0 = 0; k0 < N; k0 += per) {
       check();
-      progress('pixels', k, N);
-      const res = await sessions.run('pixelDecoder', { latents: { data: latentB.subarray(k * bLatent, (k + 1) * bLatent), bind: { batch: 1 } } }, ['images'] as const, io);
+      progress('pixels', k0, N);
+      const rows = Math.min(per, N - k0);
+      const res = await sessions.run('pixelDecoder', { latents: { data: latentB.subarray(k0 * bLatent, (k0 + rows) * bLatent), bind: { batch: rows } } }, ['images'] as const, io);
       const [, , h, w] = res.images.dims;
-      out.push(chwToRgb(res.images.data, 0, w, h));
+      for (let j = 0; j < rows; j++) out.push(chwToRgb(res.images.data, j * 3 * h * w, w, h));
     }
     progress('pixels', N, N);
     return out;
   });
 
-  // 8. Retrieval pooling.
+  // 8. Retrieval pooling: the candidates encoded in as few runs as memory allows.
   const dim = m.headShapes.retrieval[m.headShapes.retrieval.length - 1];
   const target = normalizeTokens(Float32Array.from(decoded.retrieval), dim);
   const scores = await timed('retrieval', async () => {
     const s: number[] = [];
-    for (let k = 0; k < N; k++) {
+    const per = rowsPerRun(sessions, 'imageEncoder', N);
+    for (let k0 = 0; k0 < N; k0 += per) {
       check();
-      progress('retrieval', k, N);
-      const px = clipInput(sessions, candidates[k]);
-      const res = await sessions.run('imageEncoder', { pixel_values: { data: px, bind: { batch: 1 } } }, ['last_hidden_state'] as const, io);
-      s.push(cosine(normalizeTokens(Float32Array.from(res.last_hidden_state.data), dim), target));
+      progress('retrieval', k0, N);
+      const rows = Math.min(per, N - k0);
+      const res = await sessions.run('imageEncoder', { pixel_values: { data: clipInputs(sessions, candidates.slice(k0, k0 + rows)), bind: { batch: rows } } }, ['last_hidden_state'] as const, io);
+      const len = res.last_hidden_state.data.length / rows;
+      for (let j = 0; j < rows; j++) s.push(cosine(normalizeTokens(res.last_hidden_state.data.slice(j * len, (j + 1) * len), dim), target));
     }
     progress('retrieval', N, N);
     return s;
@@ -514,11 +518,34 @@ function checkLatent(file: string, got: number, want: number): void {
   }
 }
 
-/** The image encoder's input for a candidate: bicubic resize + centre crop, CLIP normalisation, CHW. */
-function clipInput(sessions: PackSessions, img: RgbImage): Float32Array {
+/** The image encoder's input for candidates: bicubic resize + centre crop, CLIP normalisation, CHW, one row each. */
+function clipInputs(sessions: PackSessions, imgs: RgbImage[]): Float32Array {
   const st = sessions.pack.manifest.stages.imageEncoder;
   const size = num(st.settings, 'inputSize', 224);
-  return toNormalizedChw(resizeCenterCrop(img, size, 'bicubic'), nums(st.settings, 'mean', CLIP_MEAN), nums(st.settings, 'std', CLIP_STD));
+  const row = 3 * size * size;
+  const out = new Float32Array(imgs.length * row);
+  imgs.forEach((img, k) => out.set(toNormalizedChw(resizeCenterCrop(img, size, 'bicubic'), nums(st.settings, 'mean', CLIP_MEAN), nums(st.settings, 'std', CLIP_STD)), k * row));
+  return out;
+}
+
+/** Most bytes one tensor of a batched stage run may take (stage A at 1024² is 12.6 MB an image). */
+export const BATCH_RUN_BYTES = 48 * 2 ** 20;
+
+/**
+ * Candidates per run of a per-candidate stage (pixel decoder, image encoder): all of them where
+ * every input and output of the run stays under BATCH_RUN_BYTES, fewer for big images, 1 for a
+ * stage whose batch dimension is fixed. One run instead of one per candidate: a GPU pays its
+ * dispatch and matmul tiling costs per run (SwiftShader: a 16-row MatMul costs about one 1-row one).
+ */
+export function rowsPerRun(sessions: PackSessions, stage: StageName, candidates: number): number {
+  const spec = sessions.pack.manifest.stages[stage];
+  let rowBytes = 0;
+  for (const ts of [...Object.values(spec.inputs), ...Object.values(spec.outputs)]) {
+    if (typeof ts.shape[0] === 'number') return Math.max(1, Math.min(candidates, ts.shape[0]));
+    const rest = ts.shape.slice(1);
+    if (rest.every((d): d is number => typeof d === 'number')) rowBytes = Math.max(rowBytes, 4 * rest.reduce((a, b) => a * b, 1));
+  }
+  return Math.max(1, Math.min(candidates, Math.floor(BATCH_RUN_BYTES / Math.max(1, rowBytes))));
 }
 
 /** Per-candidate dims of a stage's tensor (shape after the batch dim; must be fixed). */
@@ -657,26 +684,31 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
     return io.hold(x);
   });
 
-  // 7. Pixels (stage A): the candidates' latents split on the device; each image comes down.
+  // 7. Pixels (stage A): the candidates in as few runs as memory allows (rowsPerRun), the latents
+  // split on the device only when there is more than one run; each run's images come down.
   const aRow = rowDims(sessions, 'pixelDecoder', 'inputs', 'latents');
   const candidates = await timed('pixels', async () => {
     const pixOnGpu = sessions.onGpu('pixelDecoder');
-    const rows = await graphs.run(`split|${N}x${bRow.join('x')}`, pixOnGpu, () => splitRowsGraph(bRow, N), { x: latentB }, io);
+    const per = rowsPerRun(sessions, 'pixelDecoder', N);
+    const chunks: Record<string, ort.Tensor> =
+      per >= N ? { row_0: latentB } : await graphs.run(`split|${N}x${bRow.join('x')}|${per}`, pixOnGpu, () => splitRowsGraph(bRow, N, per), { x: latentB }, io);
     const out: RgbImage[] = [];
     try {
-      for (let k = 0; k < N; k++) {
+      for (let k = 0, k0 = 0; k0 < N; k++, k0 += per) {
         check();
-        progress('pixels', k, N);
-        const row = rows[`row_${k}`];
-        const lat = row.dims.length === aRow.length + 1 ? row : row.reshape([1, ...aRow]);
+        progress('pixels', k0, N);
+        const chunk = chunks[`row_${k}`];
+        const rows = Math.min(per, N - k0);
+        const lat = chunk.dims.length === aRow.length + 1 ? chunk : chunk.reshape([rows, ...aRow]);
         const res = await sessions.runTensors('pixelDecoder', { latents: lat }, ['images'] as const, io);
-        io.release(row);
-        delete rows[`row_${k}`];
+        io.release(chunk); // (latentB itself is held until the run ends)
+        delete chunks[`row_${k}`];
         const [, , h, w] = res.images.dims;
-        out.push(chwToRgb(await io.toCpu(res.images, 'pixelDecoder/images'), 0, w, h));
+        const data = await io.toCpu(res.images, 'pixelDecoder/images');
+        for (let j = 0; j < rows; j++) out.push(chwToRgb(data, j * 3 * h * w, w, h));
       }
     } finally {
-      for (const t of Object.values(rows)) io.release(t);
+      for (const t of Object.values(chunks)) io.release(t);
     }
     progress('pixels', N, N);
     return out;
@@ -690,16 +722,18 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
   const scores = await timed('retrieval', async () => {
     const target = await up(normalizeTokens(Float32Array.from(decoded.retrieval), dim), [1, tokens, dim], encOnGpu, 'retrieval/target');
     const s: number[] = [];
-    for (let k = 0; k < N; k++) {
+    const per = rowsPerRun(sessions, 'imageEncoder', N);
+    for (let k0 = 0; k0 < N; k0 += per) {
       check();
-      progress('retrieval', k, N);
-      const px = clipInput(sessions, candidates[k]);
-      const res = await sessions.runTensors('imageEncoder', { pixel_values: sessions.tensor('imageEncoder', 'pixel_values', { data: px, bind: { batch: 1 } }) }, ['last_hidden_state'] as const, io);
+      progress('retrieval', k0, N);
+      const rows = Math.min(per, N - k0);
+      const px = sessions.tensor('imageEncoder', 'pixel_values', { data: clipInputs(sessions, candidates.slice(k0, k0 + rows)), bind: { batch: rows } });
+      const res = await sessions.runTensors('imageEncoder', { pixel_values: px }, ['last_hidden_state'] as const, io);
       const h = res.last_hidden_state;
-      const hs = h.dims.length === 3 ? h : h.reshape([1, tokens, dim]);
-      const out = await graphs.run(`score|${tokens}x${dim}`, sessions.onGpu('imageEncoder'), () => cosineScoreGraph(tokens, dim), { h: hs, target }, io);
+      const hs = h.dims.length === 3 ? h : h.reshape([rows, tokens, dim]);
+      const out = await graphs.run(`score|${rows}x${tokens}x${dim}`, sessions.onGpu('imageEncoder'), () => cosineScoreGraph(tokens, dim, rows), { h: hs, target }, io);
       io.release(h);
-      s.push((await io.toCpu(out.score, 'retrieval/score'))[0]);
+      s.push(...(await io.toCpu(out.score, 'retrieval/score')));
     }
     progress('retrieval', N, N);
     return s;
