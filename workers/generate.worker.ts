@@ -5,7 +5,7 @@ import { HttpShardSource } from '../src/core/bundle/httpSource.ts';
 import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import type { ShardSource } from '../src/core/bundle/source.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
-import { GenerateService, PrefixSource } from '../src/core/generate/service.ts';
+import { GenerateService, PrefixSource, type StagePlacement } from '../src/core/generate/service.ts';
 import type { RgbImage } from '../src/core/generate/enhance.ts';
 import type { GenerateProgress } from '../src/core/generate/pipeline.ts';
 import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/app/reconstruct/api.ts';
@@ -57,9 +57,14 @@ const PROGRESS_MS = 100;
 const bitmaps = (xs: (DisplayImage | null)[]) => xs.filter((x): x is DisplayImage => !!x).map((x) => x.bitmap);
 
 const api: GenerateWorkerApi = {
-  open(bundle, pack, preferWebgpu, onProgress) {
+  // `placement` (service.ts StagePlacement; not in GenerateWorkerApi yet): 'fastest' runs every
+  // stage on wasm when the WebGPU adapter is a CPU emulation (SwiftShader), 'webgpu' keeps WebGPU
+  // for every stage. Until the page passes it (a setting, with the browser specs forcing 'webgpu'),
+  // the worker keeps its previous behaviour: 'webgpu'.
+  open(bundle, pack, preferWebgpu, onProgress, placement: StagePlacement = 'webgpu') {
     return service.open(bundleSource(bundle), packSource(pack), {
       preferWebgpu,
+      placement,
       onProgress: onProgress && ((p) => onProgress(p.loadedBytes, p.totalBytes, p.file)),
     });
   },

@@ -136,7 +136,7 @@ export interface ReconstructOptions {
   signal?: AbortSignal;
   onProgress?: (p: GenerateProgress) => void;
   onLowLevel?: (low: RgbImage, enhanced: RgbImage) => void;
-  /** Default: 'graphs' when the sessions run on WebGPU, 'typescript' on wasm. */
+  /** Default: 'graphs' when a denoiser stage runs on WebGPU, 'typescript' otherwise. */
   sampler?: SamplerKind;
 }
 
@@ -280,7 +280,9 @@ export async function reconstruct(
   opts: ReconstructOptions = {},
 ): Promise<Reconstruction> {
   const settings = withDefaults(partial);
-  const samplerKind: SamplerKind = opts.sampler ?? (sessions.webgpu ? 'graphs' : 'typescript');
+  // step graphs where a denoiser runs on WebGPU (the latent stays there); on wasm the TypeScript
+  // loop is cheaper than a graph run per step
+  const samplerKind: SamplerKind = opts.sampler ?? (sessions.onGpu('priorDenoiser') || sessions.onGpu('latentDecoder') ? 'graphs' : 'typescript');
   const io = new Transfers();
   try {
     return samplerKind === 'graphs'
@@ -741,7 +743,7 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
 
   // 9. Caption: prompt features uploaded once; only the last position's logits come down.
   const { caption, captionTokens } = await timed('caption', () =>
-    decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, true),
+    decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, sessions.onGpu('captionDecoder')),
   );
 
   return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'graphs', transfers: io.stats };

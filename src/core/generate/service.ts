@@ -7,7 +7,7 @@ import { Bundle } from '../bundle/loader.ts';
 import { AbortError, BundleError } from '../bundle/errors.ts';
 import type { Head, TensorRef } from '../bundle/manifest.ts';
 import type { ReadOptions, ShardSource } from '../bundle/source.ts';
-import { createBackend, type DecoderBackend } from '../decode/backend.ts';
+import { createBackend, webgpuAdapterInfo, type DecoderBackend, type WebgpuAdapterInfo } from '../decode/backend.ts';
 import { decodeSubject } from '../decode/decodeSubject.ts';
 import { applyOutputNorm, normalizePredictions, type LoadedHead } from '../decode/predict.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
@@ -30,10 +30,41 @@ export class PrefixSource implements ShardSource {
 
 export type ExecutionProvider = 'webgpu' | 'wasm';
 
+/**
+ * Where the stages run when WebGPU is asked for. 'fastest': on a WebGPU adapter that is a CPU
+ * emulation (SwiftShader, llvmpipe: `isFallbackAdapter` or its name) every stage runs on wasm,
+ * which does the same arithmetic on the same cores without emulating a GPU — measured 10–100x
+ * faster per stage on SwiftShader (docs/model-packs.md, "Placement"); on a real GPU, WebGPU.
+ * 'webgpu': WebGPU for every stage whatever the adapter (the browser specs use it to keep
+ * covering the WebGPU kernels and step graphs on SwiftShader).
+ */
+export type StagePlacement = 'fastest' | 'webgpu';
+
+/** Why a CPU-emulated WebGPU adapter is not used under 'fastest' (shown next to the wasm badge). */
+export function cpuEmulationReason(adapter: WebgpuAdapterInfo): string {
+  const name = adapter.architecture || adapter.vendor || adapter.description || 'software adapter';
+  return `the WebGPU adapter is a CPU emulation (${name}): wasm runs every stage 10-100x faster here; "WebGPU for every stage" forces it`;
+}
+
+/** The execution provider of a service asked for WebGPU: the probe's result, the adapter, the policy. */
+export function chooseExecutionProvider(
+  probe: { ok: boolean; reason?: string },
+  adapter: WebgpuAdapterInfo | null,
+  placement: StagePlacement,
+): { ep: ExecutionProvider; reason?: string } {
+  if (!probe.ok) return { ep: 'wasm', reason: probe.reason };
+  if (placement === 'fastest' && adapter?.software) return { ep: 'wasm', reason: cpuEmulationReason(adapter) };
+  return { ep: 'webgpu' };
+}
+
 export interface ServiceInfo {
   executionProvider: ExecutionProvider;
   /** Why WebGPU was not used (shown next to the wasm badge). */
   fallbackReason?: string;
+  /** The placement policy this service was opened with. */
+  placement: StagePlacement;
+  /** The WebGPU adapter seen (null: none, or WebGPU not asked for). */
+  adapter: WebgpuAdapterInfo | null;
   packName: string;
   packKind: string;
   imageSize: number;
@@ -130,6 +161,8 @@ export class GenerateService {
   private sessions: PackSessions | null = null;
   private ep: ExecutionProvider = 'wasm';
   private fallbackReason?: string;
+  private placement: StagePlacement = 'fastest';
+  private adapter: WebgpuAdapterInfo | null = null;
   private backend: DecoderBackend | null = null;
   private readonly decoded = new Map<string, Promise<DecodedCondition>>();
   private controller: AbortController | null = null;
@@ -138,7 +171,7 @@ export class GenerateService {
   async open(
     bundleSource: ShardSource,
     packSource: ShardSource,
-    opts: { preferWebgpu?: boolean; onProgress?: (p: PackLoadProgress) => void } = {},
+    opts: { preferWebgpu?: boolean; placement?: StagePlacement; onProgress?: (p: PackLoadProgress) => void } = {},
   ): Promise<ServiceInfo> {
     await this.sessions?.dispose();
     this.sessions = null;
@@ -147,10 +180,12 @@ export class GenerateService {
     this.pack = await loadModelPack(packSource, { onProgress: opts.onProgress });
     this.fallbackReason = undefined;
     this.ep = 'wasm';
+    this.placement = opts.placement ?? 'fastest';
+    this.adapter = null;
     if (opts.preferWebgpu) {
       const probe = await probeWebgpu();
-      if (probe.ok) this.ep = 'webgpu';
-      else this.fallbackReason = probe.reason;
+      this.adapter = probe.ok ? await webgpuAdapterInfo().catch(() => null) : null;
+      ({ ep: this.ep, reason: this.fallbackReason } = chooseExecutionProvider(probe, this.adapter, this.placement));
     } else {
       this.fallbackReason = 'WebGPU not requested';
     }
@@ -171,6 +206,8 @@ export class GenerateService {
     return {
       executionProvider: this.ep,
       fallbackReason: this.fallbackReason,
+      placement: this.placement,
+      adapter: this.adapter,
       packName: m.name,
       packKind: m.provenance.kind,
       imageSize: m.imageSize,
