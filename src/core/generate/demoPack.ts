@@ -166,7 +166,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       });
     }
     const pDim = PROMPT_TOKENS * PROMPT_DIM;
-    const capFit = fitRidgeHeldOut(Float64Array.from(prompt), Ys, n, pDim, nSlotOut, opts.signal);
+    const capFit = fitSlotReadouts(Float64Array.from(prompt), Ys, n, pDim, slotCols, opts.signal);
     const captionAccuracy = {} as Record<(typeof SLOTS)[number], number>;
     {
       let off = 0;
@@ -191,7 +191,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph()),
       pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph(pca)),
       imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
-      captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit.sol, vocab, vIndex, slotCols, nSlotOut)),
+      captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit, vocab, vIndex, slotCols, nSlotOut)),
     };
     const uImg = await w.addNpy('cond/uncond_clip_img.npy', new Float32Array(IMAGE_EMBED_DIM), [1, IMAGE_EMBED_DIM]);
     const uText = await w.addNpy('cond/uncond_clip_text.npy', new Float32Array(TEXT_TOKENS * TEXT_DIM), [TEXT_TOKENS, TEXT_DIM]);
@@ -350,6 +350,41 @@ function fitRidgeHeldOut(X: Float64Array, Y: Float64Array, n: number, p: number,
   return { sol, residualVar, r2: Math.max(...scores), heldOut, pred: predRow };
 }
 
+/**
+ * Caption slot readouts: one ridge per slot (colour, class, background), each with its own penalty
+ * chosen on the held-out 20% (a shared penalty let the slots with the strongest features — background,
+ * class — set it for colour too), stacked into one coefficient table [nSlotOut, p].
+ */
+function fitSlotReadouts(X: Float64Array, Ys: Float64Array, n: number, p: number, slotCols: number[], signal?: AbortSignal) {
+  const q = slotCols.reduce((a, b) => a + b, 0);
+  const coef = new Float64Array(q * p);
+  const intercept = new Float64Array(q);
+  const alphas: number[] = [];
+  const fits: ReturnType<typeof fitRidgeHeldOut>[] = [];
+  let off = 0;
+  for (const cols of slotCols) {
+    const Y = new Float64Array(n * cols);
+    for (let i = 0; i < n; i++) for (let c = 0; c < cols; c++) Y[i * cols + c] = Ys[i * q + off + c];
+    const fit = fitRidgeHeldOut(X, Y, n, p, cols, signal);
+    coef.set(fit.sol.coef.data.subarray(0, cols * p), off * p);
+    intercept.set(fit.sol.intercept, off);
+    alphas.push(fit.sol.alpha);
+    fits.push(fit);
+    off += cols;
+  }
+  const slotOf = (o: number) => {
+    let s = 0;
+    let start = 0;
+    while (o >= start + slotCols[s]) start += slotCols[s++];
+    return { s, c: o - start };
+  };
+  const pred = (i: number, o: number) => {
+    const { s, c } = slotOf(o);
+    return fits[s].pred(i, c);
+  };
+  return { coef, intercept, alphas, heldOut: fits[0].heldOut, pred };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Graphs.
 
@@ -455,7 +490,7 @@ export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean
   return g.toBytes();
 }
 
-function captionGraph(sol: RidgeSolution, vocab: string[], vIndex: Map<string, number>, slotCols: number[], nSlotOut: number): Uint8Array {
+function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, vocab: string[], vIndex: Map<string, number>, slotCols: number[], nSlotOut: number): Uint8Array {
   const V = vocab.length;
   const p = PROMPT_TOKENS * PROMPT_DIM;
   const S = SLOTS.length;
@@ -467,7 +502,7 @@ function captionGraph(sol: RidgeSolution, vocab: string[], vIndex: Map<string, n
     SLOT_WORDS[s].forEach((word, c) => {
       const id = vIndex.get(word) as number;
       const o = off + c;
-      for (let j = 0; j < p; j++) W[j * S * V + si * V + id] = sol.coef.data[o * p + j];
+      for (let j = 0; j < p; j++) W[j * S * V + si * V + id] = sol.coef[o * p + j];
       b[si * V + id] = sol.intercept[o];
     });
     off += slotCols[si];

@@ -19,6 +19,7 @@ import {
   TEXT_TOKENS,
 } from './dims.ts';
 import { streamFor } from './prng.ts';
+import { addClassEmbedding, addShapeDescriptor, type ShapeClassifier } from './shapeFeatures.ts';
 import { SemanticSpace, vocabularyWords, words } from './world.ts';
 
 export const ENCODER_NAMES = ['image_encoder', 'text_encoder', 'lowlevel_encoder', 'lowlevel_decoder', 'retrieval_encoder', 'prompt_encoder'] as const;
@@ -288,8 +289,16 @@ function lowlevelDecoderGraph(): GraphBuilder {
   return g;
 }
 
-/** A ViT-like patch encoder: 4x4 patches of the 64x64 image + a mean token, tanh, optional per-token L2. */
-function patchEncoderGraph(seed: number, name: 'retrieval_encoder' | 'prompt_encoder'): GraphBuilder {
+/** Gain of the class embedding added to the prompt encoder's mean token (word vectors have unit norm). */
+export const PROMPT_CLASS_GAIN = 3;
+
+/**
+ * A ViT-like patch encoder: 4x4 patches of the 64x64 image + a mean token, tanh, optional per-token L2.
+ * The prompt encoder's mean token also carries a class embedding (shapeFeatures.ts: a rotation- and
+ * translation-invariant shape descriptor, a classifier fitted on the training images, class word
+ * vectors weighted by its softmax), the semantic content GiT's image features have.
+ */
+function patchEncoderGraph(seed: number, name: 'retrieval_encoder' | 'prompt_encoder', classifier: ShapeClassifier | null = null): GraphBuilder {
   const rng = streamFor(seed, `enc-${name}`);
   const isRetrieval = name === 'retrieval_encoder';
   const T = isRetrieval ? RETRIEVAL_TOKENS : PROMPT_TOKENS;
@@ -325,7 +334,13 @@ function patchEncoderGraph(seed: number, name: 'retrieval_encoder' | 'prompt_enc
   const patches = conv2d(g, [half, g.floats(W, [Dm, 3, P, P], 'patch_w'), g.floats(bias, [Dm], 'patch_b')], [P, P], { strides: [P, P] });
   const seq = g.op('Reshape', [patches, g.int64s([0, Dm, T - 1])]);
   const tokens = g.op('Transpose', [seq], { perm: [0, 2, 1] });
-  const cls = g.op('ReduceMean', [tokens], { axes: [1], keepdims: 1 });
+  let cls = g.op('ReduceMean', [tokens], { axes: [1], keepdims: 1 });
+  if (!isRetrieval) {
+    if (Dm !== SEMANTIC_DIM) throw new Error(`prompt_encoder: PROMPT_DIM ${Dm} must equal SEMANTIC_DIM ${SEMANTIC_DIM} (class word vectors)`);
+    const classEmb = addClassEmbedding(g, addShapeDescriptor(g, 'image'), classifier, seed); // [b, 32]
+    const scaled = g.op('Mul', [classEmb, g.floats([PROMPT_CLASS_GAIN], [1], 'class_gain')]);
+    cls = g.op('Add', [cls, g.op('Reshape', [scaled, g.int64s([0, 1, Dm])])]);
+  }
   const all = g.op('Concat', [cls, tokens], { axis: 1 });
   const pos = g.op('Add', [all, g.floats(rng.normals(T * Dm, 0.1), [T, Dm], 'pos')]);
   if (isRetrieval) {
@@ -347,14 +362,14 @@ export interface EncoderGraphs {
  * Builds every demo encoder. `imageStats` standardises the image encoder's features (fitted on the
  * training images with imageFeatureGraph); null leaves them raw (tests).
  */
-export function buildEncoderGraphs(seed: number, imageStats: ImageFeatureStats | null): EncoderGraphs {
+export function buildEncoderGraphs(seed: number, imageStats: ImageFeatureStats | null, promptClassifier: ShapeClassifier | null = null): EncoderGraphs {
   const graphs: Record<EncoderName, GraphBuilder> = {
     image_encoder: imageEncoderGraph(seed, imageStats),
     text_encoder: textEncoderGraph(seed),
     lowlevel_encoder: lowlevelEncoderGraph(),
     lowlevel_decoder: lowlevelDecoderGraph(),
     retrieval_encoder: patchEncoderGraph(seed, 'retrieval_encoder'),
-    prompt_encoder: patchEncoderGraph(seed, 'prompt_encoder'),
+    prompt_encoder: patchEncoderGraph(seed, 'prompt_encoder', promptClassifier),
   };
   const bytes = {} as Record<EncoderName, Uint8Array>;
   for (const n of ENCODER_NAMES) bytes[n] = graphs[n].toBytes();
@@ -365,7 +380,7 @@ export function buildEncoderGraphs(seed: number, imageStats: ImageFeatureStats |
     { name: 'lowlevel_encoder', file: 'models/lowlevel_encoder.onnx', standsInFor: 'VDVAE encoder, latents of the first 31 layers (91168)', description: 'RGB->YCbCr, orthonormal 2-D DCT, coefficients grouped by octave (layers coarse to fine)', inputs: [{ name: 'image', dtype: 'float32', shape: img(LOWLEVEL_SIZE) }], outputs: [{ name: 'latents', dtype: 'float32', shape: ['batch', BLURRY_DIM] }] },
     { name: 'lowlevel_decoder', file: 'models/lowlevel_decoder.onnx', standsInFor: 'VDVAE decoder -> 64x64 image', description: 'scatter latents into the DCT cube, inverse DCT, YCbCr->RGB, clip to [0,1]', inputs: [{ name: 'latents', dtype: 'float32', shape: [1, BLURRY_DIM] }], outputs: [{ name: 'image', dtype: 'float32', shape: [1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE] }] },
     { name: 'retrieval_encoder', file: 'models/retrieval_encoder.onnx', standsInFor: 'CLIP ViT-L/14 last hidden state, per-token L2-normalised (257x1024)', description: '16 patch tokens of smooth random filters + mean token, positions, tanh, per-token L2 norm', inputs: [{ name: 'image', dtype: 'float32', shape: img(IMAGE_SIZE) }], outputs: [{ name: 'hidden', dtype: 'float32', shape: ['batch', RETRIEVAL_TOKENS, RETRIEVAL_DIM] }] },
-    { name: 'prompt_encoder', file: 'models/prompt_encoder.onnx', standsInFor: 'GiT-large-coco image encoder features (257x1024)', description: '16 patch tokens of smooth random filters + mean token, positions, tanh', inputs: [{ name: 'image', dtype: 'float32', shape: img(IMAGE_SIZE) }], outputs: [{ name: 'features', dtype: 'float32', shape: ['batch', PROMPT_TOKENS, PROMPT_DIM] }] },
+    { name: 'prompt_encoder', file: 'models/prompt_encoder.onnx', standsInFor: 'GiT-large-coco image encoder features (257x1024)', description: '16 patch tokens of smooth random filters + mean token (+ class embedding: shape descriptor, classifier fitted on the training images, softmax-weighted class word vectors), positions, tanh', inputs: [{ name: 'image', dtype: 'float32', shape: img(IMAGE_SIZE) }], outputs: [{ name: 'features', dtype: 'float32', shape: ['batch', PROMPT_TOKENS, PROMPT_DIM] }] },
   ];
   return { bytes, info };
 }

@@ -33,6 +33,7 @@ import {
   type EncodingModel,
 } from './encoding.ts';
 import { streamFor } from './prng.ts';
+import { fitPromptClassifier, type ShapeClassifier } from './shapeFeatures.ts';
 import { downsample, renderScene, toCHW } from './render.ts';
 import { testStimuli, trainingScenes, type TestStimulus } from './stimuli.ts';
 import { planTrials, RUN_ORDER, zscoreRows, type TrialPlan } from './trials.ts';
@@ -75,6 +76,8 @@ export interface World {
   variantEnergy: Float32Array[][];
   variantSemantic: Float32Array[][];
   graphs: EncoderGraphs;
+  /** The prompt encoder's object-class classifier, fitted on the training images, topped up to a fixed count (shapeFeatures.ts). */
+  promptClassifier: ShapeClassifier;
   /** [SEMANTIC_DIM, IMAGE_EMBED_DIM + 1]: semantic code ≈ W · embedding + b (bias last), fitted on training images. */
   semanticFromEmbedding: Float32Array;
 }
@@ -179,7 +182,9 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
   const featSession = await createSession(imageFeatureGraph(seed));
   const featStats = await featureStatistics(featSession, trainImages, opts.signal);
   await featSession.release();
-  const graphs = buildEncoderGraphs(seed, featStats);
+  // The prompt encoder's object-class classifier, fitted on the training images (topped up to 1000).
+  const promptClassifier = await fitPromptClassifier(seed, { training: { scenes: trainScenes, images: trainImages }, signal: opts.signal });
+  const graphs = buildEncoderGraphs(seed, featStats, promptClassifier);
   const runner = await EncoderRunner.create(graphs);
   const trainFeatures = await encodeImages(runner, trainImages, trainCaptions, opts.signal);
   // Stimuli: the image itself, or (concepts) every variant, averaged; concept text = the word.
@@ -226,7 +231,7 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
   return {
     seed, semantic, trainScenes, trainImages, trainCaptions, trainEnergy, trainSemantic, trainFeatures, stimuli,
     stimulusImages, variantImages, stimulusFeatures, stimulusSemantic, stimulusEnergy, imaginedEnergy, variantEnergy,
-    variantSemantic, graphs, semanticFromEmbedding,
+    variantSemantic, graphs, promptClassifier, semanticFromEmbedding,
   };
 }
 

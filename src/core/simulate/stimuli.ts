@@ -79,9 +79,12 @@ export function isHeldOut(scene: Scene): boolean {
   return COMPLEX.some((c) => key(c.scene) === k);
 }
 
-/** Training scenes: random scenes, skipping any that matches a held-out complex stimulus. */
-export function trainingScenes(seed: number, n: number): Scene[] {
-  const rng = streamFor(seed, 'training-scenes');
+/**
+ * Training scenes: random scenes, skipping any that matches a held-out complex stimulus. `stream`
+ * names the random stream (another stream gives another, independent set of the same kind).
+ */
+export function trainingScenes(seed: number, n: number, stream = 'training-scenes'): Scene[] {
+  const rng = streamFor(seed, stream);
   const out: Scene[] = [];
   while (out.length < n) {
     const s = randomScene(rng);
