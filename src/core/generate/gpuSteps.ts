@@ -14,8 +14,7 @@
 import { AbortError } from '../bundle/errors.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession, releaseSessions, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
-import { batchNoise } from './rng.ts';
-import { ddpmCoefficients, noiseCond, stepLogSNRs } from './sampler.ts';
+import { initNoise, samplerSteps, stepNoise, type SamplerSchedule } from './sampler.ts';
 
 export interface TransferCount {
   uploads: number;
@@ -340,20 +339,11 @@ export interface TensorDenoiser {
   predict(x: ort.Tensor, r: number, rows: number, guided: boolean): Promise<ort.Tensor>;
 }
 
-export interface GraphSampleOptions {
+/** sampler.ts's SamplerSchedule with the latent as runtime tensors and where the step graphs run. */
+export interface GraphSampleOptions extends SamplerSchedule {
   rowDims: number[];
-  batch: number;
-  steps: number;
-  tStart?: number;
-  tEnd?: number;
-  cfg: number | null;
-  cfgRho?: number;
-  shift?: number;
   /** Starting point [batch, ...rowDims] (not disposed here); default seeded N(0, I), uploaded once. */
   xInit?: ort.Tensor;
-  seed: number;
-  stream: string;
-  signal?: AbortSignal;
   onStep?: (step: number, total: number) => void;
   /** Where the step graphs run (where the denoiser runs, so the loop needs no transfer). */
   onGpu: boolean;
@@ -368,13 +358,13 @@ export interface GraphSampleOptions {
  * Returns the final x ([batch, ...rowDims]; the caller owns it).
  */
 export async function sampleOnGraphs(model: TensorDenoiser, o: GraphSampleOptions): Promise<ort.Tensor> {
-  const { rowDims, batch, steps, seed, stream, graphs, io, onGpu } = o;
+  const { rowDims, batch, steps, stream, graphs, io, onGpu } = o;
   const latentSize = n(rowDims);
   const dims = [batch, ...rowDims];
   const cfgRho = o.cfgRho ?? 0.7;
   const guided = o.cfg !== null;
-  const logSNR = stepLogSNRs(steps, o.tStart ?? 1, o.tEnd ?? 0, o.shift ?? 1);
-  let x = o.xInit ?? (await graphs.upload(batchNoise(seed, batch, latentSize, `${stream}/init`), dims, onGpu, io, `${stream}/x_init`));
+  const plan = samplerSteps(o);
+  let x = o.xInit ?? (await graphs.upload(initNoise(o, latentSize), dims, onGpu, io, `${stream}/x_init`));
   if (n([...x.dims]) !== batch * latentSize) throw new RangeError(`sample(${stream}): xInit has ${x.size} values, expected ${batch}x${latentSize}`);
   const dimKey = dims.join('x');
   let xx: ort.Tensor | null = null;
@@ -383,21 +373,20 @@ export async function sampleOnGraphs(model: TensorDenoiser, o: GraphSampleOption
   try {
     for (let i = 0; i < steps; i++) {
       if (o.signal?.aborted) throw new AbortError();
-      const r = noiseCond(logSNR[i]);
+      const { r, k } = plan[i];
       const pred = await model.predict(guided ? (xx as ort.Tensor) : x, r, guided ? 2 * batch : batch, guided);
       if (pred.size !== (guided ? 2 : 1) * batch * latentSize) throw new RangeError(`sample(${stream}): denoiser returned ${pred.size} values, expected ${(guided ? 2 : 1) * batch * latentSize}`);
       if (o.signal?.aborted) {
         io.release(pred);
         throw new AbortError();
       }
-      const k = ddpmCoefficients(logSNR[i], logSNR[i + 1]);
       const spec: DdpmGraphSpec = { rowDims, batch, guided, rho: guided && cfgRho > 0, noise: k.sigma > 0, dup: guided && i + 1 < steps };
       const feeds: Record<string, ort.Tensor> = {
         pred,
         x,
         coef: new ort.Tensor('float32', stepCoefficients(o.cfg, cfgRho, k), [STEP_COEFS.length]),
       };
-      if (spec.noise) feeds.z = new ort.Tensor('float32', batchNoise(seed, batch, latentSize, `${stream}/step${i}`), dims);
+      if (spec.noise) feeds.z = new ort.Tensor('float32', stepNoise(o, latentSize, i), dims);
       const key = `ddpm|${dimKey}|${+spec.guided}${+spec.rho}${+spec.noise}${+spec.dup}`;
       const out = await graphs.run(key, onGpu, () => ddpmStepGraph(spec), feeds, io);
       io.release(pred);

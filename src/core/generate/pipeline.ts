@@ -15,7 +15,7 @@ import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from 
 import type { LoadedModelPack, StageName } from './modelPack.ts';
 import { cosine } from '../tensor/vector.ts';
 import { batchNoise } from './rng.ts';
-import { diffuse, img2imgSteps, sample, vpScalers, cosineLogSNR, type Denoiser } from './sampler.ts';
+import { diffuse, img2imgSteps, sample, vpScalers, cosineLogSNR, type Denoiser, type SamplerSchedule } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
 import {
   cosineScoreGraph,
@@ -391,6 +391,15 @@ function priorConditioning(pack: LoadedModelPack, decoded: DecodedHeads, setting
   return { cond, guided };
 }
 
+/**
+ * A diffusion stage's schedule for either sampler: its steps, guidance and shift, the seed, and the
+ * img2img start (the prior from t = strength; the noise stream is named after the stage).
+ */
+function schedule(settings: GenerateSettings, stream: 'prior' | 'decoder', batch: number, steps: number, img2img: boolean, signal?: AbortSignal): SamplerSchedule {
+  const st = settings[stream];
+  return { batch, steps, tStart: img2img ? settings.strength : 1, cfg: st.cfg, cfgRho: st.cfgRho, shift: st.shift, seed: settings.seed, stream, signal };
+}
+
 function bestIndex(scores: number[]): number {
   let best = 0;
   for (let k = 1; k < scores.length; k++) if (scores[k] > scores[best]) best = k;
@@ -433,17 +442,9 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
     progress('prior', 0, priorSteps);
     if (priorSteps === 0) return xInitPrior as Float32Array;
     return sample(priorDenoiser, {
+      ...schedule(settings, 'prior', N, priorSteps, img2img, opts.signal),
       latentSize: cLatent,
-      batch: N,
-      steps: priorSteps,
-      tStart: img2img ? settings.strength : 1,
-      cfg: settings.prior.cfg,
-      cfgRho: settings.prior.cfgRho,
-      shift: settings.prior.shift,
       xInit: xInitPrior,
-      seed: settings.seed,
-      stream: 'prior',
-      signal: opts.signal,
       onStep: (s, t) => progress('prior', s, t),
     });
   });
@@ -461,15 +462,8 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
   const latentB = await timed('decoder', () => {
     progress('decoder', 0, settings.decoder.steps);
     return sample(decoderDenoiser, {
+      ...schedule(settings, 'decoder', N, settings.decoder.steps, false, opts.signal),
       latentSize: bLatent,
-      batch: N,
-      steps: settings.decoder.steps,
-      cfg: settings.decoder.cfg,
-      cfgRho: settings.decoder.cfgRho,
-      shift: settings.decoder.shift,
-      seed: settings.seed,
-      stream: 'decoder',
-      signal: opts.signal,
       onStep: (s, t) => progress('decoder', s, t),
     });
   });
@@ -629,17 +623,9 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
     progress('prior', 0, priorSteps);
     if (priorSteps === 0) return xInitPrior as ort.Tensor;
     const x = await sampleOnGraphs(new TensorStageDenoiser(sessions, 'priorDenoiser', guidedC, plainC, io), {
+      ...schedule(settings, 'prior', N, priorSteps, img2img, opts.signal),
       rowDims: cRow,
-      batch: N,
-      steps: priorSteps,
-      tStart: img2img ? settings.strength : 1,
-      cfg: settings.prior.cfg,
-      cfgRho: settings.prior.cfgRho,
-      shift: settings.prior.shift,
       xInit: xInitPrior,
-      seed: settings.seed,
-      stream: 'prior',
-      signal: opts.signal,
       onStep: (s, t) => progress('prior', s, t),
       onGpu: sessions.onGpu('priorDenoiser'),
       graphs,
@@ -669,15 +655,8 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
   const latentB = await timed('decoder', async () => {
     progress('decoder', 0, settings.decoder.steps);
     const x = await sampleOnGraphs(new TensorStageDenoiser(sessions, 'latentDecoder', guidedB, plainB, io), {
+      ...schedule(settings, 'decoder', N, settings.decoder.steps, false, opts.signal),
       rowDims: bRow,
-      batch: N,
-      steps: settings.decoder.steps,
-      cfg: settings.decoder.cfg,
-      cfgRho: settings.decoder.cfgRho,
-      shift: settings.decoder.shift,
-      seed: settings.seed,
-      stream: 'decoder',
-      signal: opts.signal,
       onStep: (s, t) => progress('decoder', s, t),
       onGpu: decOnGpu,
       graphs,

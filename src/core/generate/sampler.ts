@@ -79,9 +79,8 @@ export interface Denoiser {
   predict(x: Float32Array, r: number, rows: number, guided: boolean): Promise<Float32Array>;
 }
 
-export interface SampleOptions {
-  /** Values per candidate (e.g. 16·24·24). */
-  latentSize: number;
+/** The schedule, guidance and noise of a sampling run: what both samplers (this one and gpuSteps.ts's step graphs) take. */
+export interface SamplerSchedule {
   /** Candidates (batch rows). */
   batch: number;
   steps: number;
@@ -93,15 +92,36 @@ export interface SampleOptions {
   /** gdf.sample's std rescale (0 = plain CFG); default 0.7 as in gdf. */
   cfgRho?: number;
   shift?: number;
-  /** Starting point [batch · latentSize]; default N(0, I) noise from the seed. */
-  xInit?: Float32Array;
   seed: number;
   /** Names the noise streams, e.g. "prior" or "decoder" (different stages draw different noise). */
   stream: string;
   signal?: AbortSignal;
+}
+
+export interface SampleOptions extends SamplerSchedule {
+  /** Values per candidate (e.g. 16·24·24). */
+  latentSize: number;
+  /** Starting point [batch · latentSize]; default N(0, I) noise from the seed. */
+  xInit?: Float32Array;
   /** Called after every step with the step index (1-based) and the total. */
   onStep?: (step: number, total: number, x0: Float32Array) => void;
 }
+
+/** One step of a schedule: the denoiser's noise condition r and the DDPM update's scalars. */
+export interface SamplerStep {
+  r: number;
+  k: DdpmCoefficients;
+}
+
+/** Every step of a schedule (shared by both samplers, so that they walk the same times). */
+export function samplerSteps(o: SamplerSchedule): SamplerStep[] {
+  const logSNR = stepLogSNRs(o.steps, o.tStart ?? 1, o.tEnd ?? 0, o.shift ?? 1);
+  return Array.from({ length: o.steps }, (_, i) => ({ r: noiseCond(logSNR[i]), k: ddpmCoefficients(logSNR[i], logSNR[i + 1]) }));
+}
+
+/** The seeded starting noise and per-step noise of a schedule (identical on every backend). */
+export const initNoise = (o: SamplerSchedule, latentSize: number) => batchNoise(o.seed, o.batch, latentSize, `${o.stream}/init`);
+export const stepNoise = (o: SamplerSchedule, latentSize: number, i: number) => batchNoise(o.seed, o.batch, latentSize, `${o.stream}/step${i}`);
 
 function std(x: Float32Array, from: number, to: number): number {
   const n = to - from;
@@ -159,19 +179,16 @@ export function ddpmCoefficients(l: number, lNext: number): DdpmCoefficients {
 
 /** Runs the reverse process; returns the final x (Stable Cascade returns x after the last step). */
 export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32Array> {
-  const { latentSize, batch, steps, seed, stream } = o;
-  const tStart = o.tStart ?? 1;
-  const tEnd = o.tEnd ?? 0;
-  const shift = o.shift ?? 1;
+  const { latentSize, batch, stream } = o;
   const cfgRho = o.cfgRho ?? 0.7;
   const n = batch * latentSize;
-  let x = o.xInit ? Float32Array.from(o.xInit) : batchNoise(seed, batch, latentSize, `${stream}/init`);
+  let x = o.xInit ? Float32Array.from(o.xInit) : initNoise(o, latentSize);
   if (x.length !== n) throw new RangeError(`sample(${stream}): xInit has ${x.length} values, expected ${batch}x${latentSize}`);
-  const logSNR = stepLogSNRs(steps, tStart, tEnd, shift);
+  const plan = samplerSteps(o);
   const guided = o.cfg !== null;
-  for (let i = 0; i < steps; i++) {
+  for (let i = 0; i < plan.length; i++) {
     if (o.signal?.aborted) throw new AbortError();
-    const r = noiseCond(logSNR[i]);
+    const { r, k } = plan[i];
     let pred: Float32Array;
     if (guided) {
       const xx = new Float32Array(2 * n);
@@ -184,8 +201,8 @@ export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32
       pred = await model.predict(x, r, batch, false);
     }
     if (o.signal?.aborted) throw new AbortError();
-    const { a, b, ap, sigma, epsScale } = ddpmCoefficients(logSNR[i], logSNR[i + 1]);
-    const z = sigma > 0 ? batchNoise(seed, batch, latentSize, `${stream}/step${i}`) : null;
+    const { a, b, ap, sigma, epsScale } = k;
+    const z = sigma > 0 ? stepNoise(o, latentSize, i) : null;
     const x0 = new Float32Array(n);
     const next = new Float32Array(n);
     for (let j = 0; j < n; j++) {
@@ -193,7 +210,7 @@ export async function sample(model: Denoiser, o: SampleOptions): Promise<Float32
       next[j] = ap * x0[j] + epsScale * pred[j] + (z ? sigma * z[j] : 0);
     }
     x = next;
-    o.onStep?.(i + 1, steps, x0);
+    o.onStep?.(i + 1, plan.length, x0);
   }
   return x;
 }
