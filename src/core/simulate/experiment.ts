@@ -76,7 +76,7 @@ export interface World {
   variantEnergy: Float32Array[][];
   variantSemantic: Float32Array[][];
   graphs: EncoderGraphs;
-  /** The prompt encoder's object-class classifier, fitted on the training images, topped up to a fixed count (shapeFeatures.ts). */
+  /** The prompt encoder's object-class classifier, fitted on the training images, optionally topped up (shapeFeatures.ts). */
   promptClassifier: ShapeClassifier;
   /** [SEMANTIC_DIM, IMAGE_EMBED_DIM + 1]: semantic code ≈ W · embedding + b (bias last), fitted on training images. */
   semanticFromEmbedding: Float32Array;
@@ -84,6 +84,11 @@ export interface World {
 
 export interface WorldOptions {
   trainImages: number;
+  /**
+   * Images the prompt encoder's class classifier is fitted on: the training images, topped up with
+   * other scenes of the world to this count (shapeFeatures.ts); default: the training images only.
+   */
+  promptImages?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -182,8 +187,12 @@ export async function buildWorld(seed: number, opts: WorldOptions): Promise<Worl
   const featSession = await createSession(imageFeatureGraph(seed));
   const featStats = await featureStatistics(featSession, trainImages, opts.signal);
   await featSession.release();
-  // The prompt encoder's object-class classifier, fitted on the training images (topped up to 1000).
-  const promptClassifier = await fitPromptClassifier(seed, { training: { scenes: trainScenes, images: trainImages }, signal: opts.signal });
+  // The prompt encoder's object-class classifier, fitted on the training images (optionally topped up).
+  const promptClassifier = await fitPromptClassifier(seed, {
+    training: { scenes: trainScenes, images: trainImages },
+    images: Math.max(trainScenes.length, opts.promptImages ?? 0),
+    signal: opts.signal,
+  });
   const graphs = buildEncoderGraphs(seed, featStats, promptClassifier);
   const runner = await EncoderRunner.create(graphs);
   const trainFeatures = await encodeImages(runner, trainImages, trainCaptions, opts.signal);

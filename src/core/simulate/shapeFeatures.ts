@@ -9,9 +9,10 @@
 //      sum 1 per map (contrast-invariant); the magnitude of the DFT along the angle axis, first
 //      SHAPE_HARMONICS harmonics (rotating the image circularly shifts the angle bins), square root;
 //   2. a classifier of the 14 object classes: Gaussian-kernel ridge on the standardised descriptors
-//      to multi-hot labels (1 for every class in the scene), fitted at build time on PRETRAIN_IMAGES
-//      rendered images of the world: its training images, topped up with other scenes from the
-//      world's generator when there are fewer (small test worlds), so the corpus size is fixed;
+//      to multi-hot labels (1 for every class in the scene), fitted at build time on rendered images
+//      of the world: its training images (buildWorld), optionally topped up with other scenes from
+//      the world's generator (WorldOptions.promptImages: a small test world gets the default demo's
+//      1000);
 //   3. a class embedding: the class word vectors (SemanticSpace) weighted by softmax(β·scores).
 // Measured (docs/simulation.md §12): a linear classifier on the same descriptors confused the simple
 // stimuli's bars with towers on some seeds although their nearest training neighbours are bars; the
@@ -35,7 +36,7 @@ export const SHAPE_HARMONICS = 9;
 /** Length of the shape descriptor. */
 export const SHAPE_FEATURES = SHAPE_MAPS * SHAPE_RADII * SHAPE_HARMONICS;
 export const N_CLASSES = CLASSES.length;
-/** Images the classifier is fitted on (the world's training images, topped up to this many). */
+/** Default corpus size of fitPromptClassifier (= the default demo's training images). */
 export const PRETRAIN_IMAGES = 1000;
 /** Kernel width: k(z, z') = exp(−‖z − z'‖² / (KERNEL_WIDTH · SHAPE_FEATURES)) on standardised descriptors. */
 export const KERNEL_WIDTH = 1;
@@ -311,11 +312,10 @@ export function fitShapeClassifier(descriptors: Float32Array, scenes: Scene[], s
 }
 
 /**
- * The prompt encoder's classifier for a world seed, fitted on PRETRAIN_IMAGES images of the world:
- * its training images (`training`, at most PRETRAIN_IMAGES of them), topped up when there are fewer
- * with scenes from the world's generator on their own stream ('prompt-pretrain'; held-out complex
- * scenes skipped as for training), rendered here. The default demo (1000 training images) renders
- * nothing extra; a small test world gets the same corpus size.
+ * The prompt encoder's classifier for a world seed, fitted on `images` images of the world (default
+ * PRETRAIN_IMAGES): its training images (`training`, at most `images` of them), topped up when there
+ * are fewer with scenes from the world's generator on their own stream ('prompt-pretrain'; held-out
+ * complex scenes skipped as for training), rendered here.
  */
 export async function fitPromptClassifier(
   seed: number,

@@ -16,6 +16,8 @@ import { MemoryStore } from '../generate/memory.ts';
 const SEED = Number(process.env.PC_SEED ?? 4);
 const N_TRAIN = Number(process.env.PC_TRAIN ?? 400);
 const VOX = 600;
+/** The classifier is fitted on as many images as in the default demo (the 400 training images + 600 more scenes). */
+const PROMPT_IMAGES = Number(process.env.PC_PROMPT ?? 1000);
 const P = PROMPT_TOKENS * PROMPT_DIM;
 
 /** Does the caption's colour / class word name any object of the stimulus's scene? */
@@ -32,7 +34,7 @@ describe('demo prompt features carry the object class', () => {
   let sessions: PackSessions;
   const withScene: number[] = [];
   beforeAll(async () => {
-    world = await buildWorld(SEED, { trainImages: N_TRAIN });
+    world = await buildWorld(SEED, { trainImages: N_TRAIN, promptImages: PROMPT_IMAGES });
     const store = new MemoryStore();
     const f = world.trainFeatures;
     await buildDemoModelPack(store, { seed: SEED, encoders: world.graphs, training: { scenes: world.trainScenes, images: world.trainImages, features: { image: f.image, text: f.text, prompt: f.prompt } } });
@@ -52,6 +54,7 @@ describe('demo prompt features carry the object class', () => {
       cls += +s.cls;
     }
     console.log(`true features: colour ${colour}/12, class ${cls}/12, classifier train acc ${world.promptClassifier.trainAccuracy.toFixed(3)}\n  ${caps.join('\n  ')}`);
+    // measured 2026-11-26: class 8/12 (before the class embedding: 2/12), colour 9/12 (9/12)
     expect(cls).toBeGreaterThanOrEqual(7);
     expect(colour).toBeGreaterThanOrEqual(9);
   });
@@ -77,6 +80,8 @@ describe('demo prompt features carry the object class', () => {
     const n = rows.length;
     console.log(`decoded (${n} vision trials): colour ${(colour / n).toFixed(3)}, class ${(cls / n).toFixed(3)} (chance ${(chanceCls / n).toFixed(3)})`);
     expect(n).toBe(96);
-    expect(cls / n).toBeGreaterThan(0.2);
+    // measured 2026-11-26: class 0.500 (before the class embedding: 0.083; chance 0.095), colour 0.250 (0.240)
+    expect(cls / n).toBeGreaterThan(0.3);
+    expect(colour / n).toBeGreaterThanOrEqual(0.2);
   }, 120_000);
 });
