@@ -253,10 +253,10 @@ async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<
     await page.goto(`${base}/?bundle=${encodeURIComponent(bundlePath)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
     const browserRuns: Record<string, unknown> = {};
     for (const ep of ['webgpu', 'wasm'] as const) {
-      const box = page.getByLabel('prefer WebGPU');
+      // "WebGPU, every stage" (not "fastest", which picks wasm on a CPU-emulated adapter) vs wasm
       await page.getByTestId('reconstruct-panel').waitFor({ timeout: 300_000 });
-      if ((await box.isChecked()) !== (ep === 'webgpu')) await box.click();
-      await page.getByTestId('rc-ep').waitFor({ timeout: 300_000 });
+      await page.getByTestId('rc-device').selectOption(ep);
+      await page.locator(`[data-testid="rc-ep"][data-ep="${ep}"]`).waitFor({ timeout: 300_000 });
       await page.getByTestId('rc-candidates').fill(String(ctx.quick ? 2 : 16));
       const runs = [];
       const cdp = await page.context().newCDPSession(page);

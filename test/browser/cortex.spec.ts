@@ -36,7 +36,8 @@ test('select V1, silence it: the image-head change equals the CPU reference; scr
   // SwiftShader WebGL + WebGPU and two workers on a small CPU: generous time.
   test.setTimeout(1_500_000);
   const errors = collectPageErrors(page);
-  await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&shape=inflated`);
+  // gen=webgpu: the perturbed reconstruction (16 candidates) on WebGPU even on SwiftShader
+  await page.goto(`/?bundle=${encodeURIComponent(`/${DIR}/`)}&shape=inflated&gen=webgpu`);
   const panel = page.getByTestId('cortex-panel');
   await expect(panel).toHaveAttribute('data-ready', 'true', { timeout: 600_000 });
 

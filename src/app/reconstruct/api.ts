@@ -29,7 +29,7 @@
 // the caller's arrays are detached after the call (pass copies if you still need them).
 import type { GenerateProgress, GenerateSettings, PipelineStage } from '../../core/generate/pipeline.ts';
 import type { RgbImage } from '../../core/generate/enhance.ts';
-import type { HeadDeltas, ReconstructRequest, ServiceInfo } from '../../core/generate/service.ts';
+import type { HeadDeltas, ReconstructRequest, ServiceInfo, StagePlacement } from '../../core/generate/service.ts';
 import type { BundleSourceSpec } from '../workerApi.ts';
 
 export type { GenerateProgress, GenerateSettings, HeadDeltas, RgbImage, ReconstructRequest, ServiceInfo, PipelineStage };
@@ -82,7 +82,8 @@ export interface ReconstructReply {
 }
 
 export interface GenerateWorkerApi {
-  open(bundle: BundleSourceSpec, pack: PackSourceSpec, preferWebgpu: boolean, onProgress?: (loaded: number, total: number, file: string) => void): Promise<ServiceInfo>;
+  /** `placement` (with preferWebgpu): 'fastest' leaves a CPU-emulated WebGPU adapter for wasm, 'webgpu' keeps WebGPU for every stage. */
+  open(bundle: BundleSourceSpec, pack: PackSourceSpec, preferWebgpu: boolean, onProgress?: (loaded: number, total: number, file: string) => void, placement?: StagePlacement): Promise<ServiceInfo>;
   reconstruct(req: ReconstructRequest, onProgress?: (p: GenerateProgress) => void, onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply>;
   cancel(): void;
 }

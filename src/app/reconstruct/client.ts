@@ -4,6 +4,7 @@
 // see reconstructPerturbed below and the documentation in api.ts).
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
+import { useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
 import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from './api.ts';
 
 let worker: Worker | null = null;
@@ -49,9 +50,17 @@ export const serviceStore = {
   },
 };
 
-/** Opens bundle + pack in the worker unless it already has them; the outcome also goes to serviceStore. */
-export function ensureOpen(location: BundleLocation, pack: PackSourceSpec = defaultPack(location), preferWebgpu = true, onProgress?: (loaded: number, total: number, file: string) => void): Promise<ServiceInfo> {
-  const key = `${location.kind === 'url' ? location.url : location.label}|${pack.kind === 'url' ? pack.url : pack.prefix}|${preferWebgpu}`;
+/**
+ * Opens bundle + pack in the worker unless it already has them, on `device` (default: the page's
+ * choice, state/generateDeviceStore.ts); the outcome also goes to serviceStore.
+ */
+export function ensureOpen(
+  location: BundleLocation,
+  pack: PackSourceSpec = defaultPack(location),
+  device: GenerateDevice = useGenerateDeviceStore.getState().device,
+  onProgress?: (loaded: number, total: number, file: string) => void,
+): Promise<ServiceInfo> {
+  const key = `${location.kind === 'url' ? location.url : location.label}|${pack.kind === 'url' ? pack.url : pack.prefix}|${device}`;
   if (key === openKey && opening) return opening;
   openKey = key;
   const bundle = location.kind === 'url' ? { kind: 'url' as const, url: location.url } : { kind: 'files' as const, label: location.label, files: location.files };
@@ -59,11 +68,12 @@ export function ensureOpen(location: BundleLocation, pack: PackSourceSpec = defa
   const p = generateClient().open(
     bundle,
     pack,
-    preferWebgpu,
+    device !== 'wasm',
     proxy((l: number, t: number, f: string) => {
       if (openKey === key) setServiceState({ loading: `loading model pack: ${f} ${((100 * l) / Math.max(1, t)).toFixed(0)}%` });
       onProgress?.(l, t, f);
     }),
+    device === 'webgpu' ? 'webgpu' : 'fastest',
   );
   opening = p;
   p.then(
@@ -92,8 +102,8 @@ export function runReconstruction(req: ReconstructRequest, onProgress?: (p: Gene
  * bundle (and its default model pack) if needed, then reconstructs `req` (with headDeltas and
  * deltaLabel). See api.ts for the units of the deltas.
  */
-export async function reconstructPerturbed(location: BundleLocation, req: ReconstructRequest, opts: { preferWebgpu?: boolean; onProgress?: (p: GenerateProgress) => void } = {}): Promise<ReconstructReply> {
-  await ensureOpen(location, defaultPack(location), opts.preferWebgpu ?? true);
+export async function reconstructPerturbed(location: BundleLocation, req: ReconstructRequest, opts: { device?: GenerateDevice; onProgress?: (p: GenerateProgress) => void } = {}): Promise<ReconstructReply> {
+  await ensureOpen(location, defaultPack(location), opts.device);
   return runReconstruction(req, opts.onProgress);
 }
 

@@ -7,6 +7,7 @@ import type { Manifest } from '../../core/bundle/manifest.ts';
 import { MIRAGE_DEFAULTS, PIPELINE_STAGES, type GenerateSettings } from '../../core/generate/pipeline.ts';
 import { useBundleStore, isSimulated, toAppError, type AppError } from '../../state/bundleStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
+import { GENERATE_DEVICES, GENERATE_DEVICE_LABELS, useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
 import { TensorImage } from '../common/TensorImage.tsx';
 import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } from './api.ts';
 import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction, serviceStore } from './client.ts';
@@ -205,6 +206,24 @@ const Result = memo(function Result({ r, manifest, title }: { r: ReconstructRepl
   );
 });
 
+/**
+ * Where the stages run, and why: "WebGPU" (with the adapter when it is a CPU emulation), or "wasm"
+ * with the reason — WebGPU missing or failing, or a CPU-emulated adapter left for wasm under
+ * "fastest on this device", or wasm chosen.
+ */
+function ProviderBadge({ info }: { info: ServiceInfo }) {
+  const emulated = info.adapter?.software ? ` · CPU emulation (${info.adapter.architecture || info.adapter.vendor || 'software adapter'})` : '';
+  const text = info.executionProvider === 'webgpu' ? `WebGPU${emulated}` : info.fallbackReason && info.adapter?.software ? 'wasm (fastest here)' : info.fallbackReason === 'WebGPU not requested' ? 'wasm' : 'wasm (fallback)';
+  return (
+    <>
+      <span className={`badge badge--${info.executionProvider}`} data-testid="rc-ep" data-ep={info.executionProvider} title={info.fallbackReason ?? 'ONNX Runtime Web, WebGPU execution provider'}>
+        {text}
+      </span>
+      {info.executionProvider === 'wasm' && info.fallbackReason ? <span className="rc-note" data-testid="rc-ep-reason">{info.fallbackReason}</span> : null}
+    </>
+  );
+}
+
 export function ReconstructPanel() {
   const manifest = useBundleStore((s) => s.manifest);
   const location = useBundleStore((s) => s.location);
@@ -212,7 +231,8 @@ export function ReconstructPanel() {
   const stimulus = useSelectionStore((s) => s.stimulus);
   const condition = useSelectionStore((s) => s.condition);
   const [settings, setSettings] = useState<GenerateSettings>(MIRAGE_DEFAULTS);
-  const [preferWebgpu, setPreferWebgpu] = useState(true);
+  const device = useGenerateDeviceStore((s) => s.device);
+  const setDevice = useGenerateDeviceStore((s) => s.setDevice);
   const service = useSyncExternalStore(serviceStore.subscribe, serviceStore.get);
   const info = service.info;
   const [result, setResult] = useState<ReconstructReply | null>(null);
@@ -228,14 +248,14 @@ export function ReconstructPanel() {
 
   // Open the worker on the bundle (the outcome lands in serviceStore, not in this component's state).
   useEffect(() => {
-    if (location) ensureOpen(location, defaultPack(location), preferWebgpu).catch(() => {});
-  }, [location, preferWebgpu]);
+    if (location) ensureOpen(location, defaultPack(location), device).catch(() => {});
+  }, [location, device]);
 
   const run = useCallback(
     async (cond: 'vision' | 'imagery') => {
       if (!location) throw new Error('no bundle open');
       if (subject === null || stimulus === null) throw new Error('select a subject and a stimulus first');
-      await ensureOpen(location, defaultPack(location), preferWebgpu);
+      await ensureOpen(location, defaultPack(location), device);
       liveStore.reset();
       try {
         const r = await runReconstruction(
@@ -249,7 +269,7 @@ export function ReconstructPanel() {
         liveStore.reset();
       }
     },
-    [location, preferWebgpu, subject, stimulus, settings],
+    [location, device, subject, stimulus, settings],
   );
 
   const go = useCallback(async () => {
@@ -291,12 +311,7 @@ export function ReconstructPanel() {
     <div className="rc-panel" data-testid="reconstruct-panel">
       <header className="rc-head">
         <h2>Reconstruction</h2>
-        {info ? (
-          <span className={`badge badge--${info.executionProvider}`} data-testid="rc-ep" title={info.fallbackReason ?? 'ONNX Runtime Web, WebGPU execution provider'}>
-            {info.executionProvider === 'webgpu' ? 'WebGPU' : 'wasm (fallback)'}
-          </span>
-        ) : null}
-        {info?.executionProvider === 'wasm' && info.fallbackReason ? <span className="rc-note">WebGPU unavailable: {info.fallbackReason}</span> : null}
+        {info ? <ProviderBadge info={info} /> : null}
         {simulated ? <span className="badge rc-sim">SIMULATED</span> : null}
         {info ? <span className="rc-note">model pack: {info.packName} ({info.packKind})</span> : null}
       </header>
@@ -314,8 +329,15 @@ export function ReconstructPanel() {
         <button type="button" onClick={() => void cancelReconstruction()} disabled={!busy} data-testid="rc-cancel">
           Cancel
         </button>
-        <label>
-          <input type="checkbox" checked={preferWebgpu} onChange={(e) => setPreferWebgpu(e.target.checked)} /> prefer WebGPU
+        <label title="where the pipeline's stages run (?gen= in the URL)">
+          run on{' '}
+          <select aria-label="run on" data-testid="rc-device" value={device} onChange={(e) => setDevice(e.target.value as GenerateDevice)} disabled={busy}>
+            {GENERATE_DEVICES.map((d) => (
+              <option key={d} value={d}>
+                {GENERATE_DEVICE_LABELS[d]}
+              </option>
+            ))}
+          </select>
         </label>
       </div>
       {service.loading ? <p className="rc-note">{service.loading}</p> : null}
