@@ -12,7 +12,7 @@
 //   is counted in `Reconstruction.transfers` (docs/model-packs.md, "GPU residency").
 import { AbortError, BundleError } from '../bundle/errors.ts';
 import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
-import type { LoadedModelPack, StageName } from './modelPack.ts';
+import { STAGE_IO, type LoadedModelPack, type StageName } from './modelPack.ts';
 import { cosine } from '../tensor/vector.ts';
 import { batchNoise } from './rng.ts';
 import { diffuse, img2imgSteps, sample, vpScalers, cosineLogSNR, type Denoiser, type SamplerSchedule } from './sampler.ts';
@@ -126,6 +126,8 @@ export interface Reconstruction {
   timings: Record<PipelineStage, number>;
   /** Which sampler ran ('graphs': step graphs, tensors left on the device under WebGPU). */
   sampler: SamplerKind;
+  /** Where each pack stage ran in this run (after any fallback or placement): what ran where. */
+  providers: Record<StageName, 'webgpu' | 'wasm'>;
   /** CPU<->GPU crossings of this run (all zero on wasm), with bytes, per tensor label. */
   transfers: TransferStats;
 }
@@ -400,6 +402,10 @@ function schedule(settings: GenerateSettings, stream: 'prior' | 'decoder', batch
   return { batch, steps, tStart: img2img ? settings.strength : 1, cfg: st.cfg, cfgRho: st.cfgRho, shift: st.shift, seed: settings.seed, stream, signal };
 }
 
+function providers(sessions: PackSessions): Record<StageName, 'webgpu' | 'wasm'> {
+  return Object.fromEntries((Object.keys(STAGE_IO) as StageName[]).map((st) => [st, sessions.onGpu(st) ? 'webgpu' : 'wasm'])) as Record<StageName, 'webgpu' | 'wasm'>;
+}
+
 function bestIndex(scores: number[]): number {
   let best = 0;
   for (let k = 1; k < scores.length; k++) if (scores[k] > scores[best]) best = k;
@@ -505,7 +511,7 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
   // 9. Caption: greedy decoding of the decoded prompt features.
   const { caption, captionTokens } = await timed('caption', () => decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io));
 
-  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'typescript', transfers: io.stats };
+  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'typescript', providers: providers(sessions), transfers: io.stats };
 }
 
 function checkLatent(file: string, got: number, want: number): void {
@@ -725,7 +731,7 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
     decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, sessions.onGpu('captionDecoder')),
   );
 
-  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'graphs', transfers: io.stats };
+  return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: 'graphs', providers: providers(sessions), transfers: io.stats };
 }
 
 /**

@@ -73,6 +73,10 @@ describe('model pack + pipeline at real shapes (stand-in graphs)', () => {
     expect(r.best).toBe(r.scores[0] >= r.scores[1] ? 0 : 1);
     expect(r.captionTokens.length).toBeLessThanOrEqual(3);
     expect(r.caption).toBe(detokenize(r.captionTokens, pack.vocab));
+    // what ran where: every stage on wasm here (Node), so the TypeScript sampler
+    expect(new Set(Object.values(r.providers))).toEqual(new Set(['wasm']));
+    expect(Object.keys(r.providers).sort()).toEqual(Object.keys(pack.manifest.stages).sort());
+    expect(r.sampler).toBe('typescript');
     const stages = new Set(seen.map((p) => p.stage));
     for (const s of ['lowLevel', 'enhance', 'latentEncode', 'prior', 'decoder', 'pixels', 'retrieval', 'caption']) expect(stages.has(s as never)).toBe(true);
     expect(seen.filter((p) => p.stage === 'prior').at(-1)).toMatchObject({ step: 1, total: 1 });
