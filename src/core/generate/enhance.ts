@@ -204,6 +204,15 @@ function clip8Float(v: number): number {
 
 /** `img.filter(ImageFilter.SMOOTH)` (ImagingFilter3x3 with float32 arithmetic). */
 export function smoothFilter(img: RgbImage): RgbImage {
+  return smoothThen(img, null);
+}
+
+/**
+ * The SMOOTH filter, each filtered byte v of pixel byte x written as blend[(v << 8) | x] when a
+ * blend table is given (sharpness in one pass: no intermediate smoothed image), else v. Border
+ * bytes stay as they are (a blend of x with itself is x).
+ */
+function smoothThen(img: RgbImage, blend: Uint8Array | null): RgbImage {
   checkRgb(img);
   const { width: w, height: h, data } = img;
   const out = data.slice(); // first/last row and first/last column stay as they are
@@ -230,7 +239,8 @@ export function smoothFilter(img: RgbImage): RgbImage {
       let s = f32(offset + f32(f32(by1[data[pNext + i - 3]] + by1[data[pNext + i]]) + by1[data[pNext + i + 3]]));
       s = f32(s + f32(f32(by1[data[p0 + i - 3]] + by5[data[p0 + i]]) + by1[data[p0 + i + 3]]));
       s = f32(s + f32(f32(by1[data[pPrev + i - 3]] + by1[data[pPrev + i]]) + by1[data[pPrev + i + 3]]));
-      out[p0 + i] = clip8Float(s);
+      const v = clip8Float(s);
+      out[p0 + i] = blend ? blend[(v << 8) | data[p0 + i]] : v;
     }
   }
   return { width: w, height: h, data: out };
@@ -261,12 +271,7 @@ function blendTable(factor: number): Uint8Array {
 
 /** `ImageEnhance.Sharpness(img).enhance(factor)`. */
 export function sharpness(img: RgbImage, factor: number): RgbImage {
-  const smooth = smoothFilter(img).data;
-  const lut = blendTable(factor);
-  const src = img.data;
-  const out = new Uint8Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = lut[(smooth[i] << 8) | src[i]];
-  return { width: img.width, height: img.height, data: out };
+  return smoothThen(img, blendTable(factor));
 }
 
 /** Mean of `img.convert('L')` (ITU-R 601-2 luma in Pillow's 16-bit fixed point), as ImageStat computes it. */
