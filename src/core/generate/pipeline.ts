@@ -425,9 +425,11 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
   if (settings.useLowLevel) {
     ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
     opts.onLowLevel?.(lowLevel, enhanced);
-    const chw = encoderInput(sessions, enhanced);
+    // (the resize to the encoder's input size is part of the stage's time)
+    const toEncode = enhanced;
     const latent = await timed('latentEncode', async () => {
       progress('latentEncode', 0, 1);
+      const chw = encoderInput(sessions, toEncode);
       const out = await sessions.run('latentEncoder', { images: { data: chw, bind: { batch: 1 } } }, ['latents'] as const, io);
       progress('latentEncode', 1, 1);
       return out.latents.data;
@@ -596,9 +598,11 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
   if (settings.useLowLevel) {
     ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
     opts.onLowLevel?.(lowLevel, enhanced);
-    const chw = encoderInput(sessions, enhanced);
+    // (the resize to the encoder's input size is part of the stage's time)
+    const toEncode = enhanced;
     const latent = await timed('latentEncode', async () => {
       progress('latentEncode', 0, 1);
+      const chw = encoderInput(sessions, toEncode);
       const out = await sessions.runTensors('latentEncoder', { images: sessions.tensor('latentEncoder', 'images', { data: chw, bind: { batch: 1 } }) }, ['latents'] as const, io);
       progress('latentEncode', 1, 1);
       return io.hold(out.latents);
