@@ -124,14 +124,18 @@ export class Transfers {
 
 /**
  * Order of the per-step scalars fed as the `coef` input of the DDPM step graph. The update
- * x' = ap·(x − b·ε̂)/a + epsScale·ε̂ + σ·z is folded to x' = cx·x + ce·ε̂ + σ·z with cx = ap/a and
- * ce = epsScale − ap·b/a computed in float64 (fewer kernels per step; no float32 rounding of x0).
+ * x' = ap·(x − b·ε̂)/a + epsScale·ε̂ + σ·z is folded to x' = cx·x + ce·k·ε̂ + σ·z with cx = ap/a,
+ * ce = epsScale − ap·b/a and the ρ rescale k = ρ·std(cond)/(std(ε̂) + 1e-9) + (1 − ρ) split as
+ * ce·k = ceRho·ratio + ceRest (ceRho = ce·ρ, ceRest = ce·(1 − ρ); ceRest = ce without ρ), all
+ * computed in float64: every scalar op done here is a GPU dispatch saved per step.
  */
-export const STEP_COEFS = ['cfg', 'rho', 'cx', 'ce', 'sigma'] as const;
+export const STEP_COEFS = ['cfg', 'cx', 'ceRho', 'ceRest', 'sigma'] as const;
 
 /** The step graph's scalars for one DDPM step (see STEP_COEFS). */
 export function stepCoefficients(cfg: number | null, cfgRho: number, k: { a: number; b: number; ap: number; epsScale: number; sigma: number }): Float32Array {
-  return Float32Array.from([cfg ?? 1, cfgRho, k.ap / k.a, k.epsScale - (k.ap * k.b) / k.a, k.sigma]);
+  const ce = k.epsScale - (k.ap * k.b) / k.a;
+  const rho = cfg !== null && cfgRho > 0 ? cfgRho : 0; // the graph rescales only with guidance and ρ > 0
+  return Float32Array.from([cfg ?? 1, k.ap / k.a, ce * rho, ce * (1 - rho), k.sigma]);
 }
 
 export interface DdpmGraphSpec {
@@ -149,15 +153,12 @@ export interface DdpmGraphSpec {
 
 const n = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** Unbiased std over every value (torch's .std()), as a scalar value name. */
-function stdAll(g: GraphBuilder, v: string, count: number): string {
-  const mean = g.op('ReduceMean', [v], { keepdims: 0 });
-  const d = g.op('Sub', [v, mean]);
-  const ss = g.op('ReduceSum', [g.op('Mul', [d, d])], { keepdims: 0 });
-  return g.op('Sqrt', [g.op('Div', [ss, g.floats([count - 1], [], 'nm1')])]);
-}
-
-/** gdf's guidance (lerp + ρ std rescale) and the DDPM update, as one graph: the sampler's loop body. */
+/**
+ * gdf's guidance (lerp + ρ std rescale) and the DDPM update, as one graph: the sampler's loop body.
+ * Written for few kernels (each node is a GPU dispatch; a CPU-emulated GPU pays ~0.5 ms each): the
+ * two unbiased stds (torch's .std() over the whole batch) in one reduction over [cond; pred] as
+ * [2, count], ReduceSumSquare for Mul + ReduceSum, the scalar algebra folded into STEP_COEFS.
+ */
 export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
   const B = s.batch;
   const dims = [B, ...s.rowDims];
@@ -170,6 +171,7 @@ export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
   g.node('Split', ['coef', g.int64s(STEP_COEFS.map(() => 1), 'split')], coefNames, { axis: 0 });
   const c = (name: (typeof STEP_COEFS)[number]) => coefNames[STEP_COEFS.indexOf(name)];
   let pred = 'pred';
+  let scale = c('ceRest'); // ce (·(1 − ρ) with the rescale)
   if (s.guided) {
     const cond = g.fresh('cond');
     const unc = g.fresh('uncond');
@@ -177,14 +179,19 @@ export function ddpmStepGraph(s: DdpmGraphSpec): GraphBuilder {
     pred = g.op('Add', [unc, g.op('Mul', [c('cfg'), g.op('Sub', [cond, unc])])]);
     if (s.rho) {
       const count = n(dims);
-      const rho = c('rho');
-      // k = ρ·std(cond)/(std(pred) + 1e-9) + (1 − ρ)
-      const ratio = g.op('Div', [stdAll(g, cond, count), g.op('Add', [stdAll(g, pred, count), g.floats([1e-9], [], 'eps')])]);
-      const k = g.op('Add', [g.op('Mul', [rho, ratio]), g.op('Sub', [g.floats([1], [], 'one'), rho])]);
-      pred = g.op('Mul', [pred, k]);
+      // [std(cond), std(pred)] in one pass: rows of [cond; pred] reshaped to [2, count]
+      const both = g.op('Reshape', [g.op('Concat', [cond, pred], { axis: 0 }), g.int64s([2, count], 'rows2')]);
+      const d = g.op('Sub', [both, g.op('ReduceMean', [both], { axes: [1], keepdims: 1 })]);
+      const std = g.op('Sqrt', [g.op('Div', [g.op('ReduceSumSquare', [d], { axes: [1], keepdims: 0 }), g.floats([count - 1], [], 'nm1')])]);
+      const sCond = g.fresh('std_cond');
+      const sPred = g.fresh('std_pred');
+      g.node('Split', [std, g.int64s([1, 1], 'split2')], [sCond, sPred], { axis: 0 });
+      // ce·k = ce·ρ · std(cond)/(std(pred) + 1e-9) + ce·(1 − ρ)
+      const ratio = g.op('Div', [sCond, g.op('Add', [sPred, g.floats([1e-9], [], 'eps')])]);
+      scale = g.op('Add', [g.op('Mul', [c('ceRho'), ratio]), c('ceRest')]);
     }
   }
-  let next = g.op('Add', [g.op('Mul', [c('cx'), 'x']), g.op('Mul', [c('ce'), pred])]);
+  let next = g.op('Add', [g.op('Mul', [c('cx'), 'x']), g.op('Mul', [scale, pred])]);
   if (s.noise) next = g.op('Add', [next, g.op('Mul', [c('sigma'), 'z'])]);
   g.node('Identity', [next], ['x_next']);
   g.output('x_next', 'float32', dims);
