@@ -131,10 +131,13 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     // PCA of the 64x64 training images through the n×n Gram matrix.
     report(2, 'PCA of training images');
     const pca = pcaByGram(pix, n, d64, DEMO_B_DIM, opts.signal);
-    // Whitened coefficients z [n, 64].
+    // Latent z [n, 64] = PCA scores in one global unit (mean variance 1 over the 64 components),
+    // NOT whitened per component: coarse components keep their large variance (SNR), so the low-level
+    // image's coarse layout survives img2img's noise as it does in a real latent diffusion model.
+    const lat = latentScale(pca);
     const z = new Float64Array(n * DEMO_B_DIM);
     for (let i = 0; i < n; i++) {
-      for (let k = 0; k < DEMO_B_DIM; k++) z[i * DEMO_B_DIM + k] = pca.scores[i * DEMO_B_DIM + k] / pca.sigma[k];
+      for (let k = 0; k < DEMO_B_DIM; k++) z[i * DEMO_B_DIM + k] = pca.scores[i * DEMO_B_DIM + k] / lat.unit;
     }
 
     // Conditional mean of stage C's coefficients: ridge from MIRAGE's mixed conditioning.
@@ -186,10 +189,10 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     const w = new ModelPackWriter(sink, opts.prefix ?? '');
     const files = {
       lowLevelDecoder: await w.addFile('models/lowlevel_decoder.onnx', opts.encoders.bytes.lowlevel_decoder),
-      latentEncoder: await w.addFile('models/pca_encoder.onnx', pcaEncoderGraph(pca)),
-      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar)),
-      latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph()),
-      pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph(pca)),
+      latentEncoder: await w.addFile('models/pca_encoder.onnx', pcaEncoderGraph(pca, lat.unit)),
+      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar, lat.variance)),
+      latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph(lat.variance)),
+      pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph({ ...pca, sigma: new Float64Array(DEMO_B_DIM).fill(lat.unit) })),
       imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
       captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit, vocab, vIndex, slotCols, nSlotOut)),
     };
@@ -303,12 +306,14 @@ function pcaByGram(X: Float64Array, n: number, d: number, k: number, signal?: Ab
   const eig = symmetricEigen(G, n, { signal });
   let total = 0;
   for (let i = 0; i < n; i++) total += Math.max(0, eig.values[i]);
-  const E = eig.vectors.subarray(0, k * n); // rows = eigenvectors
-  const raw = gemm(E, k, n, Xc, d, signal); // [k, d] = Eᵀ Xc, row norm sqrt(λ)
+  // At most n components exist (fewer training images than components: the rest stay zero).
+  const kk = Math.min(k, n);
+  const E = eig.vectors.subarray(0, kk * n); // rows = eigenvectors
+  const raw = gemm(E, kk, n, Xc, d, signal); // [kk, d] = Eᵀ Xc, row norm sqrt(λ)
   const basis = new Float64Array(k * d);
   const sigma = new Float64Array(k);
   const scores = new Float64Array(n * k);
-  for (let c = 0; c < k; c++) {
+  for (let c = 0; c < kk; c++) {
     const lam = Math.max(eig.values[c], 1e-12);
     const s = 1 / Math.sqrt(lam);
     for (let j = 0; j < d; j++) basis[c * d + j] = raw[c * d + j] * s;
@@ -317,7 +322,7 @@ function pcaByGram(X: Float64Array, n: number, d: number, k: number, signal?: Ab
   }
   const explained = (m: number) => {
     let s = 0;
-    for (let c = 0; c < m; c++) s += Math.max(0, eig.values[c]);
+    for (let c = 0; c < Math.min(m, n); c++) s += Math.max(0, eig.values[c]);
     return s / total;
   };
   return { dim: d, k, mean, basis, sigma, scores, explained };
@@ -415,7 +420,20 @@ function conditionedIndicator(g: GraphBuilder, c: string): string {
   return g.op('Cast', [g.op('Greater', [s, g.floats([0], [1])])], { to: 1 });
 }
 
-function priorGraph(sol: RidgeSolution, residualVar: Float64Array): Uint8Array {
+/**
+ * The latent's unit: one global scale u with mean(σ_k²)/u² = 1 over the 64 components (as Stable
+ * Diffusion's latent scale factor makes latents unit-variance overall), and each component's prior
+ * variance σ_k²/u² in those units (≫ 1 for the coarse components, ≪ 1 for the fine ones).
+ */
+function latentScale(pca: Pick<Pca, 'sigma' | 'k'>): { unit: number; variance: Float64Array } {
+  let m = 0;
+  for (let k = 0; k < pca.k; k++) m += pca.sigma[k] ** 2;
+  const unit = Math.sqrt(m / pca.k);
+  // components that do not exist (more components than training images) get a tiny prior variance
+  return { unit, variance: Float64Array.from(pca.sigma, (s) => Math.max((s / unit) ** 2, 1e-6)) };
+}
+
+function priorGraph(sol: RidgeSolution, residualVar: Float64Array, priorVar: Float64Array): Uint8Array {
   const g = new GraphBuilder('demo_prior_c');
   g.metadata.role = 'stage C (demo): exact Gaussian-prior denoiser';
   g.input('x', 'float32', ['batch', DEMO_C_DIM]).input('r', 'float32', ['batch']);
@@ -430,16 +448,16 @@ function priorGraph(sol: RidgeSolution, residualVar: Float64Array): Uint8Array {
   const Wt = new Float32Array(p * DEMO_C_DIM); // [p, 16] = coefᵀ
   for (let o = 0; o < DEMO_C_DIM; o++) for (let j = 0; j < p; j++) Wt[j * DEMO_C_DIM + o] = sol.coef.data[o * p + j];
   const muC = g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, DEMO_C_DIM])]), g.floats(f32(sol.intercept), [DEMO_C_DIM])]);
-  const mu = g.op('Mul', [ind, muC]); // unconditional mean: 0 (whitened)
-  const lamC = f32(Array.from(residualVar, (v) => Math.max(v, 1e-4)));
-  const dLam = g.floats(lamC.map((v) => v - 1), [DEMO_C_DIM]);
-  const lam = g.op('Add', [g.floats([1], [1]), g.op('Mul', [ind, dLam])]);
+  const mu = g.op('Mul', [ind, muC]); // unconditional mean: 0 (centred)
+  const lam0 = f32(priorVar.subarray(0, DEMO_C_DIM));
+  const dLam = g.floats(Float32Array.from(residualVar, (v, k) => Math.max(v, 1e-4 * lam0[k]) - lam0[k]), [DEMO_C_DIM]);
+  const lam = g.op('Add', [g.floats(lam0, [DEMO_C_DIM]), g.op('Mul', [ind, dLam])]);
   gaussianEpsilon(g, 'x', mu, lam, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_C_DIM]);
   return g.toBytes();
 }
 
-function decoderGraph(): Uint8Array {
+function decoderGraph(priorVar: Float64Array): Uint8Array {
   const g = new GraphBuilder('demo_decoder_b');
   g.metadata.role = 'stage B (demo): coarse coefficients tied to stage C, fine ones from their prior';
   g.input('x', 'float32', ['batch', DEMO_B_DIM]).input('r', 'float32', ['batch']);
@@ -448,22 +466,23 @@ function decoderGraph(): Uint8Array {
   for (let k = 0; k < DEMO_C_DIM; k++) embed[k * DEMO_B_DIM + k] = 1;
   const mu = g.op('MatMul', ['effnet', g.floats(embed, [DEMO_C_DIM, DEMO_B_DIM])]);
   const ind = conditionedIndicator(g, 'effnet');
+  const lam0 = f32(priorVar.subarray(0, DEMO_B_DIM));
   const dLam = new Float32Array(DEMO_B_DIM);
-  for (let k = 0; k < DEMO_C_DIM; k++) dLam[k] = DEMO_TIED_VARIANCE - 1;
-  const lam = g.op('Add', [g.floats([1], [1]), g.op('Mul', [ind, g.floats(dLam, [DEMO_B_DIM])])]);
+  for (let k = 0; k < DEMO_C_DIM; k++) dLam[k] = DEMO_TIED_VARIANCE - lam0[k];
+  const lam = g.op('Add', [g.floats(lam0, [DEMO_B_DIM]), g.op('Mul', [ind, g.floats(dLam, [DEMO_B_DIM])])]);
   gaussianEpsilon(g, 'x', mu, lam, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_B_DIM]);
   return g.toBytes();
 }
 
-function pcaEncoderGraph(pca: Pca): Uint8Array {
+function pcaEncoderGraph(pca: Pca, unit: number): Uint8Array {
   const g = new GraphBuilder('demo_pca_encoder');
   g.input('images', 'float32', ['batch', 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]);
   const d = pca.dim;
   const flat = g.op('Reshape', ['images', g.int64s([-1, d])]);
   const centred = g.op('Sub', [flat, g.floats(f32(pca.mean), [d])]);
-  const P = new Float32Array(d * DEMO_C_DIM); // [d, 16]: basisᵀ / sigma
-  for (let c = 0; c < DEMO_C_DIM; c++) for (let j = 0; j < d; j++) P[j * DEMO_C_DIM + c] = pca.basis[c * d + j] / pca.sigma[c];
+  const P = new Float32Array(d * DEMO_C_DIM); // [d, 16]: basisᵀ / unit
+  for (let c = 0; c < DEMO_C_DIM; c++) for (let j = 0; j < d; j++) P[j * DEMO_C_DIM + c] = pca.basis[c * d + j] / unit;
   g.op('MatMul', [centred, g.floats(P, [d, DEMO_C_DIM])], undefined, 'latents');
   g.output('latents', 'float32', ['batch', DEMO_C_DIM]);
   return g.toBytes();
