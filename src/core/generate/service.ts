@@ -166,12 +166,25 @@ export class GenerateService {
   private backend: DecoderBackend | null = null;
   private readonly decoded = new Map<string, Promise<DecodedCondition>>();
   private controller: AbortController | null = null;
+  private openChain: Promise<unknown> = Promise.resolve();
 
   /** Opens a bundle and a model pack; creates every stage's session once (WebGPU first when asked). */
-  async open(
+  open(
     bundleSource: ShardSource,
     packSource: ShardSource,
     opts: { preferWebgpu?: boolean; placement?: StagePlacement; onProgress?: (p: PackLoadProgress) => void } = {},
+  ): Promise<ServiceInfo> {
+    // One open at a time: a second open (the page switching device while the first still loads)
+    // would dispose the sessions the first is creating. Each waits for the previous one.
+    const run = this.openChain.then(() => this.openNow(bundleSource, packSource, opts));
+    this.openChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async openNow(
+    bundleSource: ShardSource,
+    packSource: ShardSource,
+    opts: { preferWebgpu?: boolean; placement?: StagePlacement; onProgress?: (p: PackLoadProgress) => void },
   ): Promise<ServiceInfo> {
     await this.sessions?.dispose();
     this.sessions = null;
