@@ -57,11 +57,10 @@ const PROGRESS_MS = 100;
 const bitmaps = (xs: (DisplayImage | null)[]) => xs.filter((x): x is DisplayImage => !!x).map((x) => x.bitmap);
 
 const api: GenerateWorkerApi = {
-  // `placement` (service.ts StagePlacement; not in GenerateWorkerApi yet): 'fastest' runs every
-  // stage on wasm when the WebGPU adapter is a CPU emulation (SwiftShader), 'webgpu' keeps WebGPU
-  // for every stage. Until the page passes it (a setting, with the browser specs forcing 'webgpu'),
-  // the worker keeps its previous behaviour: 'webgpu'.
-  open(bundle, pack, preferWebgpu, onProgress, placement: StagePlacement = 'webgpu') {
+  // `placement` (service.ts StagePlacement): 'fastest' runs every stage on wasm when the WebGPU
+  // adapter is a CPU emulation (SwiftShader), 'webgpu' keeps WebGPU for every stage (the page's
+  // "run on" choice, ?gen= in the URL; the browser specs pin 'webgpu').
+  open(bundle, pack, preferWebgpu, onProgress, placement: StagePlacement = 'fastest') {
     return service.open(bundleSource(bundle), packSource(pack), {
       preferWebgpu,
       placement,
