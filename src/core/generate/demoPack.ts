@@ -1,12 +1,13 @@
 // The demo model pack: small, real ONNX graphs FITTED to the simulated world (docs/simulation.md,
 // "Demo model pack"). Every stage plays its MIRAGE role at toy size, and the diffusion stages are
 // exact, not learned approximations:
-// - latents are PCA coefficients of the training images at 64x64, whitened (unit variance):
-//   the first 16 are stage C's latent, all 64 are stage B's, stage A decodes them linearly;
+// - latents are PCA coefficients of the training images at 64x64 in one global unit (mean variance 1
+//   over the 64 components, NOT whitened: coarse components keep their large variance, so they survive
+//   img2img's noise): the first 16 are stage C's latent, all 64 are stage B's, stage A decodes them linearly;
 // - the conditional prior of stage C is Gaussian in that space, mean fitted by ridge from the
 //   conditioning MIRAGE feeds it (0.5·image embedding, 0.5·text embedding at textStrength 0.5, the
 //   unconditional tensors being zeros), residual variance per dimension measured on held-out images;
-//   an all-zero conditioning means "unconditional" (mean 0, variance 1), as condition dropout
+//   an all-zero conditioning means "unconditional" (mean 0, the training variance), as condition dropout
 //   teaches a real diffusion model. For x_t = a·x0 + b·ε that prior's optimal denoiser is exact:
 //     x0̂ = μ + (aλ/(a²λ + b²))(x_t − aμ),   ε̂ = (x_t − a·x0̂)/b,
 //   with a² recovered in-graph from the timestep input r (inverse of CosineTNoiseCond);
