@@ -13,7 +13,8 @@
 //     every 500 ms), not with waitForFunction, whose in-page rAF polling shows up as long tasks.
 //  Run: `node bin/mirage.js bench generate` (MIRAGE_BENCH_PARTS=chromium for the browser part only).
 // WebGPU in headless Chromium here is SwiftShader (a CPU emulation): ratios, never GPU speed claims.
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,36 @@ import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
 import { RESULTS_DIR, type BenchContext } from './lib.ts';
 
 const RECON_DIR = '.cache/test-bundles/recon-demo';
+
+/** The code that writes the mini reconstruction bundle and its demo pack (a change rebuilds it). */
+const RECON_SOURCES = ['src/core/generate', 'src/core/simulate', 'src/core/onnx', 'src/core/bundle', 'src/core/decode'];
+
+async function reconStamp(): Promise<string> {
+  const h = createHash('sha256');
+  for (const dir of RECON_SOURCES) {
+    for (const f of readdirSync(join(REPO_DIR, dir)).filter((x) => x.endsWith('.ts')).sort()) {
+      h.update(f);
+      h.update(await readFile(join(REPO_DIR, dir, f)));
+    }
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The mini reconstruction bundle the Chromium part serves: rebuilt when missing or when the code
+ * that writes it changed (a cached pack from older code once hid that two stages fell back to wasm).
+ */
+export async function ensureReconBundle(ctx: BenchContext): Promise<void> {
+  const stamp = await reconStamp();
+  const stampFile = join(REPO_DIR, RECON_DIR, 'BENCH_STAMP');
+  const current = existsSync(join(REPO_DIR, RECON_DIR, 'modelpack', 'modelpack.json')) && (await readFile(stampFile, 'utf8').catch(() => '')) === stamp;
+  if (current) return;
+  ctx.log('building the mini reconstruction bundle + demo pack (missing, or written by older code)');
+  await writeAtomically(join(REPO_DIR, RECON_DIR), async (sink) => {
+    await writeMiniReconBundle(sink);
+    await sink.write('BENCH_STAMP', new TextEncoder().encode(stamp));
+  });
+}
 
 class MemStore {
   readonly label = 'memory';
@@ -172,10 +203,7 @@ async function nodeParts(ctx: BenchContext, candidates: number, results: Record<
   }
 
   // 1b. Demo pack (mini bundle), Node wasm, through the service (decoding included).
-  if (!existsSync(join(REPO_DIR, RECON_DIR, 'modelpack', 'modelpack.json'))) {
-    ctx.log('building the mini reconstruction bundle + demo pack');
-    await writeAtomically(join(REPO_DIR, RECON_DIR), (sink) => writeMiniReconBundle(sink));
-  }
+  await ensureReconBundle(ctx);
   {
     const service = new GenerateService();
     await service.open(new FsShardSource(join(REPO_DIR, RECON_DIR)), new FsShardSource(join(REPO_DIR, RECON_DIR, 'modelpack')));
@@ -192,10 +220,7 @@ async function nodeParts(ctx: BenchContext, candidates: number, results: Record<
 }
 
 async function chromiumPart(ctx: BenchContext, results: Record<string, unknown>): Promise<void> {
-  if (!existsSync(join(REPO_DIR, RECON_DIR, 'modelpack', 'modelpack.json'))) {
-    ctx.log('building the mini reconstruction bundle + demo pack');
-    await writeAtomically(join(REPO_DIR, RECON_DIR), (sink) => writeMiniReconBundle(sink));
-  }
+  await ensureReconBundle(ctx);
   // 2. Chromium: the app page, WebGPU vs wasm, longest main-thread task — on the production build
   //    (what a deployment serves: React's production build) and on the dev server (`npm start`'s
   //    default: React's development build, StrictMode double effects). MIRAGE_BENCH_BUILDS picks.
