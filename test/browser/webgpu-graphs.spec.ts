@@ -12,6 +12,7 @@ import { expect, test, type Page } from '@playwright/test';
 import * as onnxModule from 'onnx-proto';
 import { buildDemoModelPack } from '../../src/core/generate/demoPack.ts';
 import { buildEncoderGraphs } from '../../src/core/simulate/encoders.ts';
+import { fitPromptClassifier } from '../../src/core/simulate/shapeFeatures.ts';
 import { FEATURE_NETWORKS, standInNetworkGraph } from '../../src/core/evaluate/featurePacks.ts';
 import { MemoryStore } from '../unit/generate/memory.ts';
 
@@ -137,7 +138,8 @@ async function probeAll(page: Page, graphs: Map<string, Uint8Array>, vocabSize: 
 
 async function demoGraphs(): Promise<{ graphs: Map<string, Uint8Array>; vocabSize: number }> {
   const graphs = new Map<string, Uint8Array>();
-  const encoders = buildEncoderGraphs(SEED, null);
+  // a fitted object-class classifier, so the prompt encoder's shape descriptor + kernel part is covered too
+  const encoders = buildEncoderGraphs(SEED, null, await fitPromptClassifier(SEED, { images: 120 }));
   for (const [n, b] of Object.entries(encoders.bytes)) graphs.set(`encoder/${n}`, b);
   const store = new MemoryStore();
   const { manifest } = await buildDemoModelPack(store, { seed: SEED, encoders, trainImages: 80 });
