@@ -19,7 +19,7 @@ import {
   TEXT_TOKENS,
 } from './dims.ts';
 import { buildEncoderGraphs, EncoderRunner, IMAGE_FEATURES, imageFeatureGraph, tokenize, type EncoderGraphs, type ImageFeatureStats } from './encoders.ts';
-import { createSession, ort, type OrtSession } from '../onnx/runtime.ts';
+import { createSession, type OrtSession } from '../onnx/runtime.ts';
 import {
   buildEncodingModel,
   energyDrive,
@@ -34,6 +34,7 @@ import {
 } from './encoding.ts';
 import { streamFor } from './prng.ts';
 import { fitPromptClassifier, type ShapeClassifier } from './shapeFeatures.ts';
+import { runImageBatches } from './imageBatches.ts';
 import { downsample, renderScene, toCHW } from './render.ts';
 import { testStimuli, trainingScenes, type TestStimulus } from './stimuli.ts';
 import { planTrials, RUN_ORDER, zscoreRows, type TrialPlan } from './trials.ts';
@@ -131,21 +132,19 @@ async function featureStatistics(session: OrtSession, images: Uint8Array[], sign
   const n = images.length;
   const sum = new Float64Array(IMAGE_FEATURES);
   const sq = new Float64Array(IMAGE_FEATURES);
-  const B = 50;
-  const px = 3 * IMAGE_SIZE * IMAGE_SIZE;
-  for (let s = 0; s < n; s += B) {
-    throwIfAborted(signal);
-    const m = Math.min(B, n - s);
-    const chw = new Float32Array(m * px);
-    for (let i = 0; i < m; i++) toCHW(images[s + i], IMAGE_SIZE, chw, i * px);
-    const res = await session.run({ image: new ort.Tensor('float32', chw, [m, 3, IMAGE_SIZE, IMAGE_SIZE]) });
-    const f = res.features.data as Float32Array;
-    for (let i = 0; i < m; i++) for (let j = 0; j < IMAGE_FEATURES; j++) {
-      const v = f[i * IMAGE_FEATURES + j];
-      sum[j] += v;
-      sq[j] += v * v;
-    }
-  }
+  await runImageBatches(
+    session,
+    images,
+    (res, _s, m) => {
+      const f = res.features.data as Float32Array;
+      for (let i = 0; i < m; i++) for (let j = 0; j < IMAGE_FEATURES; j++) {
+        const v = f[i * IMAGE_FEATURES + j];
+        sum[j] += v;
+        sq[j] += v * v;
+      }
+    },
+    { signal },
+  );
   const mean = new Float32Array(IMAGE_FEATURES);
   const std = new Float32Array(IMAGE_FEATURES);
   for (let j = 0; j < IMAGE_FEATURES; j++) {

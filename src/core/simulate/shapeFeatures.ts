@@ -21,9 +21,10 @@
 // elementwise ops; runs on onnxruntime-web's wasm and WebGPU EPs (test/browser/webgpu-graphs.spec.ts).
 import { throwIfAborted } from '../bundle/errors.ts';
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';
-import { createSession, ort } from '../onnx/runtime.ts';
+import { createSession } from '../onnx/runtime.ts';
 import { IMAGE_SIZE, SEMANTIC_DIM } from './dims.ts';
-import { renderScene, toCHW } from './render.ts';
+import { runImageBatches } from './imageBatches.ts';
+import { renderScene } from './render.ts';
 import { trainingScenes } from './stimuli.ts';
 import { CLASSES, SemanticSpace, type Scene } from './world.ts';
 
@@ -201,18 +202,8 @@ export function shapeDescriptorGraph(): Uint8Array {
 export async function shapeDescriptors(images: Uint8Array[], signal?: AbortSignal): Promise<Float32Array> {
   const session = await createSession(shapeDescriptorGraph());
   try {
-    const n = images.length;
-    const out = new Float32Array(n * SHAPE_FEATURES);
-    const B = 50;
-    const px = 3 * IMAGE_SIZE * IMAGE_SIZE;
-    for (let s = 0; s < n; s += B) {
-      throwIfAborted(signal);
-      const m = Math.min(B, n - s);
-      const chw = new Float32Array(m * px);
-      for (let i = 0; i < m; i++) toCHW(images[s + i], IMAGE_SIZE, chw, i * px);
-      const res = await session.run({ image: new ort.Tensor('float32', chw, [m, 3, IMAGE_SIZE, IMAGE_SIZE]) });
-      out.set(res.descriptor.data as Float32Array, s * SHAPE_FEATURES);
-    }
+    const out = new Float32Array(images.length * SHAPE_FEATURES);
+    await runImageBatches(session, images, (res, s) => out.set(res.descriptor.data as Float32Array, s * SHAPE_FEATURES), { signal });
     return out;
   } finally {
     await session.release();
