@@ -70,11 +70,22 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   // must not restart a finished evaluation, so run() depends on the location and on a manifest being
   // there, not on the manifest object (the worker reads the bundle from the location itself).
   const hasManifest = !!manifest;
-  const run = useCallback(() => {
+  // The request in flight. The automatic start does not restart an identical evaluation that is
+  // already running (React's development double effect would otherwise start it twice: the first
+  // run aborted on its way and the worker waiting for it); "Run" (force) always starts over.
+  const inflight = useRef<string | null>(null);
+  const start = useCallback((force: boolean) => {
     if (!location || !hasManifest) return;
-    session.current = sessionReconstructions();
+    const sessionRecons = sessionReconstructions();
+    const key = `${location.kind === 'url' ? location.url : location.label}|${size ?? ''}|${sessionRecons.map((r) => `${r.subject}/${r.condition}/${r.stimulus}/${r.repetition}`).join(',')}`;
+    if (!force && inflight.current === key) return;
+    inflight.current = key;
+    session.current = sessionRecons;
     const req = requestFor(location, size, session.current);
     const id = ++runId.current;
+    const settled = () => {
+      if (id === runId.current) inflight.current = null;
+    };
     setRequest(req);
     setStatus({ kind: 'running', done: 0, total: 0, label: 'opening the bundle in the evaluate worker' });
     evaluateClient()
@@ -85,8 +96,12 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
         }),
       )
       .then(
-        (result) => id === runId.current && setStatus({ kind: 'done', result }),
+        (result) => {
+          settled();
+          if (id === runId.current) setStatus({ kind: 'done', result });
+        },
         (e: unknown) => {
+          settled();
           if (id !== runId.current) return;
           const err = e as { name?: string; message?: string; file?: string; field?: string };
           if (err?.name === 'AbortError' || /cancel/i.test(err?.message ?? '')) setStatus({ kind: 'cancelled' });
@@ -94,6 +109,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
         },
       );
   }, [location, hasManifest, size]);
+  const run = useCallback(() => start(true), [start]);
 
   const cancel = useCallback(() => {
     void evaluateClient().cancel();
@@ -101,8 +117,8 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
 
   useEffect(() => {
     // a new bundle or size: results of the old one are void (run() starts over)
-    if (enabled && available) run();
-  }, [enabled, available, run]);
+    if (enabled && available) start(false);
+  }, [enabled, available, start]);
 
   return { status: enabled && available ? status : ({ kind: 'idle' } as EvalStatus), run, cancel, available, request, simulated: manifest?.provenance.kind === 'simulated' };
 }

@@ -7,7 +7,7 @@
 import type { Bundle } from '../bundle/loader.ts';
 import { BundleError } from '../bundle/errors.ts';
 import type { StimulusSet } from '../bundle/manifest.ts';
-import { createSession, runFloat } from '../onnx/runtime.ts';
+import { createSession, runFloat, type OrtSession } from '../onnx/runtime.ts';
 import { brainScorerFor, encodingPackScorer, type BrainScorer } from './brainModel.ts';
 import { ENCODING_PACK_MANIFEST, loadEncodingPack, type LoadedEncodingPack } from './encodingPack.ts';
 import { PrefixSource } from '../generate/service.ts';
@@ -102,7 +102,6 @@ export interface RgbBytes {
 export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {}): Promise<BundleEvalResult> {
   const m = bundle.manifest;
   const size = opts.size ?? m.imageSize;
-  const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
   const items = reconstructionItems(bundle, opts.session, opts.signal);
   if (!items.length) {
     throw new BundleError(`${bundle.source.label}/manifest.json`, 'nothing to evaluate: no reconstructions of stimuli with a ground-truth image', {
@@ -110,6 +109,31 @@ export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {
       expected: 'reconstruction sets (`mirage import recons`) or a reconstruction made in the Reconstruction tab',
     });
   }
+  // Every onnxruntime session this run opens is released when it ends (done, failed or cancelled): a
+  // worker evaluates many times (each store update, React's development double start), and sessions
+  // left open kept their weights (the encoding packs' are tens of MB each) in the wasm heap.
+  const sessions: OrtSession[] = [];
+  const open = async (bytes: Uint8Array) => {
+    const session = await createSession(bytes, { executionProviders: opts.executionProviders });
+    sessions.push(session);
+    return session;
+  };
+  try {
+    return await evaluateWith(bundle, items, size, open, opts);
+  } finally {
+    await Promise.all(sessions.map((x) => x.release().catch(() => undefined)));
+  }
+}
+
+async function evaluateWith(
+  bundle: Bundle,
+  items: ReturnType<typeof reconstructionItems>,
+  size: number,
+  open: (bytes: Uint8Array) => Promise<OrtSession>,
+  opts: BundleEvalOptions,
+): Promise<BundleEvalResult> {
+  const m = bundle.manifest;
+  const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
   const notes: string[] = [];
   let networks: Partial<Record<'clip', FeatureNetworkRun>> | undefined;
   let encoder: ((b: Float32Array, d: number[]) => Promise<{ data: Float32Array; dims: readonly number[] }>) | null = null;
@@ -117,7 +141,7 @@ export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {
   if (await hasDemoModels(bundle.source, opts.signal)) {
     const pack = await demoMetricPack(bundle.source, { signal: opts.signal, command: 'evaluate worker (demo encoders next to the bundle)' });
     const spec = pack.manifest.networks.clip!;
-    const session = await createSession(pack.onnx.clip!, { executionProviders: opts.executionProviders });
+    const session = await open(pack.onnx.clip!);
     encoder = (data, dims) => runFloat(session, { [spec.input.name]: { data, dims } }, spec.output.name);
     encoderSize = spec.preprocess.resize;
     networks = { clip: { spec, run: encoder } };
@@ -129,7 +153,7 @@ export async function evaluateBundle(bundle: Bundle, opts: BundleEvalOptions = {
   const packs = await bundleEncodingPacks(bundle, opts.signal);
   if (packs.length) {
     scorer = await encodingPackScorer(bundle, packs, async (p) => {
-      const session = await createSession(p.onnx, { executionProviders: opts.executionProviders });
+      const session = await open(p.onnx);
       return (data, dims) => runFloat(session, { [p.manifest.model.input.name]: { data, dims } }, p.manifest.model.output.name);
     });
     const standIn = packs.some((p) => p.manifest.model.kind !== 'real');

@@ -114,6 +114,7 @@ export async function evaluateReconstructions(items: ReconstructionItem[], opts:
     for (const [net, nr] of Object.entries(opts.networks ?? {}) as [FeatureNetwork, FeatureNetworkRun][]) {
       if (group.length < 2 && nr.spec.use === 'identification') continue;
       const stimuli = group.map((it) => it.stimulus);
+      opts.onProgress?.(done, total, `${net} features of ${group.length} reconstructions (${group[0].label})`);
       const fkey = `${net}|${stimuli.join(',')}`;
       let gtF = gtFeatures.get(fkey);
       if (!gtF) {
