@@ -152,6 +152,10 @@ async function traced<T>(cdp: CDPSession, body: () => Promise<T>): Promise<{ val
   }
 }
 
+async function untraced<T>(_cdp: CDPSession, body: () => Promise<T>): Promise<{ value: T; events: TraceEvent[] }> {
+  return { value: await body(), events: [] };
+}
+
 /** Polls from Node (no in-page polling loop that would itself be a main-thread task every frame). */
 async function pollUntil(page: Page, fn: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -298,7 +302,9 @@ async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<
           w.__prev = window.mirageReconstruct?.last() ?? null;
         });
         const loadBefore = loadavg();
-        const { events } = await traced(cdp, async () => {
+        // MIRAGE_BENCH_TRACE=0: no CDP trace (its event stream costs CPU on a 2-core machine); the
+        // longtask observer and the heartbeat still measure the main thread
+        const { events } = await (process.env.MIRAGE_BENCH_TRACE === '0' ? untraced : traced)(cdp, async () => {
           await page.getByTestId('rc-run').click();
           await pollUntil(
             page,
@@ -316,7 +322,7 @@ async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<
           const w = window as unknown as { __longest: number; __maxGap: number };
           return { ep: l.executionProvider, timings: l.timings, longestTaskMs: w.__longest, maxHeartbeatGapMs: w.__maxGap };
         });
-        runs.push({ ...r, mainThreadTrace: summarizeMainThread(events), loadAverage: { before: loadBefore, after: loadavg() } });
+        runs.push({ ...r, mainThreadTrace: events.length ? summarizeMainThread(events) : 'not traced (MIRAGE_BENCH_TRACE=0)', loadAverage: { before: loadBefore, after: loadavg() } });
         ctx.log(`chromium ${build} ${ep}: ${JSON.stringify(runs.at(-1))}`);
       }
       await cdp.detach();
