@@ -211,9 +211,10 @@ const Result = memo(function Result({ r, manifest, title }: { r: ReconstructRepl
  * with the reason — WebGPU missing or failing, or a CPU-emulated adapter left for wasm under
  * "fastest on this device", or wasm chosen.
  */
-function ProviderBadge({ info }: { info: ServiceInfo }) {
+function ProviderBadge({ info, device }: { info: ServiceInfo; device: GenerateDevice }) {
   const emulated = info.adapter?.software ? ` · CPU emulation (${info.adapter.architecture || info.adapter.vendor || 'software adapter'})` : '';
-  const text = info.executionProvider === 'webgpu' ? `WebGPU${emulated}` : info.fallbackReason && info.adapter?.software ? 'wasm (fastest here)' : info.fallbackReason === 'WebGPU not requested' ? 'wasm' : 'wasm (fallback)';
+  const text =
+    info.executionProvider === 'webgpu' ? `WebGPU${emulated}` : device === 'wasm' ? 'wasm' : device === 'fastest' && info.adapter?.software ? 'wasm (fastest here)' : 'wasm (fallback)';
   return (
     <>
       <span className={`badge badge--${info.executionProvider}`} data-testid="rc-ep" data-ep={info.executionProvider} title={info.fallbackReason ?? 'ONNX Runtime Web, WebGPU execution provider'}>
@@ -311,7 +312,7 @@ export function ReconstructPanel() {
     <div className="rc-panel" data-testid="reconstruct-panel">
       <header className="rc-head">
         <h2>Reconstruction</h2>
-        {info ? <ProviderBadge info={info} /> : null}
+        {info ? <ProviderBadge info={info} device={device} /> : null}
         {simulated ? <span className="badge rc-sim">SIMULATED</span> : null}
         {info ? <span className="rc-note">model pack: {info.packName} ({info.packKind})</span> : null}
       </header>

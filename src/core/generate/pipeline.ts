@@ -425,7 +425,8 @@ async function reconstructTs(sessions: PackSessions, decoded: DecodedHeads, sett
   if (settings.useLowLevel) {
     ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
     opts.onLowLevel?.(lowLevel, enhanced);
-    // (the resize to the encoder's input size is part of the stage's time)
+    // a const for the closure (`enhanced` is a nullable let); the resize to the encoder's input
+    // size runs inside the timed stage, so it counts in latentEncode's time
     const toEncode = enhanced;
     const latent = await timed('latentEncode', async () => {
       progress('latentEncode', 0, 1);
@@ -528,7 +529,9 @@ function clipInputs(sessions: PackSessions, imgs: RgbImage[]): Float32Array {
   const size = num(st.settings, 'inputSize', 224);
   const row = 3 * size * size;
   const out = new Float32Array(imgs.length * row);
-  imgs.forEach((img, k) => out.set(toNormalizedChw(resizeCenterCrop(img, size, 'bicubic'), nums(st.settings, 'mean', CLIP_MEAN), nums(st.settings, 'std', CLIP_STD)), k * row));
+  const mean = nums(st.settings, 'mean', CLIP_MEAN);
+  const std = nums(st.settings, 'std', CLIP_STD);
+  imgs.forEach((img, k) => out.set(toNormalizedChw(resizeCenterCrop(img, size, 'bicubic'), mean, std), k * row));
   return out;
 }
 
@@ -598,7 +601,8 @@ async function reconstructOnGraphs(sessions: PackSessions, decoded: DecodedHeads
   if (settings.useLowLevel) {
     ({ lowLevel, enhanced } = await lowLevelBranch(sessions, decoded, settings, ctx, io));
     opts.onLowLevel?.(lowLevel, enhanced);
-    // (the resize to the encoder's input size is part of the stage's time)
+    // a const for the closure (`enhanced` is a nullable let); the resize to the encoder's input
+    // size runs inside the timed stage, so it counts in latentEncode's time
     const toEncode = enhanced;
     const latent = await timed('latentEncode', async () => {
       progress('latentEncode', 0, 1);
