@@ -4,6 +4,7 @@ import js from '@eslint/js';
 import globals from 'globals';
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
+import layers from './eslint/layers.js';
 
 export default tseslint.config(
   {
@@ -39,7 +40,13 @@ export default tseslint.config(
     ...reactHooks.configs.flat.recommended,
   },
   {
-    files: ['cli/**/*.ts', 'bin/**/*.js', 'scripts/**/*.{js,mjs,ts}', 'bench/**/*.ts', 'test/**/*.ts', '*.config.{js,ts}', '.ci/**'],
+    // One direction of imports between folders (eslint/layers.js): no upward import, no folder cycle.
+    files: ['src/**/*.{ts,tsx}', 'workers/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}'],
+    plugins: { layers },
+    rules: { 'layers/one-way': 'error' },
+  },
+  {
+    files: ['cli/**/*.ts', 'bin/**/*.js', 'scripts/**/*.{js,mjs,ts}', 'bench/**/*.ts', 'test/**/*.ts', '*.config.{js,ts}', 'eslint/**', '.ci/**'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

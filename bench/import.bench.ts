@@ -22,7 +22,7 @@ import type { HeadName } from '../src/core/bundle/manifest.ts';
 import { blockProducts, blockProductsReference, jsGemmKernel, randomizedSvd, type GemmKernel, type RowBlockSource } from '../src/core/decode/randomizedSvd.ts';
 import type { ByteSource } from '../src/core/formats/byteSource.ts';
 import { importNsdImagery, NSD_PATHS } from '../src/core/importers/nsdImagery.ts';
-import { Rng } from '../src/core/simulate/prng.ts';
+import { Rng } from '../src/core/base/rng.ts';
 import { matrix } from '../src/core/tensor/matrix.ts';
 import { RESULTS_DIR, type BenchContext } from './lib.ts';
 

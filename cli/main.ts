@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BundleError } from '../src/core/bundle/errors.ts';
+import { BundleError } from '../src/core/base/errors.ts';
 
 const program = new Command();
 program.name('mirage').description('MIRAGE Explorer: build, import, validate, decode and evaluate NSD-Imagery bundles');

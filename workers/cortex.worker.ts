@@ -11,8 +11,8 @@ import { CortexSession } from '../src/core/cortex/session.ts';
 import { LOWLEVEL_HEAD, LowLevelDecoder, LowLevelRedecoder, readLowLevelDecoder } from '../src/core/cortex/lowLevel.ts';
 import { startRegionProduct, type TfRegionProduct } from '../src/core/cortex/tfRegion.ts';
 import type { BackendName } from '../src/core/decode/backend.ts';
-import type { BundleSourceSpec } from '../src/app/workerApi.ts';
-import type { CortexWorkerApi, LowLevelResult, SubjectView } from '../src/app/cortex/api.ts';
+import type { BundleSourceSpec } from '../src/core/decode/protocol.ts';
+import type { CortexWorkerApi, LowLevelResult, SubjectView } from '../src/core/cortex/protocol.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 

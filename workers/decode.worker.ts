@@ -21,7 +21,7 @@ import type {
   IdentifyRequest,
   IdentifyResponse,
   ProgressReport,
-} from '../src/app/workerApi.ts';
+} from '../src/core/decode/protocol.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
 installErrorTransfer();

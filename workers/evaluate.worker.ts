@@ -7,8 +7,8 @@ import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import { Bundle } from '../src/core/bundle/loader.ts';
 import { evaluateBundle, rowImages } from '../src/core/evaluate/bundleEval.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
-import type { EvaluateWorkerApi } from '../src/app/evaluate/api.ts';
-import type { BundleSourceSpec } from '../src/app/workerApi.ts';
+import type { EvaluateWorkerApi } from '../src/core/evaluate/protocol.ts';
+import type { BundleSourceSpec } from '../src/core/decode/protocol.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
 installErrorTransfer();

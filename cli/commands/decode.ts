@@ -6,13 +6,13 @@ import type { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Bundle } from '../../src/core/bundle/loader.ts';
-import { BundleError } from '../../src/core/bundle/errors.ts';
+import { BundleError } from '../../src/core/base/errors.ts';
 import { CONDITIONS, HEAD_NAMES, type Condition, type HeadName } from '../../src/core/bundle/manifest.ts';
 import { BACKEND_NAMES, createBackend, type BackendName } from '../../src/core/decode/backend.ts';
 import { decodeSubject } from '../../src/core/decode/decodeSubject.ts';
 import { writeNpy } from '../../src/core/tensor/npy.ts';
-import { FsShardSource } from '../lib/fsSource.ts';
-import { writeAtomically } from '../lib/fsSink.ts';
+import { FsShardSource } from '../../src/node/fsSource.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
 import { progressBar } from '../lib/progress.ts';
 
 /** node_modules/@tensorflow/tfjs-backend-wasm/dist/ (tfjs reads the .wasm files from disk in Node). */

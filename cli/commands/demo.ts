@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
 import { DEFAULT_TRAIN_IMAGES, DEFAULT_VOXELS } from '../../src/core/simulate/dims.ts';
-import { writeAtomically } from '../lib/fsSink.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
 import { progressBar } from '../lib/progress.ts';
 
 function int(name: string, min: number) {

@@ -3,9 +3,9 @@
 // `mirage eval --encoding DIR` runs end to end without GNet's weights. Not GNet: results made with it
 // are labelled stand-in and are not comparable to published numbers.
 import type { Command } from 'commander';
-import { BundleError } from '../../src/core/bundle/errors.ts';
+import { BundleError } from '../../src/core/base/errors.ts';
 import { GNET_INPUT_SIZE, NSD_NSDGENERAL_VOXELS, buildStandInEncodingPack } from '../../src/core/evaluate/encodingPack.ts';
-import { writeAtomically } from '../lib/fsSink.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Bundle } from '../../src/core/bundle/loader.ts';
-import { BundleError } from '../../src/core/bundle/errors.ts';
+import { BundleError } from '../../src/core/base/errors.ts';
 import type { StimulusSet } from '../../src/core/bundle/manifest.ts';
 import { fromUint8 } from '../../src/core/evaluate/image.ts';
 import type { FloatImage } from '../../src/core/evaluate/image.ts';
@@ -25,7 +25,7 @@ import type { FeatureNetworkRun, ReconstructionItem } from '../../src/core/evalu
 import { csvToRows, rowsToCsv, summarise, summaryMarkdown } from '../../src/core/evaluate/tables.ts';
 import type { ResultRow } from '../../src/core/evaluate/tables.ts';
 import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
-import { FsShardSource } from '../lib/fsSource.ts';
+import { FsShardSource } from '../../src/node/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
 import { readPngImage } from './metrics.ts';
 import { runReconstruct } from './reconstruct.ts';

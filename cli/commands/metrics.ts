@@ -2,14 +2,14 @@
 // metric of one pair, computed exactly as MIRAGE's evaluation does (see docs/metrics.md).
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { BundleError } from '../../src/core/bundle/errors.ts';
+import { BundleError } from '../../src/core/base/errors.ts';
 import { fromUint8 } from '../../src/core/evaluate/image.ts';
 import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { MIRAGE_EVAL_SIZE, pixelMetrics } from '../../src/core/evaluate/pixelSuite.ts';
 import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
 import { DEMO_METRIC_LABEL, buildDemoMetricPack } from '../../src/core/evaluate/demoMetricPack.ts';
-import { writeAtomically } from '../lib/fsSink.ts';
-import { FsShardSource } from '../lib/fsSource.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
+import { FsShardSource } from '../../src/node/fsSource.ts';
 
 export async function readPngImage(path: string): Promise<FloatImage> {
   let bytes: Uint8Array;

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { BundleError } from '../../src/core/bundle/errors.ts';
+import { BundleError } from '../../src/core/base/errors.ts';
 import { HEAD_NAMES, HeadSchema, type HeadName } from '../../src/core/bundle/manifest.ts';
 import { sha256Hex } from '../../src/core/bundle/sha256.ts';
 import { BundleWriter } from '../../src/core/bundle/writer.ts';
@@ -15,7 +15,7 @@ import { reduceRank } from '../../src/core/decode/reducedRank.ts';
 import { chooseAlpha, RidgePath, splitRows, type RidgeSolution } from '../../src/core/decode/ridge.ts';
 import { matrix, matrix64, type Matrix } from '../../src/core/tensor/matrix.ts';
 import { readNpy, writeNpy } from '../../src/core/tensor/npy.ts';
-import { writeAtomically } from '../lib/fsSink.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
 import { progressBar } from '../lib/progress.ts';
 
 /** A 2-D .npy as a Matrix (float32/float64 kept, other numeric types widened to float32). */

@@ -7,7 +7,7 @@ import { HttpShardSource } from '../../src/core/bundle/httpSource.ts';
 import type { Manifest } from '../../src/core/bundle/manifest.ts';
 import type { ShardSource } from '../../src/core/bundle/source.ts';
 import { validateBundle } from '../../src/core/bundle/validate.ts';
-import { FsShardSource } from '../lib/fsSource.ts';
+import { FsShardSource } from '../../src/node/fsSource.ts';
 import { progressBar } from '../lib/progress.ts';
 
 /** A bundle folder, its manifest.json, or an http(s) URL of either. */

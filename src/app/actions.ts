@@ -5,7 +5,7 @@ import { useDecodeStore, type DecodeEntry } from '../state/decodeStore.ts';
 import { useSelectionStore } from '../state/selectionStore.ts';
 import { decodeKey, decodedSubjects, resolveSelection } from '../state/selectors.ts';
 import { decodeClient, openBundleInWorker } from './workers.ts';
-import type { BackendName } from './workerApi.ts';
+import type { BackendName } from '../core/decode/protocol.ts';
 
 export const BACKEND_ORDER: BackendName[] = ['webgpu', 'wasm', 'cpu', 'js'];
 

@@ -1,10 +1,10 @@
 // Page-side clients of the workers. One decode worker per page; panels of other areas (cortex,
 // reconstruct, evaluate) get it through `decodeClient()` so a bundle is opened and held once.
 import { wrap, proxy, type Remote } from 'comlink';
-import type { DecodeWorkerApi, ProgressReport, BundleSourceSpec } from './workerApi.ts';
+import type { DecodeWorkerApi, ProgressReport, BundleSourceSpec } from '../core/decode/protocol.ts';
 
-export type { DecodeWorkerApi } from './workerApi.ts';
-export type * from './workerApi.ts';
+export type { DecodeWorkerApi } from '../core/decode/protocol.ts';
+export type * from '../core/decode/protocol.ts';
 
 let decodeWorker: Worker | null = null;
 let decodeRemote: Remote<DecodeWorkerApi> | null = null;

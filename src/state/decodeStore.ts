@@ -2,7 +2,7 @@
 // predictions, identification rankings and timings. Written by src/app/actions.ts from worker replies.
 import { create } from 'zustand';
 import type { AppError } from './bundleStore.ts';
-import type { BackendName, DecodeResponse, IdentifyResponse } from '../app/workerApi.ts';
+import type { BackendName, DecodeResponse, IdentifyResponse } from '../core/decode/protocol.ts';
 
 export type BackendStatus = 'idle' | 'starting' | 'ready' | 'error';
 

@@ -7,7 +7,7 @@
 import { expect, test } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomically } from '../../cli/lib/fsSink.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
 import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
 import { collectPageErrors } from './helpers/page.ts';
 

@@ -7,8 +7,8 @@
 import { expect, test, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomically } from '../../cli/lib/fsSink.ts';
-import { writeMiniReconBundle } from '../../src/core/generate/miniBundle.ts';
+import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 import { IMAGE_SIZE } from '../../src/core/simulate/dims.ts';
 
 const DIR = '.cache/test-bundles/recon-demo';

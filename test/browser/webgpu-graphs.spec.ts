@@ -10,7 +10,7 @@
 // restricts the graphs, e.g. '^pack/').
 import { expect, test, type Page } from '@playwright/test';
 import * as onnxModule from 'onnx-proto';
-import { buildDemoModelPack } from '../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack } from '../../src/core/simulate/demoPack.ts';
 import { buildEncoderGraphs } from '../../src/core/simulate/encoders.ts';
 import { fitPromptClassifier } from '../../src/core/simulate/shapeFeatures.ts';
 import { FEATURE_NETWORKS, standInNetworkGraph } from '../../src/core/evaluate/featurePacks.ts';

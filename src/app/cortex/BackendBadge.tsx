@@ -2,7 +2,7 @@
 // cpu -> plain JS) or the engine it fell back to, like the top bar's decoding badge. A software
 // WebGPU adapter (SwiftShader in headless Chromium) is labelled "CPU emulation": it is correct but
 // says nothing about GPU speed.
-import type { RegionBackendInfo } from './api.ts';
+import type { RegionBackendInfo } from '../../core/cortex/protocol.ts';
 
 const LABELS: Record<string, string> = { webgpu: 'WebGPU', wasm: 'wasm (CPU)', cpu: 'tfjs cpu', js: 'JS (CPU)' };
 

@@ -4,7 +4,7 @@
 import * as d3 from 'd3';
 import { useId } from 'react';
 import type { Manifest } from '../../core/bundle/manifest.ts';
-import type { CortexUpdate, LesionCell } from './api.ts';
+import type { CortexUpdate, LesionCell } from '../../core/cortex/protocol.ts';
 import type { ColorScale } from './colors.ts';
 
 export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; width?: number }) {

@@ -7,7 +7,7 @@ import { useEffect, useLayoutEffect, useRef } from 'react';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { CortexCamera, CortexShape } from '../../state/cortexUrl.ts';
-import type { HemiGeometry, RoiInfo } from './api.ts';
+import type { HemiGeometry, RoiInfo } from '../../core/cortex/protocol.ts';
 import { maskContour } from '../../core/cortex/mesh.ts';
 
 export type CanvasTool = 'select' | 'brush' | 'blob';

@@ -3,7 +3,7 @@
 // drawn pixelated at a readable size. Labelled with the head and "simulated" when the decoder is.
 import { useEffect, useRef } from 'react';
 import type { RgbImage } from '../../core/generate/enhance.ts';
-import type { LowLevelResult } from './api.ts';
+import type { LowLevelResult } from '../../core/cortex/protocol.ts';
 
 function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {
   const ref = useRef<HTMLCanvasElement>(null);

@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { BundleLocation } from '../../state/bundleStore.ts';
 import { toAppError } from '../../state/bundleStore.ts';
 import { cancelReconstruction, reconstructPerturbed } from '../reconstruct/client.ts';
-import type { DisplayImage, GenerateProgress, HeadDeltas, ReconstructReply } from '../reconstruct/api.ts';
+import type { DisplayImage, GenerateProgress, HeadDeltas, ReconstructReply } from '../../core/generate/protocol.ts';
 import { cortexClient } from './client.ts';
 
 const HEADS = ['image', 'text', 'blurry', 'retrieval', 'prompt'] as const;

@@ -1,7 +1,7 @@
 // The ROI list: bundle ROIs and drawn ROIs; click to select; drawn ones can be removed, exported
 // as JSON (voxel indices) and imported again.
 import { useRef } from 'react';
-import type { RoiFile, RoiInfo } from './api.ts';
+import type { RoiFile, RoiInfo } from '../../core/cortex/protocol.ts';
 
 interface Props {
   rois: RoiInfo[];

@@ -4,7 +4,7 @@
 // the same call, so it follows the same newest-update-wins rule).
 import { wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
-import type { CortexUpdateWithLowLevel, CortexWorkerApi, Perturbation } from './api.ts';
+import type { CortexUpdateWithLowLevel, CortexWorkerApi, Perturbation } from '../../core/cortex/protocol.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<CortexWorkerApi> | null = null;

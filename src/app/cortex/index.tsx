@@ -8,7 +8,7 @@ import { useBundleStore, isSimulated, toAppError } from '../../state/bundleStore
 import { useCortexStore, cortexCodec, type CortexOverlay } from '../../state/cortexUrl.ts';
 import { useResolvedSelection } from '../../state/hooks.ts';
 import { registerUrlCodec } from '../../state/url.ts';
-import type { CortexUpdateWithLowLevel as CortexUpdate, LesionCell, PickInfo, RoiInfo, SubjectView } from './api.ts';
+import type { CortexUpdateWithLowLevel as CortexUpdate, LesionCell, PickInfo, RoiInfo, SubjectView } from '../../core/cortex/protocol.ts';
 import { CortexCanvas, type CanvasTool, type SurfaceHit } from './CortexCanvas.tsx';
 import { ColorBar, HeadChangeChart, LesionChart, StimulusCosineChart } from './Charts.tsx';
 import { StackUpdater, cortexClient, ensureOpen } from './client.ts';

@@ -2,7 +2,7 @@
 // result row (reconstruction beside its ground truth), both fetched from the evaluate worker.
 import { useEffect, useRef, useState } from 'react';
 import type { ResultRow } from '../../core/evaluate/tables.ts';
-import type { EvaluateRequest, RgbBytes } from './api.ts';
+import type { EvaluateRequest, RgbBytes } from '../../core/evaluate/protocol.ts';
 import { evaluateClient, type EvalStatus } from './client.ts';
 
 export function EvalProgress(props: { status: EvalStatus; available: boolean; onRun: () => void; onCancel: () => void }) {

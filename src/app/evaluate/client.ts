@@ -3,7 +3,7 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useBundleStore, type BundleLocation } from '../../state/bundleStore.ts';
-import type { BundleEvalResult, EvaluateRequest, EvaluateWorkerApi, SessionReconstruction } from './api.ts';
+import type { BundleEvalResult, EvaluateRequest, EvaluateWorkerApi, SessionReconstruction } from '../../core/evaluate/protocol.ts';
 
 let remote: Remote<EvaluateWorkerApi> | null = null;
 

@@ -5,7 +5,7 @@
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
 import { useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
-import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from './api.ts';
+import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from '../../core/generate/protocol.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<GenerateWorkerApi> | null = null;

@@ -9,7 +9,7 @@ import { useBundleStore, isSimulated, toAppError, type AppError } from '../../st
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import { GENERATE_DEVICES, GENERATE_DEVICE_LABELS, useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
 import { TensorImage } from '../common/TensorImage.tsx';
-import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } from './api.ts';
+import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } from '../../core/generate/protocol.ts';
 import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction, serviceStore } from './client.ts';
 import { liveStore } from './liveStore.ts';
 import { SettingsPanel } from './SettingsPanel.tsx';

@@ -3,7 +3,7 @@
 // only the two small components that show it re-render, at most once per animation frame. Putting
 // them in the panel's state re-rendered the whole panel (settings, results, candidate grid) on every
 // progress message: 40-110 ms tasks on the page's main thread (React development build, 2-core VM).
-import type { DisplayImage, GenerateProgress } from './api.ts';
+import type { DisplayImage, GenerateProgress } from '../../core/generate/protocol.ts';
 
 export interface LiveState {
   progress: GenerateProgress | null;

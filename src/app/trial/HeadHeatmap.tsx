@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import * as d3 from 'd3';
 import type { Head } from '../../core/bundle/manifest.ts';
-import type { HeadPrediction } from '../workerApi.ts';
+import type { HeadPrediction } from '../../core/decode/protocol.ts';
 import { formatNum } from '../common/format.ts';
 
 const MAX_W = 512;

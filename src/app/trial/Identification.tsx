@@ -2,7 +2,7 @@
 // ground-truth image embeddings of the 18 stimuli (ranked), and the nearest training images of the
 // bundle's gallery. Scores come from the decode worker (src/core/evaluate).
 import type { Manifest } from '../../core/bundle/manifest.ts';
-import type { IdentifyResponse } from '../workerApi.ts';
+import type { IdentifyResponse } from '../../core/decode/protocol.ts';
 import { TensorImage, imageOf } from '../common/TensorImage.tsx';
 import { formatNum } from '../common/format.ts';
 

@@ -5,7 +5,7 @@ import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useDecodeStore } from '../../state/decodeStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import { decodeKey, type ResolvedSelection } from '../../state/selectors.ts';
-import type { DecodeNormalization } from '../workerApi.ts';
+import type { DecodeNormalization } from '../../core/decode/protocol.ts';
 import { decodeSelection } from '../actions.ts';
 import { TensorImage, imageOf } from '../common/TensorImage.tsx';
 import { formatMs } from '../common/format.ts';

@@ -2,7 +2,7 @@
 // shapes that agree with each other, trials pointing at real subjects/stimuli, shard bytes that
 // match their size and sha256, index tensors in range. Pure functions over a parsed manifest (and
 // bytes), shared by the loader (which throws) and validateBundle (which collects).
-import { BundleError } from './errors.ts';
+import { BundleError } from '../base/errors.ts';
 import {
   DTYPE_BYTES,
   DTYPES,

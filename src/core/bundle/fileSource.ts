@@ -2,7 +2,7 @@
 // matched relative to the folder that holds manifest.json, so picking the bundle folder itself or
 // its parent both work.
 import { MANIFEST_FILE } from './manifest.ts';
-import { BundleError } from './errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { readStream, resolveRange, type ReadOptions, type ShardSource } from './source.ts';
 
 type FileLike = Blob & { name?: string; webkitRelativePath?: string };

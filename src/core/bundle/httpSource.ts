@@ -6,7 +6,7 @@
 //   "mirage-bundles-v1" keyed by URL + sha256, and only after their bytes hashed to that sha256; a
 //   second visit, or a partial read of a cached shard, never touches the network. A changed shard
 //   has a new sha256, so a stale entry is simply never asked for again.
-import { AbortError, BundleError } from './errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { sha256Hex } from './sha256.ts';
 import { readStream, resolveRange, type ReadOptions, type ShardSource } from './source.ts';

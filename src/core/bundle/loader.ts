@@ -16,7 +16,7 @@ import {
   checkVoxelToVertex,
 } from './checks.ts';
 import { decodeRef, decodeTensorBytes, type TensorArray } from './decodeTensor.ts';
-import { AbortError, BundleError, throwIfAborted } from './errors.ts';
+import { AbortError, BundleError, throwIfAborted } from '../base/errors.ts';
 import {
   DTYPE_BYTES,
   MANIFEST_FILE,

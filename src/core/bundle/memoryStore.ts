@@ -1,7 +1,7 @@
 // A bundle (or model pack) held in memory: the writer's ShardSink and the loader's ShardSource over
 // one Map. Tests, benchmarks and anything that builds a bundle and reads it back without a disk use
 // this one class; partial reads go through resolveRange, so a bad range fails as it would on a file.
-import { BundleError } from './errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { resolveRange, type ReadOptions, type ShardSource } from './source.ts';
 import type { ShardSink } from './writer.ts';
 

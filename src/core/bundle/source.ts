@@ -1,7 +1,7 @@
 // Where a bundle's bytes come from. The loader only ever sees this interface; the page hands in an
 // HttpShardSource (URL) or FileListShardSource (picked folder / dropped files), the CLI an
 // FsShardSource (cli/lib/fsSource.ts). Paths are the manifest's relative, forward-slash paths.
-import { AbortError, BundleError } from './errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 
 export interface ReadOptions {
   /** Byte offset of a partial read (default 0). */

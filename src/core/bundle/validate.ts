@@ -11,7 +11,7 @@ import {
   checkVoxelIndices,
   checkVoxelToVertex,
 } from './checks.ts';
-import { AbortError, BundleError } from './errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import { decodeRef } from './decodeTensor.ts';
 import { MANIFEST_FILE, ManifestSchema, tensorByteLength, type Manifest, type Shard } from './manifest.ts';
 import type { ShardSource } from './source.ts';

@@ -4,7 +4,7 @@
 // unperturbed image is decoded once per baseline; each update decodes only the perturbed one.
 // Pixels are converted with the generation pipeline's chwToRgb (torchvision's to_pil_image), so the
 // cortex view and a reconstruction show the same 64x64 image for the same latents.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { HeadName } from '../bundle/manifest.ts';

@@ -3,7 +3,7 @@
 // can be put in a URL, saved and replayed; `regionDelta` turns one into the voxel change it makes
 // given the activity it is applied to.
 import { z } from 'zod';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { HEAD_NAMES, type HeadName } from '../bundle/manifest.ts';
 import { driveTowardTarget } from './drive.ts';
 import type { LinearChangeEngine } from './engine.ts';

@@ -1,7 +1,7 @@
 // Regions of interest as voxel index sets: the bundle's ROIs plus ROIs users draw. Set algebra,
 // and a small JSON format (voxel indices) so drawn ROIs can be saved, exported and shared.
 import { z } from 'zod';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { sortedUnique } from './types.ts';
 
 export interface RoiEntry {

@@ -4,7 +4,7 @@
 // over this class; tests drive it in Node with a demo bundle.
 import type { Bundle } from '../bundle/loader.ts';
 import type { Condition, HeadName, Subject } from '../bundle/manifest.ts';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { averageTrialBetas } from '../decode/trials.ts';
 import { loadHead } from '../decode/predict.ts';
 import { LinearChangeEngine, cosineToEach, rankOf, type HeadChange } from './engine.ts';

@@ -2,7 +2,7 @@
 // ties each voxel to one surface vertex. Surfaces have many more vertices than voxels, so most
 // vertices carry no voxel: they take the value of the nearest mapped vertex on the mesh graph
 // (breadth-first hops), which paints each voxel as a small patch rather than a speck.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { meshGraph, nearestSource, type MeshGraph } from './mesh.ts';
 
 export interface HemiMesh {

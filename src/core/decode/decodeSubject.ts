@@ -1,7 +1,7 @@
 // Decoding every trial of a subject (or each stimulus×condition's averaged repeats) with a
 // DecoderBackend, optionally with MIRAGE's batch normalisation. Shared by `mirage decode` and
 // anything else that needs a whole subject's predictions at once.
-import { AbortError, BundleError } from '../bundle/errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import type { Condition, HeadName, Manifest, Subject } from '../bundle/manifest.ts';
 import type { DecoderBackend } from './backend.ts';
 import {

@@ -3,7 +3,7 @@
 // domain). Written here because no maintained, browser-safe float64 LAPACK exists in the
 // dependency set, and ridge regression needs exactly this one factorisation, reused for every
 // penalty. O(n³); fine for the few-thousand-dimensional Gram matrices the project builds.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 
 export interface SymmetricEigen {
   n: number;

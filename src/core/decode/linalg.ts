@@ -1,7 +1,7 @@
 // Dense float64 kernels for the ridge fit (the only O(n³) work besides the eigensolver). Plain
 // loops, blocked four rows at a time so each row of the right operand is loaded once per four
 // output rows: the fits are memory-bound in JS, and this roughly halves their time.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 
 type Num = Float64Array | Float32Array;
 

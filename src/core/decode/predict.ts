@@ -5,7 +5,7 @@
 //   ŷ    = (x' · A) · B + b    A [nVox, rank], B [rank, nOut], b the intercept
 //   ŷ_t  = ŷ_t / ‖ŷ_t‖₂         per token t (row of the last axis) if head.outputNorm = 'l2-token'
 import type { Head, TensorRef, Trial, Condition } from '../bundle/manifest.ts';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 
 export interface LoadedHead {
   spec: Head;

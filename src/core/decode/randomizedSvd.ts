@@ -16,8 +16,8 @@
 // The output follows decode/reducedRank.ts: A [nVox, r], B [r, nOut], each component balanced so
 // max|A[:,k]| = max|B[k,:]| (float16 storage), and the fidelity is computed with the float16-rounded
 // factors: R² (variance-weighted over outputs) of compressed against full predictions on given trials.
-import { AbortError } from '../bundle/errors.ts';
-import { Rng } from '../simulate/prng.ts';
+import { AbortError } from '../base/errors.ts';
+import { Rng } from '../base/rng.ts';
 import { decodeFloat16, encodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { symmetricEigen } from './eigen.ts';

@@ -5,7 +5,7 @@
 // demo image encoder's embedding of the image; real bundles need an encoding-model pack (not built
 // yet): `brainScorerFor` says so in `reason`.
 import type { Manifest, TensorRef } from '../bundle/manifest.ts';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { hasGroundTruth, loadGroundTruth, type GroundTruth } from '../simulate/groundTruth.ts';
 import { predictBetasFromImage } from '../simulate/encoding.ts';
 import { brainCorrelations, brainSets, type BrainSet } from './brainCorrelation.ts';

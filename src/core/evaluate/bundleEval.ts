@@ -5,12 +5,12 @@
 // (`encoding/subjNN/encodingpack.json`, GNet's role) or else the simulation's ground-truth encoding
 // model (when the bundle carries one). Pure: the caller hands in the Bundle, progress and the AbortSignal.
 import type { Bundle } from '../bundle/loader.ts';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import type { StimulusSet } from '../bundle/manifest.ts';
 import { createSession, runFloat, type OrtSession } from '../onnx/runtime.ts';
 import { brainScorerFor, encodingPackScorer, type BrainScorer } from './brainModel.ts';
 import { ENCODING_PACK_MANIFEST, loadEncodingPack, type LoadedEncodingPack } from './encodingPack.ts';
-import { PrefixSource } from '../generate/service.ts';
+import { PrefixSource } from '../bundle/prefixSource.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import { DEMO_METRIC_LABEL, demoMetricPack, hasDemoModels } from './demoMetricPack.ts';
 import type { FeatureNetworkRun, ReconstructionItem } from './runEval.ts';

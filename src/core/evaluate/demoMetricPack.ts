@@ -4,7 +4,7 @@
 // column with DEMO_METRIC_LABEL. The encoder takes float32 NCHW in [0, 1] at the demo's image size,
 // so its preprocessing is a bilinear resize of the shorter edge to that size and an identity
 // Normalize (mean 0, std 1).
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';

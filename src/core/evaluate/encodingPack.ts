@@ -14,7 +14,7 @@
 // size, the resampler, the uint8 rounding and mean/std so another encoder (or an export with a
 // different input size) plugs in by editing the manifest only.
 import { z } from 'zod';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import type { Manifest } from '../bundle/manifest.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';

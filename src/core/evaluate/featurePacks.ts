@@ -6,7 +6,7 @@
 // output shapes are built by `buildStandInMetricPack` so that the whole path runs without the real
 // weights; the manifest says `kind: 'stand-in'` and the tables must say so.
 import { z } from 'zod';
-import { AbortError, BundleError } from '../bundle/errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';

@@ -1,6 +1,6 @@
 // The image type every metric takes: float32, values in [0, 1], HWC (height, width, channels),
 // row-major. Matches the reference code's tensors after `.permute(1, 2, 0)`.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 
 export interface FloatImage {
   data: Float32Array;

@@ -3,7 +3,7 @@
 // (identification needs the whole group) when networks are given. Resumable: rows already finished
 // (every requested metric present) are handed in and their groups skipped. Pure: the CLI supplies
 // image loading, feature runners, progress and persistence.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import type { Manifest, StimulusSet, TensorRef } from '../bundle/manifest.ts';
 import type { BrainScorer } from './brainModel.ts';
 import { fromUint8 } from './image.ts';

@@ -1,7 +1,7 @@
 // Result rows (one per sample and repetition, like MIRAGE's per-run CSVs), their summary shaped like
 // MIRAGE Table 1 (rows vision/imagery x stimulus set, columns the metrics, mean ± standard error),
 // and CSV / markdown renderings. Pure: the CLI and the dashboard both render from these.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import type { StimulusSet } from '../bundle/manifest.ts';
 import { STIMULUS_SETS } from '../bundle/manifest.ts';
 import { METRICS, METRIC_KEYS, displayValue } from './metrics.ts';

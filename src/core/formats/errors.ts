@@ -1,6 +1,6 @@
 // Errors of the outside-format readers: a BundleError subclass so the CLI and the page show the
 // file, the field and what was expected the same way as for a bad bundle.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 
 export class FormatError extends BundleError {
   constructor(file: string, message: string, opts: { field?: string; expected?: string; cause?: unknown } = {}) {

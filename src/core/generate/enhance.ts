@@ -5,7 +5,7 @@
 // Why our own: no browser library reproduces Pillow's fixed-point two-pass resampler, its float32
 // 3x3 filter or its blend/truncation rules, and the reconstruction must match the Python pipeline.
 // Every detail below mirrors Pillow 9.x's libImaging (Resample.c, Filter.c, Blend.c, Convert.c).
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 
 /** An 8-bit RGB image, HWC row-major (what PNG decoding and the bundle's images give). */
 export interface RgbImage {

@@ -11,7 +11,7 @@
 // Mixed placement (a stage that fell back to wasm) is handled here: a GPU tensor fed to a wasm
 // session is downloaded first (counted), a CPU tensor fed to a WebGPU session is uploaded by the
 // runtime (counted).
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession, releaseSessions, isGpuTensor, ort, type OrtSession } from '../onnx/runtime.ts';
 import { initNoise, samplerSteps, stepNoise, type SamplerSchedule } from './sampler.ts';

@@ -3,7 +3,7 @@
 // size and sha256. Each stage names its ONNX inputs/outputs by role, with shapes and dtypes, so a
 // real exported graph with other tensor names plugs in by editing the manifest only.
 import { z } from 'zod';
-import { AbortError, BundleError } from '../bundle/errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import { sha256Hex } from '../bundle/sha256.ts';

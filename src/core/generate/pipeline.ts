@@ -10,7 +10,7 @@
 // - 'graphs' (the default on WebGPU): the sampler's arithmetic as ONNX step graphs (gpuSteps.ts),
 //   so the latents stay on the device from the latent encoder to the pixel decoder. What crosses
 //   is counted in `Reconstruction.transfers` (docs/model-packs.md, "GPU residency").
-import { AbortError, BundleError } from '../bundle/errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
 import { STAGE_IO, type LoadedModelPack, type StageName } from './modelPack.ts';
 import { cosine } from '../tensor/vector.ts';

@@ -18,7 +18,7 @@
 //   x = a_prev·x0 + sqrt(b_prev² − σ²)·ε̂ + σ·z.
 // - img2img (Stable Cascade's notebook, MIRAGE): x_init = diffuse(latent, t = strength) with the
 //   unshifted schedule, sampling from t_start = strength with int(steps · strength) steps.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import { batchNoise } from './rng.ts';
 
 export const COSINE_S = 0.008;

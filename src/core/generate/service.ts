@@ -4,9 +4,9 @@
 // and runs the pipeline with cancellation — optionally from a perturbed state (head deltas from the
 // cortex, mapped through the same normalisation). Framework-free: the worker is only its comlink face.
 import { Bundle } from '../bundle/loader.ts';
-import { AbortError, BundleError } from '../bundle/errors.ts';
+import { AbortError, BundleError } from '../base/errors.ts';
 import type { Head, TensorRef } from '../bundle/manifest.ts';
-import type { ReadOptions, ShardSource } from '../bundle/source.ts';
+import type { ShardSource } from '../bundle/source.ts';
 import { createBackend, webgpuAdapterInfo, type DecoderBackend, type WebgpuAdapterInfo } from '../decode/backend.ts';
 import { decodeSubject } from '../decode/decodeSubject.ts';
 import { applyOutputNorm, normalizePredictions, type LoadedHead } from '../decode/predict.ts';
@@ -17,16 +17,6 @@ import { loadModelPack, type LoadedModelPack, type PackLoadProgress } from './mo
 import { reconstruct, type DecodedHeads, type GenerateProgress, type GenerateSettings, type Reconstruction } from './pipeline.ts';
 import { PackSessions } from './sessions.ts';
 
-/** A ShardSource seen from a sub-folder (a model pack inside a bundle folder, e.g. "modelpack/"). */
-export class PrefixSource implements ShardSource {
-  readonly label: string;
-  constructor(private readonly inner: ShardSource, private readonly prefix: string) {
-    this.label = `${inner.label.replace(/\/$/, '')}/${prefix.replace(/\/$/, '')}`;
-  }
-  read(path: string, opts?: ReadOptions): Promise<Uint8Array> {
-    return this.inner.read(this.prefix + path, opts);
-  }
-}
 
 export type ExecutionProvider = 'webgpu' | 'wasm';
 

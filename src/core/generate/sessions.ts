@@ -4,7 +4,7 @@
 // Under WebGPU the outputs that feed another session (GPU_RESIDENT_OUTPUTS) stay on the device
 // ('gpu-buffer'); `runTensors` takes and returns runtime tensors wherever they live, `run` returns
 // CPU values (downloading what the session left on the GPU). Both count every crossing (Transfers).
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { createSession, releaseSessions, ort, type OrtSession } from '../onnx/runtime.ts';
 import { StepGraphs, Transfers } from './gpuSteps.ts';
 import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';

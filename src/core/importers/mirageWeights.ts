@@ -2,7 +2,7 @@
 // -> reduced-rank float16 heads added to an existing subject bundle. Each coef matrix stays on disk
 // (lazy pickle bytes) and is read a block of output rows at a time by the blockwise randomized SVD,
 // so memory does not grow with the head's size (REFERENCE.md §3: ~11 billion weights for subject 1).
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import type { Head, HeadName, Subject } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { randomizedSvd, randomizedSvdOfTranspose, type GemmKernel, type RowBlockSource } from '../decode/randomizedSvd.ts';
@@ -10,7 +10,7 @@ import { addHead, headShardPath } from '../decode/headBuilder.ts';
 import { decodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { readNpy } from '../tensor/npy.ts';
-import { Rng } from '../simulate/prng.ts';
+import { Rng } from '../base/rng.ts';
 import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
 import { dictGet, NdArray, ndarrayValues, readRows, unpickle, type PyValue } from '../formats/pickle.ts';

@@ -7,7 +7,7 @@ import type { TensorRef } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { FormatError } from '../formats/errors.ts';
 import type { Hdf5RowReader } from '../formats/hdf5.ts';
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import { carryBundle, subjectDir, type ExistingBundle, type ImportContext } from './common.ts';
 
 export const NSD_TRIALS_PER_SESSION = 750;

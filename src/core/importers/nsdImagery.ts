@@ -2,7 +2,7 @@
 // (REFERENCE.md §2) into a bundle: betas (÷300, z-scored per voxel within each run label) of the
 // nsdgeneral voxels in numpy order, trial metadata from nsdimagery_stimuli.pkl3, the 18 stimulus
 // images, FreeSurfer surfaces with a voxel -> vertex map, and ROIs from NSD's ROI volumes.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import type { Provenance, Roi, Stimulus, StimulusSet, Subject, Surface, Trial } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import type { ByteSource } from '../formats/byteSource.ts';

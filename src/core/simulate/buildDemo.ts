@@ -2,12 +2,12 @@
 // encoders, subjects (cortex, encoding model, trials), ridge decoders (penalty chosen on the tuning
 // subjects' imagery performance, as MIRAGE), reduced-rank heads, stimulus features, a gallery, and
 // an `extensions.simulation` block with the ground-truth encoding model. Deterministic for a seed.
-import { throwIfAborted } from '../bundle/errors.ts';
+import { throwIfAborted } from '../base/errors.ts';
 import type { Head, HeadName, Manifest, Roi, Stimulus, Subject, Trial, FeatureSet, TensorRef } from '../bundle/manifest.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import { BundleWriter, type ShardSink } from '../bundle/writer.ts';
 import { addHead } from '../decode/headBuilder.ts';
-import { buildDemoModelPack } from '../generate/demoPack.ts';
+import { buildDemoModelPack } from './demoPack.ts';
 import { reduceRank } from '../decode/reducedRank.ts';
 import { RidgePath, r2Score, type RidgeSolution } from '../decode/ridge.ts';
 import { matrix, matrix64 } from '../tensor/matrix.ts';

@@ -3,7 +3,7 @@
 // retinotopically like the occipital lobe: eccentricity grows posterior -> anterior (u), polar angle
 // alternates between vertical and horizontal meridians at the area borders (v), ventral = upper field.
 // Each voxel sits on one vertex and inherits its area, visual-field position and pRF size.
-import { Rng, streamFor } from './prng.ts';
+import { Rng, streamFor } from '../base/rng.ts';
 
 export const AREAS = ['V1', 'V2', 'V3', 'hV4', 'LO', 'VOT'] as const;
 export type Area = (typeof AREAS)[number];

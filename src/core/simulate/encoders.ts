@@ -18,7 +18,7 @@ import {
   TEXT_DIM,
   TEXT_TOKENS,
 } from './dims.ts';
-import { streamFor } from './prng.ts';
+import { streamFor } from '../base/rng.ts';
 import { addClassEmbedding, addShapeDescriptor, type ShapeClassifier } from './shapeFeatures.ts';
 import { SemanticSpace, vocabularyWords, words } from './world.ts';
 

@@ -5,7 +5,7 @@
 // docs/simulation.md ("Encoding model").
 import { AREAS, AREA_INFO, FIELD_HALF_DEG, type SimCortex } from './cortex.ts';
 import { IMAGE_SIZE, SEMANTIC_DIM } from './dims.ts';
-import { streamFor } from './prng.ts';
+import { streamFor } from '../base/rng.ts';
 import { downsample, luminance } from './render.ts';
 
 // ---------- oriented energy ----------

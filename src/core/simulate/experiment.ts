@@ -1,7 +1,7 @@
 // The SIMULATED experiment before any decoding: the stimulus world (training images, the 18 test
 // stimuli, their features from the demo ONNX encoders) and, per subject, the cortex, the ground-truth
 // encoding model and the betas of training and test trials.
-import { throwIfAborted } from '../bundle/errors.ts';
+import { throwIfAborted } from '../base/errors.ts';
 import { RidgePath } from '../decode/ridge.ts';
 import { matrix, matrix64 } from '../tensor/matrix.ts';
 import { buildCortex, type SimCortex } from './cortex.ts';
@@ -32,7 +32,7 @@ import {
   voxelSignal,
   type EncodingModel,
 } from './encoding.ts';
-import { streamFor } from './prng.ts';
+import { streamFor } from '../base/rng.ts';
 import { fitPromptClassifier, type ShapeClassifier } from './shapeFeatures.ts';
 import { runImageBatches } from './imageBatches.ts';
 import { downsample, renderScene, toCHW } from './render.ts';

@@ -1,6 +1,6 @@
 // Reading the SIMULATED ground-truth encoding model back from a demo bundle's `extensions.simulation`
 // block, so evaluation (brain correlation) can predict betas for any image with predictBetasFromImage.
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import type { Manifest, TensorRef } from '../bundle/manifest.ts';
 import type { EncodingModel } from './encoding.ts';
 

@@ -1,7 +1,7 @@
 // Runs an ONNX graph over many rendered images (uint8 HWC) in batches: one float32 NCHW tensor per
 // batch, so a corpus of thousands never sits in memory as floats at once. Used wherever the
 // simulation needs a graph's output for its training images (feature statistics, shape descriptors).
-import { throwIfAborted } from '../bundle/errors.ts';
+import { throwIfAborted } from '../base/errors.ts';
 import { ort, type OrtSession } from '../onnx/runtime.ts';
 import { IMAGE_SIZE } from './dims.ts';
 import { toCHW } from './render.ts';

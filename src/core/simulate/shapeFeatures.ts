@@ -19,7 +19,7 @@
 // kernel classifier is the nearest-neighbour-like fix.
 // Ops: MatMul, Conv (conv2d, every attribute), AveragePool, Softmax, Exp, Sqrt, ReduceSum and
 // elementwise ops; runs on onnxruntime-web's wasm and WebGPU EPs (test/browser/webgpu-graphs.spec.ts).
-import { throwIfAborted } from '../bundle/errors.ts';
+import { throwIfAborted } from '../base/errors.ts';
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import { createSession } from '../onnx/runtime.ts';
 import { IMAGE_SIZE, SEMANTIC_DIM } from './dims.ts';

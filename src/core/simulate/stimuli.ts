@@ -2,7 +2,7 @@
 // 90, 135 degrees, "+" and "×" on grey), 6 complex scenes held out of training, 6 concepts (single
 // words; no single image, their vision trials show several variant images). Cue letters A–R in id order.
 import type { StimulusSet } from '../bundle/manifest.ts';
-import { Rng, streamFor } from './prng.ts';
+import { Rng, streamFor } from '../base/rng.ts';
 import { caption, randomScene, type Background, type Scene, type SceneObject } from './world.ts';
 
 export interface TestStimulus {

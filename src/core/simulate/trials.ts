@@ -3,7 +3,7 @@
 // repeats per stimulus), order shuffled within a run; betas z-scored per voxel within each run label.
 import type { Condition, StimulusSet } from '../bundle/manifest.ts';
 import { VISION_REPEATS } from './dims.ts';
-import type { Rng } from './prng.ts';
+import type { Rng } from '../base/rng.ts';
 
 export interface TrialPlan {
   run: string;

@@ -2,7 +2,7 @@
 // orientation) on a background, a caption generated from each scene, and a semantic code (the
 // "meaning" that drives higher visual areas). Everything here is procedural and seeded.
 import { SEMANTIC_DIM } from './dims.ts';
-import { Rng, streamFor } from './prng.ts';
+import { Rng, streamFor } from '../base/rng.ts';
 
 export const CATEGORIES = ['animal', 'fruit', 'building', 'plant', 'toy', 'vehicle', 'line'] as const;
 export type Category = (typeof CATEGORIES)[number];

@@ -3,7 +3,7 @@
 // without copies where alignment allows, and errors that name the file and the header field
 // (BundleError) so `mirage ridge fit --betas X.npy` can say what is wrong with X.npy.
 // Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { asTyped } from './typed.ts';
 

@@ -5,7 +5,7 @@
 // decoded wrongly. Written here (not a dependency) because it is ~200 lines, runs unchanged in Node,
 // workers and the page, and fflate is already installed.
 import { unzlibSync, zlibSync } from 'fflate';
-import { BundleError } from '../bundle/errors.ts';
+import { BundleError } from '../base/errors.ts';
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 

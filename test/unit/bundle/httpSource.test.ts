@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, BundleError } from '../../../src/core/bundle/errors.ts';
+import { AbortError, BundleError } from '../../../src/core/base/errors.ts';
 import { CACHE_NAME, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { flipByte, writeTinyBundle } from './tinyBundle.ts';

@@ -3,8 +3,8 @@
 import { appendFileSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { FsShardSource } from '../../../cli/lib/fsSource.ts';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { FsShardSource } from '../../../src/node/fsSource.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { Bundle, type LoadProgress } from '../../../src/core/bundle/loader.ts';
 import type { TensorRef } from '../../../src/core/bundle/manifest.ts';
 import { parseManifest } from '../../../src/core/bundle/validate.ts';

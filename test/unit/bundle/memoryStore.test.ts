@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 
 describe('MemoryStore', () => {

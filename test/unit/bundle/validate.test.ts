@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { FsShardSource } from '../../../cli/lib/fsSource.ts';
+import { FsShardSource } from '../../../src/node/fsSource.ts';
 import { FileListShardSource } from '../../../src/core/bundle/fileSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { validateBundle } from '../../../src/core/bundle/validate.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { RoiSet, difference, intersection, parseRoiFile, union } from '../../../src/core/cortex/roi.ts';
 
 const I = (...v: number[]) => Int32Array.from(v);

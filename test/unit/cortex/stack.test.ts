@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { PerturbationStack, type Perturbation } from '../../../src/core/cortex/perturb.ts';
 import { RoiSet } from '../../../src/core/cortex/roi.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { boundaryVertices, meshGraph, verticesWithin } from '../../../src/core/cortex/mesh.ts';
 import { VoxelVertexMap } from '../../../src/core/cortex/vertexMap.ts';
 import { gridMesh } from './helpers.ts';

@@ -1,7 +1,7 @@
 // The demo metric pack (the demo's image encoder as the CLIP column) and the brain-correlation
 // fallbacks, on an in-memory demo "bundle folder" holding models/models.json + image_encoder.onnx.
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
 import { MemoryStore as MemorySource } from '../../../src/core/bundle/memoryStore.ts';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeAtomically } from '../../../cli/lib/fsSink.ts';
+import { writeAtomically } from '../../../src/node/fsSink.ts';
 import { BundleWriter } from '../../../src/core/bundle/writer.ts';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';
@@ -12,7 +12,7 @@ import { pixelMetrics } from '../../../src/core/evaluate/pixelSuite.ts';
 import { fromUint8 } from '../../../src/core/evaluate/image.ts';
 import { bundleReconstructionItems, evaluateReconstructions, parseReconFileName } from '../../../src/core/evaluate/runEval.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
-import { FsShardSource } from '../../../cli/lib/fsSource.ts';
+import { FsShardSource } from '../../../src/node/fsSource.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mirage-eval-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

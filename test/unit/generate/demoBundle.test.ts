@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDemo } from '../../../src/core/simulate/buildDemo.ts';
 import { loadModelPack, PACK_MANIFEST } from '../../../src/core/generate/modelPack.ts';
-import { PrefixSource } from '../../../src/core/generate/service.ts';
+import { PrefixSource } from '../../../src/core/bundle/prefixSource.ts';
 import { MemoryStore } from './memory.ts';
 
 const tiny = {

@@ -1,7 +1,7 @@
 // The demo model pack fitted to the simulated world: measured proof that conditioning works and that
 // retrieval pooling helps. Ground truth = the simulation's own encoders applied to the stimuli.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoModelPack, type DemoPackReport } from '../../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack, type DemoPackReport } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { reconstruct, type DecodedHeads } from '../../../src/core/generate/pipeline.ts';

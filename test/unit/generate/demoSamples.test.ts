@@ -6,7 +6,7 @@
 // candidates from noise. Measured with the image/text conditioning zeroed, so only img2img can
 // carry the stimulus (the conditioning's own effect is demoPack.test.ts's).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { reconstruct, type DecodedHeads } from '../../../src/core/generate/pipeline.ts';

@@ -3,7 +3,7 @@
 // float32 rounding. Here both run on the wasm EP (Node); test/browser/gpu-resident.spec.ts runs the
 // graph path on WebGPU and checks that the latents stay on the device.
 import { describe, expect, it } from 'vitest';
-import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack, type LoadedModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';

@@ -3,7 +3,7 @@
 // the same: this compares the graph, on wasm, with the previous graph layout (bit for bit) and a float64
 // reference of mean + latents·(basis·sigma), bilinear x2 (half-pixel), clipped to [0, 1].
 import { describe, expect, it } from 'vitest';
-import { DEMO_B_DIM, pcaDecoderGraph } from '../../../src/core/generate/demoPack.ts';
+import { DEMO_B_DIM, pcaDecoderGraph } from '../../../src/core/simulate/demoPack.ts';
 import { Rng } from '../../../src/core/generate/rng.ts';
 import { GraphBuilder } from '../../../src/core/onnx/builder.ts';
 import { createSession, ort } from '../../../src/core/onnx/runtime.ts';

@@ -3,8 +3,9 @@
 // the page shows next to the badge; 'webgpu' keeps WebGPU (the browser specs' coverage); a real GPU
 // gets WebGPU; a failed probe falls back with the probe's reason. Overlapping opens are serialised.
 import { describe, expect, it } from 'vitest';
-import { chooseExecutionProvider, cpuEmulationReason, GenerateService, PrefixSource } from '../../../src/core/generate/service.ts';
-import { writeMiniReconBundle } from '../../../src/core/generate/miniBundle.ts';
+import { chooseExecutionProvider, cpuEmulationReason, GenerateService } from '../../../src/core/generate/service.ts';
+import { PrefixSource } from '../../../src/core/bundle/prefixSource.ts';
+import { writeMiniReconBundle } from '../../../src/core/simulate/miniBundle.ts';
 import { MemoryStore } from './memory.ts';
 import type { WebgpuAdapterInfo } from '../../../src/core/decode/backend.ts';
 

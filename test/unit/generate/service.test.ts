@@ -7,8 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { createBackend } from '../../../src/core/decode/backend.ts';
 import { decodeSubject } from '../../../src/core/decode/decodeSubject.ts';
-import { writeMiniReconBundle } from '../../../src/core/generate/miniBundle.ts';
-import { GenerateService, HEAD_KEYS, PrefixSource, type HeadDeltas, type ReconstructResult } from '../../../src/core/generate/service.ts';
+import { writeMiniReconBundle } from '../../../src/core/simulate/miniBundle.ts';
+import { GenerateService, HEAD_KEYS, type HeadDeltas, type ReconstructResult } from '../../../src/core/generate/service.ts';
+import { PrefixSource } from '../../../src/core/bundle/prefixSource.ts';
 import { MIRAGE_DEFAULTS } from '../../../src/core/generate/pipeline.ts';
 import { MemoryStore } from './memory.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matrixRows, orthonormalize, randomizedSvd } from '../../../src/core/decode/randomizedSvd.ts';
-import { Rng } from '../../../src/core/simulate/prng.ts';
+import { Rng } from '../../../src/core/base/rng.ts';
 import { matrix } from '../../../src/core/tensor/matrix.ts';
 
 function lowRank(q: number, p: number, r: number, noise: number, seed: number) {

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsGemmKernel, matrixRows, randomizedSvd, type GemmKernel } from '../../../src/core/decode/randomizedSvd.ts';
 import { ortWasmGemm, tfjsWasmGemm, transposeInto } from '../../../src/core/importers/wasmGemm.ts';
-import { Rng } from '../../../src/core/simulate/prng.ts';
+import { Rng } from '../../../src/core/base/rng.ts';
 import { matrix } from '../../../src/core/tensor/matrix.ts';
 
 const wasmPaths = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as onnxModule from 'onnx-proto';
 import { buildEncoderGraphs, ENCODER_NAMES } from '../../../src/core/simulate/encoders.ts';
-import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';
 import { MemoryStore } from '../generate/memory.ts';
 

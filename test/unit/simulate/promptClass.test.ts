@@ -2,7 +2,7 @@
 // readout names the class of a stimulus from its TRUE prompt features, and from prompt features
 // decoded out of single simulated vision trials well above chance (docs/simulation.md §12).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildDemoModelPack } from '../../../src/core/generate/demoPack.ts';
+import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
 import { decodeCaption } from '../../../src/core/generate/pipeline.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';

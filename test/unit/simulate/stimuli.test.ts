@@ -4,7 +4,7 @@ import { orientedEnergy, ORIENTATIONS } from '../../../src/core/simulate/encodin
 import { renderScene } from '../../../src/core/simulate/render.ts';
 import { isHeldOut, SIMPLE_BAR_DEGREES, testStimuli, trainingScenes } from '../../../src/core/simulate/stimuli.ts';
 import { caption } from '../../../src/core/simulate/world.ts';
-import { Rng } from '../../../src/core/simulate/prng.ts';
+import { Rng } from '../../../src/core/base/rng.ts';
 
 const S = IMAGE_SIZE;
 

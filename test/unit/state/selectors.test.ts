@@ -3,7 +3,7 @@ import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { DEFAULT_SELECTION } from '../../../src/state/selectionStore.ts';
 import { decodeKey, decodedSubjects, resolveSelection, selectionKey, stimuliBySet, trialIndices } from '../../../src/state/selectors.ts';
 import { toAppError } from '../../../src/state/bundleStore.ts';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { writeTinyBundle } from '../../browser/helpers/tinyBundle.ts';
 
 let m: Manifest;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BundleError } from '../../../src/core/bundle/errors.ts';
+import { BundleError } from '../../../src/core/base/errors.ts';
 import { readNpy, writeNpy, type NpyDtype } from '../../../src/core/tensor/npy.ts';
 
 const dir = join(import.meta.dirname, '../../fixtures/npy');

@@ -2,8 +2,8 @@
 // progress per chunk, so verifying a large bundle shows a moving bar and can be interrupted.
 import { open, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import { AbortError, BundleError } from '../../src/core/bundle/errors.ts';
-import { resolveRange, type ReadOptions, type ShardSource } from '../../src/core/bundle/source.ts';
+import { AbortError, BundleError } from '../core/base/errors.ts';
+import { resolveRange, type ReadOptions, type ShardSource } from '../core/bundle/source.ts';
 
 const CHUNK = 8 << 20;
 

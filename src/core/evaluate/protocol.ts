@@ -1,7 +1,7 @@
 // Types shared by workers/evaluate.worker.ts and the evaluate panel (no code).
-import type { BundleEvalResult, RgbBytes, SessionReconstruction } from '../../core/evaluate/bundleEval.ts';
-import type { ResultRow } from '../../core/evaluate/tables.ts';
-import type { BundleSourceSpec } from '../workerApi.ts';
+import type { BundleEvalResult, RgbBytes, SessionReconstruction } from './bundleEval.ts';
+import type { ResultRow } from './tables.ts';
+import type { BundleSourceSpec } from '../decode/protocol.ts';
 
 export type { BundleEvalResult, RgbBytes, SessionReconstruction };
 

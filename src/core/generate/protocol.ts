@@ -3,7 +3,7 @@
 //
 // RECONSTRUCTION FROM A PERTURBED STATE (issue 4), the exact call from the cortex panel:
 //
-//   import { reconstructPerturbed } from '../reconstruct/client.ts';
+//   reconstructPerturbed (src/app/reconstruct/client.ts):
 //   const reply = await reconstructPerturbed(location /* useBundleStore's location */, {
 //     subject: 1, stimulus: 7, condition: 'imagery',
 //     headDeltas: { image: dImage, text: dText, blurry: dBlurry, retrieval: dRetrieval, prompt: dPrompt },
@@ -27,10 +27,10 @@
 // which is then re-applied as the decoder does), and reconstructs. Zero deltas reproduce the
 // unperturbed reconstruction exactly (same seed). The Float32Arrays are TRANSFERRED to the worker:
 // the caller's arrays are detached after the call (pass copies if you still need them).
-import type { GenerateProgress, GenerateSettings, PipelineStage } from '../../core/generate/pipeline.ts';
-import type { RgbImage } from '../../core/generate/enhance.ts';
-import type { HeadDeltas, ReconstructRequest, ServiceInfo, StagePlacement } from '../../core/generate/service.ts';
-import type { BundleSourceSpec } from '../workerApi.ts';
+import type { GenerateProgress, GenerateSettings, PipelineStage } from './pipeline.ts';
+import type { RgbImage } from './enhance.ts';
+import type { HeadDeltas, ReconstructRequest, ServiceInfo, StagePlacement } from './service.ts';
+import type { BundleSourceSpec } from '../decode/protocol.ts';
 
 export type { GenerateProgress, GenerateSettings, HeadDeltas, RgbImage, ReconstructRequest, ServiceInfo, PipelineStage };
 

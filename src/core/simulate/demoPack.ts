@@ -18,7 +18,7 @@
 //   object's colour and class, background) of a fixed template "a {colour} {class} on {background}".
 // The low-level decoder and the image encoder are the simulation's own graphs (lowlevel_decoder,
 // retrieval_encoder), reused as they are.
-import { AbortError } from '../bundle/errors.ts';
+import { AbortError } from '../base/errors.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import { chooseAlpha, RidgePath, type RidgeSolution } from '../decode/ridge.ts';
 import { symmetricEigen } from '../decode/eigen.ts';
@@ -35,14 +35,14 @@ import {
   TEXT_DIM,
   TEXT_TOKENS,
   HEAD_SHAPES,
-} from '../simulate/dims.ts';
-import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from '../simulate/encoders.ts';
-import { downsample, renderScene, toCHW } from '../simulate/render.ts';
-import { trainingScenes } from '../simulate/stimuli.ts';
-import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, type Scene } from '../simulate/world.ts';
+} from './dims.ts';
+import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from './encoders.ts';
+import { downsample, renderScene, toCHW } from './render.ts';
+import { trainingScenes } from './stimuli.ts';
+import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, type Scene } from './world.ts';
 import { matrix64 } from '../tensor/matrix.ts';
-import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
-import { COSINE_S } from './sampler.ts';
+import { ModelPackWriter, type ModelPackManifest, type StageSpec } from '../generate/modelPack.ts';
+import { COSINE_S } from '../generate/sampler.ts';
 
 /** Coarse (stage C) and total (stage B) PCA components. */
 export const DEMO_C_DIM = 16;

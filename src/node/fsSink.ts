@@ -2,7 +2,7 @@
 // commit(), so an interrupted or failed build never leaves a half-written bundle at `out`.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { ShardSink } from '../../src/core/bundle/writer.ts';
+import type { ShardSink } from '../core/bundle/writer.ts';
 
 export class AtomicFolderSink implements ShardSink {
   readonly out: string;

@@ -1,19 +1,11 @@
 // Types shared by the decode worker and its page-side client (no code: both sides import it).
-import type { HeadName, Manifest, TensorRef } from '../core/bundle/manifest.ts';
-import type { NormalizationBatch } from '../core/decode/predict.ts';
+import type { HeadName, Manifest, TensorRef } from '../bundle/manifest.ts';
+import type { NormalizationBatch } from './predict.ts';
+import type { BundleSourceSpec, ProgressReport } from '../bundle/protocol.ts';
+
+export type { BundleSourceSpec, ProgressReport };
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu' | 'js';
-
-/** Where the worker should open a bundle from. Blobs/Files are structured-cloned, not copied. */
-export type BundleSourceSpec =
-  | { kind: 'url'; url: string; cache?: boolean }
-  | { kind: 'files'; label: string; files: Map<string, Blob> };
-
-export interface ProgressReport {
-  loadedBytes: number;
-  totalBytes: number;
-  file: string;
-}
 
 export interface DecodeRequest {
   subject: number;

@@ -1,14 +1,14 @@
 // Types shared by the cortex worker and its page-side client (no code).
-import type { HeadName } from '../../core/bundle/manifest.ts';
-import type { Condition } from '../../core/bundle/manifest.ts';
-import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, StimulusHeadDeltas } from '../../core/cortex/session.ts';
-import type { RegionBackendInfo } from '../../core/cortex/tfRegion.ts';
-import type { BackendName } from '../../core/decode/backend.ts';
-import type { LesionCell } from '../../core/cortex/lesion.ts';
-import type { Perturbation } from '../../core/cortex/perturb.ts';
-import type { RoiFile } from '../../core/cortex/roi.ts';
-import type { LowLevelImages } from '../../core/cortex/lowLevel.ts';
-import type { BundleSourceSpec } from '../workerApi.ts';
+import type { HeadName } from '../bundle/manifest.ts';
+import type { Condition } from '../bundle/manifest.ts';
+import type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, StimulusHeadDeltas } from './session.ts';
+import type { RegionBackendInfo } from './tfRegion.ts';
+import type { BackendName } from '../decode/backend.ts';
+import type { LesionCell } from './lesion.ts';
+import type { Perturbation } from './perturb.ts';
+import type { RoiFile } from './roi.ts';
+import type { LowLevelImages } from './lowLevel.ts';
+import type { BundleSourceSpec } from '../decode/protocol.ts';
 
 export type { CortexUpdate, HemiGeometry, OverlayKind, RoiInfo, ShapeName, LesionCell, Perturbation, RoiFile, RegionBackendInfo, StimulusHeadDeltas, BackendName };
 

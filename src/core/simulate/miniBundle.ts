@@ -6,10 +6,10 @@
 import type { Stimulus, Trial } from '../bundle/manifest.ts';
 import { BundleWriter, type ShardSink } from '../bundle/writer.ts';
 import { addHead } from '../decode/headBuilder.ts';
-import { HEAD_SHAPES, IMAGE_SIZE, LOWLEVEL_SIZE } from '../simulate/dims.ts';
-import { buildEncoderGraphs, EncoderRunner, tokenize } from '../simulate/encoders.ts';
-import { downsample, renderScene, toCHW } from '../simulate/render.ts';
-import { testStimuli } from '../simulate/stimuli.ts';
+import { HEAD_SHAPES, IMAGE_SIZE, LOWLEVEL_SIZE } from './dims.ts';
+import { buildEncoderGraphs, EncoderRunner, tokenize } from './encoders.ts';
+import { downsample, renderScene, toCHW } from './render.ts';
+import { testStimuli } from './stimuli.ts';
 import { matrix } from '../tensor/matrix.ts';
 import { buildDemoModelPack } from './demoPack.ts';
 
