@@ -22,7 +22,7 @@ import type { FeatureNetwork } from '../../src/core/evaluate/featurePacks.ts';
 import { MIRAGE_EVAL_SIZE } from '../../src/core/evaluate/pixelSuite.ts';
 import { bundleReconstructionItems, evaluateReconstructions, parseReconFileName } from '../../src/core/evaluate/runEval.ts';
 import type { FeatureNetworkRun, ReconstructionItem } from '../../src/core/evaluate/runEval.ts';
-import { csvToRows, rowsToCsv, summarise, summaryMarkdown } from '../../src/core/evaluate/tables.ts';
+import { csvToRows, publishedComparisonMarkdown, rowsToCsv, summarise, summaryMarkdown } from '../../src/core/evaluate/tables.ts';
 import type { ResultRow } from '../../src/core/evaluate/tables.ts';
 import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
@@ -238,6 +238,8 @@ export function register(program: Command): void {
       bar.stop();
       await writeAtomic(csvPath, rowsToCsv(rows));
       const provenance = m.provenance.kind === 'simulated' ? 'this bundle, SIMULATED data' : 'this bundle';
+      const summary = summarise(rows);
+      const methods = [...new Set(summary.map((x) => x.method))];
       const md = [
         `# Evaluation of ${m.name}`,
         '',
@@ -246,10 +248,13 @@ export function register(program: Command): void {
         packNote.includes('stand-in') ? '\n**Feature metrics use stand-in networks: not comparable to published numbers.**\n' : '',
         ...columnNotes.map((n) => `- ${n}`),
         '',
-        summaryMarkdown(summarise(rows), { source: provenance }),
+        summaryMarkdown(summary, { source: provenance }),
         '',
+        ...methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance }) + '\n'),
       ].join('\n');
       await writeAtomic(join(o.out, 'summary.md'), md);
+      // The comparison with the published rows is the one-glance answer; print it, not only write it.
+      process.stdout.write(methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance })).join('\n\n') + '\n');
       process.stderr.write(`wrote ${csvPath} (${rows.length} rows) and ${join(o.out, 'summary.md')}\n`);
     });
 }

@@ -4,7 +4,9 @@
 import { BundleError } from '../base/errors.ts';
 import type { StimulusSet } from '../bundle/manifest.ts';
 import { STIMULUS_SETS } from '../bundle/manifest.ts';
-import { METRICS, METRIC_KEYS, displayValue } from './metrics.ts';
+import { METRICS, METRIC_KEYS, TABLE1_METRICS, displayValue } from './metrics.ts';
+import { MIRAGE_TABLE1_CITATION, PUBLISHED_LABEL, PUBLISHED_TABLE1, publishedAsStored } from './published.ts';
+import type { PublishedMetricKey } from './published.ts';
 import type { MetricKey } from './metrics.ts';
 import { mean, standardError } from './stats.ts';
 
@@ -168,4 +170,50 @@ export function csvToRows(text: string, file = 'results.csv'): ResultRow[] {
     });
     return { method: f[0], subject: Number(f[1]), condition, set, stimulus: Number(f[4]), repetition: Number(f[5]), metrics };
   });
+}
+
+/** imagery / vision of one column (NaN when either side is missing or vision is 0). */
+export function conditionRatio(imagery: number | undefined, vision: number | undefined): number {
+  if (imagery === undefined || vision === undefined || !Number.isFinite(imagery) || !Number.isFinite(vision) || vision === 0) return NaN;
+  return imagery / vision;
+}
+
+/**
+ * This bundle's vision and imagery rows (all stimulus sets) beside the published MIRAGE Table 1 rows,
+ * with the imagery/vision ratio of every column for both, so the comparison is one glance. The
+ * published rows are results on real NSD-Imagery; the ratio is the comparable part (a simulated
+ * bundle's absolute values are not). Ratios of identification columns are taken on accuracies
+ * (chance 50%); for Eff and SwAV (distances, lower is better) a ratio above 1 means imagery is worse.
+ */
+export function publishedComparisonMarkdown(
+  summary: SummaryRow[],
+  opts: { method?: string; published?: string; source?: string } = {},
+): string {
+  const method = opts.method ?? summary[0]?.method;
+  const pub = PUBLISHED_TABLE1.find((p) => p.method === (opts.published ?? 'MIRAGE'));
+  if (!pub) throw new BundleError('published.ts', `no published row "${opts.published}"`, { field: 'method', expected: PUBLISHED_TABLE1.map((p) => p.method).join(', ') });
+  const ours = (c: EvalCondition) => summary.find((s) => s.method === method && s.condition === c && s.set === 'all');
+  const vis = ours('vision');
+  const img = ours('imagery');
+  const cols = TABLE1_METRICS as (MetricKey & PublishedMetricKey)[];
+  const cell = (k: MetricKey, v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : fmt(k, v));
+  const ratio = (r: number) => (Number.isFinite(r) ? r.toFixed(2) : '–');
+  const pubStored = (c: EvalCondition, k: MetricKey & PublishedMetricKey) => publishedAsStored(k, pub[c][k]);
+  const src = opts.source ? ` (${opts.source})` : '';
+  const lines = [
+    `### ${method ?? 'this bundle'}${src} beside ${PUBLISHED_LABEL}`,
+    '',
+    `| row | ${cols.map((k) => `${METRICS[k].label} ${METRICS[k].higherIsBetter ? '↑' : '↓'}`).join(' | ')} |`,
+    `|---|${cols.map(() => '---').join('|')}|`,
+    `| this bundle, vision | ${cols.map((k) => cell(k, vis?.cells[k]?.mean)).join(' | ')} |`,
+    `| this bundle, imagery | ${cols.map((k) => cell(k, img?.cells[k]?.mean)).join(' | ')} |`,
+    `| this bundle, imagery / vision | ${cols.map((k) => ratio(conditionRatio(img?.cells[k]?.mean, vis?.cells[k]?.mean))).join(' | ')} |`,
+    `| ${pub.method} (published), vision | ${cols.map((k) => cell(k, pubStored('vision', k))).join(' | ')} |`,
+    `| ${pub.method} (published), imagery | ${cols.map((k) => cell(k, pubStored('imagery', k))).join(' | ')} |`,
+    `| ${pub.method} (published), imagery / vision | ${cols.map((k) => ratio(conditionRatio(pub.imagery[k], pub.vision[k]))).join(' | ')} |`,
+    '',
+    `All stimulus sets. Published: ${MIRAGE_TABLE1_CITATION} (real brains). Ratio = imagery / vision per column ` +
+      '(for Eff and SwAV, distances, above 1 means imagery is worse).',
+  ];
+  return lines.join('\n');
 }
