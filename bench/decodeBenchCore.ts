@@ -17,7 +17,7 @@ export interface BenchHead {
   outputNorm?: 'none' | 'l2-token';
 }
 
-/** MIRAGE's five heads at their real output sizes (REFERENCE.md §3), at ranks a browser bundle would use. */
+/** MIRAGE's five heads at their real output sizes (docs/background.md §3), at ranks a browser bundle would use. */
 export const MIRAGE_HEADS: BenchHead[] = [
   { name: 'image', outputShape: [768], rank: 64 },
   { name: 'text', outputShape: [77, 1280], rank: 256 },

@@ -476,7 +476,7 @@ function sampler(everyMs: number) {
 }
 
 /**
- * The whole of subject 1 at MIRAGE's real shapes (REFERENCE.md §3: 11.3 billion weights) through
+ * The whole of subject 1 at MIRAGE's real shapes (docs/background.md §3: 11.3 billion weights) through
  * `import mirage-weights` itself (runMirageWeights: pickles read lazily by row blocks, heads cached
  * for resumption, atomic write, validation), on a synthetic NSD-size subject bundle (720 trials).
  * Writes bench/results/import-full.json after every head, so an interrupted run keeps what it measured.

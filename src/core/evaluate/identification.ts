@@ -7,7 +7,7 @@
 // self-comparison", although r[i,i] < r[i,i] is already false), which lowers every score by
 // 1/(N-1) — chance becomes (N/2-1)/(N-1), 40.9% for N=12. `variant: 'mirage'` reproduces it so
 // that numbers can stand beside MIRAGE Table 1; `variant: 'mindeye'` (default) is the form of
-// REFERENCE.md §5 with chance 50%.
+// docs/background.md §5 with chance 50%.
 import type { Matrix } from '../tensor/matrix.ts';
 import { correlationDistance, pearson } from './correlation.ts';
 

@@ -1,4 +1,4 @@
-// Published NSD-Imagery results (MIRAGE Table 1; REFERENCE.md §6), as typed data so that the
+// Published NSD-Imagery results (MIRAGE Table 1; docs/background.md §6), as typed data so that the
 // dashboard and the tables can put this bundle's numbers beside them. Identification columns are
 // percentages as printed; Eff and SwAV are correlation distances (lower is better). These are
 // results on the real NSD-Imagery data, averaged over subjects 1, 2, 5 and 7, not on any bundle.

@@ -1,7 +1,7 @@
 // `mirage import mirage-weights`: MIRAGE's ridge pickles ({'coef': (out_dim, nvox), 'intercept'})
 // -> reduced-rank float16 heads added to an existing subject bundle. Each coef matrix stays on disk
 // (lazy pickle bytes) and is read a block of output rows at a time by the blockwise randomized SVD,
-// so memory does not grow with the head's size (REFERENCE.md §3: ~11 billion weights for subject 1).
+// so memory does not grow with the head's size (docs/background.md §3: ~11 billion weights for subject 1).
 import { AbortError } from '../base/errors.ts';
 import type { Head, HeadName, Subject } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
@@ -10,13 +10,14 @@ import { addHead, headShardPath } from '../decode/headBuilder.ts';
 import { decodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { readNpy } from '../tensor/npy.ts';
+import { assertFinite } from '../tensor/finite.ts';
 import { Rng } from '../base/rng.ts';
 import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
 import { dictGet, NdArray, ndarrayValues, readRows, unpickle, type PyValue } from '../formats/pickle.ts';
 import { carryBundle, type ExistingBundle, type ImportContext } from './common.ts';
 
-/** MIRAGE's five heads (REFERENCE.md §3): logical output shape, role, input/output normalisation. */
+/** MIRAGE's five heads (docs/background.md §3): logical output shape, role, input/output normalisation. */
 export const MIRAGE_HEADS: Record<HeadName, { outputShape: number[]; role: string; inputNorm: Head['inputNorm']; outputNorm: Head['outputNorm'] }> = {
   image: { outputShape: [768], role: 'CLIP ViT-L/14 image embedding (CLS, projected)', inputNorm: 'none', outputNorm: 'none' },
   text: { outputShape: [77, 1280], role: 'CLIP ViT-bigG/14 text encoder last hidden state (long synthetic caption)', inputNorm: 'none', outputNorm: 'none' },
@@ -118,6 +119,7 @@ async function readVector(src: ByteSource, n: number, what: string): Promise<Flo
   const file = sourceName(src);
   const a = readNpy(await src.read(0, src.size), file);
   if (a.shape.reduce((x, y) => x * y, 1) !== n) throw new FormatError(file, `${what} has shape [${a.shape}]`, { field: what, expected: `${n} values (one per output)` });
+  assertFinite(file, what, a.data, { shape: a.shape });
   return Float32Array.from(a.data as ArrayLike<number>);
 }
 
@@ -169,10 +171,14 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
     if (interceptV instanceof NdArray) {
       // MIRAGE's 257x1024 intercepts (1 MiB) are past the lazy threshold: read them from disk
       const v = await ndarrayValues(interceptV);
+      assertFinite(file, 'intercept', v, { shape: interceptV.shape });
       if (v.length === 1) intercept.fill(v[0]);
       else if (v.length === q) intercept.set(v);
       else throw new FormatError(file, `intercept has ${v.length} values`, { field: 'intercept', expected: `${q} (one per output)` });
-    } else if (typeof interceptV === 'number') intercept.fill(interceptV);
+    } else if (typeof interceptV === 'number') {
+      assertFinite(file, 'intercept', [interceptV]);
+      intercept.fill(interceptV);
+    }
     else throw new FormatError(file, 'intercept is neither an array nor a number', { field: 'intercept', expected: `${q} values` });
     const known = MIRAGE_HEADS[hf.head];
     const outputShape = known.outputShape.reduce((a, b) => a * b, 1) === q ? known.outputShape : [q];
@@ -192,7 +198,15 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
       // sklearn's Ridge leaves coef_ Fortran-ordered: then the voxel rows of coefᵀ are what is contiguous
       const fortran = coef.fortranOrder;
       const asCoefT = new NdArray(coef.dtype, [p, q], false, coef.data);
-      const W: RowBlockSource = fortran ? { rows: p, cols: q, readRows: (s, c) => readRows(asCoefT, s, c) } : { rows: q, cols: p, readRows: (s, c) => readRows(coef, s, c) };
+      // Every block is checked as it is read: one NaN weight would make the whole head NaN.
+      const checked = (arr: NdArray, name: string, cols: number, shape: number[]) => async (s: number, c: number) => {
+        const block = await readRows(arr, s, c);
+        assertFinite(file, name, block, { shape, offset: s * cols });
+        return block;
+      };
+      const W: RowBlockSource = fortran
+        ? { rows: p, cols: q, readRows: checked(asCoefT, 'coef (Fortran order: voxel, output)', q, [p, q]) }
+        : { rows: q, cols: p, readRows: checked(coef, 'coef', p, coef.shape) };
       const res = await (fortran ? randomizedSvdOfTranspose : randomizedSvd)(W, {
         rank,
         fidelityX: X,
@@ -224,7 +238,7 @@ export async function importMirageWeights(opts: MirageWeightsOptions): Promise<{
       inputNorm: known.inputNorm,
       outputNorm: known.outputNorm,
       penalty: opts.penalty ?? 100000,
-      penaltySource: opts.penaltySource ?? 'MIRAGE: grid search on held-out subjects 3, 4, 6, 8 for imagery performance (REFERENCE.md §3)',
+      penaltySource: opts.penaltySource ?? 'MIRAGE: grid search on held-out subjects 3, 4, 6, 8 for imagery performance (docs/background.md §3)',
       fidelity: { r2: Number.isFinite(r2) ? r2 : 0, trials, description },
     });
     subj.heads = [...subj.heads.filter((h) => h.name !== hf.head), head];

@@ -1,5 +1,5 @@
 // `mirage import nsd-imagery`: one NSD subject's imagery session from the files NSD distributes
-// (REFERENCE.md §2) into a bundle: betas (÷300, z-scored per voxel within each run label) of the
+// (docs/background.md §2) into a bundle: betas (÷300, z-scored per voxel within each run label) of the
 // nsdgeneral voxels in numpy order, trial metadata from nsdimagery_stimuli.pkl3, the 18 stimulus
 // images, FreeSurfer surfaces with a voxel -> vertex map, and ROIs from NSD's ROI volumes.
 import { AbortError } from '../base/errors.ts';

@@ -1,5 +1,5 @@
 // Feature dimensions and image sizes of the SIMULATED demo. Each is a small, documented stand-in for
-// the size MIRAGE uses on real data (REFERENCE.md §3); docs/simulation.md explains every role.
+// the size MIRAGE uses on real data (docs/background.md §3); docs/simulation.md explains every role.
 // Other engineers (decode, generate, app) read these constants instead of hard-coding numbers.
 
 /** Stimulus / gallery image size (pixels, square RGB). Real NSD-Imagery stimuli are 425x425. */

@@ -1,5 +1,5 @@
 // The demo's five feature spaces, each produced by a small stand-in encoder built as a REAL ONNX
-// graph (src/core/onnx) and run with onnxruntime-web. They play MIRAGE's roles (REFERENCE.md §3) at
+// graph (src/core/onnx) and run with onnxruntime-web. They play MIRAGE's roles (docs/background.md §3) at
 // toy sizes (dims.ts); none is a trained network. docs/simulation.md ("Demo encoders") lists what each
 // stands in for. Weights come from the seed (and, for the image encoder's centring, the training set).
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';

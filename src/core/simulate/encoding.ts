@@ -115,7 +115,7 @@ export function orientedEnergy(rgb: Uint8Array, size = IMAGE_SIZE): Float32Array
 
 // ---------- imagery ----------
 
-/** How an imagined stimulus degrades the seen one (REFERENCE.md §1). */
+/** How an imagined stimulus degrades the seen one (docs/background.md §1). */
 export const IMAGERY = {
   /** Gaussian blur σ in pixels of the IMAGE_SIZE image (coarser spatial resolution). */
   blurSigmaPx: 4,

@@ -1,4 +1,4 @@
-// The 18 SIMULATED NSD-Imagery test stimuli (REFERENCE.md §1): 6 simple (exactly: black bars at 0, 45,
+// The 18 SIMULATED NSD-Imagery test stimuli (docs/background.md §1): 6 simple (exactly: black bars at 0, 45,
 // 90, 135 degrees, "+" and "×" on grey), 6 complex scenes held out of training, 6 concepts (single
 // words; no single image, their vision trials show several variant images). Cue letters A–R in id order.
 import type { StimulusSet } from '../bundle/manifest.ts';
