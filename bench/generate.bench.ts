@@ -28,7 +28,7 @@ import { buildStandInPack, REAL_HEAD_SHAPES } from '../src/core/generate/standIn
 import { writeMiniReconBundle } from '../src/core/simulate/miniBundle.ts';
 import { GenerateService } from '../src/core/generate/service.ts';
 import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads } from '../src/core/generate/pipeline.ts';
-import { Rng } from '../src/core/generate/rng.ts';
+import { NoiseRng } from '../src/core/base/rng.ts';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
 import { RESULTS_DIR, type BenchContext } from './lib.ts';
 
@@ -78,7 +78,7 @@ class MemStore {
 }
 
 function randomHeads(): DecodedHeads {
-  const rng = new Rng(1);
+  const rng = new NoiseRng(1);
   const v = (s: number[]) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal());
   return { image: v(REAL_HEAD_SHAPES.image), text: v(REAL_HEAD_SHAPES.text), blurry: v(REAL_HEAD_SHAPES.blurry), retrieval: v(REAL_HEAD_SHAPES.retrieval), prompt: v(REAL_HEAD_SHAPES.prompt) };
 }

@@ -28,7 +28,7 @@ import { demoMetricPack } from '../src/core/evaluate/demoMetricPack.ts';
 import { extractFeatures, featureMetric, type FeatureRunner } from '../src/core/evaluate/featurePacks.ts';
 import { toRgb, toUint8, type FloatImage } from '../src/core/evaluate/image.ts';
 import { pixelMetrics } from '../src/core/evaluate/pixelSuite.ts';
-import { mulberry32 } from '../src/core/evaluate/random.ts';
+import { mulberry32 } from '../src/core/base/rng.ts';
 import { evaluateReconstructions, type ReconstructionItem } from '../src/core/evaluate/runEval.ts';
 import { rowKey, type EvalCondition } from '../src/core/evaluate/tables.ts';
 import { createSession, runFloat } from '../src/core/onnx/runtime.ts';

@@ -70,19 +70,19 @@ test('the latents stay on the GPU between steps; WebGPU result = wasm result', a
       pack: '/src/core/generate/modelPack.ts',
       sessions: '/src/core/generate/sessions.ts',
       pipeline: '/src/core/generate/pipeline.ts',
-      rng: '/src/core/generate/rng.ts',
+      rng: '/src/core/base/rng.ts',
     };
     const { ort } = (await import(/* @vite-ignore */ m.runtime)) as typeof import('../../src/core/onnx/runtime.ts');
     const { HttpShardSource } = (await import(/* @vite-ignore */ m.http)) as typeof import('../../src/core/bundle/httpSource.ts');
     const { loadModelPack } = (await import(/* @vite-ignore */ m.pack)) as typeof import('../../src/core/generate/modelPack.ts');
     const { PackSessions } = (await import(/* @vite-ignore */ m.sessions)) as typeof import('../../src/core/generate/sessions.ts');
     const { reconstruct } = (await import(/* @vite-ignore */ m.pipeline)) as typeof import('../../src/core/generate/pipeline.ts');
-    const { Rng } = (await import(/* @vite-ignore */ m.rng)) as typeof import('../../src/core/generate/rng.ts');
+    const { NoiseRng } = (await import(/* @vite-ignore */ m.rng)) as typeof import('../../src/core/base/rng.ts');
     // as workers/generate.worker.ts configures it
     ort.env.wasm.wasmPaths = new URL('/wasm/', location.origin).href;
     ort.env.logLevel = 'error';
     const pack = await loadModelPack(new HttpShardSource(new URL(packUrl, location.origin).href, { cache: false }));
-    const rng = new Rng(4);
+    const rng = new NoiseRng(4);
     const v = (s: number[]) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal());
     const h = pack.manifest.headShapes;
     const heads = { image: v(h.image), text: v(h.text), blurry: v(h.blurry), retrieval: v(h.retrieval), prompt: v(h.prompt) };

@@ -5,8 +5,7 @@
 // attending gets them right, so their pass rate says whether the answers can be trusted.
 // Everything here is pure and local: answers never leave the browser.
 import type { EvalCondition } from './tables.ts';
-import type { Rng } from './random.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32, type Uniform } from '../base/rng.ts';
 import type { BinomialInterval } from './stats.ts';
 import { wilsonInterval } from './stats.ts';
 
@@ -40,11 +39,11 @@ export interface AudienceAnswer {
   ms: number;
 }
 
-function pick<T>(xs: T[], rng: Rng): T {
+function pick<T>(xs: T[], rng: Uniform): T {
   return xs[Math.floor(rng() * xs.length)];
 }
 
-function shuffle<T>(xs: T[], rng: Rng): T[] {
+function shuffle<T>(xs: T[], rng: Uniform): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));

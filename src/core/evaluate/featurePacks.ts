@@ -19,7 +19,7 @@ import type { FloatImage } from './image.ts';
 import { toRgb } from './image.ts';
 import { rowCorrelationDistances, twoWayIdentification } from './identification.ts';
 import type { IdentificationVariant } from './identification.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../base/rng.ts';
 import { resizeShorterEdge } from './resize.ts';
 
 export const METRIC_PACK_FORMAT = 'mirage-metric-pack';

@@ -13,7 +13,7 @@ export * from './metrics.ts';
 export * from './published.ts';
 export * from './tables.ts';
 export * from './pixelSuite.ts';
-export * from './random.ts';
+export { mulberry32, sampleWithoutReplacement, type Uniform } from '../base/rng.ts';
 export * from './featurePacks.ts';
 export * from './runEval.ts';
 export * from './audience.ts';

@@ -3,7 +3,7 @@
 // brain -> image (is the best image the right one?), backward = image -> brain; average over
 // `draws` (30) random draws. Chance is 1/candidates. Seeded, so results are reproducible.
 import type { Matrix } from '../tensor/matrix.ts';
-import { mulberry32, sampleWithoutReplacement } from './random.ts';
+import { mulberry32, sampleWithoutReplacement } from '../base/rng.ts';
 
 export interface RetrievalOptions {
   candidates?: number;

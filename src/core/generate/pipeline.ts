@@ -14,7 +14,7 @@ import { AbortError, BundleError } from '../base/errors.ts';
 import { enhanceLowLevel, resizePil, type EnhanceSettings, type RgbImage } from './enhance.ts';
 import { STAGE_IO, type LoadedModelPack, type StageName } from './modelPack.ts';
 import { cosine } from '../tensor/vector.ts';
-import { batchNoise } from './rng.ts';
+import { batchNoise } from '../base/rng.ts';
 import { diffuse, img2imgSteps, sample, vpScalers, cosineLogSNR, type Denoiser, type SamplerSchedule } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
 import {

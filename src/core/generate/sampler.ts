@@ -19,7 +19,7 @@
 // - img2img (Stable Cascade's notebook, MIRAGE): x_init = diffuse(latent, t = strength) with the
 //   unshifted schedule, sampling from t_start = strength with int(steps · strength) steps.
 import { AbortError } from '../base/errors.ts';
-import { batchNoise } from './rng.ts';
+import { batchNoise } from '../base/rng.ts';
 
 export const COSINE_S = 0.008;
 const CLAMP_MIN = 1e-4;

@@ -6,7 +6,7 @@
 import type { ShardSink } from '../bundle/writer.ts';
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
-import { Rng } from './rng.ts';
+import { NoiseRng } from '../base/rng.ts';
 
 /** Real feature sizes (REFERENCE.md §3, §7). */
 export const REAL = {
@@ -26,7 +26,7 @@ export const REAL = {
   gitVocab: 30522,
 } as const;
 
-function randn(rng: Rng, n: number, scale: number): Float32Array {
+function randn(rng: NoiseRng, n: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.normal() * scale;
   return out;
@@ -137,7 +137,7 @@ export const REAL_HEAD_SHAPES = {
 
 /** Builds the seven stand-in graphs and writes a complete pack through `sink`. */
 export async function buildStandInPack(sink: ShardSink, opts: { seed?: number; prefix?: string } = {}): Promise<ModelPackManifest> {
-  const rng = new Rng(opts.seed ?? 1);
+  const rng = new NoiseRng(opts.seed ?? 1);
   const specs = realStageSpecs('stand-in');
   const w = new ModelPackWriter(sink, opts.prefix ?? '');
   const graphs: Record<string, Uint8Array> = {};

@@ -12,18 +12,14 @@ import { downsample, renderScene, toCHW } from './render.ts';
 import { testStimuli } from './stimuli.ts';
 import { matrix } from '../tensor/matrix.ts';
 import { buildDemoModelPack } from './demoPack.ts';
+import { mulberry32Words } from '../base/rng.ts';
 
 const VOX = 300;
 const HEADS = ['image', 'text', 'blurry', 'retrieval', 'prompt'] as const;
 
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const words = mulberry32Words(seed);
+  const u = () => (words() + 0.5) / 4294967296; // in (0, 1): safe for log
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 

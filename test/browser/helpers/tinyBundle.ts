@@ -6,6 +6,7 @@ import { BundleWriter, type ShardSink } from '../../../src/core/bundle/writer.ts
 import { addHead } from '../../../src/core/decode/headBuilder.ts';
 import type { Manifest, Stimulus, StimulusSet, Trial } from '../../../src/core/bundle/manifest.ts';
 import { matrix } from '../../../src/core/tensor/matrix.ts';
+import { mulberry32 } from '../../../src/core/base/rng.ts';
 
 const VOX = 240;
 const DIM = 24;
@@ -13,14 +14,7 @@ const SIZE = 32;
 const GALLERY = 40;
 
 function rng(seed: number) {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = mulberry32(seed);
   return () => {
     const a = Math.max(u(), 1e-12);
     return Math.sqrt(-2 * Math.log(a)) * Math.cos(2 * Math.PI * u());

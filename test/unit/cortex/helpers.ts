@@ -3,17 +3,9 @@
 import type { FactoredHead } from '../../../src/core/cortex/types.ts';
 import { predictHead, type LoadedHead } from '../../../src/core/decode/predict.ts';
 import type { Head, HeadName } from '../../../src/core/bundle/manifest.ts';
+import { mulberry32 } from '../../../src/core/base/rng.ts';
 
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());

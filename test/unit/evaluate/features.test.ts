@@ -4,7 +4,7 @@ import { rowCorrelationDistances, twoWayIdentification } from '../../../src/core
 import { top1Retrieval } from '../../../src/core/evaluate/retrieval.ts';
 import { brainCorrelation, brainCorrelations, brainSets } from '../../../src/core/evaluate/brainCorrelation.ts';
 import { pearson } from '../../../src/core/evaluate/correlation.ts';
-import { mulberry32 } from '../../../src/core/evaluate/random.ts';
+import { mulberry32 } from '../../../src/core/base/rng.ts';
 import { array, cases } from './fixtures.ts';
 
 function feat(name: string) {

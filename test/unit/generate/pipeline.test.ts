@@ -6,11 +6,11 @@ import { loadModelPack, parseModelPack, PACK_MANIFEST, type LoadedModelPack } fr
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { buildStandInPack, REAL, REAL_HEAD_SHAPES } from '../../../src/core/generate/standInPack.ts';
 import { MIRAGE_DEFAULTS, detokenize, reconstruct, type DecodedHeads, type GenerateProgress } from '../../../src/core/generate/pipeline.ts';
-import { Rng } from '../../../src/core/generate/rng.ts';
+import { NoiseRng } from '../../../src/core/base/rng.ts';
 import { MemoryStore } from './memory.ts';
 
 function heads(seed: number): DecodedHeads {
-  const rng = new Rng(seed);
+  const rng = new NoiseRng(seed);
   const v = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
   const p = (s: number[]) => v(s.reduce((a, b) => a * b, 1));
   return { image: p(REAL_HEAD_SHAPES.image), text: p(REAL_HEAD_SHAPES.text), blurry: p(REAL_HEAD_SHAPES.blurry), retrieval: p(REAL_HEAD_SHAPES.retrieval), prompt: p(REAL_HEAD_SHAPES.prompt) };

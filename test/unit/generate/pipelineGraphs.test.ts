@@ -8,7 +8,7 @@ import { loadModelPack, type LoadedModelPack } from '../../../src/core/generate/
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';
 import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads, type Reconstruction } from '../../../src/core/generate/pipeline.ts';
-import { Rng } from '../../../src/core/generate/rng.ts';
+import { NoiseRng } from '../../../src/core/base/rng.ts';
 import { sample, type Denoiser } from '../../../src/core/generate/sampler.ts';
 import { dupGraph, sampleOnGraphs, StepGraphs, Transfers, type TensorDenoiser } from '../../../src/core/generate/gpuSteps.ts';
 import { ort } from '../../../src/core/onnx/runtime.ts';
@@ -17,7 +17,7 @@ import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
 import { MemoryStore } from './memory.ts';
 
 function randomHeads(pack: LoadedModelPack, seed: number): DecodedHeads {
-  const rng = new Rng(seed);
+  const rng = new NoiseRng(seed);
   const v = (s: number[]) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal());
   const h = pack.manifest.headShapes;
   return { image: v(h.image), text: v(h.text), blurry: v(h.blurry), retrieval: v(h.retrieval), prompt: v(h.prompt) };
@@ -26,7 +26,7 @@ function randomHeads(pack: LoadedModelPack, seed: number): DecodedHeads {
 /** A nonlinear, input-dependent denoiser: ε̂ = tanh(W·x_row + r) per row, cond/uncond rows differ by their index. */
 function toyDenoiser(rowDims: number[], seed: number) {
   const size = rowDims.reduce((a, b) => a * b, 1);
-  const rng = new Rng(seed);
+  const rng = new NoiseRng(seed);
   const w = Float32Array.from({ length: size }, () => rng.normal() * 0.8);
   const f = (x: Float32Array, r: number, rows: number): Float32Array => {
     const out = new Float32Array(x.length);
@@ -95,7 +95,7 @@ describe('step-graph sampler = TypeScript sampler (wasm EP)', () => {
       const size = 36;
       const batch = 3;
       const den = toyDenoiser(rowDims, 7);
-      const rng = new Rng(11);
+      const rng = new NoiseRng(11);
       const xInit = c.img2img ? Float32Array.from({ length: batch * size }, () => rng.normal()) : undefined;
       const common = { batch, steps: c.steps, tStart: c.tStart, cfg: c.cfg, cfgRho: c.cfgRho, shift: c.shift, seed: 9, stream: 'prior' };
       const steps: number[] = [];

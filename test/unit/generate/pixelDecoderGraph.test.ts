@@ -4,14 +4,14 @@
 // reference of mean + latents·(basis·sigma), bilinear x2 (half-pixel), clipped to [0, 1].
 import { describe, expect, it } from 'vitest';
 import { DEMO_B_DIM, pcaDecoderGraph } from '../../../src/core/simulate/demoPack.ts';
-import { Rng } from '../../../src/core/generate/rng.ts';
+import { NoiseRng } from '../../../src/core/base/rng.ts';
 import { GraphBuilder } from '../../../src/core/onnx/builder.ts';
 import { createSession, ort } from '../../../src/core/onnx/runtime.ts';
 import { IMAGE_SIZE, LOWLEVEL_SIZE } from '../../../src/core/simulate/dims.ts';
 
 const S = LOWLEVEL_SIZE;
 const d = 3 * S * S;
-const rng = new Rng(11);
+const rng = new NoiseRng(11);
 const pca = {
   dim: d,
   basis: Float64Array.from({ length: DEMO_B_DIM * d }, () => rng.normal() * 0.02),

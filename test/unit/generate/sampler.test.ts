@@ -11,7 +11,7 @@ import {
   vpScalers,
   type Denoiser,
 } from '../../../src/core/generate/sampler.ts';
-import { Rng, batchNoise } from '../../../src/core/generate/rng.ts';
+import { NoiseRng, batchNoise } from '../../../src/core/base/rng.ts';
 
 /** The exact posterior-mean ε̂ for data x0 ~ N(mu, lam) elementwise: b(x − a·mu)/(a²lam + b²). */
 function gaussianDenoiser(mu: number, lam: number, calls: number[] = []): Denoiser {
@@ -88,9 +88,9 @@ describe('seeded noise', () => {
     expect(batch.subarray(300, 400)).toEqual(batchNoise(10, 1, 100, 's'));
   });
   it('pins the first values (a change of generator breaks every saved seed)', () => {
-    const r = new Rng(1);
+    const r = new NoiseRng(1);
     const u = [r.nextU32(), r.nextU32()];
-    const again = new Rng(1);
+    const again = new NoiseRng(1);
     expect([again.nextU32(), again.nextU32()]).toEqual(u);
     expect(u[0]).not.toBe(u[1]);
     expect(Array.from(batchNoise(1, 1, 3, 'pin'), (x) => x.toFixed(6))).toEqual(
