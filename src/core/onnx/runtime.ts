@@ -23,6 +23,11 @@ export interface SessionOptions {
    * sessions; a wasm session always returns CPU tensors.
    */
   preferredOutputLocation?: 'cpu' | 'gpu-buffer' | Record<string, 'cpu' | 'gpu-buffer'>;
+  /**
+   * ONNX external data: weight files the model refers to by relative path (real packs keep their
+   * weights out of the protobuf, split under the WebGPU buffer limits; packers/onnxWeights.ts).
+   */
+  externalData?: { path: string; data: Uint8Array }[];
 }
 
 /** True for a tensor whose data lives on the WebGPU device (an output kept there, or one made there). */
@@ -38,6 +43,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
   return ort.InferenceSession.create(bytes, {
     executionProviders,
     graphOptimizationLevel: 'all',
+    ...(opts.externalData?.length ? { externalData: opts.externalData } : {}),
     ...(onWebgpu && opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),
   });
 }

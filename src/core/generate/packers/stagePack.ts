@@ -1,0 +1,185 @@
+// One stage of a pack, on its own. `mirage pack clip` writes a *stage pack*: the model-pack manifest's
+// provenance, files (size + sha256) and stage entries (roles, ONNX names, shapes), but only for the
+// stages that real checkpoint provides, so a real CLIP pack is usable (run-stage, features) without
+// inventing the six other models. `loadPackStage` reads one stage from either kind of pack (a full
+// model pack or a stage pack), verifying every file it reads and nothing else, so running the CLIP
+// tower of a 10 GB pack does not read the other stages.
+import { z } from 'zod';
+import { BundleError } from '../../base/errors.ts';
+import type { ShardSink } from '../../bundle/writer.ts';
+import type { ShardSource } from '../../bundle/source.ts';
+import { sha256Hex } from '../../bundle/sha256.ts';
+import {
+  ModelPackSchema,
+  PACK_FORMAT,
+  PACK_MANIFEST,
+  PACK_VERSION,
+  PackFileSchema,
+  PackPathSchema,
+  PackProvenanceSchema,
+  STAGE_IO,
+  STAGE_NAMES,
+  type StageName,
+  type StageSpec,
+} from '../modelPack.ts';
+
+export const STAGE_PACK_FORMAT = 'mirage-stage-pack';
+
+const StageSchema = ModelPackSchema.shape.stages.shape.imageEncoder;
+
+/** A stage entry plus the external-data files its ONNX graph refers to (weights kept out of the protobuf). */
+const PackedStageSchema = StageSchema.extend({ data: z.array(PackPathSchema).optional() });
+export type PackedStage = z.infer<typeof PackedStageSchema>;
+
+export const StagePackSchema = z.object({
+  format: z.literal(STAGE_PACK_FORMAT),
+  version: z.literal(PACK_VERSION),
+  name: z.string(),
+  description: z.string().optional(),
+  provenance: PackProvenanceSchema,
+  files: z.array(PackFileSchema),
+  stages: z.partialRecord(z.enum(STAGE_NAMES as [StageName, ...StageName[]]), PackedStageSchema),
+});
+export type StagePackManifest = z.infer<typeof StagePackSchema>;
+
+function fail(file: string, issue: z.core.$ZodIssue): never {
+  throw new BundleError(file, issue.message, { field: issue.path.join('.') || '(root)' });
+}
+
+/** Checks a stage entry's roles and that its files are listed; throws naming the field. */
+function checkStage(file: string, stage: StageName, st: PackedStage, listed: Set<string>): void {
+  for (const p of [st.file, ...(st.data ?? [])]) {
+    if (!listed.has(p)) throw new BundleError(file, `"${p}" is not listed in files`, { field: `stages.${stage}`, expected: 'a path listed in files[]' });
+  }
+  for (const dir of ['inputs', 'outputs'] as const) {
+    for (const role of STAGE_IO[stage][dir]) {
+      if (!st[dir][role]) {
+        throw new BundleError(file, `missing ${dir.slice(0, -1)} role "${role}"`, { field: `stages.${stage}.${dir}`, expected: `roles ${STAGE_IO[stage][dir].join(', ')}` });
+      }
+    }
+  }
+}
+
+/** Parses a stage pack manifest; throws a BundleError naming the field path on the first problem. */
+export function parseStagePack(json: unknown, file = PACK_MANIFEST): StagePackManifest {
+  const r = StagePackSchema.safeParse(json);
+  if (!r.success) fail(file, r.error.issues[0]);
+  const listed = new Set(r.data.files.map((f) => f.path));
+  for (const [stage, st] of Object.entries(r.data.stages) as [StageName, PackedStage][]) checkStage(file, stage, st, listed);
+  return r.data;
+}
+
+/** One stage read from a pack: its spec, its ONNX bytes and its external-data files, each verified. */
+export interface LoadedStage {
+  packName: string;
+  packKind: 'model' | 'stage';
+  provenance: z.infer<typeof PackProvenanceSchema>;
+  stage: StageName;
+  spec: PackedStage;
+  onnx: Uint8Array;
+  /** External weight files (ONNX external data), by the path the graph names. */
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+export interface StageLoadProgress {
+  loadedBytes: number;
+  totalBytes: number;
+  file: string;
+}
+
+/** Reads one stage of a model pack or a stage pack (manifest, ONNX file, external data), verifying size and sha256. */
+export async function loadPackStage(
+  source: ShardSource,
+  stage: string,
+  opts: { signal?: AbortSignal; onProgress?: (p: StageLoadProgress) => void } = {},
+): Promise<LoadedStage> {
+  const where = `${source.label}/${PACK_MANIFEST}`;
+  let json: { format?: unknown };
+  try {
+    json = JSON.parse(new TextDecoder().decode(await source.read(PACK_MANIFEST, { signal: opts.signal }))) as { format?: unknown };
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw new BundleError(where, 'not valid JSON', { cause: e, expected: 'a model pack or stage pack manifest' });
+  }
+  let stages: Partial<Record<StageName, PackedStage>>;
+  let files: z.infer<typeof PackFileSchema>[];
+  let header: { name: string; provenance: LoadedStage['provenance']; kind: LoadedStage['packKind'] };
+  if (json?.format === STAGE_PACK_FORMAT) {
+    const m = parseStagePack(json, where);
+    stages = m.stages;
+    files = m.files;
+    header = { name: m.name, provenance: m.provenance, kind: 'stage' };
+  } else if (json?.format === PACK_FORMAT) {
+    // A full pack: only the asked stage must be valid here (the app validates the whole pack when it opens it).
+    const r = z.object({ name: z.string(), provenance: PackProvenanceSchema, files: z.array(PackFileSchema), stages: z.record(z.string(), z.unknown()) }).safeParse(json);
+    if (!r.success) fail(where, r.error.issues[0]);
+    const raw = r.data.stages[stage];
+    if (raw !== undefined && (STAGE_NAMES as string[]).includes(stage)) {
+      const s = PackedStageSchema.safeParse(raw);
+      if (!s.success) fail(where, { ...s.error.issues[0], path: ['stages', stage, ...s.error.issues[0].path] });
+      stages = { [stage]: s.data };
+    } else stages = {};
+    files = r.data.files;
+    header = { name: r.data.name, provenance: r.data.provenance, kind: 'model' };
+  } else {
+    throw new BundleError(where, `format is ${JSON.stringify(json?.format)}`, { field: 'format', expected: `"${PACK_FORMAT}" or "${STAGE_PACK_FORMAT}"` });
+  }
+  const names = Object.keys(stages) as StageName[];
+  if (!(STAGE_NAMES as string[]).includes(stage) || !stages[stage as StageName]) {
+    throw new BundleError(where, `no stage "${stage}"`, { field: 'stages', expected: names.length ? names.join(', ') : STAGE_NAMES.join(', ') });
+  }
+  const name = stage as StageName;
+  const spec = stages[name] as PackedStage;
+  checkStage(where, name, spec, new Set(files.map((f) => f.path)));
+  const wanted = [spec.file, ...(spec.data ?? [])].map((p) => files.find((f) => f.path === p) as z.infer<typeof PackFileSchema>);
+  const totalBytes = wanted.reduce((a, f) => a + f.bytes, 0);
+  let done = 0;
+  const read = new Map<string, Uint8Array>();
+  for (const f of wanted) {
+    const bytes = await source.read(f.path, {
+      signal: opts.signal,
+      onProgress: (l) => opts.onProgress?.({ loadedBytes: done + l, totalBytes, file: f.path }),
+    });
+    if (bytes.byteLength !== f.bytes) throw new BundleError(f.path, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${f.bytes}` });
+    const h = await sha256Hex(bytes);
+    if (h !== f.sha256) throw new BundleError(f.path, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: f.sha256 });
+    done += f.bytes;
+    read.set(f.path, bytes);
+  }
+  return {
+    packName: header.name,
+    packKind: header.kind,
+    provenance: header.provenance,
+    stage: name,
+    spec,
+    onnx: read.get(spec.file) as Uint8Array,
+    externalData: (spec.data ?? []).map((p) => ({ path: externalDataPath(spec.file, p), data: read.get(p) as Uint8Array })),
+  };
+}
+
+/** The location an ONNX file uses for a data file of the pack (external data paths are relative to the model file). */
+export function externalDataPath(modelFile: string, dataFile: string): string {
+  const dir = modelFile.includes('/') ? modelFile.slice(0, modelFile.lastIndexOf('/') + 1) : '';
+  if (!dataFile.startsWith(dir)) throw new BundleError(dataFile, 'external data must sit next to its model file', { field: 'stages[].data', expected: `a path under "${dir}"` });
+  return dataFile.slice(dir.length);
+}
+
+/** Writes a stage pack: files go to the sink as they are added; finish() writes the manifest last. */
+export class StagePackWriter {
+  private readonly files: z.infer<typeof PackFileSchema>[] = [];
+  constructor(private readonly sink: ShardSink) {}
+
+  async addFile(path: string, bytes: Uint8Array): Promise<string> {
+    await this.sink.write(path, bytes);
+    this.files.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
+    return path;
+  }
+
+  async finish(body: Omit<StagePackManifest, 'format' | 'version' | 'files'>): Promise<StagePackManifest> {
+    const manifest = parseStagePack({ format: STAGE_PACK_FORMAT, version: PACK_VERSION, ...body, files: [...this.files] }, `${PACK_MANIFEST} (writer)`);
+    await this.sink.write(PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    return manifest;
+  }
+}
+
+export type { StageSpec };
