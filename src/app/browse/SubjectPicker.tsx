@@ -1,4 +1,5 @@
-// Subject picker: the bundle's decoded subjects (NSD numbering), with voxel counts.
+// Subject picker: the bundle's decoded subjects (NSD numbering), with voxel counts, and a note on the
+// subjects not offered (NSD-Imagery's tuning subjects are not evaluated).
 import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import { decodedSubjects } from '../../state/selectors.ts';
@@ -7,23 +8,61 @@ export function SubjectPicker({ manifest, current }: { manifest: Manifest; curre
   const set = useSelectionStore((s) => s.set);
   const subjects = decodedSubjects(manifest);
   return (
-    <div className="segmented segmented--column" role="radiogroup" aria-label="Subject">
-      {subjects.map((s) => (
-        <button
-          key={s.id}
-          type="button"
-          role="radio"
-          aria-checked={s.id === current}
-          className={`segmented__item ${s.id === current ? 'is-active' : ''}`}
-          onClick={() => set({ subject: s.id, trial: null })}
-          title={`${s.label}: ${s.voxelCount.toLocaleString()} voxels, ${s.heads.length} decoder heads`}
-          data-testid={`subject-${s.id}`}
-        >
-          {s.label}
-          <span className="segmented__sub">{s.voxelCount.toLocaleString()} vox</span>
-        </button>
-      ))}
-    </div>
+    <>
+      <div className="segmented segmented--column" role="radiogroup" aria-label="Subject">
+        {subjects.map((s) => (
+          <button
+            key={s.id}
+            type="button"
+            role="radio"
+            aria-checked={s.id === current}
+            className={`segmented__item ${s.id === current ? 'is-active' : ''}`}
+            onClick={() => set({ subject: s.id, trial: null })}
+            title={`${s.label}: ${s.voxelCount.toLocaleString()} voxels, ${s.heads.length} decoder heads`}
+            data-testid={`subject-${s.id}`}
+          >
+            {s.label}
+            <span className="segmented__sub">{s.voxelCount.toLocaleString()} vox</span>
+          </button>
+        ))}
+      </div>
+      <HiddenSubjectsNote manifest={manifest} />
+    </>
+  );
+}
+
+/** NSD-Imagery's tuning subjects: they did not complete every session, so MIRAGE uses them only to choose the ridge penalty and does not evaluate them (Kneeland et al. 2026, MIRAGE). */
+export const NSD_TUNING_SUBJECTS = [3, 4, 6, 8];
+
+/** Which subjects are not offered and why: tuning subjects (by the bundle's roles or NSD-Imagery's convention), or absent from the bundle. */
+export function hiddenSubjects(manifest: Pick<Manifest, 'subjects'>): { tuning: number[]; absent: number[] } {
+  const shown = new Set(decodedSubjects(manifest as Manifest).map((s) => s.id));
+  const tuning = new Set(manifest.subjects.filter((s) => s.role === 'tuning').map((s) => s.id));
+  const nsd = [1, 2, 3, 4, 5, 6, 7, 8].filter((id) => !shown.has(id));
+  for (const id of nsd)
+    if (NSD_TUNING_SUBJECTS.includes(id) && !manifest.subjects.some((s) => s.id === id && s.role === 'decoded'))
+      tuning.add(id);
+  return {
+    tuning: [...tuning].filter((id) => !shown.has(id)).sort((a, b) => a - b),
+    absent: nsd.filter((id) => !tuning.has(id)),
+  };
+}
+
+function HiddenSubjectsNote({ manifest }: { manifest: Manifest }) {
+  const { tuning, absent } = hiddenSubjects(manifest);
+  if (!tuning.length && !absent.length) return null;
+  return (
+    <p className="subject-note" data-testid="subject-note">
+      {tuning.length ? (
+        <>
+          Subject{tuning.length > 1 ? 's' : ''} {tuning.join(', ')} {tuning.length > 1 ? 'are' : 'is'} not listed: in
+          NSD-Imagery {tuning.length > 1 ? 'they are' : 'it is a'} tuning subject{tuning.length > 1 ? 's' : ''}, who did
+          not complete every session; MIRAGE uses them only to choose the ridge penalty and evaluates subjects 1, 2, 5
+          and 7 (Kneeland et al. 2026).
+        </>
+      ) : null}
+      {absent.length ? ` Subject${absent.length > 1 ? 's' : ''} ${absent.join(', ')}: not in this bundle.` : null}
+    </p>
   );
 }
 

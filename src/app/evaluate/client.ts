@@ -1,9 +1,10 @@
 // Page side of workers/evaluate.worker.ts: one worker per page; the hook that evaluates the open
 // bundle (from the app's bundle store) with progress and cancel. No metric is computed here.
 import { proxy, wrap, type Remote } from 'comlink';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { useBundleStore, type BundleLocation } from '../../state/bundleStore.ts';
 import type { BundleEvalResult, EvaluateRequest, EvaluateWorkerApi, SessionReconstruction } from '../../core/evaluate/protocol.ts';
+import { sessionRecons } from '../reconstruct/sessionRecons.ts';
 
 let remote: Remote<EvaluateWorkerApi> | null = null;
 
@@ -21,29 +22,11 @@ export function requestFor(location: BundleLocation, size: number | undefined, s
 }
 
 /**
- * The reconstruction the Reconstruction tab made last in this page, if any (read-only): its chosen
- * candidate's bitmap read back to RGB bytes (a copy of pixels, no computation).
+ * Every reconstruction the Reconstruction tab made in this page (both halves of a comparison, the
+ * whole-stimulus-set run): reconstruct/sessionRecons.ts keeps them as RGB bytes.
  */
 export function sessionReconstructions(): SessionReconstruction[] {
-  const last = typeof window !== 'undefined' ? window.mirageReconstruct?.last() : null;
-  const img = last ? (last.candidates[last.best] ?? last.candidates[0]) : null;
-  if (!last || !img || typeof OffscreenCanvas === 'undefined') return [];
-  try {
-    const { width, height } = img.bitmap;
-    const ctx = new OffscreenCanvas(width, height).getContext('2d');
-    if (!ctx || !width || !height) return [];
-    ctx.drawImage(img.bitmap, 0, 0);
-    const rgba = ctx.getImageData(0, 0, width, height).data;
-    const rgb = new Uint8Array(width * height * 3);
-    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-      rgb[j] = rgba[i];
-      rgb[j + 1] = rgba[i + 1];
-      rgb[j + 2] = rgba[i + 2];
-    }
-    return [{ method: 'MIRAGE pipeline (this session)', subject: last.request.subject, condition: last.request.condition, stimulus: last.request.stimulus, repetition: last.settings.seed, rgb, width, height }];
-  } catch {
-    return []; // a closed bitmap: nothing to evaluate
-  }
+  return [...sessionRecons.list()];
 }
 
 export type EvalStatus =
@@ -64,7 +47,9 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   const [request, setRequest] = useState<EvaluateRequest | null>(null);
   const runId = useRef(0);
   const session = useRef<SessionReconstruction[]>([]);
-  const available = !!manifest && ((manifest.reconstructions?.length ?? 0) > 0 || sessionReconstructions().length > 0);
+  // a new session reconstruction (a comparison, the whole-set run) re-evaluates: it is part of the key
+  const sessionList = useSyncExternalStore(sessionRecons.subscribe, sessionRecons.list);
+  const available = !!manifest && ((manifest.reconstructions?.length ?? 0) > 0 || sessionList.length > 0);
 
   // The store may hand in a new manifest object for the same bundle (e.g. after verification): that
   // must not restart a finished evaluation, so run() depends on the location and on a manifest being
@@ -76,11 +61,11 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   const inflight = useRef<string | null>(null);
   const start = useCallback((force: boolean) => {
     if (!location || !hasManifest) return;
-    const sessionRecons = sessionReconstructions();
-    const key = `${location.kind === 'url' ? location.url : location.label}|${size ?? ''}|${sessionRecons.map((r) => `${r.subject}/${r.condition}/${r.stimulus}/${r.repetition}`).join(',')}`;
+    const made = [...sessionList];
+    const key = `${location.kind === 'url' ? location.url : location.label}|${size ?? ''}|${made.map((r) => `${r.method}|${r.subject}/${r.condition}/${r.stimulus}/${r.repetition}`).join(',')}`;
     if (!force && inflight.current === key) return;
     inflight.current = key;
-    session.current = sessionRecons;
+    session.current = made;
     const req = requestFor(location, size, session.current);
     const id = ++runId.current;
     const settled = () => {
@@ -108,7 +93,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
           else setStatus({ kind: 'error', message: [err?.message ?? String(e), err?.file && `file ${err.file}`, err?.field && `field ${err.field}`].filter(Boolean).join(' — ') });
         },
       );
-  }, [location, hasManifest, size]);
+  }, [location, hasManifest, size, sessionList]);
   const run = useCallback(() => start(true), [start]);
 
   const cancel = useCallback(() => {

@@ -5,10 +5,10 @@
 // results.csv chosen locally (read in the page, never uploaded).
 import { useMemo, useState, type ReactNode } from 'react';
 import type { MetricKey } from '../../core/evaluate/metrics.ts';
-import { METRICS, TABLE1_METRICS, displayValue } from '../../core/evaluate/metrics.ts';
+import { METRICS, TABLE1_METRICS } from '../../core/evaluate/metrics.ts';
 import type { PublishedMethod } from '../../core/evaluate/published.ts';
 import { MIRAGE_TABLE1_CITATION, PUBLISHED_LABEL, PUBLISHED_TABLE1 } from '../../core/evaluate/published.ts';
-import type { ResultRow } from '../../core/evaluate/tables.ts';
+import type { ResultRow, SummaryRow } from '../../core/evaluate/tables.ts';
 import { csvToRows, presentMetrics, rowsToCsv, summarise } from '../../core/evaluate/tables.ts';
 import { BUNDLE_LABEL, barData, bestMedianWorst, publishedToCsv, scatterData, summaryToCsv } from '../../core/evaluate/dashboardData.ts';
 import { AudienceMode, type AudienceSource } from './AudienceMode.tsx';
@@ -16,6 +16,12 @@ import { BarChart, ScatterChart } from './Charts.tsx';
 import { downloadText } from './exportFiles.ts';
 import { useBundleEvaluation } from './client.ts';
 import { EvalProgress, RowImages } from './BundleRows.tsx';
+import { ComparisonTable } from './Comparison.tsx';
+import { StimulusSetRun } from './StimulusSetRun.tsx';
+import { formatCell } from './format.ts';
+import { Button, FilePicker, Select } from '../common/controls.tsx';
+import { useBundleStore } from '../../state/bundleStore.ts';
+import { useSelectionStore } from '../../state/selectionStore.ts';
 import './evaluate.css';
 
 export interface EvaluatePanelProps {
@@ -29,11 +35,6 @@ export interface EvaluatePanelProps {
   renderRow?: (row: ResultRow) => ReactNode;
   /** images for the audience mode; without it the user may choose a local folder */
   audience?: AudienceSource;
-}
-
-function fmt(k: MetricKey, v: number | undefined): string {
-  if (v === undefined || !Number.isFinite(v)) return '–';
-  return METRICS[k].display === 'percent' ? displayValue(k, v).toFixed(2) : v.toFixed(3);
 }
 
 const NO_ROWS: ResultRow[] = [];
@@ -62,6 +63,9 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
   const [methodSel, setMethod] = useState<string>('');
   const method = methods.includes(methodSel) ? methodSel : methods[0];
   const [tab, setTab] = useState<'results' | 'audience'>('results');
+  const manifest = useBundleStore((s) => s.manifest);
+  const location = useBundleStore((s) => s.location);
+  const subject = useSelectionStore((s) => s.subject);
   const info = METRICS[metric];
   const bars = useMemo(() => (method ? barData(summary, method, metric) : []), [summary, method, metric]);
   const scatter = useMemo(() => scatterData(summary, published, metric, bundleLabel), [summary, published, metric, bundleLabel]);
@@ -78,59 +82,59 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
         </button>
       </div>
       {tab === 'audience' ? (
-        <AudienceMode source={props.audience} />
+        <AudienceMode source={props.audience} subject={subject} />
       ) : (
         <>
           <div className="eval-controls">
             <label>
               metric{' '}
-              <select value={metric} onChange={(e) => setMetric(e.target.value as MetricKey)}>
+              <Select value={metric} onChange={(e) => setMetric(e.target.value as MetricKey)} data-testid="eval-metric">
                 {metrics.map((k) => (
                   <option key={k} value={k}>
                     {METRICS[k].label} ({METRICS[k].higherIsBetter ? 'higher' : 'lower'} is better)
                   </option>
                 ))}
-              </select>
+              </Select>
             </label>
             {methods.length > 0 && (
               <label>
                 method{' '}
-                <select value={method} onChange={(e) => setMethod(e.target.value)}>
+                <Select value={method} onChange={(e) => setMethod(e.target.value)} data-testid="eval-method">
                   {methods.map((m) => (
                     <option key={m}>{m}</option>
                   ))}
-                </select>
+                </Select>
               </label>
             )}
-            <label>
-              load results.csv{' '}
-              <input
-                type="file"
-                accept=".csv,text/csv"
-                onChange={async (e) => {
-                  const f = e.target.files?.[0];
-                  if (!f) return;
-                  try {
-                    setLoaded({ rows: csvToRows(await f.text(), f.name), name: f.name });
-                    setLoadError(null);
-                  } catch (err) {
-                    setLoadError((err as Error).message);
-                  }
-                }}
-              />
-            </label>
+            <FilePicker
+              label="Load results.csv…"
+              accept=".csv,text/csv"
+              testid="eval-load-csv"
+              title="the results.csv of `mirage eval` (read in this page, never uploaded)"
+              chosen={loaded?.name}
+              onFiles={async (files) => {
+                const f = files[0];
+                try {
+                  setLoaded({ rows: csvToRows(await f.text(), f.name), name: f.name });
+                  setLoadError(null);
+                } catch (err) {
+                  setLoadError((err as Error).message);
+                }
+              }}
+            />
             {selfEvaluating && (
               <label title="MIRAGE's tables resize to 512 px before PixCorr/SSIM; the bundle's own size is much faster">
                 evaluation size{' '}
-                <select value={evalSize} onChange={(e) => setEvalSize(e.target.value as 'native' | '512')} data-testid="eval-size">
+                <Select value={evalSize} onChange={(e) => setEvalSize(e.target.value as 'native' | '512')} data-testid="eval-size">
                   <option value="native">bundle images (fast)</option>
                   <option value="512">512 px (MIRAGE)</option>
-                </select>
+                </Select>
               </label>
             )}
             {loadError && <span className="error">{loadError}</span>}
           </div>
           {selfEvaluating && !loaded && <EvalProgress status={own.status} available={own.available} onRun={own.run} onCancel={own.cancel} />}
+          {selfEvaluating && !loaded && manifest && location && subject !== null && <StimulusSetRun manifest={manifest} location={location} subject={subject} />}
           {ownResult && !loaded && (
             <ul className="eval-notes" data-testid="eval-notes">
               {ownResult.notes.map((n) => (
@@ -145,12 +149,12 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
           </p>
           <div className="eval-charts">
             {bars.length > 0 ? (
-              <BarChart data={bars} title={`${info.label} — ${method} (${bundleLabel})`} unit={info.unit} name={`bars-${metric}`} />
+              <BarChart data={bars} title={`${info.label} by stimulus set`} subtitle={`${method} — ${bundleLabel}`} unit={info.unit} name={`bars-${metric}`} />
             ) : (
               <div className="placeholder">No results of this bundle yet: reconstructions are evaluated here when the bundle has some (`mirage import recons`) or after a run in the Reconstruction tab; or run `mirage eval` and load its results.csv.</div>
             )}
             {scatter.length > 0 ? (
-              <ScatterChart data={scatter} title={`${info.label}: vision vs imagery`} unit={info.unit} name={`scatter-${metric}`} />
+              <ScatterChart data={scatter} title={`${info.label}: vision vs imagery`} unit={info.unit} name={`scatter-${metric}`} missing={missingBundlePoints(summary, metric)} bundleLabel={bundleLabel} />
             ) : (
               <div className="placeholder">{info.label} is not in MIRAGE Table 1 and this bundle has no vision and imagery results for it.</div>
             )}
@@ -159,12 +163,12 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
             <section>
               <h3>
                 Summary ({bundleLabel}), mean ± SE{' '}
-                <button type="button" onClick={() => downloadText(summaryToCsv(summary), 'summary.csv')}>
+                <Button kind="small" onClick={() => downloadText(summaryToCsv(summary), 'summary.csv')}>
                   CSV
-                </button>{' '}
-                <button type="button" onClick={() => downloadText(rowsToCsv(rows), 'results.csv')}>
+                </Button>
+                <Button kind="small" onClick={() => downloadText(rowsToCsv(rows), 'results.csv')}>
                   all rows CSV
-                </button>
+                </Button>
               </h3>
               <table className="eval-table">
                 <thead>
@@ -175,6 +179,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
                     {metrics.map((k) => (
                       <th key={k}>
                         {METRICS[k].label} {METRICS[k].higherIsBetter ? '↑' : '↓'}
+                        <span className="eval-unit">{METRICS[k].unit}</span>
                       </th>
                     ))}
                   </tr>
@@ -186,7 +191,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
                       <td>{s.condition}</td>
                       <td>{s.set}</td>
                       {metrics.map((k) => (
-                        <td key={k}>{s.cells[k] ? `${fmt(k, s.cells[k]!.mean)} ± ${fmt(k, s.cells[k]!.se)}` : '–'}</td>
+                        <td key={k}>{s.cells[k] ? formatCell(k, s.cells[k]!) : '–'}</td>
                       ))}
                     </tr>
                   ))}
@@ -210,12 +215,18 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
               </div>
             </section>
           )}
+          {summary.length > 0 && (
+            <section>
+              <h3>This bundle beside MIRAGE Table 1: vision, imagery and their ratio</h3>
+              <ComparisonTable summary={summary} published={published} bundleLabel={bundleLabel} citation={citation} />
+            </section>
+          )}
           <section>
             <h3>
               {PUBLISHED_LABEL}{' '}
-              <button type="button" onClick={() => downloadText(publishedToCsv(published, citation), 'mirage-table1.csv')}>
+              <Button kind="small" onClick={() => downloadText(publishedToCsv(published, citation), 'mirage-table1.csv')}>
                 CSV
-              </button>
+              </Button>
             </h3>
             <p className="eval-source">{citation}. Identification in % (MIRAGE's script), Eff and SwAV are correlation distances.</p>
             <table className="eval-table">
@@ -247,6 +258,17 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
       )}
     </div>
   );
+}
+
+/** Why a bundle method has no point on the scatter: the conditions it lacks for this metric. */
+function missingBundlePoints(summary: SummaryRow[], metric: MetricKey): string[] {
+  const out: string[] = [];
+  for (const m of new Set(summary.map((s) => s.method))) {
+    const has = (c: 'vision' | 'imagery') => summary.some((s) => s.method === m && s.condition === c && s.set === 'all' && s.cells[metric]);
+    const lacks = (['vision', 'imagery'] as const).filter((c) => !has(c));
+    if (lacks.length === 1) out.push(`${m}: no ${lacks[0]} result yet`);
+  }
+  return out;
 }
 
 export default EvaluatePanel;

@@ -1,24 +1,14 @@
-// Every generation setting, MIRAGE's defaults shown and restorable (REFERENCE.md §4). Disabled by
+// Every generation setting, MIRAGE's defaults shown and restorable (docs/background.md §4). Disabled by
 // the caller's <fieldset disabled> (so starting a run does not re-render these inputs); memoised.
 import { memo } from 'react';
 import { MIRAGE_DEFAULTS, type DiffusionStageSettings, type GenerateSettings } from '../../core/generate/pipeline.ts';
+import { Button, Checkbox, NumberInput } from '../common/controls.tsx';
 
 function Num(props: { label: string; value: number; step?: number; min?: number; max?: number; def: number; onChange: (v: number) => void; testid?: string }) {
   return (
     <label className="rc-field">
       <span>{props.label}</span>
-      <input
-        type="number"
-        value={props.value}
-        step={props.step ?? 1}
-        min={props.min}
-        max={props.max}
-        data-testid={props.testid}
-        onChange={(e) => {
-          const v = Number(e.target.value);
-          if (Number.isFinite(v)) props.onChange(v);
-        }}
-      />
+      <NumberInput value={props.value} step={props.step ?? 1} min={props.min} max={props.max} data-testid={props.testid} onValue={props.onChange} />
       <small>MIRAGE: {props.def}</small>
     </label>
   );
@@ -55,15 +45,13 @@ export const SettingsPanel = memo(function SettingsPanel(props: { value: Generat
         <Num label="caption tokens" value={s.captionMaxTokens} min={0} max={64} def={D.captionMaxTokens} onChange={(captionMaxTokens) => set({ captionMaxTokens: Math.trunc(captionMaxTokens) })} />
         <label className="rc-field">
           <span>use low-level image (img2img)</span>
-          <input type="checkbox" checked={s.useLowLevel} onChange={(e) => set({ useLowLevel: e.target.checked })} />
+          <Checkbox checked={s.useLowLevel} onChange={(e) => set({ useLowLevel: e.target.checked })} />
           <small>MIRAGE: yes</small>
         </label>
       </div>
       <Stage title="prior (stage C)" prefix="rc-prior" value={s.prior} def={D.prior} onChange={(prior) => set({ prior })} />
       <Stage title="decoder (stage B)" prefix="rc-decoder" value={s.decoder} def={D.decoder} onChange={(decoder) => set({ decoder })} />
-      <button type="button" onClick={() => onChange(MIRAGE_DEFAULTS)}>
-        Reset to MIRAGE defaults
-      </button>
+      <Button onClick={() => onChange(MIRAGE_DEFAULTS)}>Reset to MIRAGE defaults</Button>
     </details>
   );
 });

@@ -13,6 +13,8 @@ import type { DisplayImage, GenerateProgress, ReconstructReply, ServiceInfo } fr
 import { cancelReconstruction, defaultPack, ensureOpen, runReconstruction, serviceStore } from './client.ts';
 import { liveStore } from './liveStore.ts';
 import { SettingsPanel } from './SettingsPanel.tsx';
+import { sessionRecons } from './sessionRecons.ts';
+import { Button, ProgressBar as Bar, Select } from '../common/controls.tsx';
 import './reconstruct.css';
 
 declare global {
@@ -75,18 +77,13 @@ function Figure(props: { label: string; children: React.ReactNode; note?: string
 }
 
 /** The running stage's progress: reads liveStore, so a progress message re-renders only this bar (at most once a frame). */
-function ProgressBar() {
+function ProgressBar({ busy }: { busy: boolean }) {
   const p: GenerateProgress | null = useSyncExternalStore(liveStore.subscribe, () => liveStore.get().progress);
-  if (!p) return null;
+  // Between the click and the worker's first message (opening sessions on WebGPU can take seconds)
+  // the bar says so instead of showing an empty strip.
+  if (!p) return busy ? <Bar fraction={null} label="starting the pipeline in the generate worker…" testid="rc-progress" /> : null;
   const frac = (p.stageIndex + (p.total ? p.step / p.total : 0)) / p.stageCount;
-  return (
-    <div className="rc-progress" role="progressbar" aria-valuenow={Math.round(frac * 100)} aria-valuemin={0} aria-valuemax={100}>
-      <div className="rc-progress__bar" style={{ transform: `scaleX(${frac.toFixed(3)})` }} />
-      <span>
-        {p.stage} {p.step}/{p.total} (stage {p.stageIndex + 1} of {p.stageCount})
-      </span>
-    </div>
-  );
+  return <Bar fraction={frac} label={`${p.stage} ${p.step}/${p.total} (stage ${p.stageIndex + 1} of ${p.stageCount})`} testid="rc-progress" />;
 }
 
 /** The low-level and enhanced images while the rest of the pipeline runs (from liveStore). */
@@ -225,6 +222,11 @@ function ProviderBadge({ info, device }: { info: ServiceInfo; device: GenerateDe
   );
 }
 
+/** The pack's name, with its kind only when the name does not already say it ("… (simulated world)" was followed by "(simulated)"). */
+export function packLabel(info: Pick<ServiceInfo, 'packName' | 'packKind'>): string {
+  return info.packName.toLowerCase().includes(info.packKind.toLowerCase()) ? info.packName : `${info.packName} (${info.packKind})`;
+}
+
 export function ReconstructPanel() {
   const manifest = useBundleStore((s) => s.manifest);
   const location = useBundleStore((s) => s.location);
@@ -265,6 +267,7 @@ export function ReconstructPanel() {
           (low, enhanced) => liveStore.update({ live: { low, enhanced } }),
         );
         lastRef.current = r;
+        sessionRecons.addReplies(r);
         return r;
       } finally {
         liveStore.reset();
@@ -314,35 +317,35 @@ export function ReconstructPanel() {
         <h2>Reconstruction</h2>
         {info ? <ProviderBadge info={info} device={device} /> : null}
         {simulated ? <span className="badge rc-sim">SIMULATED</span> : null}
-        {info ? <span className="rc-note">model pack: {info.packName} ({info.packKind})</span> : null}
+        {info ? <span className="rc-note">model pack: {packLabel(info)}</span> : null}
       </header>
       <p className="rc-note">
-        Subject {subject ?? '–'}, stimulus {stim ? `${stim.id} "${stim.name}"` : '–'}, {condition}. MIRAGE (REFERENCE §4): low-level image → enhancement → img2img prior at strength{' '}
+        Subject {subject ?? '–'}, stimulus {stim ? `${stim.id} "${stim.name}"` : '–'}, {condition}. MIRAGE (Kneeland et al. 2026): low-level image → enhancement → img2img prior at strength{' '}
         {settings.strength} → decoder → {settings.candidates} candidates → retrieval pooling; caption from the prompt features.
       </p>
       <div className="rc-actions">
-        <button type="button" onClick={go} disabled={busy || subject === null || stimulus === null} data-testid="rc-run">
+        <Button kind="primary" onClick={go} disabled={busy || subject === null || stimulus === null} data-testid="rc-run">
           Reconstruct ({condition})
-        </button>
-        <button type="button" onClick={goCompare} disabled={busy || subject === null || stimulus === null}>
+        </Button>
+        <Button onClick={goCompare} disabled={busy || subject === null || stimulus === null} data-testid="rc-compare-run">
           Compare vision vs imagery
-        </button>
-        <button type="button" onClick={() => void cancelReconstruction()} disabled={!busy} data-testid="rc-cancel">
+        </Button>
+        <Button onClick={() => void cancelReconstruction()} disabled={!busy} data-testid="rc-cancel">
           Cancel
-        </button>
-        <label title="where the pipeline's stages run (?gen= in the URL)">
+        </Button>
+        <label className="rc-inline" title="where the pipeline's stages run (?gen= in the URL)">
           run on{' '}
-          <select aria-label="run on" data-testid="rc-device" value={device} onChange={(e) => setDevice(e.target.value as GenerateDevice)} disabled={busy}>
+          <Select aria-label="run on" data-testid="rc-device" value={device} onChange={(e) => setDevice(e.target.value as GenerateDevice)} disabled={busy}>
             {GENERATE_DEVICES.map((d) => (
               <option key={d} value={d}>
                 {GENERATE_DEVICE_LABELS[d]}
               </option>
             ))}
-          </select>
+          </Select>
         </label>
       </div>
       {service.loading ? <p className="rc-note">{service.loading}</p> : null}
-      <ProgressBar />
+      <ProgressBar busy={busy} />
       {error ? (
         <div className="rc-error" role="alert">
           {error.context}: {error.message}
