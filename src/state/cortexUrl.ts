@@ -1,53 +1,18 @@
-// The cortex view's own state (shape, overlay, selected ROI, perturbation stack, camera,
-// presentation mode) and its URL codec, registered with the app's selection<->URL sync (url.ts).
+// The URL codec of the cortex view (shape, overlay, selected ROI, perturbation stack, camera,
+// presentation mode: the CortexViewState part of src/state/cortexStore.ts), registered with the
+// app's selection<->URL sync (url.ts).
 // Together with the selection's keys (subject, stimulus, condition, trial) and ?bundle=, the URL
 // holds the whole view, so a talk can jump between prepared views.
-import { create } from 'zustand';
-import { PerturbationStack, type Perturbation } from '../core/cortex/perturb.ts';
-import type { HeadName } from '../core/bundle/manifest.ts';
-import { HEAD_NAMES } from '../core/bundle/manifest.ts';
+import { PerturbationStack } from '../core/cortex/perturb.ts';
+import { HEAD_NAMES, type HeadName } from '../core/bundle/manifest.ts';
+import { DEFAULT_CORTEX, useCortexStore, type CortexCamera, type CortexOverlay, type CortexShape, type CortexState, type CortexViewState } from './cortexStore.ts';
 import type { UrlCodec } from './url.ts';
 
-export type CortexShape = 'folded' | 'inflated' | 'flat';
-export type CortexOverlay = { kind: 'betas' } | { kind: 'perturbation' } | { kind: 'weights'; head: HeadName; dim?: number } | { kind: 'none' };
+// The store lives in cortexStore.ts; these names stay importable from here for the codec's users.
+export { DEFAULT_CORTEX, useCortexStore };
+export type { CortexCamera, CortexOverlay, CortexShape, CortexViewState };
 
-export interface CortexCamera {
-  position: [number, number, number];
-  target: [number, number, number];
-}
-
-export interface CortexViewState {
-  shape: CortexShape;
-  overlay: CortexOverlay;
-  roi: string | null;
-  /** The committed perturbations followed by the one being edited (if any). */
-  stack: Perturbation[];
-  /** Whether the last item of `stack` is a draft still being edited by the sliders. */
-  draft: boolean;
-  camera: CortexCamera | null;
-  presentation: boolean;
-}
-
-export interface CortexStore extends CortexViewState {
-  set(patch: Partial<CortexViewState>): void;
-}
-
-export const DEFAULT_CORTEX: CortexViewState = {
-  shape: 'inflated',
-  overlay: { kind: 'betas' },
-  roi: null,
-  stack: [],
-  draft: false,
-  camera: null,
-  presentation: false,
-};
-
-export const useCortexStore = create<CortexStore>()((set) => ({
-  ...DEFAULT_CORTEX,
-  set(patch) {
-    set(patch);
-  },
-}));
+const VIEW_KEYS = Object.keys(DEFAULT_CORTEX) as (keyof CortexViewState & keyof CortexState)[];
 
 const SHAPES: readonly CortexShape[] = ['folded', 'inflated', 'flat'];
 
@@ -126,6 +91,9 @@ export const cortexCodec: UrlCodec = {
     cortexToParams(useCortexStore.getState(), params);
   },
   subscribe(onChange) {
-    return useCortexStore.subscribe(onChange);
+    // Only the linked fields: hover, worker replies and controls change often and never touch the URL.
+    return useCortexStore.subscribe((now, before) => {
+      if (VIEW_KEYS.some((k) => now[k] !== before[k])) onChange();
+    });
   },
 };

@@ -1,17 +1,44 @@
 // The cortex panel on a small simulated demo: select V1, silence it, and check that the image
 // head's change computed by the worker's factored path equals the CPU reference recomputed in the
-// page (decode's predictHead on x and x + dx), and that the re-decoded low-level image changes.
+// test from the worker's inputs (decode's predictHead on x and x + dx), and that the re-decoded low-level image changes.
 // The head changes run on tfjs WebGPU (SwiftShader here, badged "CPU emulation"). Then "Reconstruct
 // perturbed state": the unperturbed and the perturbed full reconstructions appear side by side.
 // Screenshots the cortex with the overlay, the before/after low-level images and reconstructions.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
 import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
+import { predictHead, type LoadedHead } from '../../src/core/decode/predict.ts';
+import type { HeadName } from '../../src/core/bundle/manifest.ts';
 import { collectPageErrors } from './helpers/page.ts';
 
 const DIR = '.cache/test-bundles/cortex-demo';
+
+/**
+ * The CPU reference of a head's change for the panel's current stack, computed here in the test
+ * (decode's predictHead on x and x + dx) from the worker's inputs, against the worker's factored
+ * change. The page ships no code for this: it only hands over the worker's reply.
+ */
+async function cpuReference(page: Page, head: HeadName) {
+  const r = await page.evaluate(async (h) => {
+    const ref = await window.mirageCortex!.client().reference(h);
+    const arr = (a: Float32Array) => Array.from(a);
+    return { ...ref, backend: ref.backend.name, x0: arr(ref.x0), x1: arr(ref.x1), A: arr(ref.A), B: arr(ref.B), intercept: arr(ref.intercept), factored: arr(ref.factored) };
+  }, head);
+  const spec = { name: head, rank: r.rank, outputShape: r.outputShape, inputNorm: r.inputNorm, outputNorm: r.outputNorm } as LoadedHead['spec'];
+  const loaded: LoadedHead = { spec, A: Float32Array.from(r.A), B: Float32Array.from(r.B), intercept: Float32Array.from(r.intercept) };
+  const y0 = predictHead(loaded, Float32Array.from(r.x0), 1);
+  const y1 = predictHead(loaded, Float32Array.from(r.x1), 1);
+  let maxAbsDiff = 0;
+  let maxAbsRef = 0;
+  for (let j = 0; j < y0.length; j++) {
+    const want = y1[j] - y0[j];
+    maxAbsRef = Math.max(maxAbsRef, Math.abs(want));
+    maxAbsDiff = Math.max(maxAbsDiff, Math.abs(want - r.factored[j]));
+  }
+  return { maxAbsDiff, maxAbsRef, n: y0.length, backend: r.backend };
+}
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
@@ -57,7 +84,7 @@ test('select V1, silence it: the image-head change equals the CPU reference; scr
   await expect(badge).toHaveAttribute('data-backend', 'webgpu');
   await expect(badge).toHaveAttribute('data-software', 'true');
   await expect(badge).toContainText('CPU emulation');
-  const ref = await page.evaluate(() => window.mirageCortex!.reference('image'));
+  const ref = await cpuReference(page, 'image');
   expect(ref.backend).toBe('webgpu');
   expect(ref.n).toBeGreaterThan(0);
   expect(ref.maxAbsRef).toBeGreaterThan(0);

@@ -40,8 +40,17 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
   );
 }
 
+/** Shown while the worker computes the first update for the current selection (never a claim about the bundle). */
+export function ChartPending({ what }: { what: string }) {
+  return (
+    <div className="muted cortex__pending" role="status" data-testid="cortex-pending">
+      Computing {what}…
+    </div>
+  );
+}
+
 export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate | null; width?: number }) {
-  if (!update) return null;
+  if (!update) return <ChartPending what="the change of each decoder head" />;
   const rows = update.heads;
   const rowH = 24;
   const left = 70;
@@ -68,7 +77,15 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
 }
 
 export function StimulusCosineChart({ update, manifest, trueStimulus, targetStimulus, width = 560 }: { update: CortexUpdate | null; manifest: Manifest; trueStimulus: number; targetStimulus?: number | null; width?: number }) {
-  if (!update || !update.cosAfter.length) return <div className="muted">The bundle has no image-head features of the stimuli.</div>;
+  if (!update) return <ChartPending what="the image head's similarity to each stimulus" />;
+  if (!update.cosAfter.length) {
+    const why = update.heads.some((h) => h.head === 'image') ? 'The bundle has no image-head features of the stimuli' : 'This subject has no image head';
+    return (
+      <div className="muted" data-testid="cortex-cosines-none">
+        {why}, so the stimuli cannot be ranked.
+      </div>
+    );
+  }
   const ids = update.stimulusIds;
   const h = 190;
   const top = 10;
@@ -115,9 +132,10 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
   );
 }
 
-export function LesionChart({ cells, head, metric, width = 560 }: { cells: LesionCell[]; head: string; metric: 'relNorm' | 'cosineChange'; width?: number }) {
+export function LesionChart({ cells, head, metric, width = 560 }: { cells: LesionCell[] | null; head: string; metric: 'relNorm' | 'cosineChange'; width?: number }) {
+  if (!cells) return <ChartPending what="the lesion profile" />;
   const rows = cells.filter((c) => c.head === head);
-  if (!rows.length) return <div className="muted">No lesion profile yet.</div>;
+  if (!rows.length) return <div className="muted">The lesion profile has no ROI for the {head} head.</div>;
   const rois = [...new Set(rows.map((c) => c.roi))];
   const conds = ['vision', 'imagery'] as const;
   const h = 200;

@@ -6,11 +6,11 @@
 import { useEffect, useLayoutEffect, useRef } from 'react';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
-import type { CortexCamera, CortexShape } from '../../state/cortexUrl.ts';
+import type { CanvasTool, CortexCamera, CortexShape } from '../../state/cortexStore.ts';
 import type { HemiGeometry, RoiInfo } from '../../core/cortex/protocol.ts';
 import { maskContour } from '../../core/cortex/mesh.ts';
 
-export type CanvasTool = 'select' | 'brush' | 'blob';
+export type { CanvasTool };
 
 export interface SurfaceHit {
   hemi: number;

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'react';
 import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useBundleStore } from '../../state/bundleStore.ts';
-import { useCortexStore } from '../../state/cortexUrl.ts';
+import { useCortexStore } from '../../state/cortexStore.ts';
 import type { Perturbation, RoiInfo } from '../../core/cortex/protocol.ts';
 
 type Kind = Perturbation['kind'];

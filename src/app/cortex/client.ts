@@ -27,50 +27,31 @@ export function ensureOpen(location: BundleLocation): Promise<void> {
   return opening;
 }
 
-/** The latest update (or the error of the latest attempt), as an external store for React. */
-export interface UpdaterState {
-  update: CortexUpdateWithLowLevel | null;
-  stack: Perturbation[] | null;
-  error: unknown;
-}
-
 /**
- * Sends stacks to the worker one at a time, always the latest, and holds the newest result. React
- * reads it with useSyncExternalStore (subscribe / getSnapshot), so no callback writes component
- * state or refs.
+ * Sends stacks to the worker one at a time, always the latest, and reports each result (or the
+ * error of the latest attempt) to `onResult` — the panel's hook writes it into the cortex store.
  */
 export class StackUpdater {
   private busy = false;
-  private waiting: Perturbation[] | null = null;
-  private state: UpdaterState = { update: null, stack: null, error: null };
-  private readonly listeners = new Set<() => void>();
+  private waiting: { stack: Perturbation[]; key: string } | null = null;
 
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+  /** `key` names what the worker's trials were set for when the stack was sent; the result carries it. */
+  constructor(private readonly onResult: (r: { update: CortexUpdateWithLowLevel; key: string } | { error: unknown }) => void) {}
 
-  readonly getSnapshot = (): UpdaterState => this.state;
-
-  push(stack: Perturbation[]): void {
-    this.waiting = stack;
+  push(stack: Perturbation[], key: string): void {
+    this.waiting = { stack, key };
     if (!this.busy) void this.run();
-  }
-
-  private set(state: UpdaterState): void {
-    this.state = state;
-    this.listeners.forEach((l) => l());
   }
 
   private async run(): Promise<void> {
     while (this.waiting) {
-      const s = this.waiting;
+      const { stack, key } = this.waiting;
       this.waiting = null;
       this.busy = true;
       try {
-        this.set({ update: await cortexClient().setStack(s), stack: s, error: null });
+        this.onResult({ update: await cortexClient().setStack(stack), key });
       } catch (e) {
-        this.set({ ...this.state, error: e });
+        this.onResult({ error: e });
       } finally {
         this.busy = false;
       }

@@ -1,0 +1,98 @@
+// Below the surface: what the perturbation does — the re-decoded low-level image, the change of
+// each head, the identification of the stimulus among all stimuli, the lesion profile, and the
+// full reconstruction before/after. Until the worker has answered for the current selection each
+// chart says it is computing; none shows another selection's numbers.
+import type { Manifest } from '../../core/bundle/manifest.ts';
+import type { HeadName } from '../../core/bundle/manifest.ts';
+import type { BundleLocation } from '../../state/bundleStore.ts';
+import type { CortexUpdateWithLowLevel, SubjectView } from '../../core/cortex/protocol.ts';
+import { useCortexStore } from '../../state/cortexStore.ts';
+import { HeadChangeChart, LesionChart, StimulusCosineChart } from './Charts.tsx';
+import { LowLevelPair } from './LowLevelPair.tsx';
+import { describe } from './PerturbEditor.tsx';
+import { PerturbedReconstruction } from './PerturbedReconstruction.tsx';
+
+interface Props {
+  manifest: Manifest;
+  location: BundleLocation;
+  view: SubjectView | null;
+  update: CortexUpdateWithLowLevel | null;
+  trialsKey: string;
+  subjectId: number;
+  stimulus: number;
+  condition: 'vision' | 'imagery';
+  simulated: boolean;
+}
+
+export function CortexResults({ manifest, location, view, update, trialsKey, subjectId, stimulus, condition, simulated }: Props) {
+  const stack = useCortexStore((s) => s.stack);
+  const draft = useCortexStore((s) => s.draft);
+  const lesionHead = useCortexStore((s) => s.lesionHead);
+  const lesionMetric = useCortexStore((s) => s.lesionMetric);
+  const lesion = useCortexStore((s) => (s.lesion?.key === `${trialsKey}|${stimulus}` ? s.lesion.cells : null));
+  const set = useCortexStore((s) => s.set);
+  const trueStim = manifest.stimuli.find((s) => s.id === stimulus);
+  const last = draft ? stack[stack.length - 1] : null;
+  const targetStimulus = last?.kind === 'drive' ? last.stimulus : null;
+  const heads = view?.heads ?? [];
+  const sim = simulated ? ' · simulated' : '';
+  return (
+    <div className="cortex__charts">
+      <div className="cortex__chart">
+        <h3>Low-level image (blurry head → low-level decoder){sim}</h3>
+        <LowLevelPair result={update?.lowLevel ?? null} />
+      </div>
+      <div className="cortex__chart">
+        <h3>Change per head</h3>
+        <HeadChangeChart update={update} />
+        {update && (
+          <div className="cortex__facts muted" data-testid="cortex-facts">
+            {update.changedVoxels} voxels changed · |Δx| = {update.dxNorm.toFixed(2)} · computed in {update.ms.toFixed(1)} ms (worker, exact factored update)
+          </div>
+        )}
+      </div>
+      <div className="cortex__chart cortex__chart--wide">
+        <h3>
+          Identification among the {update ? `${update.stimulusIds.length} ` : ''}stimuli
+          {update && update.rankBefore !== null && (
+            <span className="cortex__rank" data-testid="cortex-rank" data-before={update.rankBefore} data-after={update.rankAfter ?? ''}>
+              {' '}
+              rank of “{trueStim?.name}”: {update.rankBefore} → <strong>{update.rankAfter}</strong>
+            </span>
+          )}
+        </h3>
+        <StimulusCosineChart update={update} manifest={manifest} trueStimulus={stimulus} targetStimulus={targetStimulus} />
+      </div>
+      <div className="cortex__chart cortex__chart--wide">
+        <h3>
+          Lesion profile: silencing each ROI ({trueStim?.name}, all repeats)
+          <select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
+            {heads.map((h) => (
+              <option key={h.name} value={h.name}>
+                {h.name}
+              </option>
+            ))}
+          </select>
+          <select value={lesionMetric} onChange={(e) => set({ lesionMetric: e.currentTarget.value as 'relNorm' | 'cosineChange' })} aria-label="Lesion metric">
+            <option value="relNorm">relative norm</option>
+            <option value="cosineChange">1 − cosine</option>
+          </select>
+        </h3>
+        <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} />
+      </div>
+      <div className="cortex__chart cortex__chart--wide">
+        <h3>
+          Full reconstruction: unperturbed vs perturbed ({trueStim?.name}, {condition}, repeats averaged){sim}
+        </h3>
+        <PerturbedReconstruction
+          location={location}
+          subject={subjectId}
+          stimulus={stimulus}
+          condition={condition}
+          stackLabel={stack.map((p) => describe(p, manifest)).join(' → ') || 'no perturbation'}
+          simulated={simulated}
+        />
+      </div>
+    </div>
+  );
+}
