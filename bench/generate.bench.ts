@@ -20,7 +20,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { chromium, type CDPSession, type Page } from 'playwright-core';
 import { build as viteBuild, createServer, preview as vitePreview } from 'vite';
-import { writeAtomically } from '../src/node/fsSink.ts';
+import { writeAtomically } from '../src/node/atomic.ts';
 import { FsShardSource } from '../src/node/fsSource.ts';
 import { loadModelPack } from '../src/core/generate/modelPack.ts';
 import { PackSessions } from '../src/core/generate/sessions.ts';

@@ -17,7 +17,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Gzip } from 'fflate';
-import { fsTree, gemmKernel, runImport, runMirageWeights, type GemmName } from '../cli/commands/import.ts';
+import { fsTree } from '../src/node/files.ts';
+import { gemmKernel, runImport, runMirageWeights, type GemmName } from '../src/node/importRun.ts';
 import type { HeadName } from '../src/core/bundle/manifest.ts';
 import { blockProducts, blockProductsReference, jsGemmKernel, randomizedSvd, type GemmKernel, type RowBlockSource } from '../src/core/decode/randomizedSvd.ts';
 import type { ByteSource } from '../src/core/formats/byteSource.ts';

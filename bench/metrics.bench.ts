@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { BenchContext } from './lib.ts';
-import { writeAtomically } from '../src/node/fsSink.ts';
+import { writeAtomically } from '../src/node/atomic.ts';
 import { FsShardSource } from '../src/node/fsSource.ts';
 import { Bundle } from '../src/core/bundle/loader.ts';
 import type { StimulusSet } from '../src/core/bundle/manifest.ts';

@@ -3,8 +3,6 @@
 // order (or in the order of the groups), plus decode.json saying what each row is, which backend
 // ran, and which batch MIRAGE's normalisation used.
 import type { Command } from 'commander';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { Bundle } from '../../src/core/bundle/loader.ts';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { CONDITIONS, HEAD_NAMES, type Condition, type HeadName } from '../../src/core/bundle/manifest.ts';
@@ -12,14 +10,10 @@ import { BACKEND_NAMES, createBackend, type BackendName } from '../../src/core/d
 import { decodeSubject } from '../../src/core/decode/decodeSubject.ts';
 import { writeNpy } from '../../src/core/tensor/npy.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
-import { progressBar } from '../lib/progress.ts';
-
-/** node_modules/@tensorflow/tfjs-backend-wasm/dist/ (tfjs reads the .wasm files from disk in Node). */
-export function nodeWasmPaths(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
-}
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import { nodeWasmPaths } from '../../src/node/wasmPaths.ts';
+import type { CommandContext } from '../context.ts';
 
 function list<T extends string>(v: string | undefined, allowed: readonly T[], flag: string): T[] | undefined {
   if (!v) return undefined;
@@ -40,7 +34,7 @@ export interface DecodeCliOptions {
   quiet?: boolean;
 }
 
-export async function runDecode(o: DecodeCliOptions): Promise<void> {
+export async function runDecode(o: DecodeCliOptions, signal?: AbortSignal): Promise<void> {
   const subject = Number(o.subject);
   if (!Number.isInteger(subject) || subject < 1) throw new BundleError('command line', `--subject ${o.subject}`, { expected: 'a subject id such as 1' });
   const order = list<BackendName>(o.backend, BACKEND_NAMES, '--backend')!;
@@ -50,6 +44,7 @@ export async function runDecode(o: DecodeCliOptions): Promise<void> {
   try {
     const bundle = await Bundle.open(new FsShardSource(o.bundle), {
       verify: 'sizes',
+      signal,
       onProgress: bar && ((p) => bar.update(p.loadedBytes, p.totalBytes, p.file)),
     });
     const fallbacks: string[] = [];
@@ -64,6 +59,7 @@ export async function runDecode(o: DecodeCliOptions): Promise<void> {
         conditions,
         average: o.average,
         normalize: o.normalize,
+        signal,
         onProgress: bar && ((d, t, l) => bar.update(d, t, l)),
       });
       await writeAtomically(o.out, async (sink) => {
@@ -89,7 +85,7 @@ export async function runDecode(o: DecodeCliOptions): Promise<void> {
           rows: res.rows,
         };
         await sink.write('decode.json', new TextEncoder().encode(JSON.stringify(meta, null, 1)));
-      });
+      }, { signal });
       process.stdout.write(
         `decoded subject ${res.subject}: ${res.rows.length} ${res.averaged ? 'stimulus x condition averages' : 'trials'}, heads ${res.heads
           .map((h) => h.name)
@@ -103,7 +99,7 @@ export async function runDecode(o: DecodeCliOptions): Promise<void> {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('decode')
     .description("decode a subject's trials with the bundle's heads; one .npy per head + decode.json")
@@ -116,5 +112,5 @@ export function register(program: Command): void {
     .option('--backend <list>', 'backends to try in order', 'wasm,cpu,js')
     .option('-q, --quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'output folder (written atomically)')
-    .action(runDecode);
+    .action((o: DecodeCliOptions) => runDecode(o, ctx.signal));
 }

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
 import { DEFAULT_TRAIN_IMAGES, DEFAULT_VOXELS } from '../../src/core/simulate/dims.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
-import { progressBar } from '../lib/progress.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import type { CommandContext } from '../context.ts';
 
 function int(name: string, min: number) {
   return (v: string) => {
@@ -13,7 +14,7 @@ function int(name: string, min: number) {
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('demo')
     .description('build the simulated NSD-Imagery demo bundle (deterministic for a seed)')
@@ -24,13 +25,11 @@ export function register(program: Command): void {
     .action(async (opts: { out: string; seed: number; voxels: number; trainImages: number }) => {
       const bar = progressBar('demo');
       const t0 = performance.now();
-      const controller = new AbortController();
-      const onSig = () => controller.abort();
-      process.once('SIGINT', onSig);
       try {
         const command = `mirage demo --out ${opts.out} --seed ${opts.seed} --voxels ${opts.voxels}${opts.trainImages !== DEFAULT_TRAIN_IMAGES ? ` --train-images ${opts.trainImages}` : ''}`;
         const manifest = await writeAtomically(opts.out, (sink) =>
-          buildDemo(sink, { seed: opts.seed, voxels: opts.voxels, trainImages: opts.trainImages, command, signal: controller.signal, onProgress: bar.update }),
+          buildDemo(sink, { seed: opts.seed, voxels: opts.voxels, trainImages: opts.trainImages, command, signal: ctx.signal, onProgress: bar.update }),
+          { signal: ctx.signal },
         );
         bar.stop();
         const bytes = manifest.shards.reduce((a, s) => a + s.bytes, 0);
@@ -39,7 +38,6 @@ export function register(program: Command): void {
         );
       } finally {
         bar.stop();
-        process.off('SIGINT', onSig);
       }
     });
 }

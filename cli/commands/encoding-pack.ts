@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { GNET_INPUT_SIZE, NSD_NSDGENERAL_VOXELS, buildStandInEncodingPack } from '../../src/core/evaluate/encodingPack.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import type { CommandContext } from '../context.ts';
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -14,7 +15,7 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
   return n;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('encoding-pack')
     .description('build an encoding-model pack (brain correlation; GNet\'s role)')
@@ -38,6 +39,7 @@ export function register(program: Command): void {
           rois: o.rois as 'bundle' | 'pack',
           command,
         }),
+        { signal: ctx.signal },
       );
       process.stderr.write(`wrote ${o.out}: ${m.name}, subject ${m.subject}, ${m.voxelCount} voxels, input ${m.model.input.shape.join('x')} (${m.provenance.kind})\n`);
     });

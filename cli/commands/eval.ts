@@ -4,7 +4,7 @@
 // bundle's stimulus images, and writes results.csv (one row per sample and repetition) and
 // summary.md (shaped like MIRAGE Table 1). Resumable: rows already in results.csv are not redone.
 import type { Command } from 'commander';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Bundle } from '../../src/core/bundle/loader.ts';
 import { BundleError } from '../../src/core/base/errors.ts';
@@ -26,9 +26,11 @@ import { csvToRows, publishedComparisonMarkdown, rowsToCsv, summarise, summaryMa
 import type { ResultRow } from '../../src/core/evaluate/tables.ts';
 import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
-import { progressBar } from '../lib/progress.ts';
-import { readPngImage } from './metrics.ts';
-import { runReconstruct } from './reconstruct.ts';
+import { writeFileAtomically } from '../../src/node/atomic.ts';
+import { readPngImage } from '../../src/node/files.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import { reconstructToFiles } from '../../src/node/reconstructFiles.ts';
+import type { CommandContext } from '../context.ts';
 
 interface EvalOpts {
   bundle: string;
@@ -46,19 +48,13 @@ interface EvalOpts {
   out: string;
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
-
 function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
   return m ? `${m}m${Math.round(s % 60)}s` : `${s.toFixed(0)}s`;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('eval')
     .description('score existing reconstructions against a bundle\'s stimuli; writes results.csv and summary.md (resumable)')
@@ -82,11 +78,13 @@ export function register(program: Command): void {
         throw new BundleError('--identification', `got "${o.identification}"`, { expected: 'mindeye or mirage' });
       }
       const maxReps = o.reps === undefined ? Infinity : Number(o.reps);
+      const candidates = o.candidates === undefined ? undefined : Number(o.candidates);
+      if (candidates !== undefined && !(Number.isInteger(candidates) && candidates >= 1)) throw new BundleError('--candidates', `got "${o.candidates}"`, { expected: 'a positive integer' });
       const subjects = o.subjects ? new Set(o.subjects.split(',').map((s) => Number(s.trim()))) : null;
       if (subjects && [...subjects].some((s) => !Number.isInteger(s))) throw new BundleError('--subjects', `got "${o.subjects}"`, { expected: 'comma-separated integers' });
 
       const bundleSource = new FsShardSource(o.bundle);
-      const bundle = await Bundle.open(bundleSource, { verify: 'sizes' });
+      const bundle = await Bundle.open(bundleSource, { verify: 'sizes', signal: ctx.signal });
       const m = bundle.manifest;
       const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
       const groundTruth = async (id: number): Promise<FloatImage> => {
@@ -115,16 +113,16 @@ export function register(program: Command): void {
         for (const [i, j] of todo.entries()) {
           const el = (performance.now() - g0) / 1000;
           gbar.update(i, todo.length, `s${j.subject} ${j.condition} #${j.stimulus} rep ${j.rep} | ${jobs.length - todo.length} already made | ETA ${fmtDuration(i ? (el / i) * (todo.length - i) : NaN)}`);
-          await runReconstruct({
+          await reconstructToFiles({
             bundle: o.bundle,
             models: o.models,
-            subject: String(j.subject),
-            stimulus: String(j.stimulus),
+            subject: j.subject,
+            stimulus: j.stimulus,
             condition: j.condition,
-            seed: String(j.rep),
-            candidates: o.candidates,
+            settings: { seed: j.rep, ...(candidates !== undefined && { candidates }) },
             out: join(dir, `${j.subject}_${j.condition}_${j.stimulus}_${j.rep}.png`),
             quiet: true,
+            signal: ctx.signal,
           });
         }
         gbar.update(todo.length, todo.length, 'done');
@@ -226,8 +224,9 @@ export function register(program: Command): void {
         networks,
         brain: brainInfo.scorer ?? undefined,
         identificationVariant: o.identification,
+        signal: ctx.signal,
         finished,
-        onGroup: (all) => writeAtomic(csvPath, rowsToCsv(all)),
+        onGroup: (all) => writeFileAtomically(csvPath, rowsToCsv(all), { signal: ctx.signal }),
         onProgress: (done, total, label) => {
           if (firstDone < 0) firstDone = done;
           const el = (performance.now() - t0) / 1000;
@@ -236,7 +235,7 @@ export function register(program: Command): void {
         },
       });
       bar.stop();
-      await writeAtomic(csvPath, rowsToCsv(rows));
+      await writeFileAtomically(csvPath, rowsToCsv(rows), { signal: ctx.signal });
       const provenance = m.provenance.kind === 'simulated' ? 'this bundle, SIMULATED data' : 'this bundle';
       const summary = summarise(rows);
       const methods = [...new Set(summary.map((x) => x.method))];
@@ -252,7 +251,7 @@ export function register(program: Command): void {
         '',
         ...methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance }) + '\n'),
       ].join('\n');
-      await writeAtomic(join(o.out, 'summary.md'), md);
+      await writeFileAtomically(join(o.out, 'summary.md'), md, { signal: ctx.signal });
       // The comparison with the published rows is the one-glance answer; print it, not only write it.
       process.stdout.write(methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance })).join('\n\n') + '\n');
       process.stderr.write(`wrote ${csvPath} (${rows.length} rows) and ${join(o.out, 'summary.md')}\n`);

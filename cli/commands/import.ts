@@ -1,215 +1,24 @@
 // `mirage import ...`: turns files a researcher already has (NSD, MIRAGE's weights and published
-// reconstructions, MindEye2's HDF5 betas) into a bundle, without Python. Every import writes into a
-// temporary folder that is validated and then renamed into place (cli/lib/fsSink.ts), so a failed
-// or interrupted import leaves nothing half-written. The logic lives in src/core/importers; this
-// file only hands it files from disk, a progress bar, and provenance hashes.
+// reconstructions, MindEye2's HDF5 betas) into a bundle, without Python. This file parses flags and
+// finds the input files; src/core/importers does the conversion and src/node/importRun.ts runs it
+// against an atomic output folder (validated before it is renamed into place; Ctrl-C or a failure
+// leaves nothing), hashing every input into the provenance.
 import type { Command } from 'commander';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
-import type { Manifest, Provenance } from '../../src/core/bundle/manifest.ts';
-import { validateBundle } from '../../src/core/bundle/validate.ts';
-import { BundleWriter, type ManifestBody } from '../../src/core/bundle/writer.ts';
+import { HEAD_NAMES } from '../../src/core/bundle/manifest.ts';
 import type { ByteSource } from '../../src/core/formats/byteSource.ts';
-import type { FileTree } from '../../src/core/importers/common.ts';
-import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
-import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../../src/core/importers/mirageWeights.ts';
-import { readExistingBundle } from '../../src/core/importers/common.ts';
-import { importRecons, parseCaptions, type ReconInput } from '../../src/core/importers/recons.ts';
-import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
 import { openHdf5Rows } from '../../src/core/formats/hdf5.ts';
-import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
-import { jsGemmKernel, type GemmKernel } from '../../src/core/decode/randomizedSvd.ts';
-import { ortWasmGemm, tfjsWasmGemm } from '../../src/core/importers/wasmGemm.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
-import { nodeWasmPaths } from './decode.ts';
-import { FsShardSource } from '../../src/node/fsSource.ts';
-import { progressBar } from '../lib/progress.ts';
-
-const GENERATOR = { name: 'mirage-explorer', version: '0.1.0' };
-
-/** A ByteSource over a file on disk (positioned reads; the file is opened per read). */
-export async function fileSource(path: string): Promise<ByteSource> {
-  const full = resolve(path);
-  const { size } = await stat(full);
-  return {
-    size,
-    name: path,
-    async read(offset, length) {
-      const n = Math.max(0, Math.min(length, size - offset));
-      const buf = new Uint8Array(n);
-      const fh = await open(full, 'r');
-      try {
-        let got = 0;
-        while (got < n) {
-          const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
-          if (!bytesRead) break;
-          got += bytesRead;
-        }
-        return got === n ? buf : buf.subarray(0, got);
-      } finally {
-        await fh.close();
-      }
-    },
-  };
-}
-
-/** A FileTree over a folder on disk. */
-export function fsTree(root: string): FileTree {
-  const dir = resolve(root);
-  return {
-    label: root,
-    async open(path) {
-      const full = join(dir, path);
-      try {
-        if (!(await stat(full)).isFile()) return null;
-      } catch {
-        return null;
-      }
-      const src = await fileSource(full);
-      return { ...src, name: join(root, path) };
-    },
-    async list(sub) {
-      try {
-        return (await readdir(join(dir, sub))).sort();
-      } catch {
-        return [];
-      }
-    },
-  };
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-export async function provenanceSources(paths: string[]): Promise<Provenance['sources']> {
-  const out: Provenance['sources'] = [];
-  for (const p of [...new Set(paths)]) out.push({ path: p, bytes: (await stat(p)).size, sha256: await sha256File(p) });
-  return out;
-}
-
-export function baseProvenance(command: string, citation: string): Provenance {
-  return { kind: 'real', command, createdAt: new Date().toISOString(), generator: GENERATOR, sources: [], citation };
-}
-
-export interface ImportRun {
-  out: string;
-  quiet?: boolean;
-  /** Builds the bundle; returns the manifest body (its provenance.sources are filled in here). */
-  build: (writer: BundleWriter, ctx: { onSource: (p: string) => void; onProgress: (d: number, t: number, l?: string) => void; signal: AbortSignal }) => Promise<{ body: ManifestBody; warnings: string[] }>;
-}
-
-/** Writes atomically, validates the finished bundle before it is renamed into place, and reports. */
-export async function runImport(run: ImportRun): Promise<Manifest> {
-  const bar = run.quiet ? undefined : progressBar('import');
-  const sources: string[] = [];
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
-  try {
-    return await writeAtomically(run.out, async (sink) => {
-      const writer = new BundleWriter(sink);
-      const { body, warnings } = await run.build(writer, {
-        onSource: (p) => sources.push(p),
-        onProgress: (d, t, l) => bar?.update(d, t, l),
-        signal: abort.signal,
-      });
-      body.provenance = { ...body.provenance, sources: [...body.provenance.sources.filter((s) => !sources.includes(s.path)), ...(await provenanceSources(sources))] };
-      const manifest = await writer.finish(body);
-      const report = await validateBundle(new FsShardSource(sink.tmp));
-      if (!report.ok) {
-        throw new BundleError(run.out, `the imported bundle does not validate:\n${report.errors.map((e) => `  ${e.message}`).join('\n')}`);
-      }
-      bar?.stop();
-      for (const w of [...warnings, ...report.warnings.filter((w) => !/simulated/.test(w))]) process.stderr.write(`warning: ${w}\n`);
-      return manifest;
-    });
-  } finally {
-    bar?.stop();
-    process.removeListener('SIGINT', onSigint);
-  }
-}
-
-export const GEMMS = ['tfjs-wasm', 'ort-wasm', 'js'] as const;
-export type GemmName = (typeof GEMMS)[number];
-
-export async function gemmKernel(name: GemmName): Promise<GemmKernel> {
-  if (name === 'tfjs-wasm') return tfjsWasmGemm(nodeWasmPaths());
-  if (name === 'ort-wasm') return ortWasmGemm();
-  return jsGemmKernel();
-}
-
-export interface MirageWeightsRun {
-  subject: number;
-  rank: number;
-  out: string;
-  /** Bundle holding the subject (default: out). */
-  into?: string;
-  penalty?: number;
-  powerIterations?: number;
-  fidelityTarget?: number;
-  fidelityTrials?: number;
-  gemm?: GemmName;
-  quiet?: boolean;
-  command: string;
-  /** The head files; `onSource(path)` adds an on-disk file to the provenance (hashed). */
-  files: (onSource: (path: string) => void) => Promise<HeadFiles[]>;
-  /** Called with each finished head's timing (the full-scale benchmark records them). */
-  onHead?: (head: string, info: { seconds: number; cpuSeconds: number; cached: boolean }) => void;
-}
-
-/**
- * `import mirage-weights` after argument parsing: finished heads cached in `<out>.import-cache/`
- * (an interrupted run resumes), the bundle written atomically and validated, the cache removed.
- */
-export async function runMirageWeights(o: MirageWeightsRun): Promise<Manifest> {
-  const into = o.into ?? o.out;
-  const cacheDir = `${resolve(o.out)}.import-cache`;
-  const cache: HeadCache = {
-    async get(key) {
-      try {
-        return new Uint8Array(await readFile(join(cacheDir, `${key}.bin`)));
-      } catch {
-        return null;
-      }
-    },
-    async put(key, bytes) {
-      await mkdir(cacheDir, { recursive: true });
-      await writeFile(join(cacheDir, `${key}.bin.tmp`), bytes);
-      await rename(join(cacheDir, `${key}.bin.tmp`), join(cacheDir, `${key}.bin`));
-    },
-  };
-  const kernel = await gemmKernel(o.gemm ?? 'tfjs-wasm');
-  const manifest = await runImport({
-    out: o.out,
-    quiet: o.quiet,
-    build: async (writer, ctx) =>
-      importMirageWeights({
-        existing: await readExistingBundle(fsTree(into)),
-        writer,
-        subject: o.subject,
-        rank: o.rank,
-        heads: await o.files(ctx.onSource),
-        penalty: o.penalty,
-        powerIterations: o.powerIterations,
-        fidelityTarget: o.fidelityTarget,
-        fidelityTrials: o.fidelityTrials,
-        kernel,
-        cache,
-        command: o.command,
-        onHead: o.onHead,
-        onProgress: ctx.onProgress,
-        signal: ctx.signal,
-      }),
-  });
-  await rm(cacheDir, { recursive: true, force: true });
-  return manifest;
-}
+import { readExistingBundle } from '../../src/core/importers/common.ts';
+import type { HeadFiles } from '../../src/core/importers/mirageWeights.ts';
+import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
+import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
+import { importRecons, parseCaptions, type ReconInput } from '../../src/core/importers/recons.ts';
+import { fileSource, fsTree } from '../../src/node/files.ts';
+import { discoverHeads, GEMMS, runImport, runMirageWeights, type GemmName } from '../../src/node/importRun.ts';
+import { baseProvenance } from '../../src/node/provenance.ts';
+import type { CommandContext } from '../context.ts';
 
 function int(name: string) {
   return (v: string) => {
@@ -224,7 +33,7 @@ function onDisk(root: string, onSource: (p: string) => void): (p: string) => voi
   return (p) => onSource(join(root, p));
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   const imp = program.command('import').description('turn real data (NSD, MIRAGE weights, published reconstructions) into a bundle');
 
   imp
@@ -244,16 +53,17 @@ export function register(program: Command): void {
       const manifest = await runImport({
         out: o.out,
         quiet: o.quiet,
-        build: async (writer, ctx) => {
+        signal: ctx.signal,
+        build: async (writer, b) => {
           let stimuli: ByteSource | Array<{ name: string; source: ByteSource }> | undefined;
           if (o.stimuli) {
             if ((await stat(o.stimuli)).isDirectory()) {
               const names = (await readdir(o.stimuli)).filter((n) => /\.png$/i.test(n)).sort();
               stimuli = await Promise.all(names.map(async (n) => ({ name: join(o.stimuli!, n), source: await fileSource(join(o.stimuli!, n)) })));
-              for (const f of stimuli) ctx.onSource(f.name);
+              for (const f of stimuli) b.onSource(f.name);
             } else {
               stimuli = await fileSource(o.stimuli);
-              ctx.onSource(o.stimuli);
+              b.onSource(o.stimuli);
             }
           }
           return importNsdImagery({
@@ -265,9 +75,9 @@ export function register(program: Command): void {
             betaDtype: o.betaDtype as 'float16' | 'float32',
             imageSize: o.imageSize,
             maxVertexDistance: Number(o.maxVertexDistance),
-            onSource: onDisk(o.nsdRoot, ctx.onSource),
-            onProgress: ctx.onProgress,
-            signal: ctx.signal,
+            onSource: onDisk(o.nsdRoot, b.onSource),
+            onProgress: b.onProgress,
+            signal: b.signal,
           });
         },
       });
@@ -304,6 +114,7 @@ export function register(program: Command): void {
         penalty: Number(o.penalty),
         fidelityTarget,
         gemm: o.gemm as GemmName,
+        signal: ctx.signal,
         command,
         files: async (onSource) => {
           const files: HeadFiles[] = [];
@@ -354,11 +165,12 @@ export function register(program: Command): void {
       const manifest = await runImport({
         out: o.out,
         quiet: o.quiet,
-        build: async (writer, ctx) => {
+        signal: ctx.signal,
+        build: async (writer, b) => {
           let input: ReconInput;
           if (ptPath) {
             input = { kind: 'pt', source: await fileSource(ptPath) };
-            ctx.onSource(ptPath);
+            b.onSource(ptPath);
           } else {
             const files: Array<{ stimulus: number; rep: number; source: Awaited<ReturnType<typeof fileSource>> }> = [];
             const walk = async (rel: string): Promise<void> => {
@@ -369,7 +181,7 @@ export function register(program: Command): void {
                   const m = /(\d+)[^\d]+(\d+)\.png$/i.exec(r);
                   if (m) {
                     files.push({ stimulus: Number(m[1]), rep: Number(m[2]), source: await fileSource(join(o.dir, r)) });
-                    ctx.onSource(join(o.dir, r));
+                    b.onSource(join(o.dir, r));
                   }
                 }
               }
@@ -380,7 +192,7 @@ export function register(program: Command): void {
           let captions: string[][] | undefined;
           if (capPath) {
             captions = parseCaptions(await readFile(capPath, 'utf8'), capPath);
-            ctx.onSource(capPath);
+            b.onSource(capPath);
           }
           return importRecons({
             existing: await readExistingBundle(fsTree(into)),
@@ -393,8 +205,8 @@ export function register(program: Command): void {
             stimuli: o.stimuli ? o.stimuli.split(',').map(Number) : undefined,
             source: o.source,
             command,
-            onProgress: ctx.onProgress,
-            signal: ctx.signal,
+            onProgress: b.onProgress,
+            signal: b.signal,
           });
         },
       });
@@ -424,9 +236,10 @@ export function register(program: Command): void {
         const manifest = await runImport({
           out: o.out,
           quiet: o.quiet,
-          build: async (writer, ctx) => {
-            ctx.onSource(o.hdf5);
-            return importNsdBetas({ existing: await readExistingBundle(fsTree(o.into ?? o.out)), writer, reader, subject: o.subject, sessions, command, onProgress: ctx.onProgress, signal: ctx.signal });
+          signal: ctx.signal,
+          build: async (writer, b) => {
+            b.onSource(o.hdf5);
+            return importNsdBetas({ existing: await readExistingBundle(fsTree(o.into ?? o.out)), writer, reader, subject: o.subject, sessions, command, onProgress: b.onProgress, signal: b.signal });
           },
         });
         const ext = manifest.extensions?.nsdCoreBetas as { sessions: unknown[] };
@@ -435,38 +248,4 @@ export function register(program: Command): void {
         reader.close();
       }
     });
-}
-
-interface FoundHead {
-  head: HeadName;
-  pickle: string;
-  mean?: string;
-  std?: string;
-}
-
-/** Pickles named after heads in `dir` (plus <head>*mean*.npy / <head>*std*.npy), or explicit name=file pairs. */
-export async function discoverHeads(dir: string, explicit: string[]): Promise<FoundHead[]> {
-  const names = (await readdir(dir).catch(() => [] as string[])).sort();
-  const word = (h: string) => new RegExp(`(^|[^a-z])${h}([^a-z]|$)`, 'i');
-  const out: FoundHead[] = [];
-  const given = new Map<string, string>();
-  for (const e of explicit) {
-    const [h, f] = e.split('=');
-    if (!HEAD_NAMES.includes(h as HeadName) || !f) throw new BundleError('command line', `--head ${e}`, { expected: `name=file with name one of ${HEAD_NAMES.join(', ')}` });
-    given.set(h, f);
-  }
-  for (const h of Object.keys(MIRAGE_HEADS) as HeadName[]) {
-    let pickle = given.get(h);
-    if (!pickle) {
-      const hits = names.filter((n) => /\.(pkl3?|pickle)$/i.test(n) && word(h).test(n));
-      if (hits.length > 1) throw new BundleError(dir, `several pickles for the ${h} head: ${hits.join(', ')}`, { expected: `one, or --head ${h}=FILE` });
-      if (hits.length) pickle = join(dir, hits[0]);
-    }
-    if (!pickle) continue;
-    const mean = names.find((n) => /\.npy$/i.test(n) && word(h).test(n) && /mean/i.test(n));
-    const std = names.find((n) => /\.npy$/i.test(n) && word(h).test(n) && /std/i.test(n));
-    out.push({ head: h, pickle, mean: mean && join(dir, mean), std: std && join(dir, std) });
-  }
-  void basename;
-  return out;
 }

@@ -1,28 +1,15 @@
 // `mirage metrics --gt A.png --recon B.png [--size 512] [--no-antialias] [--json]`: every pixel
 // metric of one pair, computed exactly as MIRAGE's evaluation does (see docs/metrics.md).
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { BundleError } from '../../src/core/base/errors.ts';
-import { fromUint8 } from '../../src/core/evaluate/image.ts';
-import type { FloatImage } from '../../src/core/evaluate/image.ts';
 import { MIRAGE_EVAL_SIZE, pixelMetrics } from '../../src/core/evaluate/pixelSuite.ts';
-import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
 import { DEMO_METRIC_LABEL, buildDemoMetricPack } from '../../src/core/evaluate/demoMetricPack.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { readPngImage } from '../../src/node/files.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
+import type { CommandContext } from '../context.ts';
 
-export async function readPngImage(path: string): Promise<FloatImage> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new BundleError(path, `cannot read file (${(e as Error).message})`, { expected: 'a readable PNG file' });
-  }
-  const png = decodePng(bytes, path);
-  return fromUint8(pngToRgb(png), png.width, png.height, 3);
-}
-
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('metric-pack')
     .description('build a metric pack')
@@ -33,6 +20,7 @@ export function register(program: Command): void {
     .action(async (o: { bundle: string; out: string }) => {
       const manifest = await writeAtomically(o.out, (sink) =>
         buildDemoMetricPack(new FsShardSource(o.bundle), sink, { command: `mirage metric-pack demo --bundle ${o.bundle} --out ${o.out}` }),
+        { signal: ctx.signal },
       );
       process.stderr.write(`wrote ${o.out}: ${manifest.name}, networks ${Object.keys(manifest.networks).join(', ')} (${manifest.provenance.kind})\n`);
     });

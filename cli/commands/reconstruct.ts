@@ -4,24 +4,15 @@
 // Writes FILE.png (the chosen candidate), FILE.lowlevel.png, FILE.enhanced.png,
 // FILE.candidate-<k>.png and FILE.json (scores, chosen index, caption, true caption, settings, timings).
 import type { Command } from 'commander';
-import { rename, writeFile, mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { Bundle } from '../../src/core/bundle/loader.ts';
 import { BundleError } from '../../src/core/base/errors.ts';
-import { createBackend } from '../../src/core/decode/backend.ts';
-import { decodeSubject } from '../../src/core/decode/decodeSubject.ts';
-import { loadModelPack } from '../../src/core/generate/modelPack.ts';
-import { PackSessions } from '../../src/core/generate/sessions.ts';
-import { reconstruct, withDefaults, type DecodedHeads, type GenerateSettings } from '../../src/core/generate/pipeline.ts';
+import type { GenerateSettings } from '../../src/core/generate/pipeline.ts';
 import { buildDemoModelPack } from '../../src/core/simulate/demoPack.ts';
 import { buildWorld } from '../../src/core/simulate/experiment.ts';
 import { DEFAULT_TRAIN_IMAGES } from '../../src/core/simulate/dims.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
-import type { RgbImage } from '../../src/core/generate/enhance.ts';
-import { encodePng } from '../../src/core/tensor/png.ts';
-import { FsShardSource } from '../../src/node/fsSource.ts';
-import { progressBar } from '../lib/progress.ts';
-import { nodeWasmPaths } from './decode.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import { reconstructToFiles } from '../../src/node/reconstructFiles.ts';
+import type { CommandContext } from '../context.ts';
 
 export interface ReconstructCliOptions {
   bundle: string;
@@ -43,103 +34,24 @@ function numberOpt(v: string | undefined, flag: string, ok: (n: number) => boole
   return n;
 }
 
-async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
-}
-
-const png = (img: RgbImage) => encodePng(img.data, img.width, img.height, 3);
-
-export async function runReconstruct(o: ReconstructCliOptions): Promise<Record<string, unknown>> {
+/** `mirage reconstruct` after flag parsing (src/node/reconstructFiles.ts does the work). */
+export async function runReconstruct(o: ReconstructCliOptions, signal?: AbortSignal): Promise<Record<string, unknown>> {
   const subject = numberOpt(o.subject, '--subject', Number.isInteger, 'a subject id such as 1')!;
   const stimulus = numberOpt(o.stimulus, '--stimulus', (n) => Number.isInteger(n) && n >= 0, 'a stimulus id 0-17')!;
   if (o.condition !== 'vision' && o.condition !== 'imagery') {
     throw new BundleError('command line', `--condition ${o.condition}`, { expected: 'vision or imagery' });
   }
-  const given: Partial<GenerateSettings> = {};
+  const settings: Partial<GenerateSettings> = {};
   const candidates = numberOpt(o.candidates, '--candidates', (n) => Number.isInteger(n) && n >= 1, 'a positive integer');
   const seed = numberOpt(o.seed, '--seed', Number.isInteger, 'an integer');
   const strength = numberOpt(o.strength, '--strength', (n) => n > 0 && n <= 1, 'a number in (0, 1]');
-  if (candidates !== undefined) given.candidates = candidates;
-  if (seed !== undefined) given.seed = seed;
-  if (strength !== undefined) given.strength = strength;
-  const full = withDefaults(given);
-  const bar = o.quiet ? undefined : progressBar('reconstruct');
-  try {
-    const bundle = await Bundle.open(new FsShardSource(o.bundle), { verify: 'sizes' });
-    if (!bundle.manifest.stimuli.some((s) => s.id === stimulus)) {
-      throw new BundleError(`${o.bundle}/manifest.json`, `no stimulus ${stimulus}`, { field: 'stimuli', expected: bundle.manifest.stimuli.map((s) => s.id).join(', ') });
-    }
-    const backend = await createBackend(['wasm', 'cpu', 'js'], { wasmPaths: nodeWasmPaths() });
-    let heads: DecodedHeads;
-    try {
-      const dec = await decodeSubject(bundle, backend, { subject, average: true, normalize: true, conditions: [o.condition] });
-      const row = dec.rows.findIndex((r) => r.stimulus === stimulus && r.condition === o.condition);
-      if (row < 0) throw new BundleError(`${o.bundle}/manifest.json`, `subject ${subject} has no ${o.condition} trials of stimulus ${stimulus}`, { field: 'trials' });
-      const get = (name: keyof DecodedHeads) => {
-        const h = dec.heads.find((x) => x.name === name);
-        if (!h) throw new BundleError(`${o.bundle}/manifest.json`, `subject ${subject} has no "${name}" head`, { field: 'subjects[].heads' });
-        const q = h.outputShape.reduce((a, b) => a * b, 1);
-        return h.values.slice(row * q, (row + 1) * q);
-      };
-      heads = { image: get('image'), text: get('text'), blurry: get('blurry'), retrieval: get('retrieval'), prompt: get('prompt') };
-    } finally {
-      backend.dispose();
-    }
-    const pack = await loadModelPack(new FsShardSource(o.models), { onProgress: bar && ((p) => bar.update(p.loadedBytes, p.totalBytes, p.file)) });
-    const sessions = new PackSessions(pack, { executionProviders: ['wasm'] });
-    try {
-      const r = await reconstruct(sessions, heads, full, {
-        onProgress: bar && ((p) => bar.update(p.stageIndex * 1000 + Math.round((1000 * p.step) / Math.max(1, p.total)), p.stageCount * 1000, `${p.stage} ${p.step}/${p.total}`)),
-      });
-      bar?.stop();
-      const out = resolve(o.out);
-      const base = out.replace(/\.png$/i, '');
-      await writeFileAtomic(out, png(r.candidates[r.best]));
-      if (r.lowLevel) await writeFileAtomic(`${base}.lowlevel.png`, png(r.lowLevel));
-      if (r.enhanced) await writeFileAtomic(`${base}.enhanced.png`, png(r.enhanced));
-      const candidateFiles: string[] = [];
-      for (let k = 0; k < r.candidates.length; k++) {
-        const f = `${base}.candidate-${k}.png`;
-        await writeFileAtomic(f, png(r.candidates[k]));
-        candidateFiles.push(f);
-      }
-      const stim = bundle.manifest.stimuli.find((s) => s.id === stimulus)!;
-      const meta = {
-        bundle: o.bundle,
-        bundleProvenance: bundle.manifest.provenance.kind,
-        models: o.models,
-        modelPack: pack.manifest.name,
-        modelPackProvenance: pack.manifest.provenance.kind,
-        subject,
-        stimulus,
-        stimulusName: stim.name,
-        condition: o.condition,
-        decoding: 'repeats averaged; MIRAGE normalisation over this condition\'s stimuli',
-        settings: r.settings,
-        chosen: r.best,
-        scores: r.scores,
-        scoreMeaning: 'cosine similarity of the candidate\'s encoded hidden states (tokens L2-normalised) to the decoded retrieval embedding',
-        caption: r.caption,
-        trueCaption: stim.caption,
-        captionTokens: r.captionTokens,
-        files: { chosen: out, candidates: candidateFiles },
-        timingsMs: r.timings,
-        executionProvider: 'wasm',
-      };
-      await writeFileAtomic(`${base}.json`, JSON.stringify(meta, null, 1));
-      return meta;
-    } finally {
-      await sessions.dispose();
-    }
-  } finally {
-    bar?.stop();
-  }
+  if (candidates !== undefined) settings.candidates = candidates;
+  if (seed !== undefined) settings.seed = seed;
+  if (strength !== undefined) settings.strength = strength;
+  return reconstructToFiles({ bundle: o.bundle, models: o.models, subject, stimulus, condition: o.condition, settings, out: o.out, quiet: o.quiet, signal });
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('reconstruct')
     .description("MIRAGE's reconstruction of one stimulus (decode + model pack), written as PNG + JSON")
@@ -154,7 +66,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file.png>', 'output PNG (siblings: .lowlevel.png, .enhanced.png, .candidate-k.png, .json)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: ReconstructCliOptions) => {
-      const meta = await runReconstruct(opts);
+      const meta = await runReconstruct(opts, ctx.signal);
       process.stderr.write(`reconstruct: ${meta.files && (meta.files as { chosen: string }).chosen} (candidate ${meta.chosen}, caption "${meta.caption}")\n`);
     });
 
@@ -181,8 +93,10 @@ export function register(program: Command): void {
             encoders: world.graphs,
             training: { scenes: world.trainScenes, images: world.trainImages, features: world.trainFeatures },
             trainImages: n,
+            signal: ctx.signal,
             onProgress: (d, t, l) => bar.update(d, t, l),
           }),
+          { signal: ctx.signal },
         );
         bar.stop();
         process.stderr.write(`demo-pack: wrote ${opts.out} (SIMULATED) ${JSON.stringify(report)}\n`);

@@ -15,8 +15,10 @@ import { reduceRank } from '../../src/core/decode/reducedRank.ts';
 import { chooseAlpha, RidgePath, splitRows, type RidgeSolution } from '../../src/core/decode/ridge.ts';
 import { matrix, matrix64, type Matrix } from '../../src/core/tensor/matrix.ts';
 import { readNpy, writeNpy } from '../../src/core/tensor/npy.ts';
-import { writeAtomically } from '../../src/node/fsSink.ts';
-import { progressBar } from '../lib/progress.ts';
+import { assertFinite } from '../../src/core/tensor/finite.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import type { CommandContext } from '../context.ts';
 
 /** A 2-D .npy as a Matrix (float32/float64 kept, other numeric types widened to float32). */
 export async function readMatrixNpy(path: string, what: string): Promise<Matrix> {
@@ -30,6 +32,8 @@ export async function readMatrixNpy(path: string, what: string): Promise<Matrix>
   if (a.shape.length !== 2) {
     throw new BundleError(path, `${what} has shape (${a.shape.join(', ')})`, { field: 'header.shape', expected: `2 dimensions [trials, ${what === 'betas' ? 'voxels' : 'outputs'}]` });
   }
+  // NaN/Inf in X or Y would give all-NaN coefficients with exit 0: refused here, at the entry.
+  assertFinite(path, what, a.data, { shape: a.shape });
   const [r, c] = a.shape;
   if (a.data instanceof Float64Array) return matrix64(r, c, a.data);
   if (a.data instanceof Float32Array) return matrix(r, c, a.data);
@@ -69,7 +73,7 @@ export interface FitOptions {
   outputNorm: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   const ridge = program.command('ridge').description('ridge regression decoders (closed form, sklearn Ridge parity)');
   ridge
     .command('fit')
@@ -90,14 +94,14 @@ export function register(program: Command): void {
     .action(async (o: FitOptions) => {
       const bar = progressBar('ridge fit');
       try {
-        await ridgeFit(o, (d, t, l) => bar.update(d, t, l));
+        await ridgeFit(o, (d, t, l) => bar.update(d, t, l), ctx.signal);
       } finally {
         bar.stop();
       }
     });
 }
 
-export async function ridgeFit(o: FitOptions, progress: (done: number, total: number, label?: string) => void): Promise<void> {
+export async function ridgeFit(o: FitOptions, progress: (done: number, total: number, label?: string) => void, signal?: AbortSignal): Promise<void> {
   if (!o.alpha && !o.alphas) throw new BundleError('command line', 'no penalty given', { expected: '--alpha A or --alphas a,b,c' });
   if (!(HEAD_NAMES as readonly string[]).includes(o.name)) throw new BundleError('command line', `--name ${o.name}`, { expected: HEAD_NAMES.join(', ') });
   if (!['none', 'l2'].includes(o.inputNorm)) throw new BundleError('command line', `--input-norm ${o.inputNorm}`, { expected: 'none or l2' });
@@ -204,6 +208,6 @@ export async function ridgeFit(o: FitOptions, progress: (done: number, total: nu
         `${grid ? ` (best of ${grid.alphas.length}, held-out R² ${Math.max(...grid.scores).toFixed(4)})` : ''}` +
         `, head rank ${red.A.cols}, fidelity R² ${red.fidelityR2.toFixed(4)}\n`,
     );
-  });
+  }, { signal });
   process.stdout.write(`wrote ${o.out}\n`);
 }

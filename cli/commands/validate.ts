@@ -2,19 +2,11 @@
 // and sha256, index tensors) and prints every problem on its own line as
 // "file: field: message (expected …)". Exit status 1 on any error, 0 (with a summary) when valid.
 import type { Command } from 'commander';
-import { basename, dirname } from 'node:path';
-import { HttpShardSource } from '../../src/core/bundle/httpSource.ts';
 import type { Manifest } from '../../src/core/bundle/manifest.ts';
-import type { ShardSource } from '../../src/core/bundle/source.ts';
 import { validateBundle } from '../../src/core/bundle/validate.ts';
-import { FsShardSource } from '../../src/node/fsSource.ts';
-import { progressBar } from '../lib/progress.ts';
-
-/** A bundle folder, its manifest.json, or an http(s) URL of either. */
-export function sourceFor(location: string): ShardSource {
-  if (/^https?:\/\//i.test(location)) return new HttpShardSource(location, { cache: false });
-  return new FsShardSource(basename(location) === 'manifest.json' ? dirname(location) : location);
-}
+import { bundleSource } from '../../src/node/fsSource.ts';
+import { progressBar } from '../../src/node/progress.ts';
+import type { CommandContext } from '../context.ts';
 
 const mib = (b: number) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
 
@@ -42,7 +34,7 @@ export function summarise(m: Manifest): string {
   return lines.join('\n');
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CommandContext): void {
   program
     .command('validate')
     .description('check a bundle: manifest schema, references, shard sizes and sha256; exit 1 on any error')
@@ -54,8 +46,9 @@ export function register(program: Command): void {
       const bar = opts.quiet || opts.json ? undefined : progressBar('verifying shards');
       let report;
       try {
-        report = await validateBundle(sourceFor(location), {
+        report = await validateBundle(bundleSource(location), {
           verify: opts.sizes ? 'sizes' : 'full',
+          signal: ctx.signal,
           onProgress: bar && ((p) => bar.update(p.loadedBytes, p.totalBytes, p.file)),
         });
       } finally {

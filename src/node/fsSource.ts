@@ -1,8 +1,9 @@
-// The CLI's ShardSource: a bundle folder on disk. Reads ranges with positioned reads and reports
+// The Node ShardSource: a bundle folder on disk. Reads ranges with positioned reads and reports
 // progress per chunk, so verifying a large bundle shows a moving bar and can be interrupted.
 import { open, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { AbortError, BundleError } from '../core/base/errors.ts';
+import { HttpShardSource } from '../core/bundle/httpSource.ts';
 import { resolveRange, type ReadOptions, type ShardSource } from '../core/bundle/source.ts';
 
 const CHUNK = 8 << 20;
@@ -62,4 +63,10 @@ export class FsShardSource implements ShardSource {
       await fh.close();
     }
   }
+}
+
+/** A bundle folder, its manifest.json, or an http(s) URL of either, as a ShardSource. */
+export function bundleSource(location: string): ShardSource {
+  if (/^https?:\/\//i.test(location)) return new HttpShardSource(location, { cache: false });
+  return new FsShardSource(basename(location) === 'manifest.json' ? dirname(location) : location);
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
 import { writeTinyBundle } from './helpers/tinyBundle.ts';
 
 export const TEST_BUNDLES = '.cache/test-bundles';

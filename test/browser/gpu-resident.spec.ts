@@ -12,7 +12,7 @@
 import { expect, test } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
 import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 
 const DIR = '.cache/test-bundles/recon-demo';

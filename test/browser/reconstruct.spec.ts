@@ -7,7 +7,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/fsSink.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
 import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 import { IMAGE_SIZE } from '../../src/core/simulate/dims.ts';
 

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeAtomically } from '../../../src/node/fsSink.ts';
+import { writeAtomically } from '../../../src/node/atomic.ts';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { BundleWriter } from '../../../src/core/bundle/writer.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDecode } from '../../../cli/commands/decode.ts';
-import { writeAtomically } from '../../../src/node/fsSink.ts';
+import { writeAtomically } from '../../../src/node/atomic.ts';
 import type { Head, Trial } from '../../../src/core/bundle/manifest.ts';
 import { BundleWriter } from '../../../src/core/bundle/writer.ts';
 import { addHead } from '../../../src/core/decode/headBuilder.ts';

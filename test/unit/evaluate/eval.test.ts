@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeAtomically } from '../../../src/node/fsSink.ts';
+import { writeAtomically } from '../../../src/node/atomic.ts';
 import { BundleWriter } from '../../../src/core/bundle/writer.ts';
 import type { Manifest } from '../../../src/core/bundle/manifest.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BundleWriter, type ShardSink } from '../../../src/core/bundle/writer.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import type { FileTree } from '../../../src/core/importers/common.ts';
-import { fsTree } from '../../../cli/commands/import.ts';
+import { fsTree } from '../../../src/node/files.ts';
 
 export const FIX = join(import.meta.dirname, '..', '..', 'fixtures', 'formats');
 export const NSD = join(FIX, 'nsd');

@@ -1,7 +1,8 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverHeads, fileSource } from '../../../cli/commands/import.ts';
+import { fileSource } from '../../../src/node/files.ts';
+import { discoverHeads } from '../../../src/node/importRun.ts';
 import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import { DisallowedPickleError } from '../../../src/core/formats/errors.ts';
 import { dictGet, NdArray, ndarrayToFloat64, unpickle } from '../../../src/core/formats/pickle.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runImport } from '../../../cli/commands/import.ts';
+import { runImport } from '../../../src/node/importRun.ts';
 import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import { importNsdImagery, NSD_PATHS } from '../../../src/core/importers/nsdImagery.ts';
 import { FIX, json, memoryWriter, nsdTree, overlay, tempDir } from './helpers.ts';

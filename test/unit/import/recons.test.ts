@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileSource } from '../../../cli/commands/import.ts';
+import { fileSource } from '../../../src/node/files.ts';
 import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';

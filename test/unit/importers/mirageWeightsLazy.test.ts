@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { discoverHeads, fileSource } from '../../../cli/commands/import.ts';
+import { fileSource } from '../../../src/node/files.ts';
+import { discoverHeads } from '../../../src/node/importRun.ts';
 import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importMirageWeights } from '../../../src/core/importers/mirageWeights.ts';

@@ -1,4 +1,5 @@
-// Progress for long CLI work: a bar on a terminal, plain lines otherwise (CI logs), one interface.
+// Progress for long Node work (CLI commands, benches): a bar on a terminal, plain lines otherwise (CI
+// logs), one interface.
 import cliProgress from 'cli-progress';
 
 export type ProgressFn = (done: number, total: number, label?: string) => void;
