@@ -15,7 +15,9 @@ export class GunzipReader implements SequentialReader {
 
   constructor(
     private readonly src: ByteSource,
-    private readonly chunk = 1 << 20,
+    // Compressed bytes fed per step: deflate expands at most ~1032x, so 64 KiB in never yields more
+    // than ~66 MiB out at once, even from a gzip bomb.
+    private readonly chunk = 1 << 16,
   ) {
     this.name = sourceName(src);
     this.inflater = new Gunzip((data, final) => {
@@ -78,8 +80,13 @@ export class GunzipReader implements SequentialReader {
     return out;
   }
 
-  /** Reads to the end of the compressed input and checks that the gzip stream ended properly. */
-  async finish(what = 'end of file'): Promise<void> {
+  /**
+   * Reads to the end of the compressed input and checks that the gzip stream ended properly.
+   * `maxExtra`: decompressed bytes allowed after what was consumed; more is refused (a bomb hidden
+   * after the data) instead of inflating it all.
+   */
+  async finish(what = 'end of file', maxExtra = Infinity): Promise<void> {
+    const consumed = this.pos;
     while (!this.ended && this.inOffset < this.src.size) {
       const len = Math.min(this.chunk, this.src.size - this.inOffset);
       const data = await this.src.read(this.inOffset, len);
@@ -96,6 +103,12 @@ export class GunzipReader implements SequentialReader {
       this.pos += this.queued;
       this.queue.length = 0;
       this.queued = 0;
+      if (this.pos - consumed > maxExtra) {
+        throw new FormatError(this.name, `gzip stream holds more than ${maxExtra} bytes after the data the header describes`, {
+          field: what,
+          expected: `the stream to end after ${consumed} decompressed bytes`,
+        });
+      }
     }
     if (!this.ended) {
       throw new FormatError(this.name, 'gzip stream is truncated (no end-of-stream marker)', {

@@ -118,7 +118,7 @@ export function parseNiftiHeader(h: Uint8Array, file: string): NiftiHeader {
   const ndim = dims[0];
   if (ndim < 1 || ndim > 7) throw new FormatError(file, `dim[0] = ${ndim}`, { field: 'dim[0]', expected: '1..7' });
   const shape = dims.slice(1, 1 + ndim);
-  if (shape.some((d) => d < 1)) throw new FormatError(file, `dimension sizes [${shape}]`, { field: 'dim', expected: 'positive sizes' });
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 1)) throw new FormatError(file, `dimension sizes [${shape}]`, { field: 'dim', expected: 'positive sizes' });
   const dt = NIFTI_DTYPES[datatype];
   if (!dt) {
     throw new FormatError(file, `unsupported datatype code ${datatype}`, {
@@ -127,6 +127,12 @@ export function parseNiftiHeader(h: Uint8Array, file: string): NiftiHeader {
     });
   }
   if (bitpix !== dt.bytes * 8) throw new FormatError(file, `bitpix ${bitpix} does not match datatype ${dt.name}`, { field: 'bitpix', expected: String(dt.bytes * 8) });
+  // A NaN offset would be read from the wrong place (Math.max(NaN, 348) is NaN, skip(NaN) is a no-op).
+  if (!Number.isFinite(voxOffset) || voxOffset < 0 || !Number.isSafeInteger(Math.floor(voxOffset))) {
+    throw new FormatError(file, `vox_offset is ${voxOffset}`, { field: 'vox_offset', expected: `a byte offset >= ${version === 1 ? 352 : 544}` });
+  }
+  voxOffset = Math.floor(voxOffset);
+  checkSize(file, shape, dt.bytes);
   if (!Number.isFinite(slope) || slope === 0) {
     slope = 1;
     inter = 0;
@@ -137,6 +143,26 @@ export function parseNiftiHeader(h: Uint8Array, file: string): NiftiHeader {
   else if (qformCode > 0) affine = qformAffine(quat[0], quat[1], quat[2], quat[3], quat[4], quat[5], pixdim);
   else affine = [pixdim[1] || 1, 0, 0, 0, 0, pixdim[2] || 1, 0, 0, 0, 0, pixdim[3] || 1, 0, 0, 0, 0, 1];
   return { version, littleEndian: le, shape, datatype, bitpix, pixdim, voxOffset: Math.max(voxOffset, version === 1 ? 348 : 540), slope, inter, qformCode, sformCode, affine };
+}
+
+/** Most voxels one 3-D volume may have (2^25: NSD's 1 mm volumes have 3.9 M), so a header cannot make a reader allocate GBs. */
+export const MAX_VOLUME_VOXELS = 2 ** 25;
+/** Most elements `readNifti` (whole file: masks, ROIs) returns, 256 MiB as float64. */
+export const MAX_WHOLE_ELEMENTS = 2 ** 25;
+/** Decompressed bytes tolerated after the data a header describes (a gzip bomb appended to a small volume is refused). */
+export const MAX_TRAILING_BYTES = 1 << 20;
+
+/** Refuses dimensions whose volume would not fit in memory or overflow a typed array. */
+function checkSize(file: string, shape: number[], bytes: number): void {
+  const [nx, ny = 1, nz = 1] = shape;
+  const vox = nx * ny * nz;
+  const count = shape.slice(3).reduce((a, b) => a * b, 1);
+  if (vox > MAX_VOLUME_VOXELS) {
+    throw new FormatError(file, `dimensions [${shape}] give ${vox} voxels per volume`, { field: 'dim', expected: `at most ${MAX_VOLUME_VOXELS} voxels per 3-D volume` });
+  }
+  if (!Number.isSafeInteger(vox * count * bytes)) {
+    throw new FormatError(file, `dimensions [${shape}] describe more data than a file can hold`, { field: 'dim', expected: 'dimensions whose product fits in 2^53 bytes' });
+  }
 }
 
 /** A reader of raw element i (unscaled) of a NIfTI data block. */
@@ -177,7 +203,7 @@ export function decodeSelected(raw: Uint8Array, h: NiftiHeader, select: Int32Arr
   const { slope, inter } = h;
   for (let k = 0; k < select.length; k++) {
     const i = select[k];
-    if (i < 0 || i >= n) throw new RangeError(`voxel offset ${i} outside a volume of ${n}`);
+    if (i < 0 || i >= n) throw new FormatError('NIfTI volume', `voxel offset ${i} outside a volume of ${n}`, { field: 'select', expected: `offsets 0..${n - 1}` });
     out[k] = get(i) * slope + inter;
   }
   return out;
@@ -240,7 +266,7 @@ export async function openNifti(src: ByteSource): Promise<NiftiVolumes> {
         const raw = await reader.take(volumeSize * bytes, `volume ${t} of ${volumeCount}`);
         yield select ? decodeSelected(raw, header, select) : decodeNiftiData(raw, header);
       }
-      if (reader instanceof GunzipReader) await reader.finish(`after volume ${volumeCount - 1}`);
+      if (reader instanceof GunzipReader) await reader.finish(`after volume ${volumeCount - 1}`, MAX_TRAILING_BYTES);
     },
   };
 }
@@ -252,6 +278,9 @@ function isGzipReader(r: SequentialReader): r is GunzipReader {
 /** Reads a whole (small) NIfTI file, e.g. a mask or an ROI volume: one 3-D volume or all of them stacked. */
 export async function readNifti(src: ByteSource): Promise<{ header: NiftiHeader; data: Float64Array }> {
   const nv = await openNifti(src);
+  if (nv.volumeSize * nv.volumeCount > MAX_WHOLE_ELEMENTS) {
+    throw new FormatError(nv.file, `dimensions [${nv.header.shape}] give ${nv.volumeSize * nv.volumeCount} values`, { field: 'dim', expected: `at most ${MAX_WHOLE_ELEMENTS} values in a mask or ROI volume` });
+  }
   const data = new Float64Array(nv.volumeSize * nv.volumeCount);
   let t = 0;
   for await (const v of nv.volumes()) data.set(v, t++ * nv.volumeSize);

@@ -82,13 +82,43 @@ function decode(raw: Uint8Array, dtype: TorchDtype, out: Float32Array | Float64A
   }
 }
 
+/**
+ * Refuses a tensor whose geometry does not fit its storage: negative or fractional sizes, strides or
+ * offset, a rank mismatch, or elements past the storage's end (torch itself would raise).
+ */
+export function checkTensorGeometry(file: string, t: TorchTensor, what = `tensor on storage ${t.storage.key}`): void {
+  const ints = (xs: number[]) => xs.every((x) => Number.isSafeInteger(x) && x >= 0);
+  if (!ints([t.offset]) || !ints(t.shape) || !ints(t.stride) || t.shape.length !== t.stride.length) {
+    throw new FormatError(file, `shape [${t.shape}], stride [${t.stride}], offset ${t.offset}`, { field: what, expected: 'non-negative integer sizes, strides and offset, one stride per dimension' });
+  }
+  const eb = TORCH_DTYPE_BYTES[t.dtype];
+  const numel = Math.floor(t.storage.source.size / eb);
+  if (t.size === 0) return;
+  let maxOff = t.offset;
+  for (let d = 0; d < t.shape.length; d++) maxOff += (t.shape[d] - 1) * t.stride[d];
+  if (!Number.isSafeInteger(t.size) || !Number.isSafeInteger(maxOff) || maxOff >= numel) {
+    throw new FormatError(file, `shape [${t.shape}] with stride [${t.stride}] and offset ${t.offset} reaches element ${maxOff} of a storage of ${numel}`, { field: what, expected: `elements within the storage's ${numel}` });
+  }
+}
+
+/** Most values one read returns (2^26: 512 MiB as float64), so a broadcast (stride 0) shape cannot ask for GBs. */
+export const MAX_TENSOR_VALUES = 2 ** 26;
+
+function checkValueCount(t: TorchTensor, n: number): void {
+  if (n > MAX_TENSOR_VALUES) {
+    throw new FormatError(sourceName(t.storage.source), `reading ${n} values of a tensor of shape [${t.shape}] at once`, { field: `storage ${t.storage.key}`, expected: `at most ${MAX_TENSOR_VALUES} values per read` });
+  }
+}
+
 /** All values of a tensor in C order (float64 keeps int64 and float64 exact). Reads only the span it uses. */
 export async function tensorValues(t: TorchTensor): Promise<Float64Array> {
+  checkTensorGeometry(sourceName(t.storage.source), t);
+  checkValueCount(t, t.size);
   const out = new Float64Array(t.size);
   if (t.size === 0) return out;
   const eb = TORCH_DTYPE_BYTES[t.dtype];
   let maxOff = t.offset;
-  for (let d = 0; d < t.shape.length; d++) maxOff += (t.shape[d] - 1) * Math.max(0, t.stride[d]);
+  for (let d = 0; d < t.shape.length; d++) maxOff += (t.shape[d] - 1) * t.stride[d];
   const span = maxOff - t.offset + 1;
   const raw = await readExactly(t.storage.source, t.offset * eb, span * eb, `storage ${t.storage.key}`);
   const all = new Float64Array(span);
@@ -110,8 +140,13 @@ export async function tensorValues(t: TorchTensor): Promise<Float64Array> {
 
 /** Elements [i*inner, (i+count)*inner) of a contiguous tensor along its first axis, as float32. */
 export async function tensorRows(t: TorchTensor, start: number, count: number): Promise<Float32Array> {
-  if (!t.contiguous) throw new Error('tensorRows: tensor is not contiguous');
+  checkTensorGeometry(sourceName(t.storage.source), t);
+  if (!t.contiguous) throw new FormatError(sourceName(t.storage.source), `tensor with shape [${t.shape}] and stride [${t.stride}] is not contiguous`, { field: `storage ${t.storage.key}`, expected: 'a contiguous tensor (save tensor.contiguous())' });
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > (t.shape[0] ?? 1)) {
+    throw new FormatError(sourceName(t.storage.source), `rows ${start}..${start + count} out of range`, { field: `storage ${t.storage.key}`, expected: `rows 0..${t.shape[0]}` });
+  }
   const inner = t.size / (t.shape[0] || 1);
+  checkValueCount(t, count * inner);
   const eb = TORCH_DTYPE_BYTES[t.dtype];
   const raw = await readExactly(t.storage.source, (t.offset + start * inner) * eb, count * inner * eb, `storage ${t.storage.key}`);
   const out = new Float32Array(count * inner);
@@ -134,6 +169,7 @@ export async function loadTorch(src: ByteSource): Promise<TorchFile> {
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const storages = new Map<string, TorchStorage>();
   const pending: Array<Promise<void>> = [];
+  const tensors: TorchTensor[] = [];
   const persistentLoad = (pid: PyValue): PyValue => {
     if (!Array.isArray(pid) || pid[0] !== 'storage') throw new FormatError(file, 'unknown persistent id', { field: 'data.pkl', expected: "('storage', type, key, location, numel)" });
     const type = pid[1];
@@ -160,7 +196,10 @@ export async function loadTorch(src: ByteSource): Promise<TorchFile> {
       call: (args) => {
         const [storage, offset, size, stride] = args;
         if (!(storage instanceof TorchStorage)) throw new FormatError(file, 'tensor without a storage', { field: 'data.pkl' });
-        return new TorchTensor(storage, Number(offset), (size as PyValue[]).map(Number), (stride as PyValue[]).map(Number)) as unknown as PyValue;
+        if (!Array.isArray(size) || !Array.isArray(stride)) throw new FormatError(file, 'tensor size or stride is not a tuple', { field: 'data.pkl', expected: '_rebuild_tensor_v2(storage, offset, size tuple, stride tuple, ...)' });
+        const t = new TorchTensor(storage, Number(offset), size.map(Number), stride.map(Number));
+        tensors.push(t);
+        return t as unknown as PyValue;
       },
     },
     'torch._utils._rebuild_parameter': { call: (args) => args[0] },
@@ -173,5 +212,8 @@ export async function loadTorch(src: ByteSource): Promise<TorchFile> {
   for (const dt of ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']) extraGlobals[`torch.${dt}`] = {};
   const root = await unpickle(await zip.open(pkl), { file: `${file}:${pkl}`, persistentLoad, extraGlobals });
   await Promise.all(pending);
+  // Checked once every storage is known: a shape larger than its storage, or a negative stride, is
+  // a clear error here rather than a RangeError or wrong values when the tensor is read.
+  for (const t of tensors) checkTensorGeometry(file, t);
   return { root, file };
 }

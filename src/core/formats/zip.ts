@@ -1,8 +1,8 @@
 // A read-only zip directory over a ByteSource (PyTorch's .pt files are zips). Members are returned
 // as windows of the source, so a multi-GB stored (uncompressed) member is never read whole. ZIP64
 // is supported because checkpoints and reconstruction tensors often pass 4 GB.
-import { inflateSync } from 'fflate';
-import { bytesSource, readExactly, sourceName, subSource, type ByteSource } from './byteSource.ts';
+import { Inflate } from 'fflate';
+import { readExactly, sourceName, subSource, type ByteSource } from './byteSource.ts';
 import { FormatError } from './errors.ts';
 
 export interface ZipEntry {
@@ -16,7 +16,10 @@ export interface ZipEntry {
 export interface ZipArchive {
   file: string;
   entries: Map<string, ZipEntry>;
-  /** The member's bytes as a ByteSource (stored: a window of the file; deflated: inflated in memory). */
+  /**
+   * The member's bytes as a ByteSource (stored: a window of the file; deflated: inflated lazily, only
+   * up to the furthest byte read, so a 256 MiB member of which 27 KB are used costs 27 KB).
+   */
   open(name: string): Promise<ByteSource>;
 }
 
@@ -28,6 +31,64 @@ function u32(b: Uint8Array, o: number): number {
 }
 function u64(b: Uint8Array, o: number): number {
   return u32(b, o) + u32(b, o + 4) * 0x100000000;
+}
+
+/** Deflate cannot expand more than about 1032:1; a member claiming more is lying about its size. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Compressed bytes fed per step (at most ~66 MiB of output per step). */
+const INFLATE_STEP = 1 << 16;
+
+/**
+ * A deflated member as a ByteSource of its declared `size`: inflates from the start only as far as
+ * the furthest byte asked for and keeps that prefix. Inflating past `size` is refused (a member
+ * that lies about its size), as is a stream that ends before it.
+ */
+function inflatingSource(comp: ByteSource, size: number, label: string): ByteSource {
+  let out = new Uint8Array(Math.min(size, 1 << 16));
+  let have = 0;
+  let inOffset = 0;
+  let ended = false;
+  const inflater = new Inflate((chunk, final) => {
+    if (have + chunk.byteLength > size) {
+      throw new FormatError(label, `inflates to more than its declared ${size} bytes`, { field: 'zip member size', expected: `${size} bytes` });
+    }
+    if (have + chunk.byteLength > out.byteLength) {
+      const grown = new Uint8Array(Math.min(size, Math.max(have + chunk.byteLength, out.byteLength * 2)));
+      grown.set(out.subarray(0, have));
+      out = grown;
+    }
+    out.set(chunk, have);
+    have += chunk.byteLength;
+    if (final) ended = true;
+  });
+  let busy: Promise<void> = Promise.resolve();
+  const fill = async (end: number): Promise<void> => {
+    while (have < end) {
+      if (ended || inOffset >= comp.size) {
+        throw new FormatError(label, `deflate stream ends after ${have} of ${size} bytes (truncated or corrupt)`, { field: 'zip member', expected: `${size} bytes` });
+      }
+      const data = await comp.read(inOffset, Math.min(INFLATE_STEP, comp.size - inOffset));
+      inOffset += data.byteLength;
+      try {
+        inflater.push(data, inOffset >= comp.size);
+      } catch (e) {
+        if (e instanceof FormatError) throw e;
+        throw new FormatError(label, `corrupt deflate data: ${(e as Error).message}`, { field: 'zip member', expected: 'a valid deflate stream', cause: e });
+      }
+    }
+  };
+  return {
+    size,
+    name: label,
+    async read(offset, length) {
+      const end = Math.min(size, offset + length);
+      // Reads are serialised: two concurrent reads must not push the same input twice.
+      const run = busy.then(() => fill(end));
+      busy = run.catch(() => undefined);
+      await run;
+      return out.subarray(Math.min(offset, end), end);
+    },
+  };
 }
 
 export async function openZip(src: ByteSource): Promise<ZipArchive> {
@@ -104,10 +165,15 @@ export async function openZip(src: ByteSource): Promise<ZipArchive> {
         throw new FormatError(file, `member ${name} runs past the end of the file (truncated?)`, { field: name, expected: `${dataStart + ent.compressedSize} bytes, file has ${src.size}` });
       }
       const label = `${file}:${name}`;
-      if (ent.method === 0) return subSource(src, dataStart, ent.size, label);
+      if (ent.method === 0) {
+        if (ent.size !== ent.compressedSize) throw new FormatError(file, `stored member ${name} says ${ent.size} bytes but occupies ${ent.compressedSize}`, { field: name, expected: 'equal sizes for a stored member' });
+        return subSource(src, dataStart, ent.size, label);
+      }
       if (ent.method === 8) {
-        const comp = await readExactly(src, dataStart, ent.compressedSize, name);
-        return bytesSource(inflateSync(comp, { out: new Uint8Array(ent.size) }), label);
+        if (ent.size > ent.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+          throw new FormatError(file, `member ${name} claims ${ent.size} bytes from ${ent.compressedSize} compressed`, { field: name, expected: `at most ${MAX_DEFLATE_RATIO}x its compressed size (deflate's limit)` });
+        }
+        return inflatingSource(subSource(src, dataStart, ent.compressedSize, label), ent.size, label);
       }
       throw new FormatError(file, `zip member ${name} uses compression method ${ent.method}`, { field: name, expected: 'stored (0) or deflate (8)' });
     },

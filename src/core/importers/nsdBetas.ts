@@ -7,6 +7,7 @@ import type { TensorRef } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { FormatError } from '../formats/errors.ts';
 import type { Hdf5RowReader } from '../formats/hdf5.ts';
+import { assertFinite } from '../tensor/finite.ts';
 import { AbortError } from '../base/errors.ts';
 import { carryBundle, subjectDir, type ExistingBundle, type ImportContext } from './common.ts';
 
@@ -52,11 +53,7 @@ export async function importNsdBetas(opts: NsdBetasOptions): Promise<{ body: Man
     const first = (s - 1) * per;
     const count = Math.min(per, rows - first);
     const block = reader.readRows(first, count);
-    for (let i = 0; i < block.length; i++) {
-      if (!Number.isFinite(block[i])) {
-        throw new FormatError(reader.file, `non-finite beta at row ${first + Math.floor(i / nvox)}, voxel ${i % nvox}`, { field: reader.dataset, expected: 'finite betas' });
-      }
-    }
+    assertFinite(reader.file, reader.dataset, block, { shape: [rows, nvox], offset: first * nvox, noun: 'beta', expected: 'finite betas' });
     const shard = `${prefix}session${String(s).padStart(2, '0')}.bin`;
     ext.sessions.push({ session: s, firstRow: first, betas: writer.addTensor(shard, block, 'float16', [count, nvox]) });
     await writer.closeShard(shard);

@@ -12,6 +12,7 @@ import { applyAffine, maskIndices, openNifti, readNifti, voxelCoords } from '../
 import { asStringList, dictGet, NdArray, ndarrayToFloat64, unpickle, type PyValue } from '../formats/pickle.ts';
 import { loadTorch, tensorRows, TorchTensor } from '../formats/torch.ts';
 import { decodePng, pngToRgb } from '../tensor/png.ts';
+import { assertFinite, UNIT_PIXEL_RANGE } from '../tensor/finite.ts';
 import { chwToHwcUint8, hwcToChw, mustOpen, ROI_PALETTE, subjectDir, type FileTree, type ImportContext } from './common.ts';
 import { nearestVertices } from './voxelToVertex.ts';
 
@@ -133,13 +134,8 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
   let t = 0;
   for await (const vol of nv.volumes(opts.signal, idx)) {
     tmp.set(vol);
-    for (let v = 0; v < nvox; v++) {
-      const x = tmp[v] / BETA_SCALE;
-      if (!Number.isFinite(x)) {
-        throw new FormatError(file(betasPath), `non-finite beta (${x}) at trial ${t}, mask voxel ${v}`, { field: `volume ${t}`, expected: 'finite betas inside the nsdgeneral mask' });
-      }
-      betas[t * nvox + v] = x;
-    }
+    assertFinite(file(betasPath), `volume ${t}`, tmp, { noun: 'beta', expected: 'finite betas inside the nsdgeneral mask (element = mask voxel)' });
+    for (let v = 0; v < nvox; v++) betas[t * nvox + v] = tmp[v] / BETA_SCALE;
     t++;
     progress(t, T, 'betas');
   }
@@ -309,6 +305,7 @@ async function importStimuli(opts: NsdImageryOptions, stimOfCue: Map<string, num
     for (let id = 0; id < Math.min(n, 18); id++) {
       if (stimuli[id].set === 'conceptual') continue;
       const chw = await tensorRows(root, id, 1);
+      if (!isByte) assertFinite(file, 'stimulus images', chw, { shape: root.shape, offset: id * chw.length, range: UNIT_PIXEL_RANGE, noun: 'pixel', expected: 'pixel values in [0, 1]' });
       stimuli[id].image = writer.addTensor(shard, chwToHwcUint8(chw, h, w, size, isByte), 'uint8', [size, size, 3]);
     }
   }

@@ -8,6 +8,7 @@ import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
 import { loadTorch, tensorRows, TorchTensor } from '../formats/torch.ts';
 import { decodePng, pngToRgb } from '../tensor/png.ts';
+import { assertFinite, UNIT_PIXEL_RANGE } from '../tensor/finite.ts';
 import { carryBundle, chwToHwcUint8, hwcToChw, subjectDir, type ExistingBundle, type ImportContext } from './common.ts';
 
 export type ReconInput =
@@ -75,6 +76,8 @@ export async function importRecons(opts: ReconsOptions): Promise<{ body: Manifes
     const out = new Uint8Array(n * reps * size * size * 3);
     for (let i = 0; i < n; i++) {
       const row = await tensorRows(t, i, 1);
+      // NaN or 1e30 pixels would silently become black or white images: refused with their index.
+      if (t.dtype !== 'uint8') assertFinite(file, 'reconstructions', row, { shape: t.shape, offset: i * row.length, range: UNIT_PIXEL_RANGE, noun: 'pixel', expected: 'pixel values in [0, 1]' });
       for (let r = 0; r < reps; r++) {
         out.set(chwToHwcUint8(row.subarray(r * 3 * h * w, (r + 1) * 3 * h * w), h, w, size, t.dtype === 'uint8'), (i * reps + r) * size * size * 3);
       }
