@@ -79,13 +79,15 @@ export async function runDecode(o: DecodeCliOptions, signal?: AbortSignal): Prom
           averaged: res.averaged,
           normalized: res.normalized,
           normalization: res.normalized
-            ? 'MIRAGE: each output dimension z-scored across the batch (population std), then x training-target std + mean; one batch per condition (see heads.*.normalization)'
+            ? 'MIRAGE: each output dimension z-scored across the batch (population std), then x training-target std + mean; one batch per condition (see heads.*.normalization; a head without training-target mean/std is written raw and its entry says so under "missing")'
             : 'none (raw ridge predictions)',
           heads: files,
           rows: res.rows,
         };
         await sink.write('decode.json', new TextEncoder().encode(JSON.stringify(meta, null, 1)));
       }, { signal });
+      // The one rule for missing statistics (src/core/decode/decodeCondition.ts): raw, and said.
+      for (const h of res.heads) for (const n of h.normalization ?? []) if ('missing' in n) process.stderr.write(`decode: ${n.condition}: ${n.missing}\n`);
       process.stdout.write(
         `decoded subject ${res.subject}: ${res.rows.length} ${res.averaged ? 'stimulus x condition averages' : 'trials'}, heads ${res.heads
           .map((h) => h.name)

@@ -1,20 +1,16 @@
-// Decoding every trial of a subject (or each stimulus×condition's averaged repeats) with a
-// DecoderBackend, optionally with MIRAGE's batch normalisation. Shared by `mirage decode` and
-// anything else that needs a whole subject's predictions at once.
-import { AbortError, BundleError } from '../base/errors.ts';
-import type { Condition, HeadName, Manifest, Subject } from '../bundle/manifest.ts';
+// Decoding every trial of a subject (or each stimulus×condition's averaged repeats), optionally
+// with MIRAGE's normalisation: one decodeCondition per condition (each condition is its own batch,
+// with its rule for missing statistics), rows put back in the manifest's order (single trials) or
+// stimulus-then-condition order (averages). Used by `mirage decode`.
+import { BundleError } from '../base/errors.ts';
+import type { StepProgress } from '../base/progress.ts';
+import type { Condition, HeadName } from '../bundle/manifest.ts';
 import type { DecoderBackend } from './backend.ts';
-import {
-  applyOutputNorm,
-  averageRows,
-  groupRepeats,
-  headOutputSize,
-  loadHead,
-  normalizePredictions,
-  type NormalizationBatch,
-  type TensorReader,
-} from './predict.ts';
-import { stackTrialBetas, type BetaReader } from './trials.ts';
+import { decodeCondition, subjectHeads, type ConditionBundle, type DecodedRow, type HeadNormalization } from './decodeCondition.ts';
+import { HeadCache } from './headCache.ts';
+import { groupRepeats, type NormalizationBatch } from './predict.ts';
+
+export type { DecodedRow };
 
 export interface DecodeSubjectOptions {
   subject: number;
@@ -29,18 +25,11 @@ export interface DecodeSubjectOptions {
   /** Rows per backend call (bounds GPU memory). */
   chunkRows?: number;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
-export interface DecodedRow {
-  /** Indices into manifest.trials (one, or the averaged repeats). */
-  trials: number[];
-  stimulus: number;
-  condition: Condition;
-  /** Run label and repeat index (single trials only). */
-  run?: string;
-  repeat?: number;
-}
+/** One condition's batch of a head: what the normalisation used, or why the head is raw there. */
+export type ConditionNormalization = { condition: Condition; rows: number[] } & (NormalizationBatch | { missing: string });
 
 export interface DecodedHead {
   name: HeadName;
@@ -48,7 +37,7 @@ export interface DecodedHead {
   /** Row-major [rows.length, ...outputShape]. */
   values: Float32Array;
   /** One entry per condition batch when normalised. */
-  normalization?: (NormalizationBatch & { condition: Condition; rows: number[] })[];
+  normalization?: ConditionNormalization[];
 }
 
 export interface DecodedSubject {
@@ -60,79 +49,53 @@ export interface DecodedSubject {
   heads: DecodedHead[];
 }
 
-type BundleLike = TensorReader & BetaReader & { manifest: Manifest; subject(id: number): Subject };
+const flat = (n: HeadNormalization) => ('batch' in n ? n.batch : n);
 
-export async function decodeSubject(bundle: BundleLike, backend: DecoderBackend, opts: DecodeSubjectOptions): Promise<DecodedSubject> {
+export async function decodeSubject(bundle: ConditionBundle, backend: DecoderBackend, opts: DecodeSubjectOptions): Promise<DecodedSubject> {
   const subj = bundle.subject(opts.subject);
-  const trials = bundle.manifest.trials;
+  const average = Boolean(opts.average);
   const keep = (c: Condition) => !opts.conditions || opts.conditions.includes(c);
-  const rows: DecodedRow[] = opts.average
-    ? groupRepeats(trials, subj.id)
+  // The output order: stimulus then condition for averages, the manifest's trial order otherwise;
+  // each row's first trial identifies it in its condition's batch.
+  const rows: DecodedRow[] = average
+    ? groupRepeats(bundle.manifest.trials, subj.id)
         .filter((g) => keep(g.condition))
         .map((g) => ({ trials: g.trials, stimulus: g.stimulus, condition: g.condition }))
-    : trials.flatMap((t, i) =>
+    : bundle.manifest.trials.flatMap((t, i) =>
         t.subject === subj.id && keep(t.condition) ? [{ trials: [i], stimulus: t.stimulus, condition: t.condition, run: t.run, repeat: t.repeat }] : [],
       );
   if (!rows.length) throw new BundleError('manifest.json', `subject ${subj.id} has no trials to decode`, { field: 'trials' });
-  const names = opts.heads ?? subj.heads.map((h) => h.name);
-  const specs = names.map((n) => {
-    const h = subj.heads.find((x) => x.name === n);
-    if (!h) {
-      throw new BundleError('manifest.json', `subject ${subj.id} has no "${n}" head`, {
-        field: `subjects[${bundle.manifest.subjects.indexOf(subj)}].heads`,
-        expected: subj.heads.map((x) => x.name).join(', ') || 'at least one head',
-      });
-    }
-    return h;
-  });
+  const specs = subjectHeads(bundle.manifest, subj, opts.heads);
+  const rowOf = new Map(rows.map((r, i) => [r.trials[0], i]));
+  const heads: DecodedHead[] = specs.map((s) => ({
+    name: s.name,
+    outputShape: [...s.outputShape],
+    values: new Float32Array(rows.length * s.outputShape.reduce((a, b) => a * b, 1)),
+    ...(opts.normalize ? { normalization: [] as ConditionNormalization[] } : {}),
+  }));
 
-  // Betas, in row order (averaged groups: mean of the repeats' betas).
-  const allTrials = [...new Set(rows.flatMap((r) => r.trials))];
-  const total = allTrials.length + specs.length * rows.length;
-  let done = 0;
-  const betaRows = new Map<number, number>();
-  allTrials.forEach((t, i) => betaRows.set(t, i));
-  const stacked = await stackTrialBetas(bundle, allTrials, { signal: opts.signal });
-  done += allTrials.length;
-  opts.onProgress?.(done, total, 'betas');
-  const p = subj.voxelCount;
-  const X = opts.average ? averageRows(stacked, p, rows.map((r) => r.trials.map((t) => betaRows.get(t)!))) : stacked;
-
-  const chunk = Math.max(1, opts.chunkRows ?? 64);
-  const heads: DecodedHead[] = [];
-  for (const spec of specs) {
-    const head = await loadHead(bundle, spec);
-    await backend.setHead(head);
-    const q = headOutputSize(spec);
-    const values = new Float32Array(rows.length * q);
-    for (let r0 = 0; r0 < rows.length; r0 += chunk) {
-      if (opts.signal?.aborted) throw new AbortError();
-      const n = Math.min(chunk, rows.length - r0);
-      values.set(await backend.predict(spec.name, X.subarray(r0 * p, (r0 + n) * p), n), r0 * q);
-      done += n;
-      opts.onProgress?.(done, total, spec.name);
-    }
-    const out: DecodedHead = { name: spec.name, outputShape: [...spec.outputShape], values };
-    if (opts.normalize) {
-      if (!head.targetMean || !head.targetStd) {
-        throw new BundleError('manifest.json', `head "${spec.name}" of subject ${subj.id} has no training-target mean/std`, {
-          field: 'targetMean/targetStd',
-          expected: 'both, to apply MIRAGE normalisation',
-        });
-      }
-      out.normalization = [];
-      for (const condition of [...new Set(rows.map((r) => r.condition))]) {
-        const idx = rows.flatMap((r, i) => (r.condition === condition ? [i] : []));
-        const batch = new Float32Array(idx.length * q);
-        idx.forEach((ri, k) => batch.set(values.subarray(ri * q, (ri + 1) * q), k * q));
-        const what = opts.average ? `${idx.length} stimulus averages` : `${idx.length} single trials`;
-        const norm = normalizePredictions(batch, idx.length, q, head.targetMean, head.targetStd, `subject ${subj.id}, ${condition}, ${what}`);
-        applyOutputNorm(head, norm.values); // rescaling undoes per-token unit norms; restore them
-        idx.forEach((ri, k) => values.set(norm.values.subarray(k * q, (k + 1) * q), ri * q));
-        out.normalization.push({ ...norm.batch, condition, rows: idx });
-      }
-    }
-    heads.push(out);
+  const cache = new HeadCache(backend);
+  const total = rows.reduce((n, r) => n + r.trials.length, 0) + specs.length * rows.length;
+  let before = 0;
+  // Conditions in the order they first appear in the output (the order decode.json lists batches).
+  for (const condition of [...new Set(rows.map((r) => r.condition))]) {
+    const dec = await decodeCondition(bundle, cache, {
+      subject: subj.id,
+      condition,
+      heads: specs.map((s) => s.name),
+      average,
+      chunkRows: opts.chunkRows,
+      signal: opts.signal,
+      onProgress: opts.onProgress && ((d, _t, label) => opts.onProgress!(before + d, total, label)),
+    });
+    before += dec.rows.reduce((n, r) => n + r.trials.length, 0) + specs.length * dec.rows.length;
+    const idx = dec.rows.map((r) => rowOf.get(r.trials[0])!);
+    dec.heads.forEach((h, k) => {
+      const q = h.raw.length / dec.rows.length;
+      const from = opts.normalize ? h.values : h.raw;
+      idx.forEach((ri, j) => heads[k].values.set(from.subarray(j * q, (j + 1) * q), ri * q));
+      heads[k].normalization?.push({ condition, rows: idx, ...flat(h.normalization) });
+    });
   }
-  return { subject: subj.id, backend: backend.name, averaged: Boolean(opts.average), normalized: Boolean(opts.normalize), rows, heads };
+  return { subject: subj.id, backend: backend.name, averaged: average, normalized: Boolean(opts.normalize), rows, heads };
 }

@@ -74,7 +74,7 @@ export function applyInputNorm(head: LoadedHead, betas: Float32Array, nTrials: n
 }
 
 /** In place: L2-normalises each token (row of the last axis) for outputNorm 'l2-token'. */
-export function applyOutputNorm(head: LoadedHead, pred: Float32Array): Float32Array {
+export function applyOutputNorm(head: Pick<LoadedHead, 'spec'>, pred: Float32Array): Float32Array {
   if (head.spec.outputNorm !== 'l2-token') return pred;
   const d = head.spec.outputShape[head.spec.outputShape.length - 1];
   for (let t = 0; t < pred.length; t += d) {

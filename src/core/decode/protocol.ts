@@ -1,9 +1,9 @@
 // Types shared by the decode worker and its page-side client (no code: both sides import it).
 import type { HeadName, Manifest, TensorRef } from '../bundle/manifest.ts';
-import type { NormalizationBatch } from './predict.ts';
+import type { HeadNormalization } from './decodeCondition.ts';
 import type { BundleSourceSpec, ProgressReport } from '../bundle/protocol.ts';
 
-export type { BundleSourceSpec, ProgressReport };
+export type { BundleSourceSpec, HeadNormalization, ProgressReport };
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu' | 'js';
 
@@ -16,15 +16,14 @@ export interface DecodeRequest {
   average: boolean;
   /**
    * MIRAGE's prediction normalisation. When set, `trials`/`average` are ignored: the worker decodes
-   * the batch MIRAGE normalises over (every stimulus of the subject in `condition`, repeats
-   * averaged per stimulus), normalises each head with src/core/decode/predict.ts
-   * normalizePredictions and returns only the row of `stimulus` (rows = 1).
+   * the condition with src/core/decode/decodeCondition.ts (every stimulus of the subject in
+   * `condition`, repeats averaged per stimulus, each head normalised over that batch, raw with a
+   * `missing` reason when it has no training-target statistics) and returns only the row of
+   * `stimulus` (rows = 1).
    */
   normalize?: { stimulus: number; condition: 'vision' | 'imagery' };
 }
 
-/** Per head: the batch the normalisation used, or why the head was left raw. */
-export type HeadNormalization = { batch: NormalizationBatch } | { missing: string };
 
 export interface DecodeNormalization {
   subject: number;

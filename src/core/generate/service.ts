@@ -5,11 +5,12 @@
 // cortex, mapped through the same normalisation). Framework-free: the worker is only its comlink face.
 import { Bundle } from '../bundle/loader.ts';
 import { AbortError, BundleError } from '../base/errors.ts';
-import type { Head, TensorRef } from '../bundle/manifest.ts';
+import type { Head } from '../bundle/manifest.ts';
 import type { ShardSource } from '../bundle/source.ts';
-import { createBackend, webgpuAdapterInfo, type DecoderBackend, type WebgpuAdapterInfo } from '../decode/backend.ts';
-import { decodeSubject } from '../decode/decodeSubject.ts';
-import { applyOutputNorm, normalizePredictions, type LoadedHead } from '../decode/predict.ts';
+import { createBackend, webgpuAdapterInfo, type WebgpuAdapterInfo } from '../decode/backend.ts';
+import { decodeCondition, type HeadNormalization } from '../decode/decodeCondition.ts';
+import { HeadCache } from '../decode/headCache.ts';
+import { applyOutputNorm } from '../decode/predict.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession } from '../onnx/runtime.ts';
 import type { RgbImage } from './enhance.ts';
@@ -95,40 +96,20 @@ export interface ReconstructResult extends Reconstruction {
 }
 
 /**
- * One condition's decoded heads per stimulus, with what the perturbation mapping needs:
- * `normalized` is MIRAGE's normalisation before the per-token L2 norm of 'l2-token' heads, `heads`
- * the values the pipeline gets (after it), `scale` the slope of the per-dimension affine map the
- * normalisation applied (targetStd / batchStd; null for a head used un-normalised).
+ * One condition's decoded heads per stimulus (src/core/decode/decodeCondition.ts, regrouped by
+ * stimulus), with what the perturbation mapping needs: `normalized` is MIRAGE's normalisation
+ * before the per-token L2 norm of 'l2-token' heads, `heads` the values the pipeline gets (after
+ * it), `scale` the slope of the per-dimension affine map the normalisation applied (targetStd /
+ * batchStd; null for a head decoded raw, whose `normalization` says why).
  */
-export interface DecodedCondition {
+export interface DecodedStimuli {
   heads: Map<number, DecodedHeads>;
   normalized: Map<number, DecodedHeads>;
   scale: Record<HeadKey, Float32Array | null>;
   specs: Record<HeadKey, Head>;
+  normalization: Record<HeadKey, HeadNormalization>;
   note: string;
 }
-
-/**
- * Per output dimension of a [rows, q] batch: targetStd / population std over the rows (float64, as
- * normalizePredictions computes it), 0 where the batch std is 0 (normalisation sends that dimension
- * to the target mean whatever the prediction, so a change there changes nothing).
- */
-export function normalizationSlope(pred: Float32Array, rows: number, q: number, targetStd: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(q);
-  for (let o = 0; o < q; o++) {
-    let mean = 0;
-    for (let i = 0; i < rows; i++) mean += pred[i * q + o];
-    mean /= rows;
-    let v = 0;
-    for (let i = 0; i < rows; i++) v += (pred[i * q + o] - mean) ** 2;
-    const sd = Math.sqrt(v / rows);
-    out[o] = sd > 0 ? targetStd[o] / sd : 0;
-  }
-  return out;
-}
-
-/** A LoadedHead for applyOutputNorm, which reads only the spec. */
-const specOnly = (spec: Head): LoadedHead => ({ spec, A: new Float32Array(0), B: new Float32Array(0), intercept: new Float32Array(0) });
 
 /** Tries WebGPU with a one-node graph; the reason is kept when it fails. */
 export async function probeWebgpu(): Promise<{ ok: boolean; reason?: string }> {
@@ -153,8 +134,9 @@ export class GenerateService {
   private fallbackReason?: string;
   private placement: StagePlacement = 'fastest';
   private adapter: WebgpuAdapterInfo | null = null;
-  private backend: DecoderBackend | null = null;
-  private readonly decoded = new Map<string, Promise<DecodedCondition>>();
+  /** The plain-JS decoder backend with this service's heads on it. */
+  private heads_: HeadCache | null = null;
+  private readonly decoded = new Map<string, Promise<DecodedStimuli>>();
   private controller: AbortController | null = null;
   private openChain: Promise<unknown> = Promise.resolve();
 
@@ -204,7 +186,7 @@ export class GenerateService {
       this.sessions = new PackSessions(this.pack, { executionProviders: ['wasm'] });
       await this.sessions.warm();
     }
-    this.backend ??= await createBackend(['js']);
+    this.heads_ ??= new HeadCache(await createBackend(['js']));
     const m = this.pack.manifest;
     return {
       executionProvider: this.ep,
@@ -219,60 +201,45 @@ export class GenerateService {
   }
 
   /**
-   * A condition's decoded heads, MIRAGE's way: each stimulus's repeats averaged, decoded, then
-   * normalised over the condition's stimulus averages (normalizePredictions, then the per-token L2
-   * norm again for 'l2-token' heads — exactly what decodeSubject does with normalize: true), keeping
-   * the slope of the normalisation for perturbations. A head without training-target statistics is
-   * used un-normalised (said in the note). Cached per subject and condition.
+   * A condition's decoded heads, MIRAGE's way (decodeCondition: repeats averaged, normalised over
+   * the condition's stimulus averages, raw with a stated reason where a head has no training-target
+   * statistics), regrouped per stimulus. Cached per subject and condition.
    */
-  decodedCondition(subject: number, condition: 'vision' | 'imagery'): Promise<DecodedCondition> {
-    if (!this.bundle || !this.backend) throw new Error('generate service: open() first');
+  decodedCondition(subject: number, condition: 'vision' | 'imagery'): Promise<DecodedStimuli> {
+    if (!this.bundle || !this.heads_) throw new Error('generate service: open() first');
     const key = `${subject}|${condition}`;
     let p = this.decoded.get(key);
     if (!p) {
       const bundle = this.bundle;
-      const backend = this.backend;
-      p = (async (): Promise<DecodedCondition> => {
-        const subj = bundle.subject(subject);
-        const dec = await decodeSubject(bundle, backend, { subject, average: true, normalize: false, conditions: [condition], heads: [...HEAD_KEYS] });
-        const n = dec.rows.length;
-        const readStat = async (ref: TensorRef) => {
-          const t = await bundle.tensor(ref);
-          return t instanceof Float32Array ? t : Float32Array.from(t as ArrayLike<number>);
-        };
+      const cache = this.heads_;
+      p = (async (): Promise<DecodedStimuli> => {
+        const dec = await decodeCondition(bundle, cache, { subject, condition, heads: HEAD_KEYS });
         const normalized = new Map<number, Partial<DecodedHeads>>();
         const heads = new Map<number, Partial<DecodedHeads>>();
         const scale = {} as Record<HeadKey, Float32Array | null>;
         const specs = {} as Record<HeadKey, Head>;
-        const raw: HeadKey[] = [];
-        for (const name of HEAD_KEYS) {
-          const h = dec.heads.find((x) => x.name === name);
-          const spec = subj.heads.find((x) => x.name === name);
-          if (!h || !spec) throw new BundleError('manifest.json', `subject ${subject} has no "${name}" head`, { field: 'subjects[].heads', expected: HEAD_KEYS.join(', ') });
-          specs[name] = spec;
-          const q = h.outputShape.reduce((a, b) => a * b, 1);
-          let values = h.values;
-          scale[name] = null;
-          if (spec.targetMean && spec.targetStd) {
-            const [tMean, tStd] = await Promise.all([readStat(spec.targetMean), readStat(spec.targetStd)]);
-            values = normalizePredictions(h.values, n, q, tMean, tStd, `subject ${subject}, ${condition}`).values;
-            scale[name] = normalizationSlope(h.values, n, q, tStd);
-          } else {
-            raw.push(name);
-          }
+        const normalization = {} as Record<HeadKey, HeadNormalization>;
+        const raw: string[] = [];
+        for (const h of dec.heads) {
+          const name = h.name as HeadKey;
+          specs[name] = h.spec;
+          scale[name] = h.slope;
+          normalization[name] = h.normalization;
+          if ('missing' in h.normalization) raw.push(h.normalization.missing);
+          const q = h.raw.length / dec.rows.length;
           dec.rows.forEach((r, i) => {
-            const pre = values.slice(i * q, (i + 1) * q);
-            (normalized.get(r.stimulus) ?? normalized.set(r.stimulus, {}).get(r.stimulus)!)[name] = pre;
-            (heads.get(r.stimulus) ?? heads.set(r.stimulus, {}).get(r.stimulus)!)[name] = applyOutputNorm(specOnly(spec), pre.slice());
+            (normalized.get(r.stimulus) ?? normalized.set(r.stimulus, {}).get(r.stimulus)!)[name] = h.normalized.slice(i * q, (i + 1) * q);
+            (heads.get(r.stimulus) ?? heads.set(r.stimulus, {}).get(r.stimulus)!)[name] = h.values.slice(i * q, (i + 1) * q);
           });
         }
-        const what = `repeats averaged; MIRAGE normalisation over ${n} ${condition} stimulus averages of subject ${subject}`;
+        const what = `repeats averaged; MIRAGE normalisation over ${dec.batch}`;
         return {
           heads: heads as Map<number, DecodedHeads>,
           normalized: normalized as Map<number, DecodedHeads>,
           scale,
           specs,
-          note: raw.length ? `${what} (${raw.join(', ')} un-normalised: no training-target mean/std in the bundle)` : what,
+          normalization,
+          note: raw.length ? `${what}; ${raw.join('; ')}` : what,
         };
       })();
       this.decoded.set(key, p);
@@ -317,7 +284,7 @@ export class GenerateService {
       const s = dec.scale[k];
       const out = new Float32Array(pre.length);
       for (let i = 0; i < out.length; i++) out[i] = pre[i] + (s ? d[i] * s[i] : d[i]);
-      heads[k] = applyOutputNorm(specOnly(dec.specs[k]), out);
+      heads[k] = applyOutputNorm({ spec: dec.specs[k] }, out);
       how.push(`${k}${s ? '' : ' (un-normalised: as given)'}${dec.specs[k].outputNorm === 'l2-token' ? ' (tokens re-L2-normalised)' : ''}`);
     }
     const label = req.deltaLabel?.trim() || 'perturbed';
@@ -352,8 +319,8 @@ export class GenerateService {
   async dispose(): Promise<void> {
     this.cancel();
     await this.sessions?.dispose();
-    this.backend?.dispose();
+    this.heads_?.backend.dispose();
     this.sessions = null;
-    this.backend = null;
+    this.heads_ = null;
   }
 }

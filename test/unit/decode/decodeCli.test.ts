@@ -95,7 +95,7 @@ describe('mirage decode', () => {
     expect(meta.rows[1].trials).toHaveLength(3);
     const norm = meta.heads.text.normalization;
     expect(norm.map((n: { condition: string; size: number }) => [n.condition, n.size])).toEqual([['vision', 3], ['imagery', 3]]);
-    expect(norm[1].label).toMatch(/subject 1, imagery, 3 stimulus averages/);
+    expect(norm[1].label).toMatch(/^3 stimuli × imagery, subject 1, repeats averaged \(3 per stimulus\)$/);
     // Averaging betas then decoding = the reference on the mean betas.
     const mean = new Float32Array(P);
     for (const t of meta.rows[1].trials as number[]) for (let j = 0; j < P; j++) mean[j] += betasByTrial[t][j] / 3;
