@@ -6,6 +6,11 @@
 //   "mirage-bundles-v1" keyed by URL + sha256, and only after their bytes hashed to that sha256; a
 //   second visit, or a partial read of a cached shard, never touches the network. A changed shard
 //   has a new sha256, so a stale entry is simply never asked for again.
+// - Each byte range is fetched once: concurrent reads of the same file or range share one request
+//   (SharedFetches), which is cancelled only when every reader waiting for it has given up; and a
+//   whole shard with a sha256 is downloaded under a Web Lock named by its cache key, so the page's
+//   workers (decode, cortex, generate, evaluate: each has its own source) queue behind the one
+//   downloading it and then find it in Cache Storage instead of fetching it again.
 import { AbortError, BundleError } from '../base/errors.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { sha256Hex } from './sha256.ts';
@@ -20,6 +25,98 @@ export interface HttpSourceOptions {
   cacheStorage?: CacheStorage;
   /** Injected fetch; defaults to globalThis.fetch. */
   fetch?: typeof fetch;
+  /**
+   * Cross-context lock for whole-shard downloads (Web Locks: navigator.locks in pages and workers);
+   * injected for tests, off when the environment has none (Node).
+   */
+  locks?: ShardLocks;
+}
+
+/** The part of the Web Locks API (LockManager) the source uses. */
+export interface ShardLocks {
+  request<T>(name: string, options: { signal?: AbortSignal }, callback: () => Promise<T>): Promise<T>;
+}
+
+type Progress = (loaded: number, total: number) => void;
+
+interface SharedFetch {
+  promise: Promise<Uint8Array>;
+  controller: AbortController;
+  /** Readers still waiting for it; at 0 the request is cancelled. */
+  waiting: number;
+  /** Readers handed the bytes so far (the first gets them, later ones a copy). */
+  handedOut: number;
+  listeners: Set<Progress>;
+}
+
+/**
+ * One request per key (a path, or a path and byte range) for all concurrent readers of one source.
+ * A reader that aborts stops waiting at once; the request itself is cancelled only when no reader
+ * is left, so a superseded request never cancels bytes another reader still needs.
+ */
+export class SharedFetches {
+  private readonly inFlight = new Map<string, SharedFetch>();
+
+  /** Number of requests currently running (for tests and diagnostics). */
+  get size(): number {
+    return this.inFlight.size;
+  }
+
+  run(key: string, signal: AbortSignal | undefined, onProgress: Progress | undefined, start: (signal: AbortSignal, onProgress: Progress) => Promise<Uint8Array>): Promise<Uint8Array> {
+    if (signal?.aborted) return Promise.reject(new AbortError());
+    let entry = this.inFlight.get(key);
+    if (!entry) {
+      const controller = new AbortController();
+      const listeners = new Set<Progress>();
+      const fresh: SharedFetch = {
+        controller,
+        listeners,
+        waiting: 0,
+        handedOut: 0,
+        promise: start(controller.signal, (l, t) => listeners.forEach((f) => f(l, t))).finally(() => {
+          if (this.inFlight.get(key) === fresh) this.inFlight.delete(key);
+        }),
+      };
+      fresh.promise.catch(() => {}); // each reader gets the outcome below; none left means none to tell
+      this.inFlight.set(key, fresh);
+      entry = fresh;
+    }
+    const e = entry;
+    e.waiting++;
+    if (onProgress) e.listeners.add(onProgress);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let settled = false;
+      const leave = () => {
+        settled = true;
+        e.waiting--;
+        if (onProgress) e.listeners.delete(onProgress);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        if (settled) return;
+        leave();
+        reject(new AbortError());
+        if (e.waiting === 0) {
+          if (this.inFlight.get(key) === e) this.inFlight.delete(key);
+          e.controller.abort();
+        }
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      e.promise.then(
+        (bytes) => {
+          if (settled) return;
+          leave();
+          // Readers may transfer or view their bytes: only the first gets the shared buffer.
+          resolve(e.handedOut++ === 0 ? bytes : bytes.slice());
+        },
+        (err: unknown) => {
+          if (settled) return;
+          leave();
+          reject(err);
+        },
+      );
+    });
+  }
 }
 
 /** The cache key of a whole shard: its URL plus the sha256 the manifest promises. */
@@ -33,6 +130,9 @@ export class HttpShardSource implements ShardSource {
   private readonly useCache: boolean;
   private readonly cacheStorage?: CacheStorage;
   private readonly fetchFn: typeof fetch;
+  private readonly locks?: ShardLocks;
+  /** Requests in flight, shared by concurrent readers of the same file or range. */
+  readonly shared = new SharedFetches();
 
   constructor(baseUrl: string, opts: HttpSourceOptions = {}) {
     // Relative URLs resolve against the page; the base always ends in "/" so paths append to it.
@@ -45,6 +145,7 @@ export class HttpShardSource implements ShardSource {
     this.cacheStorage = opts.cacheStorage ?? (globalThis as { caches?: CacheStorage }).caches;
     this.useCache = (opts.cache ?? true) && this.cacheStorage !== undefined;
     this.fetchFn = opts.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    this.locks = opts.locks ?? (this.useCache ? (globalThis as { navigator?: { locks?: ShardLocks } }).navigator?.locks : undefined);
   }
 
   url(path: string): string {
@@ -145,50 +246,72 @@ export class HttpShardSource implements ShardSource {
     const { signal, onProgress, sha256 } = opts;
     if (signal?.aborted) throw new AbortError();
     const partial = opts.offset !== undefined || opts.length !== undefined;
-    const slice = (whole: Uint8Array) => {
-      const [s, e] = resolveRange(path, whole.byteLength, opts);
-      return s === 0 && e === whole.byteLength ? whole : whole.slice(s, e);
-    };
+    if (!partial) return this.shared.run(`whole ${path}`, signal, onProgress, (sig, progress) => this.readWhole(path, opts, sig, progress));
 
     if (sha256) {
       const hit = await this.cached(path, sha256);
       if (hit) {
-        const out = slice(hit);
+        const [s, e] = resolveRange(path, hit.byteLength, opts);
+        const out = s === 0 && e === hit.byteLength ? hit : hit.slice(s, e);
         onProgress?.(out.byteLength, out.byteLength);
         return out;
       }
     }
+    const start = opts.offset ?? 0;
+    if (opts.length === 0) {
+      onProgress?.(0, 0);
+      return new Uint8Array(0);
+    }
+    return this.shared.run(`range ${path} ${start} ${opts.length ?? ''}`, signal, onProgress, (sig, progress) => this.readRange(path, opts, sig, progress));
+  }
 
-    if (partial) {
-      const start = opts.offset ?? 0;
-      if (opts.length === 0) {
-        onProgress?.(0, 0);
-        return new Uint8Array(0);
-      }
-      const range = opts.length === undefined ? `bytes=${start}-` : `bytes=${start}-${start + opts.length - 1}`;
-      const res = await this.get(path, { headers: { Range: range }, signal });
-      if (res.status === 206) {
-        const cr = res.headers.get('content-range');
-        const m = cr ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(cr.trim()) : null;
-        if (!m || Number(m[1]) !== start || (opts.length !== undefined && Number(m[2]) !== start + opts.length - 1)) {
-          await res.body?.cancel().catch(() => {});
-          throw new BundleError(path, `server answered range ${range} with Content-Range "${cr}"`, {
-            expected: `bytes ${start}-${opts.length === undefined ? '…' : start + opts.length - 1}/…`,
-          });
+  /** A whole file: from Cache Storage if there, else downloaded (under the shard's lock) and cached. */
+  private async readWhole(path: string, opts: ReadOptions, signal: AbortSignal, onProgress: Progress): Promise<Uint8Array> {
+    const { sha256 } = opts;
+    const attempt = async () => {
+      if (sha256) {
+        const hit = await this.cached(path, sha256);
+        if (hit) {
+          onProgress(hit.byteLength, hit.byteLength);
+          return hit;
         }
-        const len = Number(m[2]) - Number(m[1]) + 1;
-        return readStream(res.body ?? emptyStream(), path, { total: len, signal, onProgress });
       }
-      // 200: no range support. Read it all (progress over the whole file), keep it cached, slice.
+      const res = await this.get(path, { signal });
       const whole = await this.readBody(res, path, opts.size, signal, onProgress);
       if (sha256) await this.store(path, sha256, whole);
-      return slice(whole);
+      return whole;
+    };
+    if (!sha256 || !this.locks) return attempt();
+    try {
+      return await this.locks.request(`mirage-shard ${cacheKey(this.url(path), sha256)}`, { signal }, attempt);
+    } catch (e) {
+      if (signal.aborted) throw new AbortError();
+      throw e;
     }
+  }
 
-    const res = await this.get(path, { signal });
+  /** A byte range: a Range request, or the whole file sliced when the server ignores ranges. */
+  private async readRange(path: string, opts: ReadOptions, signal: AbortSignal, onProgress: Progress): Promise<Uint8Array> {
+    const start = opts.offset ?? 0;
+    const range = opts.length === undefined ? `bytes=${start}-` : `bytes=${start}-${start + opts.length - 1}`;
+    const res = await this.get(path, { headers: { Range: range }, signal });
+    if (res.status === 206) {
+      const cr = res.headers.get('content-range');
+      const m = cr ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(cr.trim()) : null;
+      if (!m || Number(m[1]) !== start || (opts.length !== undefined && Number(m[2]) !== start + opts.length - 1)) {
+        await res.body?.cancel().catch(() => {});
+        throw new BundleError(path, `server answered range ${range} with Content-Range "${cr}"`, {
+          expected: `bytes ${start}-${opts.length === undefined ? '…' : start + opts.length - 1}/…`,
+        });
+      }
+      const len = Number(m[2]) - Number(m[1]) + 1;
+      return readStream(res.body ?? emptyStream(), path, { total: len, signal, onProgress });
+    }
+    // 200: no range support. Read it all (progress over the whole file), keep it cached, slice.
     const whole = await this.readBody(res, path, opts.size, signal, onProgress);
-    if (sha256) await this.store(path, sha256, whole);
-    return whole;
+    if (opts.sha256) await this.store(path, opts.sha256, whole);
+    const [s, e] = resolveRange(path, whole.byteLength, opts);
+    return s === 0 && e === whole.byteLength ? whole : whole.slice(s, e);
   }
 
   private readBody(

@@ -7,7 +7,7 @@ import { join, normalize } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, BundleError } from '../../../src/core/base/errors.ts';
-import { CACHE_NAME, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
+import { CACHE_NAME, HttpShardSource, type ShardLocks } from '../../../src/core/bundle/httpSource.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { flipByte, writeTinyBundle } from './tinyBundle.ts';
 import { removeTinyBundles } from './tinyBundle.ts';
@@ -89,6 +89,20 @@ class MemoryCaches {
       keys: async () => [...store.keys()].map((k) => new Request(k)),
       delete: async (req: Request) => store.delete(req.url),
     };
+  }
+}
+
+/** Web Locks as one page's workers share them: a FIFO per name, a waiter may leave on abort. */
+class MemoryLocks implements ShardLocks {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  request<T>(name: string, options: { signal?: AbortSignal }, callback: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(name) ?? Promise.resolve();
+    const run = before.then(() => {
+      if (options.signal?.aborted) throw new DOMException('aborted', 'AbortError');
+      return callback();
+    });
+    this.tails.set(name, run.catch(() => undefined));
+    return run;
   }
 }
 
@@ -197,6 +211,81 @@ describe('HttpShardSource', () => {
     expect([...caches.stores.get(CACHE_NAME)!.keys()]).toEqual([
       `${noRanges.url}subj01/rois.bin?mirage-sha256=${rois.sha256}`,
     ]);
+  });
+});
+
+describe('HttpShardSource: each byte range fetched once', () => {
+  const shardOf = (path: string): { sha256: string; bytes: number } =>
+    JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).shards.find((s: { path: string }) => s.path === path);
+  const gets = (s: Served, path: string) => s.requests.filter((r) => r.method === 'GET' && r.path === path);
+
+  it('concurrent reads of one file or one range share one request, each reader gets its own bytes', async () => {
+    const src = new HttpShardSource(withRanges.url, { cache: false });
+    withRanges.requests.length = 0;
+    const whole = await Promise.all([src.read('misc/tensors.bin'), src.read('misc/tensors.bin'), src.read('misc/tensors.bin')]);
+    expect(gets(withRanges, 'misc/tensors.bin')).toHaveLength(1);
+    for (const b of whole) expect(Buffer.from(b).equals(Buffer.from(big))).toBe(true);
+    expect(whole[0].buffer).not.toBe(whole[1].buffer); // one reader may transfer its buffer
+    withRanges.requests.length = 0;
+    const parts = await Promise.all([src.read('misc/tensors.bin', { offset: 8, length: 40 }), src.read('misc/tensors.bin', { offset: 8, length: 40 })]);
+    expect(withRanges.requests).toEqual([{ path: 'misc/tensors.bin', range: 'bytes=8-47', method: 'GET' }]);
+    for (const p of parts) expect(Array.from(p)).toEqual(Array.from(big.subarray(8, 48)));
+    expect(src.shared.size).toBe(0);
+  });
+
+  it('a reader that aborts does not cancel the request another reader still waits for', async () => {
+    const slow = await serve(dir, { ranges: true, chunk: 16 });
+    try {
+      const src = new HttpShardSource(slow.url, { cache: false });
+      const ac = new AbortController();
+      const first = src.read('misc/tensors.bin', { signal: ac.signal, onProgress: (l) => l > 0 && ac.abort() });
+      const second = src.read('misc/tensors.bin');
+      await expect(first).rejects.toBeInstanceOf(AbortError);
+      expect(Buffer.from(await second).equals(Buffer.from(big))).toBe(true);
+      expect(gets(slow, 'misc/tensors.bin')).toHaveLength(1);
+    } finally {
+      slow.server.close();
+    }
+  });
+
+  it('cancels the request once every reader has given up', async () => {
+    const stalled = await serve(dir, { ranges: true, stallAfter: 128 });
+    try {
+      const src = new HttpShardSource(stalled.url, { cache: false });
+      const a = new AbortController();
+      const b = new AbortController();
+      let loaded = 0;
+      const pa = src.read('misc/tensors.bin', { signal: a.signal, onProgress: (l) => (loaded = l) });
+      const pb = src.read('misc/tensors.bin', { signal: b.signal });
+      await expect.poll(() => loaded).toBe(128);
+      a.abort();
+      await expect(pa).rejects.toBeInstanceOf(AbortError);
+      expect(src.shared.size).toBe(1); // b still waits: the download goes on
+      b.abort();
+      await expect(pb).rejects.toBeInstanceOf(AbortError);
+      expect(src.shared.size).toBe(0);
+      expect(gets(stalled, 'misc/tensors.bin')).toHaveLength(1); // both readers were on one request
+    } finally {
+      stalled.server.closeAllConnections();
+      stalled.server.close();
+    }
+  });
+
+  it('sources in different workers (one cache, one lock manager) download a shard once', async () => {
+    const caches = new MemoryCaches() as unknown as CacheStorage;
+    const locks = new MemoryLocks();
+    const shard = shardOf('misc/tensors.bin');
+    // Four workers (decode, cortex, generate, evaluate), each with its own source.
+    const sources = Array.from({ length: 4 }, () => new HttpShardSource(noRanges.url, { cacheStorage: caches, locks }));
+    noRanges.requests.length = 0;
+    const all = await Promise.all(sources.map((s) => s.read('misc/tensors.bin', { sha256: shard.sha256, size: shard.bytes })));
+    expect(gets(noRanges, 'misc/tensors.bin')).toHaveLength(1);
+    for (const b of all) expect(Buffer.from(b).equals(Buffer.from(big))).toBe(true);
+    // Without the shared lock each would have fetched it.
+    const unlocked = Array.from({ length: 4 }, () => new HttpShardSource(noRanges.url, { cacheStorage: new MemoryCaches() as unknown as CacheStorage }));
+    noRanges.requests.length = 0;
+    await Promise.all(unlocked.map((s) => s.read('misc/tensors.bin', { sha256: shard.sha256 })));
+    expect(gets(noRanges, 'misc/tensors.bin')).toHaveLength(4);
   });
 });
 
