@@ -47,8 +47,14 @@ import { COSINE_S } from '../generate/sampler.ts';
 /** Coarse (stage C) and total (stage B) PCA components. */
 export const DEMO_C_DIM = 16;
 export const DEMO_B_DIM = 64;
-/** Stage B's prior variance around stage C's coefficients when conditioned. */
-export const DEMO_TIED_VARIANCE = 1e-3;
+/**
+ * Spread of each mixture component of the priors, as a fraction of the component's (latent
+ * dimension's) prior variance: small, so that as noise falls the denoiser snaps to one training
+ * scene (docs/simulation.md §12, "Mixture prior"), yet not zero, so it blends near-ties smoothly.
+ */
+export const DEMO_MIXTURE_SPREAD = 0.02;
+/** At most this many training scenes are the mixture's components (and stage A's detail table). */
+export const DEMO_MIXTURE_MAX = 800;
 /** Caption template: positions of fixed words and of the three slots. */
 export const DEMO_TEMPLATE: (string | 'colour' | 'class' | 'background')[] = ['a', 'colour', 'class', 'on', 'background'];
 const SLOT_WORDS = { colour: COLOUR_NAMES as readonly string[], class: CLASSES as readonly string[], background: BACKGROUNDS as readonly string[] };
@@ -186,14 +192,18 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       });
     }
 
+    // The mixture's components: the training scenes' latents and, for stage A, what 64 PCA
+    // components lose of each image (its edges and small objects).
+    const mix = mixtureComponents(pix, pca, z, n, lat, Math.min(n, DEMO_MIXTURE_MAX));
+
     report(5, 'writing graphs');
     const w = new ModelPackWriter(sink, opts.prefix ?? '');
     const files = {
       lowLevelDecoder: await w.addFile('models/lowlevel_decoder.onnx', opts.encoders.bytes.lowlevel_decoder),
       latentEncoder: await w.addFile('models/pca_encoder.onnx', pcaEncoderGraph(pca, lat.unit)),
-      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar, lat.variance)),
-      latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph(lat.variance)),
-      pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph({ ...pca, sigma: new Float64Array(DEMO_B_DIM).fill(lat.unit) })),
+      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar, lat.variance, mix)),
+      latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph(lat.variance, mix)),
+      pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph({ ...pca, sigma: new Float64Array(DEMO_B_DIM).fill(lat.unit) }, mix)),
       imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
       captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit, vocab, vIndex, slotCols, nSlotOut)),
     };
@@ -407,14 +417,6 @@ function scalersFromR(g: GraphBuilder): { a: string; b: string; a2: string; b2: 
   return { a: g.op('Sqrt', [a2]), b: g.op('Sqrt', [b2]), a2, b2 };
 }
 
-/** ε̂ for a Gaussian prior N(mu, lam) at x: x0̂ = mu + (a·lam/(a²lam + b²))(x − a·mu), ε̂ = (x − a·x0̂)/b. */
-function gaussianEpsilon(g: GraphBuilder, x: string, mu: string, lam: string, out: string): void {
-  const { a, b, a2, b2 } = scalersFromR(g);
-  const gain = g.op('Div', [g.op('Mul', [a, lam]), g.op('Add', [g.op('Mul', [a2, lam]), b2])]);
-  const x0 = g.op('Add', [mu, g.op('Mul', [gain, g.op('Sub', [x, g.op('Mul', [a, mu])])])]);
-  g.op('Div', [g.op('Sub', [x, g.op('Mul', [a, x0])]), b], undefined, out);
-}
-
 /** 1 for rows whose conditioning is not all zero, else 0: [B, 1]. */
 function conditionedIndicator(g: GraphBuilder, c: string): string {
   const s = g.op('ReduceSum', [g.op('Abs', [c]), g.int64s([1])], { keepdims: 1 });
@@ -434,9 +436,105 @@ function latentScale(pca: Pick<Pca, 'sigma' | 'k'>): { unit: number; variance: F
   return { unit, variance: Float64Array.from(pca.sigma, (s) => Math.max((s / unit) ** 2, 1e-6)) };
 }
 
-function priorGraph(sol: RidgeSolution, residualVar: Float64Array, priorVar: Float64Array): Uint8Array {
+/**
+ * The mixture prior's components: K training scenes' latents [K, 64] (latent units), each component's
+ * variance per dimension (DEMO_MIXTURE_SPREAD × that dimension's prior variance), and for stage A the
+ * part of each training image (64x64) that 64 PCA components miss, quantised to 8 bits (the table
+ * is the pack's largest tensor: K × 12288 bytes instead of 4×).
+ */
+interface Mixture {
+  k: number;
+  z: Float64Array;
+  spread: Float64Array;
+  detail: { q: Uint8Array; scale: number; dim: number };
+}
+
+function mixtureComponents(pix: Float64Array, pca: Pca, z: Float64Array, n: number, lat: { variance: Float64Array }, k: number): Mixture {
+  void n;
+  const d = pca.dim;
+  const scores = pca.scores.subarray(0, k * DEMO_B_DIM);
+  const recon = gemm(scores, k, DEMO_B_DIM, pca.basis, d); // [k, d] = scores · basis (centred)
+  const resid = new Float64Array(k * d);
+  let maxAbs = 1e-6;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < d; j++) {
+      const v = pix[i * d + j] - pca.mean[j] - recon[i * d + j];
+      resid[i * d + j] = v;
+      maxAbs = Math.max(maxAbs, Math.abs(v));
+    }
+  }
+  const scale = maxAbs / 127;
+  const q = Uint8Array.from(resid, (v) => Math.round(v / scale) + 128);
+  return {
+    k,
+    z: z.slice(0, k * DEMO_B_DIM),
+    spread: Float64Array.from(lat.variance, (v) => DEMO_MIXTURE_SPREAD * v),
+    detail: { q, scale, dim: d },
+  };
+}
+
+/** Columns 0..dims-1 of the mixture's latents, transposed: [dims, K]. */
+function componentsT(mix: Mixture, dims: number): Float32Array {
+  const t = new Float32Array(dims * mix.k);
+  for (let k = 0; k < mix.k; k++) for (let j = 0; j < dims; j++) t[j * mix.k + k] = mix.z[k * DEMO_B_DIM + j];
+  return t;
+}
+
+/** Σ_d z_kd² / v_d per component: [K] (the quadratic part of a Gaussian log-density at each z_k). */
+function componentNorms(mix: Mixture, dims: number, v: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(mix.k);
+  for (let k = 0; k < mix.k; k++) {
+    let s = 0;
+    for (let j = 0; j < dims; j++) s += mix.z[k * DEMO_B_DIM + j] ** 2 / v[j];
+    out[k] = s;
+  }
+  return out;
+}
+
+/**
+ * log N(z_k; m, diag v) up to a per-row constant, for every component k: (m/v)·z_kᵀ − ½ Σ z_k²/v.
+ * `m` [B, dims] may depend on the batch row; v is a constant vector.
+ */
+function gaussianLogWeights(g: GraphBuilder, m: string, mix: Mixture, dims: number, v: ArrayLike<number>): string {
+  const inv = g.floats(Float32Array.from({ length: dims }, (_, j) => 1 / v[j]), [dims]);
+  const cross = g.op('MatMul', [g.op('Mul', [m, inv]), g.floats(componentsT(mix, dims), [dims, mix.k])]);
+  return g.op('Sub', [cross, g.floats(componentNorms(mix, dims, v).map((x) => 0.5 * x), [mix.k])]);
+}
+
+/**
+ * Exact ε̂ for a mixture prior Σ_k π_k N(z_k, diag σ²) (σ² = mix.spread) at x_t = a·z + b·ε:
+ * responsibilities r_k ∝ π_k N(x_t; a·z_k, a²σ² + b²), component posterior means
+ * z_k + g(x_t − a·z_k) with g = aσ²/(a²σ² + b²), so x0̂ = (1 − a·g)·Σ r_k z_k + g·x_t and
+ * ε̂ = (x_t − a·x0̂)/b. `logPi` [B, K] are the log prior weights (0 = uniform).
+ */
+function mixtureEpsilon(g: GraphBuilder, x: string, logPi: string, mix: Mixture, dims: number, out: string): void {
+  const { a, b, a2, b2 } = scalersFromR(g);
+  const sig = g.floats(f32(mix.spread.subarray(0, dims)), [dims]);
+  const s = g.op('Add', [g.op('Mul', [a2, sig]), b2]); // [B, dims]
+  const invS = g.op('Reciprocal', [s]);
+  const ZT = g.floats(componentsT(mix, dims), [dims, mix.k]);
+  const Z2T = g.floats(componentsT(mix, dims).map((v) => v * v), [dims, mix.k]);
+  // log N(x; a z_k, s) = a·(x/s)·z_k − ½a²·(1/s)·z_k² + const(row)
+  const cross = g.op('Mul', [a, g.op('MatMul', [g.op('Mul', [x, invS]), ZT])]);
+  const quad = g.op('Mul', [g.op('Mul', [a2, g.floats([0.5], [1])]), g.op('MatMul', [invS, Z2T])]);
+  const logits = g.op('Add', [logPi, g.op('Sub', [cross, quad])]);
+  const r = g.op('Softmax', [logits], { axis: -1 });
+  const m = g.op('MatMul', [r, g.floats(f32(Array.from({ length: mix.k * dims }, (_, i) => mix.z[Math.floor(i / dims) * DEMO_B_DIM + (i % dims)])), [mix.k, dims])]);
+  const gain = g.op('Mul', [g.op('Mul', [a, sig]), invS]);
+  const one = g.floats([1], [1]);
+  const x0 = g.op('Add', [g.op('Mul', [g.op('Sub', [one, g.op('Mul', [a, gain])]), m]), g.op('Mul', [gain, x])]);
+  g.op('Div', [g.op('Sub', [x, g.op('Mul', [a, x0])]), b], undefined, out);
+}
+
+/**
+ * Stage C (demo): exact denoiser of a MIXTURE prior over the training scenes' 16 coarse latents. The
+ * conditioning weighs the scenes by how likely each is under the fitted Gaussian conditional
+ * N(μ(c), diag λ) (ridge mean, held-out residual variance): log π_k = log N(z_k; μ(c), λ); an all-zero
+ * conditioning (CFG's unconditional branch) weighs them equally.
+ */
+function priorGraph(sol: RidgeSolution, residualVar: Float64Array, priorVar: Float64Array, mix: Mixture): Uint8Array {
   const g = new GraphBuilder('demo_prior_c');
-  g.metadata.role = 'stage C (demo): exact Gaussian-prior denoiser';
+  g.metadata.role = 'stage C (demo): exact mixture-prior denoiser over the training scenes\' coarse latents';
   g.input('x', 'float32', ['batch', DEMO_C_DIM]).input('r', 'float32', ['batch']);
   g.input('clip_text', 'float32', ['batch', TEXT_TOKENS, TEXT_DIM]).input('clip_text_pooled', 'float32', ['batch', 1, TEXT_DIM]);
   g.input('clip_img', 'float32', ['batch', 1, IMAGE_EMBED_DIM]);
@@ -448,30 +546,29 @@ function priorGraph(sol: RidgeSolution, residualVar: Float64Array, priorVar: Flo
   const ind = conditionedIndicator(g, c);
   const Wt = new Float32Array(p * DEMO_C_DIM); // [p, 16] = coefᵀ
   for (let o = 0; o < DEMO_C_DIM; o++) for (let j = 0; j < p; j++) Wt[j * DEMO_C_DIM + o] = sol.coef.data[o * p + j];
-  const muC = g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, DEMO_C_DIM])]), g.floats(f32(sol.intercept), [DEMO_C_DIM])]);
-  const mu = g.op('Mul', [ind, muC]); // unconditional mean: 0 (centred)
-  const lam0 = f32(priorVar.subarray(0, DEMO_C_DIM));
-  const dLam = g.floats(Float32Array.from(residualVar, (v, k) => Math.max(v, 1e-4 * lam0[k]) - lam0[k]), [DEMO_C_DIM]);
-  const lam = g.op('Add', [g.floats(lam0, [DEMO_C_DIM]), g.op('Mul', [ind, dLam])]);
-  gaussianEpsilon(g, 'x', mu, lam, 'pred');
+  const mu = g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, DEMO_C_DIM])]), g.floats(f32(sol.intercept), [DEMO_C_DIM])]);
+  const lam = Float64Array.from(residualVar, (v, k) => Math.max(v, 1e-4 * priorVar[k]));
+  const logPi = g.op('Mul', [ind, gaussianLogWeights(g, mu, mix, DEMO_C_DIM, lam)]);
+  mixtureEpsilon(g, 'x', logPi, mix, DEMO_C_DIM, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_C_DIM]);
   return g.toBytes();
 }
 
-function decoderGraph(priorVar: Float64Array): Uint8Array {
+/**
+ * Stage B (demo): exact denoiser of the mixture over the training scenes' 64 latents, each scene
+ * weighted by how close its 16 coarse latents are to stage C's output (`effnet`, within the
+ * components' spread): the finer components come from the scene(s) stage C chose, not from a
+ * Gaussian that knows nothing about them. All-zero `effnet` (unconditional): equal weights.
+ */
+function decoderGraph(priorVar: Float64Array, mix: Mixture): Uint8Array {
+  void priorVar;
   const g = new GraphBuilder('demo_decoder_b');
-  g.metadata.role = 'stage B (demo): coarse coefficients tied to stage C, fine ones from their prior';
+  g.metadata.role = 'stage B (demo): exact mixture-prior denoiser over 64 latents, scenes weighted by their match to stage C';
   g.input('x', 'float32', ['batch', DEMO_B_DIM]).input('r', 'float32', ['batch']);
   g.input('effnet', 'float32', ['batch', DEMO_C_DIM]).input('clip', 'float32', ['batch', 1, TEXT_DIM]);
-  const embed = new Float32Array(DEMO_C_DIM * DEMO_B_DIM);
-  for (let k = 0; k < DEMO_C_DIM; k++) embed[k * DEMO_B_DIM + k] = 1;
-  const mu = g.op('MatMul', ['effnet', g.floats(embed, [DEMO_C_DIM, DEMO_B_DIM])]);
   const ind = conditionedIndicator(g, 'effnet');
-  const lam0 = f32(priorVar.subarray(0, DEMO_B_DIM));
-  const dLam = new Float32Array(DEMO_B_DIM);
-  for (let k = 0; k < DEMO_C_DIM; k++) dLam[k] = DEMO_TIED_VARIANCE - lam0[k];
-  const lam = g.op('Add', [g.floats(lam0, [DEMO_B_DIM]), g.op('Mul', [ind, g.floats(dLam, [DEMO_B_DIM])])]);
-  gaussianEpsilon(g, 'x', mu, lam, 'pred');
+  const logPi = g.op('Mul', [ind, gaussianLogWeights(g, 'effnet', mix, DEMO_C_DIM, mix.spread)]);
+  mixtureEpsilon(g, 'x', logPi, mix, DEMO_B_DIM, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_B_DIM]);
   return g.toBytes();
 }
@@ -489,8 +586,12 @@ function pcaEncoderGraph(pca: Pca, unit: number): Uint8Array {
   return g.toBytes();
 }
 
-/** Stage A (demo): mean + latents·(basis·sigma), reshaped to 64x64, bilinear x2, clipped to [0, 1]. */
-export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean'>): Uint8Array {
+/**
+ * Stage A (demo): mean + latents·(basis·sigma), reshaped to 64x64, bilinear x2, clipped to [0, 1].
+ * With a mixture, plus the detail 64 components miss (edges, small objects) of the training scenes
+ * the latent is close to, weighted by the same responsibilities as stage B's components at zero noise.
+ */
+export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean'>, mix?: Mixture): Uint8Array {
   const g = new GraphBuilder('demo_pca_decoder');
   g.input('latents', 'float32', ['batch', DEMO_B_DIM]);
   const d = pca.dim;
@@ -499,12 +600,24 @@ export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean
   // The mean is added AFTER the Reshape: a MatMul directly followed by an Add is fused by ORT into
   // a Gemm, whose WebGPU kernel is ~3x slower than MatMul's on SwiftShader (same values on wasm;
   // test/unit/generate/pixelDecoderGraph.test.ts).
+  let detail: string | null = null;
   const small = g.op('Add', [
     g.op('Reshape', [g.op('MatMul', ['latents', g.floats(B, [DEMO_B_DIM, d])]), g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]),
     g.floats(f32(pca.mean), [3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]),
   ]);
+  if (mix) {
+    const r = g.op('Softmax', [gaussianLogWeights(g, 'latents', mix, DEMO_B_DIM, mix.spread)], { axis: -1 });
+    // uint8 table -> float once: ORT folds Cast/Sub/Mul of constants at session creation
+    const qName = g.fresh('detail_q');
+    g.initializer(qName, mix.detail.q, [mix.k, mix.detail.dim], 'uint8');
+    const table = g.op('Mul', [g.op('Sub', [g.op('Cast', [qName], { to: 1 }), g.floats([128], [1])]), g.floats([mix.detail.scale], [1])]);
+    detail = g.op('Reshape', [g.op('MatMul', [r, table]), g.int64s([-1, 3, LOWLEVEL_SIZE, LOWLEVEL_SIZE])]);
+  }
   const f = IMAGE_SIZE / LOWLEVEL_SIZE;
-  const up = g.op('Resize', [small, '', g.floats([1, 1, f, f], [4])], { mode: 'linear' });
+  let up = g.op('Resize', [small, '', g.floats([1, 1, f, f], [4])], { mode: 'linear' });
+  // The detail is upsampled by pixel replication: bilinear would blur the edges it exists to carry
+  // (measured: high-frequency energy 0.45 of the scene's with bilinear detail).
+  if (detail) up = g.op('Add', [up, g.op('Resize', [detail, '', g.floats([1, 1, f, f], [4])], { mode: 'nearest' })]);
   g.op('Clip', [up, g.floats([0], []), g.floats([1], [])], undefined, 'images'); // = Min(Max(up, 0), 1), runs on WebGPU
   g.output('images', 'float32', ['batch', 3, IMAGE_SIZE, IMAGE_SIZE]);
   return g.toBytes();

@@ -1,0 +1,29 @@
+// Image statistics the simulation's docs and tests measure the demo generator with
+// (docs/simulation.md §12): how much fine detail an image has, so "sharp scenes, not blurred means"
+// is a number, not a look.
+import { IMAGE_SIZE } from './dims.ts';
+
+/**
+ * High-frequency energy of an RGB uint8 image (IMAGE_SIZE², HWC): after 2x2 pooling to 64x64 (so
+ * one-pixel antialiasing does not count), the mean squared difference of each pixel from the mean of
+ * its 3x3 neighbourhood, per channel, in (0..1 intensity)². A blurred mean has little; edges have much.
+ */
+export function highFrequencyEnergy(d: Uint8Array, size = IMAGE_SIZE): number {
+  if (d.length !== size * size * 3) throw new RangeError(`highFrequencyEnergy: ${d.length} bytes, expected ${size}x${size}x3`);
+  const h = size / 2;
+  const x = new Float32Array(h * h * 3);
+  for (let y = 0; y < h; y++) for (let i = 0; i < h; i++) for (let c = 0; c < 3; c++) {
+    let a = 0;
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) a += d[((2 * y + dy) * size + 2 * i + dx) * 3 + c];
+    x[(y * h + i) * 3 + c] = a / 4 / 255;
+  }
+  let e = 0;
+  let n = 0;
+  for (let y = 1; y < h - 1; y++) for (let i = 1; i < h - 1; i++) for (let c = 0; c < 3; c++) {
+    let b = 0;
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) b += x[((y + dy) * h + i + dx) * 3 + c];
+    e += (x[(y * h + i) * 3 + c] - b / 9) ** 2;
+    n++;
+  }
+  return e / n;
+}
