@@ -39,7 +39,7 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
       const now = performance.now();
       w.__maxGap = Math.max(w.__maxGap, now - w.__beat);
       // where the gaps fall (the stage on the progress bar), for the annotation
-      if (now - w.__beat > 200) w.__gaps.push(`${(now - w.__beat).toFixed(0)} ms during "${document.querySelector('.rc-progress span')?.textContent ?? (document.querySelector('[data-testid=rc-result]') ? 'result' : '?')}"`);
+      if (now - w.__beat > 200) w.__gaps.push(`${(now - w.__beat).toFixed(0)} ms during "${document.querySelector('[data-testid=rc-progress] .ctl-progress__label')?.textContent ?? (document.querySelector('[data-testid=rc-result]') ? 'result' : '?')}"`);
       w.__beat = now;
     }, 20);
   });
