@@ -7,7 +7,7 @@ import type { ShardSource } from '../src/core/bundle/source.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { GenerateService, type StagePlacement } from '../src/core/generate/service.ts';
 import { PrefixSource } from '../src/core/bundle/prefixSource.ts';
-import type { RgbImage } from '../src/core/generate/enhance.ts';
+import type { RgbImage } from '../src/core/base/image.ts';
 import type { GenerateProgress } from '../src/core/generate/pipeline.ts';
 import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/core/generate/protocol.ts';
 import type { BundleSourceSpec } from '../src/core/decode/protocol.ts';

@@ -2,7 +2,7 @@
 // unperturbed and the perturbed trial, each decoded by the bundle's low-level decoder (64x64 RGB),
 // drawn pixelated at a readable size. Labelled with the head and "simulated" when the decoder is.
 import { useEffect, useRef } from 'react';
-import type { RgbImage } from '../../core/generate/enhance.ts';
+import type { RgbImage } from '../../core/base/image.ts';
 import type { LowLevelResult } from '../../core/cortex/protocol.ts';
 
 function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {

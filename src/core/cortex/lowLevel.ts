@@ -2,15 +2,14 @@
 // through the bundle's low-level decoder (the VDVAE-role ONNX graph a demo bundle lists in
 // models/models.json: input `latents` [1, N], output `image` [1, 3, S, S] in [0, 1]). The
 // unperturbed image is decoded once per baseline; each update decodes only the perturbed one.
-// Pixels are converted with the generation pipeline's chwToRgb (torchvision's to_pil_image), so the
-// cortex view and a reconstruction show the same 64x64 image for the same latents.
+// Pixels are converted with base/image.ts's chwToRgb (torchvision's to_pil_image), as the generation
+// pipeline does, so the cortex view and a reconstruction show the same 64x64 image for the same latents.
 import { BundleError } from '../base/errors.ts';
 import { sha256Hex } from '../bundle/sha256.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { HeadName } from '../bundle/manifest.ts';
 import type { TensorSpec } from '../generate/modelPack.ts';
-import { chwToRgb } from '../generate/pipeline.ts';
-import type { RgbImage } from '../generate/enhance.ts';
+import { chwToRgb, type RgbImage } from '../base/image.ts';
 import { createSession, runFloat, type OrtSession } from '../onnx/runtime.ts';
 
 export const MODELS_LISTING = 'models/models.json';

@@ -27,7 +27,7 @@ import type { FeatureRunner } from './featurePacks.ts';
 import { readPackFile } from './featurePacks.ts';
 import { toRgb, type FloatImage } from './image.ts';
 import { resizeBilinear } from './resize.ts';
-import { resizeLanczos } from '../generate/enhance.ts';
+import { resizeLanczos } from '../base/image.ts';
 
 export const ENCODING_PACK_FORMAT = 'mirage-encoding-pack';
 export const ENCODING_PACK_VERSION = 1;

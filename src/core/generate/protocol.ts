@@ -28,7 +28,7 @@
 // unperturbed reconstruction exactly (same seed). The Float32Arrays are TRANSFERRED to the worker:
 // the caller's arrays are detached after the call (pass copies if you still need them).
 import type { GenerateProgress, GenerateSettings, PipelineStage } from './pipeline.ts';
-import type { RgbImage } from './enhance.ts';
+import type { RgbImage } from '../base/image.ts';
 import type { HeadDeltas, ReconstructRequest, ServiceInfo, StagePlacement } from './service.ts';
 import type { BundleSourceSpec } from '../decode/protocol.ts';
 

@@ -13,7 +13,7 @@ import { HeadCache } from '../decode/headCache.ts';
 import { applyOutputNorm } from '../decode/predict.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession } from '../onnx/runtime.ts';
-import type { RgbImage } from './enhance.ts';
+import type { RgbImage } from '../base/image.ts';
 import { loadModelPack, type LoadedModelPack, type PackLoadProgress } from './modelPack.ts';
 import { reconstruct, type DecodedHeads, type GenerateProgress, type GenerateSettings, type Reconstruction } from './pipeline.ts';
 import { PackSessions } from './sessions.ts';

@@ -5,7 +5,7 @@ import { buildDemoModelPack, type DemoPackReport } from '../../../src/core/simul
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { reconstruct, type DecodedHeads } from '../../../src/core/generate/pipeline.ts';
-import type { RgbImage } from '../../../src/core/generate/enhance.ts';
+import type { RgbImage } from '../../../src/core/base/image.ts';
 import { buildEncoderGraphs, EncoderRunner, tokenize } from '../../../src/core/simulate/encoders.ts';
 import { downsample, renderScene, toCHW } from '../../../src/core/simulate/render.ts';
 import { testStimuli } from '../../../src/core/simulate/stimuli.ts';
@@ -93,7 +93,7 @@ describe('demo model pack (fitted to the simulated world)', () => {
   }, 120_000);
 
   it('decodes captions in the template from true prompt features', async () => {
-    const { decodeCaption } = await import('../../../src/core/generate/pipeline.ts');
+    const { decodeCaption } = await import('../../../src/core/generate/caption.ts');
     let hits = 0;
     for (const t of truth) {
       const { caption } = await decodeCaption(sessions, t.heads.prompt, 20);

@@ -10,7 +10,7 @@ import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { reconstruct, type DecodedHeads } from '../../../src/core/generate/pipeline.ts';
-import type { RgbImage } from '../../../src/core/generate/enhance.ts';
+import type { RgbImage } from '../../../src/core/base/image.ts';
 import { pixCorr } from '../../../src/core/evaluate/pixcorr.ts';
 import { buildEncoderGraphs, EncoderRunner } from '../../../src/core/simulate/encoders.ts';
 import { downsample, renderScene, toCHW } from '../../../src/core/simulate/render.ts';

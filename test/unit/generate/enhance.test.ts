@@ -4,16 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import {
-  contrast,
-  enhanceLowLevel,
-  greyMean,
-  resizeLanczos,
-  resizePil,
-  sharpness,
-  smoothFilter,
-  type RgbImage,
-} from '../../../src/core/generate/enhance.ts';
+import { contrast, enhanceLowLevel, greyMean, sharpness, smoothFilter } from '../../../src/core/generate/enhance.ts';
+import { resizeLanczos, resizePil, type RgbImage } from '../../../src/core/base/image.ts';
 
 const DIR = join(__dirname, '../../fixtures/enhance');
 interface Ref {

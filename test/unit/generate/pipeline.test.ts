@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelPack, parseModelPack, PACK_MANIFEST, type LoadedModelPack } from '../../../src/core/generate/modelPack.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { buildStandInPack, REAL, REAL_HEAD_SHAPES } from '../../../src/core/generate/standInPack.ts';
-import { MIRAGE_DEFAULTS, detokenize, reconstruct, type DecodedHeads, type GenerateProgress } from '../../../src/core/generate/pipeline.ts';
+import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads, type GenerateProgress } from '../../../src/core/generate/pipeline.ts';
+import { detokenize } from '../../../src/core/generate/caption.ts';
 import { NoiseRng } from '../../../src/core/base/rng.ts';
 import { MemoryStore } from './memory.ts';
 

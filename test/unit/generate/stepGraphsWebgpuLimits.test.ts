@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as onnxModule from 'onnx-proto';
 import { cosineScoreGraph, splitRowsGraph } from '../../../src/core/generate/gpuSteps.ts';
-import { normalizeTokens } from '../../../src/core/generate/pipeline.ts';
+import { normalizeTokens } from '../../../src/core/generate/preprocess.ts';
 import { cosine } from '../../../src/core/tensor/vector.ts';
 import { createSession, ort } from '../../../src/core/onnx/runtime.ts';
 

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildDemoModelPack } from '../../../src/core/simulate/demoPack.ts';
 import { loadModelPack } from '../../../src/core/generate/modelPack.ts';
-import { decodeCaption } from '../../../src/core/generate/pipeline.ts';
+import { decodeCaption } from '../../../src/core/generate/caption.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { predictSolution, RidgePath } from '../../../src/core/decode/ridge.ts';
 import { PROMPT_DIM, PROMPT_TOKENS } from '../../../src/core/simulate/dims.ts';
