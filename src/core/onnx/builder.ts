@@ -185,6 +185,57 @@ export class GraphBuilder {
     if (!this.outputs.length) throw new Error(`GraphBuilder(${this.name}): no outputs declared`);
     return onnx.ModelProto.encode(onnx.ModelProto.create(this.toModel())).finish();
   }
+
+  /**
+   * The model with its large initializers moved to ONNX external data files, each file at most
+   * `maxFileBytes` (a tensor is never split). Real checkpoints need this: a protobuf cannot pass
+   * 2 GB, and files under the WebGPU default buffer limits can be fetched, cached and uploaded one
+   * at a time. `fileName(i)` names the i-th data file, relative to the model file.
+   */
+  toBytesWithExternalData(opts: { fileName: (i: number) => string; maxFileBytes: number; minTensorBytes?: number }): { model: Uint8Array; files: { name: string; bytes: Uint8Array }[] } {
+    if (!this.outputs.length) throw new Error(`GraphBuilder(${this.name}): no outputs declared`);
+    const model = this.toModel();
+    const chunks: { name: string; parts: Uint8Array[]; size: number }[] = [];
+    const minBytes = opts.minTensorBytes ?? 1024;
+    const inits = (model.graph?.initializer ?? []).map((t) => {
+      const raw = t.rawData as Uint8Array | undefined;
+      if (!raw || raw.byteLength < minBytes) return t;
+      if (raw.byteLength > opts.maxFileBytes) throw new RangeError(`initializer ${t.name}: ${raw.byteLength} bytes exceed the ${opts.maxFileBytes}-byte data file limit`);
+      let c = chunks[chunks.length - 1];
+      const pad = c ? (16 - (c.size % 16)) % 16 : 0; // 16-byte aligned offsets
+      if (!c || c.size + pad + raw.byteLength > opts.maxFileBytes) {
+        c = { name: opts.fileName(chunks.length), parts: [], size: 0 };
+        chunks.push(c);
+      } else if (pad) {
+        c.parts.push(new Uint8Array(pad));
+        c.size += pad;
+      }
+      const offset = c.size;
+      c.parts.push(raw);
+      c.size += raw.byteLength;
+      return {
+        ...t,
+        rawData: undefined,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: c.name },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(raw.byteLength) },
+        ],
+      };
+    });
+    const files = chunks.map((c) => {
+      const bytes = new Uint8Array(c.size);
+      let o = 0;
+      for (const p of c.parts) {
+        bytes.set(p, o);
+        o += p.byteLength;
+      }
+      return { name: c.name, bytes };
+    });
+    const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: { ...model.graph, initializer: inits } })).finish();
+    return { model: bytes, files };
+  }
 }
 
 /**

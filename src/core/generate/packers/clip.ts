@@ -1,0 +1,203 @@
+// CLIP's vision tower (Hugging Face CLIPVisionModelWithProjection, e.g. openai/clip-vit-large-patch14)
+// as an ONNX graph built from a checkpoint's tensors, for the `imageEncoder` stage: pixel_values
+// [B, 3, S, S] -> last_hidden_state [B, 1 + (S/P)^2, W] (the encoder output, before post_layernorm,
+// as transformers returns it) and image_embeds [B, proj] (post_layernorm of the CLS token, then
+// visual_projection, no bias). The architecture (Radford et al., 2021, "Learning Transferable Visual
+// Models From Natural Language Supervision"): patch conv without bias, a class token, learned
+// positions, pre-LayerNorm, pre-LN transformer blocks with quick_gelu MLPs (x·sigmoid(1.702x)).
+// The builder is driven by a config, so tests run it at reduced width and depth against reference
+// outputs computed on the same random checkpoint, and the real ViT-L/14 is the same code.
+import { BundleError } from '../../base/errors.ts';
+import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
+import type { Checkpoint } from './checkpoint.ts';
+
+export interface ClipVisionConfig {
+  /** Short name, used in messages ("ViT-L/14"). */
+  name: string;
+  imageSize: number;
+  patchSize: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlp: number;
+  projectionDim: number;
+  layerNormEps: number;
+}
+
+/** openai/clip-vit-large-patch14 (its config.json vision_config; projection_dim 768). */
+export const CLIP_VIT_L14: ClipVisionConfig = { name: 'ViT-L/14', imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16, mlp: 4096, projectionDim: 768, layerNormEps: 1e-5 };
+/** openai/clip-vit-base-patch32: known so that giving it where ViT-L/14 is expected is named as such. */
+export const CLIP_VIT_B32: ClipVisionConfig = { name: 'ViT-B/32', imageSize: 224, patchSize: 32, width: 768, layers: 12, heads: 12, mlp: 3072, projectionDim: 512, layerNormEps: 1e-5 };
+/** openai/clip-vit-base-patch16. */
+export const CLIP_VIT_B16: ClipVisionConfig = { ...CLIP_VIT_B32, name: 'ViT-B/16', patchSize: 16 };
+const KNOWN = [CLIP_VIT_L14, CLIP_VIT_B32, CLIP_VIT_B16];
+
+export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+export function clipTokens(cfg: ClipVisionConfig): number {
+  return (cfg.imageSize / cfg.patchSize) ** 2 + 1;
+}
+
+const P = 'vision_model.';
+const L = (i: number) => `${P}encoder.layers.${i}.`;
+
+/** Every tensor the vision tower and its projection read, with its shape, under the official HF key names. */
+export function clipVisionShapes(cfg: ClipVisionConfig): Map<string, number[]> {
+  const { width: w, mlp, patchSize: p } = cfg;
+  const m = new Map<string, number[]>([
+    [`${P}embeddings.patch_embedding.weight`, [w, 3, p, p]],
+    [`${P}embeddings.class_embedding`, [w]],
+    [`${P}embeddings.position_embedding.weight`, [clipTokens(cfg), w]],
+    // "pre_layrnorm" (sic) is the key transformers uses.
+    [`${P}pre_layrnorm.weight`, [w]],
+    [`${P}pre_layrnorm.bias`, [w]],
+  ]);
+  for (let i = 0; i < cfg.layers; i++) {
+    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+      m.set(`${L(i)}self_attn.${proj}.weight`, [w, w]);
+      m.set(`${L(i)}self_attn.${proj}.bias`, [w]);
+    }
+    for (const ln of ['layer_norm1', 'layer_norm2']) {
+      m.set(`${L(i)}${ln}.weight`, [w]);
+      m.set(`${L(i)}${ln}.bias`, [w]);
+    }
+    m.set(`${L(i)}mlp.fc1.weight`, [mlp, w]);
+    m.set(`${L(i)}mlp.fc1.bias`, [mlp]);
+    m.set(`${L(i)}mlp.fc2.weight`, [w, mlp]);
+    m.set(`${L(i)}mlp.fc2.bias`, [w]);
+  }
+  m.set(`${P}post_layernorm.weight`, [w]);
+  m.set(`${P}post_layernorm.bias`, [w]);
+  m.set('visual_projection.weight', [cfg.projectionDim, w]);
+  return m;
+}
+
+/** Parameter counts from the config alone (no weights): the tower, the projection, and both. */
+export function clipParamCount(cfg: ClipVisionConfig): { vision: number; projection: number; total: number } {
+  let total = 0;
+  for (const s of clipVisionShapes(cfg).values()) total += s.reduce((a, b) => a * b, 1);
+  const projection = cfg.projectionDim * cfg.width;
+  return { vision: total - projection, projection, total };
+}
+
+const fmt = (c: Partial<ClipVisionConfig>) => `width ${c.width}, ${c.layers} layers, patch ${c.patchSize}, ${c.imageSize} px, projection ${c.projectionDim}`;
+
+/**
+ * What the checkpoint's shapes say the model is (width, depth, patch, image size, projection),
+ * compared with the expected config: a different model (ViT-B/32 given for ViT-L/14) is named as
+ * such; a checkpoint without the vision tower says which key is missing.
+ */
+export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig): void {
+  const get = (k: string) => ck.tensors.get(k);
+  const patch = get(`${P}embeddings.patch_embedding.weight`);
+  if (!patch) {
+    const hint = [...ck.tensors.keys()].some((k) => k.startsWith('visual.')) ? ' (this looks like an OpenAI CLIP .pt state dict; convert it to the Hugging Face layout, or use the HF folder)' : '';
+    throw new BundleError(ck.files.join(', ') || ck.label, `no CLIP vision tower${hint}`, { field: `tensor ${P}embeddings.patch_embedding.weight`, expected: `a Hugging Face CLIP checkpoint (${cfg.name})` });
+  }
+  const pos = get(`${P}embeddings.position_embedding.weight`);
+  const proj = get('visual_projection.weight');
+  let layers = 0;
+  while (get(`${L(layers)}self_attn.q_proj.weight`)) layers++;
+  const found: Partial<ClipVisionConfig> = {
+    width: patch.shape[0],
+    patchSize: patch.shape[2],
+    layers,
+    imageSize: pos && pos.shape.length === 2 ? Math.round(Math.sqrt(pos.shape[0] - 1)) * patch.shape[2] : undefined,
+    projectionDim: proj?.shape[0],
+  };
+  const same = (a: Partial<ClipVisionConfig>, b: ClipVisionConfig) =>
+    a.width === b.width && a.patchSize === b.patchSize && a.layers === b.layers && a.imageSize === b.imageSize && a.projectionDim === b.projectionDim;
+  if (!same(found, cfg)) {
+    const known = KNOWN.find((k) => same(found, k));
+    throw new BundleError(patch.file, `the checkpoint is ${known ? `CLIP ${known.name}` : 'another model'} (${fmt(found)})`, {
+      field: `tensor ${P}embeddings.patch_embedding.weight`,
+      expected: `CLIP ${cfg.name} (${fmt(cfg)})`,
+    });
+  }
+  const hf = (ck.config as { vision_config?: Record<string, unknown> } | undefined)?.vision_config;
+  if (hf) {
+    const heads = hf.num_attention_heads;
+    const act = hf.hidden_act;
+    if (heads !== undefined && heads !== cfg.heads) throw new BundleError(`${ck.label}/config.json`, `num_attention_heads ${String(heads)}`, { field: 'vision_config.num_attention_heads', expected: `${cfg.heads} (${cfg.name})` });
+    if (act !== undefined && act !== 'quick_gelu') throw new BundleError(`${ck.label}/config.json`, `hidden_act ${String(act)}`, { field: 'vision_config.hidden_act', expected: 'quick_gelu (OpenAI CLIP)' });
+  }
+  for (const [k, shape] of clipVisionShapes(cfg)) {
+    const t = get(k);
+    if (!t) throw new BundleError(ck.files.join(', ') || ck.label, 'missing tensor', { field: `tensor ${k}`, expected: `shape [${shape.join(', ')}] (${cfg.name})` });
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new BundleError(t.file, `shape [${t.shape.join(', ')}]`, { field: `tensor ${k}`, expected: `[${shape.join(', ')}] (${cfg.name})` });
+    }
+  }
+}
+
+function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}
+
+export interface ClipGraphProgress {
+  (done: number, total: number, label: string): void;
+}
+
+/**
+ * Builds the graph, reading each tensor once (checkCheckpoint first). Linear weights [out, in]
+ * are stored transposed [in, out] so every projection is one MatMul.
+ */
+export async function buildClipVisionGraph(ck: Checkpoint, cfg: ClipVisionConfig, onProgress?: ClipGraphProgress): Promise<GraphBuilder> {
+  checkClipCheckpoint(ck, cfg);
+  const shapes = clipVisionShapes(cfg);
+  const total = shapes.size;
+  let done = 0;
+  const g = new GraphBuilder(`clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}_vision`);
+  g.metadata.model = `CLIP ${cfg.name} vision tower + projection (CLIPVisionModelWithProjection)`;
+  const w = async (key: string, as?: number[]): Promise<string> => {
+    const data = await ck.read(key);
+    const shape = shapes.get(key) as number[];
+    const name = as ? `${key}.T` : key;
+    if (as) g.initializer(name, transpose2d(data, shape[0], shape[1]), [shape[1], shape[0]]);
+    else g.initializer(name, data, shape);
+    onProgress?.(++done, total, key);
+    return name;
+  };
+  const linear = async (x: string, key: string) => {
+    const s = shapes.get(`${key}.weight`) as number[];
+    return g.op('Add', [g.op('MatMul', [x, await w(`${key}.weight`, [s[1], s[0]])]), await w(`${key}.bias`)]);
+  };
+  const layerNorm = async (x: string, key: string) => g.op('LayerNormalization', [x, await w(`${key}.weight`), await w(`${key}.bias`)], { axis: -1, epsilon: { float: cfg.layerNormEps } });
+
+  const { width, heads, patchSize: p, imageSize: s } = cfg;
+  const grid = s / p;
+  const headDim = width / heads;
+  g.input('pixel_values', 'float32', ['batch', 3, s, s]);
+  // Patches: [B, W, g, g] -> [B, g*g, W].
+  const patches = conv2d(g, ['pixel_values', await w(`${P}embeddings.patch_embedding.weight`)], [p, p], { strides: [p, p] });
+  const seq = g.op('Transpose', [g.op('Reshape', [patches, g.int64s([0, width, grid * grid])])], { perm: [0, 2, 1] });
+  // The class token, repeated over the batch: Expand to [B, 1, W].
+  const cls = g.op('Reshape', [await w(`${P}embeddings.class_embedding`), g.int64s([1, 1, width])]);
+  const batch = g.op('Slice', [g.op('Shape', ['pixel_values']), g.int64s([0]), g.int64s([1]), g.int64s([0])]);
+  const clsB = g.op('Expand', [cls, g.op('Concat', [batch, g.int64s([1, width])], { axis: 0 })]);
+  let x = g.op('Add', [g.op('Concat', [clsB, seq], { axis: 1 }), await w(`${P}embeddings.position_embedding.weight`)]);
+  x = await layerNorm(x, `${P}pre_layrnorm`);
+  const toHeads = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.int64s([0, 0, heads, headDim])])], { perm });
+  const scale = g.floats([headDim ** -0.5], [1], 'attn_scale');
+  for (let i = 0; i < cfg.layers; i++) {
+    const h = await layerNorm(x, `${L(i)}layer_norm1`);
+    const q = toHeads(g.op('Mul', [await linear(h, `${L(i)}self_attn.q_proj`), scale]), [0, 2, 1, 3]);
+    const kT = toHeads(await linear(h, `${L(i)}self_attn.k_proj`), [0, 2, 3, 1]);
+    const v = toHeads(await linear(h, `${L(i)}self_attn.v_proj`), [0, 2, 1, 3]);
+    const attn = g.op('Softmax', [g.op('MatMul', [q, kT])], { axis: -1 });
+    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attn, v])], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, width])]);
+    x = g.op('Add', [x, await linear(ctx, `${L(i)}self_attn.out_proj`)]);
+    const m = await linear(await layerNorm(x, `${L(i)}layer_norm2`), `${L(i)}mlp.fc1`);
+    const act = g.op('Mul', [m, g.op('Sigmoid', [g.op('Mul', [m, g.floats([1.702], [1], 'quick_gelu')])])]);
+    x = g.op('Add', [x, await linear(act, `${L(i)}mlp.fc2`)]);
+  }
+  g.op('Identity', [x], undefined, 'last_hidden_state');
+  const pooled = await layerNorm(g.op('Gather', [x, g.int64s([0])], { axis: 1 }), `${P}post_layernorm`);
+  const embeds = g.op('MatMul', [pooled, await w('visual_projection.weight', [width, cfg.projectionDim])]);
+  g.op('Reshape', [embeds, g.int64s([0, cfg.projectionDim])], undefined, 'image_embeds');
+  g.output('last_hidden_state', 'float32', ['batch', clipTokens(cfg), width]).output('image_embeds', 'float32', ['batch', cfg.projectionDim]);
+  return g;
+}
