@@ -41,8 +41,10 @@ export interface DemoImageEncoder {
 /** True when the source lists the demo encoders (models/models.json). */
 export async function hasDemoModels(source: ShardSource, signal?: AbortSignal): Promise<boolean> {
   try {
-    await source.read(DEMO_MODELS_LISTING, { signal });
-    return true;
+    // A listing, not just a 200: static servers with an SPA fallback (Vite's dev server and preview)
+    // answer a missing models/models.json with the page's index.html.
+    const listing = JSON.parse(new TextDecoder().decode(await source.read(DEMO_MODELS_LISTING, { signal }))) as { models?: unknown };
+    return Array.isArray(listing?.models);
   } catch {
     return false;
   }

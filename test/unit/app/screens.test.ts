@@ -10,6 +10,8 @@ import { formatCell } from '../../../src/app/evaluate/format.ts';
 import { PUBLISHED_TABLE1 } from '../../../src/core/evaluate/published.ts';
 import { summarise, type ResultRow } from '../../../src/core/evaluate/tables.ts';
 import { packLabel } from '../../../src/app/reconstruct/index.tsx';
+import { hasDemoModels } from '../../../src/core/evaluate/demoMetricPack.ts';
+import type { ShardSource } from '../../../src/core/bundle/source.ts';
 
 const subject = (id: number, role: 'decoded' | 'tuning', heads = 1) => ({ id, role, heads: Array.from({ length: heads }, () => ({})) });
 
@@ -81,5 +83,13 @@ describe('packLabel', () => {
   it('does not repeat the kind the name already says', () => {
     expect(packLabel({ packName: 'demo model pack (simulated world)', packKind: 'simulated' })).toBe('demo model pack (simulated world)');
     expect(packLabel({ packName: 'MIRAGE weights', packKind: 'real' })).toBe('MIRAGE weights (real)');
+  });
+});
+
+describe('hasDemoModels', () => {
+  const source = (text: string) => ({ label: 'x', read: async () => new TextEncoder().encode(text) }) as unknown as ShardSource;
+  it('is false for an SPA fallback page served in place of a missing models/models.json', async () => {
+    expect(await hasDemoModels(source('<!doctype html><html></html>'))).toBe(false);
+    expect(await hasDemoModels(source('{"models": []}'))).toBe(true);
   });
 });
