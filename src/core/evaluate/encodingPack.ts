@@ -16,15 +16,24 @@
 import { z } from 'zod';
 import { BundleError } from '../base/errors.ts';
 import type { Manifest } from '../bundle/manifest.ts';
-import { sha256Hex } from '../bundle/sha256.ts';
+import {
+  PackFileSchema,
+  PackFileWriter,
+  PackPathSchema,
+  PackProvenanceSchema,
+  parsePackManifest,
+  readPackFiles,
+  readPackJson,
+  requireListed,
+  TensorSpecSchema,
+  type PackReadOptions,
+} from '../bundle/pack.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
-import { PackFileSchema, PackPathSchema, PackProvenanceSchema, TensorSpecSchema } from '../generate/modelPack.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { readNpy, writeNpy } from '../tensor/npy.ts';
 import { brainCorrelations, brainSets, type BrainSet, type RoiVoxels } from './brainCorrelation.ts';
 import type { FeatureRunner } from './featurePacks.ts';
-import { readPackFile } from './featurePacks.ts';
 import { toRgb, type FloatImage } from './image.ts';
 import { resizeBilinear } from './resize.ts';
 import { resizeLanczos } from '../base/image.ts';
@@ -89,17 +98,8 @@ export const EncodingPackSchema = z.object({
 export type EncodingPackManifest = z.infer<typeof EncodingPackSchema>;
 
 export function parseEncodingPack(json: unknown, file = ENCODING_PACK_MANIFEST): EncodingPackManifest {
-  const r = EncodingPackSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new BundleError(file, issue.message, { field: issue.path.join('.') || '(root)' });
-  }
-  const m = r.data;
-  const listed = new Set(m.files.map((f) => f.path));
-  if (!listed.has(m.model.file)) throw new BundleError(file, `"${m.model.file}" is not listed in files`, { field: 'model.file', expected: 'a path listed in files[]' });
-  if (m.rois.source === 'pack' && !listed.has(m.rois.file)) {
-    throw new BundleError(file, `"${m.rois.file}" is not listed in files`, { field: 'rois.file', expected: 'a path listed in files[]' });
-  }
+  const m = parsePackManifest(EncodingPackSchema, json, file);
+  requireListed(m.files, file, [[m.model.file, 'model.file'], ...(m.rois.source === 'pack' ? [[m.rois.file, 'rois.file'] as const] : [])]);
   const inS = m.model.input.shape;
   if (inS.length !== 4 || inS[1] !== 3) throw new BundleError(file, `input shape [${inS.join(', ')}]`, { field: 'model.input.shape', expected: '[batch, 3, H, W]' });
   const fixed = (d: number | string, want: number) => typeof d === 'string' || d === want;
@@ -125,21 +125,16 @@ export interface LoadedEncodingPack {
   rois: RoiVoxels[] | null;
 }
 
-/** Reads and verifies an encoding-model pack. */
-export async function loadEncodingPack(source: ShardSource, opts: { signal?: AbortSignal } = {}): Promise<LoadedEncodingPack> {
+/** Reads and verifies an encoding-model pack (byte progress over its graph and ROI file). */
+export async function loadEncodingPack(source: ShardSource, opts: PackReadOptions = {}): Promise<LoadedEncodingPack> {
   const mfile = `${source.label}/${ENCODING_PACK_MANIFEST}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(await source.read(ENCODING_PACK_MANIFEST, { signal: opts.signal })));
-  } catch (e) {
-    throw new BundleError(mfile, `cannot read the encoding pack manifest (${(e as Error).message})`, { cause: e, expected: 'an encodingpack.json' });
-  }
-  const manifest = parseEncodingPack(json, mfile);
-  const onnx = await readPackFile(source, manifest.files, manifest.model.file, opts.signal);
+  const manifest = parseEncodingPack(await readPackJson(source, ENCODING_PACK_MANIFEST, 'an encodingpack.json', opts.signal), mfile);
+  const bytes = await readPackFiles(source, manifest.files, [manifest.model.file, ...(manifest.rois.source === 'pack' ? [manifest.rois.file] : [])], opts);
+  const onnx = bytes.get(manifest.model.file)!;
   let rois: RoiVoxels[] | null = null;
   if (manifest.rois.source === 'pack') {
     const where = `${source.label}/${manifest.rois.file}`;
-    const arr = readNpy(await readPackFile(source, manifest.files, manifest.rois.file, opts.signal), where);
+    const arr = readNpy(bytes.get(manifest.rois.file)!, where);
     if (arr.shape.length !== 1 || arr.shape[0] !== manifest.voxelCount) {
       throw new BundleError(where, `shape [${arr.shape.join(', ')}]`, { field: 'rois.file', expected: `[${manifest.voxelCount}] (one ROI index per voxel)` });
     }
@@ -283,15 +278,11 @@ export async function buildStandInEncodingPack(
   const voxelCount = opts.voxelCount ?? NSD_NSDGENERAL_VOXELS[subject - 1] ?? NSD_NSDGENERAL_VOXELS[0];
   const size = opts.size ?? GNET_INPUT_SIZE;
   const seed = opts.seed ?? 1;
-  const files: EncodingPackManifest['files'] = [];
-  const put = async (path: string, bytes: Uint8Array) => {
-    await sink.write(path, bytes);
-    files.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
-  };
-  await put('encoder.onnx', standInEncodingGraph(voxelCount, size, seed).toBytes());
+  const out = new PackFileWriter(sink);
+  await out.add('encoder.onnx', standInEncodingGraph(voxelCount, size, seed).toBytes());
   let rois: EncodingPackManifest['rois'] = { source: 'bundle' };
   if (opts.rois === 'pack') {
-    await put('rois.npy', writeNpy(Uint8Array.from({ length: voxelCount }, (_, v) => standInEncodingRoi(v)), [voxelCount], '|u1'));
+    await out.add('rois.npy', writeNpy(Uint8Array.from({ length: voxelCount }, (_, v) => standInEncodingRoi(v)), [voxelCount], '|u1'));
     rois = {
       source: 'pack',
       file: 'rois.npy',
@@ -308,7 +299,7 @@ export async function buildStandInEncodingPack(
     name: 'stand-in encoding pack',
     description: 'A stand-in for GNet at its real input/output shapes (pooled image -> linear readout). Brain correlations made with it are NOT comparable to published numbers.',
     provenance: { kind: 'stand-in', command: opts.command ?? 'buildStandInEncodingPack', createdAt: new Date().toISOString(), notes: `seed ${seed}` },
-    files,
+    files: out.files,
     subject,
     voxelCount,
     model: {
@@ -321,6 +312,6 @@ export async function buildStandInEncodingPack(
     preprocess: { height: size, width: size, antialias: true, quantize: true, mean: [0, 0, 0], std: [1, 1, 1], referenceResample: 'PIL LANCZOS (GNet8_Encoder); bilinear antialiased here' },
     rois,
   } satisfies EncodingPackManifest);
-  await sink.write(ENCODING_PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
+  await out.writeManifest(ENCODING_PACK_MANIFEST, manifest, 2);
   return manifest;
 }

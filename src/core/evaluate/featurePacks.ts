@@ -7,11 +7,21 @@
 // weights; the manifest says `kind: 'stand-in'` and the tables must say so.
 import { z } from 'zod';
 import { AbortError, BundleError } from '../base/errors.ts';
-import { sha256Hex } from '../bundle/sha256.ts';
+import {
+  PackFileSchema,
+  PackFileWriter,
+  PackPathSchema as relPath,
+  PackProvenanceSchema,
+  parsePackManifest,
+  readPackFiles,
+  readPackJson,
+  requireListed,
+  TensorSpecSchema,
+  type PackReadOptions,
+  type TensorSpec,
+} from '../bundle/pack.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
-import { PackFileSchema, PackPathSchema as relPath, PackProvenanceSchema, TensorSpecSchema } from '../generate/modelPack.ts';
-import type { TensorSpec } from '../generate/modelPack.ts';
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import type { Matrix } from '../tensor/matrix.ts';
 import { matrix } from '../tensor/matrix.ts';
@@ -148,21 +158,15 @@ export const MetricPackSchema = z.object({
 export type MetricPackManifest = z.infer<typeof MetricPackSchema>;
 
 export function parseMetricPack(json: unknown, file = METRIC_PACK_MANIFEST): MetricPackManifest {
-  const r = MetricPackSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new BundleError(file, issue.message, { field: issue.path.join('.') || '(root)' });
-  }
-  const listed = new Set(r.data.files.map((f) => f.path));
-  for (const [name, spec] of Object.entries(r.data.networks)) {
-    if (spec && !listed.has(spec.file)) {
-      throw new BundleError(file, `"${spec.file}" is not listed in files`, { field: `networks.${name}.file`, expected: 'a path listed in files[]' });
-    }
-    if (spec && (spec.input.shape.length !== 4 || spec.input.shape[1] !== 3)) {
+  const m = parsePackManifest(MetricPackSchema, json, file);
+  const nets = Object.entries(m.networks).flatMap(([name, spec]) => (spec ? [[name, spec] as const] : []));
+  requireListed(m.files, file, nets.map(([name, spec]) => [spec.file, `networks.${name}.file`] as const));
+  for (const [name, spec] of nets) {
+    if (spec.input.shape.length !== 4 || spec.input.shape[1] !== 3) {
       throw new BundleError(file, `input shape [${spec.input.shape.join(', ')}]`, { field: `networks.${name}.input.shape`, expected: '[batch, 3, H, W]' });
     }
   }
-  return r.data;
+  return m;
 }
 
 export interface LoadedMetricPack {
@@ -170,36 +174,13 @@ export interface LoadedMetricPack {
   onnx: Partial<Record<FeatureNetwork, Uint8Array>>;
 }
 
-/** Reads and verifies a metric pack. */
-export async function loadMetricPack(source: ShardSource, opts: { signal?: AbortSignal } = {}): Promise<LoadedMetricPack> {
-  const raw = await source.read(METRIC_PACK_MANIFEST, { signal: opts.signal });
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(raw));
-  } catch (e) {
-    throw new BundleError(`${source.label}/${METRIC_PACK_MANIFEST}`, 'not valid JSON', { cause: e, expected: 'a metric pack manifest' });
-  }
-  const manifest = parseMetricPack(json, `${source.label}/${METRIC_PACK_MANIFEST}`);
-  const onnx: Partial<Record<FeatureNetwork, Uint8Array>> = {};
-  for (const net of FEATURE_NETWORKS) {
-    const spec = manifest.networks[net];
-    if (!spec) continue;
-    onnx[net] = await readPackFile(source, manifest.files, spec.file, opts.signal);
-  }
-  return { manifest, onnx };
-}
-
-/** Reads one file listed in a pack's `files[]` and checks its size and sha256 (metric and encoding packs). */
-export async function readPackFile(source: ShardSource, files: { path: string; bytes: number; sha256: string }[], path: string, signal?: AbortSignal): Promise<Uint8Array> {
-  if (signal?.aborted) throw new AbortError();
-  const entry = files.find((f) => f.path === path);
-  if (!entry) throw new BundleError(`${source.label}/${path}`, 'not listed in the pack manifest', { field: 'files[].path', expected: path });
-  const bytes = await source.read(path, { signal, sha256: entry.sha256, size: entry.bytes });
-  const where = `${source.label}/${path}`;
-  if (bytes.byteLength !== entry.bytes) throw new BundleError(where, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${entry.bytes}` });
-  const h = await sha256Hex(bytes);
-  if (h !== entry.sha256) throw new BundleError(where, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: entry.sha256 });
-  return bytes;
+/** Reads and verifies a metric pack (the networks it has; byte progress over their files). */
+export async function loadMetricPack(source: ShardSource, opts: PackReadOptions = {}): Promise<LoadedMetricPack> {
+  const file = `${source.label}/${METRIC_PACK_MANIFEST}`;
+  const manifest = parseMetricPack(await readPackJson(source, METRIC_PACK_MANIFEST, 'a metric pack manifest', opts.signal), file);
+  const nets = FEATURE_NETWORKS.filter((n) => manifest.networks[n]);
+  const bytes = await readPackFiles(source, manifest.files, nets.map((n) => manifest.networks[n]!.file), opts);
+  return { manifest, onnx: Object.fromEntries(nets.map((n) => [n, bytes.get(manifest.networks[n]!.file)!])) };
 }
 
 /** Resize (shorter edge, bilinear, antialias as specified) + Normalize -> CHW float32. */
@@ -304,15 +285,13 @@ export async function buildStandInMetricPack(
   sink: ShardSink,
   opts: { seed?: number; command?: string; networks?: FeatureNetwork[] } = {},
 ): Promise<MetricPackManifest> {
-  const files: MetricPackManifest['files'] = [];
+  const out = new PackFileWriter(sink);
   const networks: MetricPackManifest['networks'] = {};
   const seed = opts.seed ?? 1;
   for (const [i, net] of (opts.networks ?? [...FEATURE_NETWORKS]).entries()) {
     const ref = FEATURE_NETWORK_REFERENCE[net];
     const bytes = standInNetworkGraph(net, seed * 1000 + i).toBytes();
-    const file = `${net}.onnx`;
-    await sink.write(file, bytes);
-    files.push({ path: file, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
+    const file = await out.add(`${net}.onnx`, bytes);
     const input: TensorSpec = { name: 'pixel_values', dtype: 'float32', shape: ref.inputShape };
     const output: TensorSpec = { name: 'features', dtype: 'float32', shape: ref.outputShape };
     networks[net] = { file, role: `${ref.role} ${ref.layer}`, layer: ref.layer, kind: 'stand-in', use: ref.use, preprocess: ref.preprocess, input, output };
@@ -323,9 +302,9 @@ export async function buildStandInMetricPack(
     name: 'stand-in metric pack',
     description: 'Random stand-in graphs at the real input/output shapes of the six feature networks. Scores made with it are NOT comparable to published numbers.',
     provenance: { kind: 'stand-in', command: opts.command ?? 'buildStandInMetricPack', createdAt: new Date().toISOString(), notes: `seed ${seed}` },
-    files,
+    files: out.files,
     networks,
   };
-  await sink.write(METRIC_PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 2)));
+  await out.writeManifest(METRIC_PACK_MANIFEST, manifest, 2);
   return manifest;
 }

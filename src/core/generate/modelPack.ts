@@ -3,44 +3,32 @@
 // size and sha256. Each stage names its ONNX inputs/outputs by role, with shapes and dtypes, so a
 // real exported graph with other tensor names plugs in by editing the manifest only.
 import { z } from 'zod';
-import { AbortError, BundleError } from '../base/errors.ts';
+import { BundleError } from '../base/errors.ts';
+import type { ByteProgress } from '../base/progress.ts';
+import {
+  PackFileSchema,
+  PackFileWriter,
+  PackPathSchema as relPath,
+  PackProvenanceSchema,
+  parsePackManifest,
+  readPackFiles,
+  readPackJson,
+  requireListed,
+  TensorSpecSchema,
+  type TensorSpec,
+} from '../bundle/pack.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import type { ShardSource } from '../bundle/source.ts';
-import { sha256Hex } from '../bundle/sha256.ts';
 import { readNpy, writeNpy } from '../tensor/npy.ts';
+
+// The schemas every pack kind shares live in src/core/bundle/pack.ts; re-exported here for the
+// stage code that names them next to the model pack's own (sessions, run-stage, stage packs).
+export { PackFileSchema, PackProvenanceSchema, relPath as PackPathSchema, TensorSpecSchema, type TensorSpec };
+export { TENSOR_DTYPES } from '../bundle/pack.ts';
 
 export const PACK_FORMAT = 'mirage-model-pack';
 export const PACK_VERSION = 1;
 export const PACK_MANIFEST = 'modelpack.json';
-
-const relPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\\'), {
-    message: 'expected a relative path inside the pack (no "..", no leading "/")',
-  });
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits (sha256)');
-
-// Shared by every pack kind (model packs here, metric packs in evaluate/featurePacks.ts): where the
-// pack came from, and each file with the size and checksum it is verified against before use.
-export { relPath as PackPathSchema };
-export const PackProvenanceSchema = z.object({
-  kind: z.enum(['real', 'stand-in', 'simulated']),
-  command: z.string(),
-  createdAt: z.string(),
-  notes: z.string().optional(),
-});
-export const PackFileSchema = z.object({ path: relPath, bytes: z.number().int().nonnegative(), sha256 });
-
-export const TENSOR_DTYPES = ['float32', 'float16', 'int64', 'int32', 'uint8'] as const;
-export const TensorSpecSchema = z.object({
-  /** The ONNX value name. */
-  name: z.string().min(1),
-  dtype: z.enum(TENSOR_DTYPES),
-  /** Dimensions; strings are symbolic (e.g. "batch", "seq"). */
-  shape: z.array(z.union([z.number().int().positive(), z.string().min(1)])),
-});
-export type TensorSpec = z.infer<typeof TensorSpecSchema>;
 
 /**
  * The roles each stage's inputs and outputs must have (the pipeline addresses tensors by role).
@@ -107,19 +95,16 @@ export type ModelPackManifest = z.infer<typeof ModelPackSchema>;
 
 /** Parses a manifest; throws a BundleError naming the field path on the first problem. */
 export function parseModelPack(json: unknown, file = PACK_MANIFEST): ModelPackManifest {
-  const r = ModelPackSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new BundleError(file, issue.message, { field: issue.path.join('.') || '(root)' });
-  }
-  const m = r.data;
-  const listed = new Set(m.files.map((f) => f.path));
-  const need = (p: string, field: string) => {
-    if (!listed.has(p)) throw new BundleError(file, `"${p}" is not listed in files`, { field, expected: 'a path listed in files[]' });
-  };
+  const m = parsePackManifest(ModelPackSchema, json, file);
+  requireListed(m.files, file, [
+    ...STAGE_NAMES.map((s) => [m.stages[s].file, `stages.${s}.file`] as const),
+    [m.unconditional.clipImg, 'unconditional.clipImg'],
+    [m.unconditional.clipText, 'unconditional.clipText'],
+    [m.unconditional.clipTextPooled, 'unconditional.clipTextPooled'],
+    [m.vocab, 'vocab'],
+  ]);
   for (const s of STAGE_NAMES) {
     const st = m.stages[s];
-    need(st.file, `stages.${s}.file`);
     for (const dir of ['inputs', 'outputs'] as const) {
       for (const role of STAGE_IO[s][dir]) {
         if (!st[dir][role]) {
@@ -131,18 +116,10 @@ export function parseModelPack(json: unknown, file = PACK_MANIFEST): ModelPackMa
       }
     }
   }
-  need(m.unconditional.clipImg, 'unconditional.clipImg');
-  need(m.unconditional.clipText, 'unconditional.clipText');
-  need(m.unconditional.clipTextPooled, 'unconditional.clipTextPooled');
-  need(m.vocab, 'vocab');
   return m;
 }
 
-export interface PackLoadProgress {
-  loadedBytes: number;
-  totalBytes: number;
-  file: string;
-}
+export type PackLoadProgress = ByteProgress;
 
 /** The pack's files in memory, each checked against the manifest's size and sha256. */
 export interface LoadedModelPack {
@@ -158,36 +135,8 @@ export async function loadModelPack(
   source: ShardSource,
   opts: { signal?: AbortSignal; onProgress?: (p: PackLoadProgress) => void; verify?: boolean } = {},
 ): Promise<LoadedModelPack> {
-  const raw = await source.read(PACK_MANIFEST, { signal: opts.signal });
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(raw));
-  } catch (e) {
-    throw new BundleError(`${source.label}/${PACK_MANIFEST}`, 'not valid JSON', { cause: e, expected: 'a model pack manifest' });
-  }
-  const manifest = parseModelPack(json, `${source.label}/${PACK_MANIFEST}`);
-  const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
-  let done = 0;
-  const files = new Map<string, Uint8Array>();
-  for (const f of manifest.files) {
-    if (opts.signal?.aborted) throw new AbortError();
-    const bytes = await source.read(f.path, {
-      signal: opts.signal,
-      sha256: f.sha256,
-      size: f.bytes,
-      onProgress: (l) => opts.onProgress?.({ loadedBytes: done + l, totalBytes, file: f.path }),
-    });
-    if (bytes.byteLength !== f.bytes) {
-      throw new BundleError(f.path, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${f.bytes}` });
-    }
-    if (opts.verify !== false) {
-      const h = await sha256Hex(bytes);
-      if (h !== f.sha256) throw new BundleError(f.path, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: f.sha256 });
-    }
-    done += f.bytes;
-    opts.onProgress?.({ loadedBytes: done, totalBytes, file: f.path });
-    files.set(f.path, bytes);
-  }
+  const manifest = parseModelPack(await readPackJson(source, PACK_MANIFEST, 'a model pack manifest', opts.signal), `${source.label}/${PACK_MANIFEST}`);
+  const files = await readPackFiles(source, manifest.files, undefined, opts);
   const get = (p: string) => files.get(p) as Uint8Array;
   const onnx = Object.fromEntries(STAGE_NAMES.map((s) => [s, get(manifest.stages[s].file)])) as Record<StageName, Uint8Array>;
   const f32 = (p: string) => {
@@ -218,13 +167,13 @@ export async function loadModelPack(
 
 /** Writes a pack: files go to the sink as they are added; finish() writes the manifest last. */
 export class ModelPackWriter {
-  private readonly files: { path: string; bytes: number; sha256: string }[] = [];
-  constructor(private readonly sink: ShardSink, private readonly prefix = '') {}
+  private readonly out: PackFileWriter;
+  constructor(sink: ShardSink, private readonly prefix = '') {
+    this.out = new PackFileWriter(sink, prefix);
+  }
 
-  async addFile(path: string, bytes: Uint8Array): Promise<string> {
-    await this.sink.write(this.prefix + path, bytes);
-    this.files.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
-    return path;
+  addFile(path: string, bytes: Uint8Array): Promise<string> {
+    return this.out.add(path, bytes);
   }
 
   addNpy(path: string, data: Float32Array, shape: number[]): Promise<string> {
@@ -237,10 +186,10 @@ export class ModelPackWriter {
 
   async finish(body: Omit<ModelPackManifest, 'format' | 'version' | 'files'>): Promise<ModelPackManifest> {
     const manifest = parseModelPack(
-      { format: PACK_FORMAT, version: PACK_VERSION, ...body, files: [...this.files] },
+      { format: PACK_FORMAT, version: PACK_VERSION, ...body, files: [...this.out.files] },
       `${this.prefix}${PACK_MANIFEST} (writer)`,
     );
-    await this.sink.write(this.prefix + PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    await this.out.writeManifest(PACK_MANIFEST, manifest, 1);
     return manifest;
   }
 }
