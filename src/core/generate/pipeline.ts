@@ -374,10 +374,12 @@ async function runStages(home: TensorHome, sessions: PackSessions, decoded: Deco
     return s;
   });
 
-  // 9. Caption: greedy decoding of the decoded prompt features (graph home: the prompt goes up
-  // once, only the last position's logits come down).
+  // 9. Caption: greedy decoding of the decoded prompt features (graph home with the decoder on
+  // WebGPU: the prompt goes up once, only the last position's logits come down; elsewhere a
+  // slicing graph per token would cost more than reading the logits).
+  const captionOnGraphs = home.kind === 'graphs' && sessions.onGpu('captionDecoder');
   const { caption, captionTokens } = await timed('caption', () =>
-    decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, home.kind === 'graphs'),
+    decodeCaption(sessions, decoded.prompt, settings.captionMaxTokens, opts.signal, (s, t) => progress('caption', s, t), io, captionOnGraphs),
   );
 
   return { lowLevel, enhanced, candidates, scores, best: bestIndex(scores), caption, captionTokens, settings, timings, sampler: home.kind, providers: providers(sessions), transfers: io.stats };
