@@ -231,7 +231,7 @@ export function register(program: Command, ctx: CommandContext): void {
         return b ? Array.from({ length: b - a + 1 }, (_, i) => a + i) : [a];
       });
       const command = `mirage import nsd-betas --hdf5 ${o.hdf5} --subject ${o.subject} --out ${o.out}`;
-      const reader = openHdf5Rows(h5, resolve(o.hdf5), o.dataset, o.hdf5);
+      const reader = await openHdf5Rows(h5, resolve(o.hdf5), o.dataset, o.hdf5);
       try {
         const manifest = await runImport({
           out: o.out,

@@ -8,7 +8,7 @@ describe('HDF5 row reader (h5wasm)', () => {
   it('reads row blocks of a gzip-chunked float32 dataset written by h5py', async () => {
     await h5wasm.ready;
     const exp = fixtureJson('hdf5', 'betas_small.json');
-    const r = openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
+    const r = await openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
     expect(r.shape).toEqual([13, 7]);
     const rows = r.readRows(3, 6); // crosses chunk boundaries (chunks of 4 rows)
     expect(Array.from(rows)).toEqual(exp.betas.slice(3 * 7, 9 * 7).map((v: number) => Math.fround(v)));
@@ -18,6 +18,6 @@ describe('HDF5 row reader (h5wasm)', () => {
 
   it('names the file and the missing dataset', async () => {
     await h5wasm.ready;
-    expect(() => openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'nope')).toThrow(/betas_small\.hdf5: nope: no dataset "nope".*betas, plain/);
+    await expect(openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'nope')).rejects.toThrow(/betas_small\.hdf5: nope: no dataset "nope".*betas, plain/);
   });
 });

@@ -29,7 +29,7 @@ async function baseBundle(voxels?: number): Promise<ExistingBundle> {
 describe('import nsd-betas (HDF5, MindEye2 layout)', () => {
   it('stores the chosen sessions as float16 blocks in extensions.nsdCoreBetas', async () => {
     await h5wasm.ready;
-    const reader = openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
+    const reader = await openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
     const { writer, files } = memoryWriter();
     const { body } = await importNsdBetas({ existing: await baseBundle(7), writer, reader, subject: 1, sessionRows: 4, sessions: [2, 4], command: 'c' });
     reader.close();
@@ -45,7 +45,7 @@ describe('import nsd-betas (HDF5, MindEye2 layout)', () => {
 
   it('refuses a file whose voxel count differs from the subject mask, naming the file', async () => {
     await h5wasm.ready;
-    const reader = openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
+    const reader = await openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
     const { writer } = memoryWriter();
     await expect(importNsdBetas({ existing: await baseBundle(), writer, reader, subject: 1, command: 'c' })).rejects.toThrow(/betas_small\.hdf5: betas: 7 voxels per row but subject 1's mask has 24/);
     reader.close();
