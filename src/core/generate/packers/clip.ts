@@ -32,9 +32,6 @@ export const CLIP_VIT_B32: ClipVisionConfig = { name: 'ViT-B/32', imageSize: 224
 export const CLIP_VIT_B16: ClipVisionConfig = { ...CLIP_VIT_B32, name: 'ViT-B/16', patchSize: 16 };
 const KNOWN = [CLIP_VIT_L14, CLIP_VIT_B32, CLIP_VIT_B16];
 
-export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
-
 export function clipTokens(cfg: ClipVisionConfig): number {
   return (cfg.imageSize / cfg.patchSize) ** 2 + 1;
 }

@@ -5,7 +5,8 @@
 import type { ShardSink } from '../../bundle/writer.ts';
 import type { StageSpec } from '../modelPack.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { buildClipVisionGraph, CLIP_MEAN, CLIP_STD, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipVisionConfig } from './clip.ts';
+import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
+import { buildClipVisionGraph, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipVisionConfig } from './clip.ts';
 import { StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 /** WebGPU's default limits (the spec's defaults, what an adapter grants without asking). */

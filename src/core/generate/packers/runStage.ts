@@ -5,7 +5,7 @@
 // pack's graph with PyTorch: same arrays in, arrays out, no knowledge of ONNX value names needed.
 import { BundleError } from '../../base/errors.ts';
 import type { NpyArray, NpyData, NpyDtype } from '../../tensor/npy.ts';
-import { createSession, ort } from '../../onnx/runtime.ts';
+import { createSession, ort, type OrtSession } from '../../onnx/runtime.ts';
 import type { TensorSpec } from '../modelPack.ts';
 import type { LoadedStage } from './stagePack.ts';
 
@@ -87,7 +87,7 @@ export interface StageResult {
 export async function runStage(
   stage: LoadedStage,
   inputs: Record<string, NpyArray>,
-  opts: { files?: InputFiles; executionProviders?: string[] } = {},
+  opts: { files?: InputFiles; executionProviders?: string[]; session?: OrtSession } = {},
 ): Promise<StageResult> {
   const files: InputFiles = opts.files ?? Object.fromEntries(Object.keys(inputs).map((r) => [r, `${r}.npy`]));
   const specIn = stage.spec.inputs;
@@ -100,7 +100,7 @@ export async function runStage(
   }
   const given = Object.fromEntries(roles.map((r) => [r, toRoleArray(inputs[r], specIn[r], files[r])])) as Record<string, RoleArray>;
   const bind = bindShapes(specIn, given, files);
-  const session = await createSession(stage.onnx, { executionProviders: opts.executionProviders ?? ['wasm'], externalData: stage.externalData });
+  const session = opts.session ?? (await openStageSession(stage, opts.executionProviders));
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const r of roles) feeds[specIn[r].name] = new ort.Tensor(given[r].dtype, given[r].data, given[r].shape);
@@ -113,6 +113,11 @@ export async function runStage(
     }
     return { outputs, bind };
   } finally {
-    await session.release();
+    if (!opts.session) await session.release();
   }
+}
+
+/** A session for a loaded stage (its external weight files mounted); the caller releases it. */
+export function openStageSession(stage: LoadedStage, executionProviders: string[] = ['wasm']): Promise<OrtSession> {
+  return createSession(stage.onnx, { executionProviders, externalData: stage.externalData });
 }

@@ -1,0 +1,65 @@
+// `mirage features`: a pack's image encoder on PNG files, written as one .npy (rows in the order
+// the images were given), e.g. MIRAGE's CLIP targets of new images. Logic: src/core/generate/packers/features.ts.
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { BundleError } from '../../src/core/base/errors.ts';
+import { clipFeatures, FEATURE_MODELS, type FeatureModel } from '../../src/core/generate/packers/features.ts';
+import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
+import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
+import { writeNpy } from '../../src/core/tensor/npy.ts';
+import { writeFileAtomically } from '../../src/node/atomic.ts';
+import { FsShardSource } from '../../src/node/fsSource.ts';
+import { progressBar } from '../../src/node/progress.ts';
+
+interface FeaturesOptions {
+  models: string;
+  model: string;
+  images: string[];
+  output: string;
+  out: string;
+  batch: string;
+  quiet?: boolean;
+}
+
+export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; shape: number[] }> {
+  if (!(o.model in FEATURE_MODELS)) throw new BundleError('command line', `--model ${o.model}`, { expected: Object.keys(FEATURE_MODELS).join(', ') });
+  const batch = Number(o.batch);
+  if (!Number.isInteger(batch) || batch < 1) throw new BundleError('command line', `--batch ${o.batch}`, { expected: 'a positive integer' });
+  const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel]);
+  const images = [];
+  for (const name of o.images) {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(name));
+    } catch (e) {
+      throw new BundleError(name, `cannot read (${(e as NodeJS.ErrnoException).code})`, { expected: 'a PNG file' });
+    }
+    const png = decodePng(bytes, name);
+    images.push({ name, image: { width: png.width, height: png.height, data: pngToRgb(png) } });
+  }
+  const bar = o.quiet ? undefined : progressBar('features');
+  try {
+    const r = await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });
+    await writeFileAtomically(o.out, writeNpy(r.data, r.dims, '<f4'));
+    return { out: o.out, shape: r.dims };
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('features')
+    .description("a pack's image encoder on PNG files -> one .npy, one row per image (wasm)")
+    .requiredOption('--models <dir>', 'model pack or stage pack folder (e.g. from `mirage pack clip`)')
+    .requiredOption('--model <name>', `which model: ${Object.keys(FEATURE_MODELS).join(', ')}`)
+    .requiredOption('--images <png...>', 'PNG files')
+    .option('--output <role>', 'output role: image_embeds (CLIP embedding) or last_hidden_state (tokens)', 'image_embeds')
+    .option('--batch <n>', 'images per run', '8')
+    .requiredOption('--out <file.npy>', 'output .npy (float32)')
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: FeaturesOptions) => {
+      const r = await runFeatures(opts);
+      process.stderr.write(`features: ${r.out} [${r.shape.join(', ')}]\n`);
+    });
+}

@@ -1,0 +1,60 @@
+// `mirage pack <model>`: real model packs from public checkpoints, in TypeScript (issue 14). Today:
+// `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage). The logic is
+// src/core/generate/packers/; this file only parses flags and wires Node's files in.
+import type { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { BundleError } from '../../src/core/base/errors.ts';
+import { openCheckpoint } from '../../src/core/generate/packers/checkpoint.ts';
+import { packClip, WEBGPU_DEFAULT_LIMITS } from '../../src/core/generate/packers/clipPack.ts';
+import { writeAtomically } from '../../src/node/atomic.ts';
+import { fsTree } from '../../src/node/files.ts';
+import { progressBar } from '../../src/node/progress.ts';
+
+interface PackClipOptions {
+  checkpoint: string;
+  out: string;
+  maxFileMib: string;
+  quiet?: boolean;
+}
+
+/** A folder (HF layout) or one weights file, as the checkpoint reader's folder + optional file. */
+async function checkpointAt(path: string) {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (e) {
+    throw new BundleError(path, `cannot read (${(e as NodeJS.ErrnoException).code})`, { field: '--checkpoint', expected: 'a Hugging Face model folder or a .safetensors / .bin file' });
+  }
+  return isDir ? openCheckpoint(fsTree(path)) : openCheckpoint(fsTree(dirname(path)), { file: basename(path) });
+}
+
+export async function runPackClip(o: PackClipOptions): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
+  const mib = Number(o.maxFileMib);
+  if (!(mib > 0 && mib <= WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20)) throw new BundleError('command line', `--max-file-mib ${o.maxFileMib}`, { expected: `a number in (0, ${WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20}]` });
+  const ck = await checkpointAt(o.checkpoint);
+  const bar = o.quiet ? undefined : progressBar('pack clip');
+  try {
+    const m = await writeAtomically(o.out, (sink) =>
+      packClip(ck, sink, { maxFileBytes: Math.floor(mib * 2 ** 20), command: `mirage pack clip --checkpoint ${o.checkpoint} --out ${o.out}`, onProgress: bar?.update }),
+    );
+    return { out: o.out, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.bytes, 0), parameters: m.stages.imageEncoder?.settings.parameters };
+  } finally {
+    bar?.stop();
+  }
+}
+
+export function register(program: Command): void {
+  const pack = program.command('pack').description('build a real model pack from a public checkpoint (docs/model-packs.md)');
+  pack
+    .command('clip')
+    .description('CLIP ViT-L/14 vision tower (openai/clip-vit-large-patch14, HF folder) -> a stage pack with the imageEncoder stage')
+    .requiredOption('--checkpoint <path>', 'HF model folder (model.safetensors, pytorch_model.bin, or sharded with an index.json) or one weights file')
+    .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
+    .option('--max-file-mib <n>', 'largest weight file, MiB (default: WebGPU default maxStorageBufferBindingSize)', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: PackClipOptions) => {
+      const r = await runPackClip(opts);
+      process.stderr.write(`pack clip: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} parameters)\n`);
+    });
+}
