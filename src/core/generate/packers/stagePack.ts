@@ -6,9 +6,10 @@
 // tower of a 10 GB pack does not read the other stages.
 import { z } from 'zod';
 import { BundleError } from '../../base/errors.ts';
+import type { ByteProgress } from '../../base/progress.ts';
+import { PackFileWriter, readPackFiles, readPackJson } from '../../bundle/pack.ts';
 import type { ShardSink } from '../../bundle/writer.ts';
 import type { ShardSource } from '../../bundle/source.ts';
-import { sha256Hex } from '../../bundle/sha256.ts';
 import {
   ModelPackSchema,
   PACK_FORMAT,
@@ -81,11 +82,7 @@ export interface LoadedStage {
   externalData: { path: string; data: Uint8Array }[];
 }
 
-export interface StageLoadProgress {
-  loadedBytes: number;
-  totalBytes: number;
-  file: string;
-}
+export type StageLoadProgress = ByteProgress;
 
 /** Reads one stage of a model pack or a stage pack (manifest, ONNX file, external data), verifying size and sha256. */
 export async function loadPackStage(
@@ -94,13 +91,7 @@ export async function loadPackStage(
   opts: { signal?: AbortSignal; onProgress?: (p: StageLoadProgress) => void } = {},
 ): Promise<LoadedStage> {
   const where = `${source.label}/${PACK_MANIFEST}`;
-  let json: { format?: unknown };
-  try {
-    json = JSON.parse(new TextDecoder().decode(await source.read(PACK_MANIFEST, { signal: opts.signal }))) as { format?: unknown };
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(where, 'not valid JSON', { cause: e, expected: 'a model pack or stage pack manifest' });
-  }
+  const json = (await readPackJson(source, PACK_MANIFEST, 'a model pack or stage pack manifest', opts.signal)) as { format?: unknown } | null;
   let stages: Partial<Record<StageName, PackedStage>>;
   let files: z.infer<typeof PackFileSchema>[];
   let header: { name: string; provenance: LoadedStage['provenance']; kind: LoadedStage['packKind'] };
@@ -131,21 +122,7 @@ export async function loadPackStage(
   const name = stage as StageName;
   const spec = stages[name] as PackedStage;
   checkStage(where, name, spec, new Set(files.map((f) => f.path)));
-  const wanted = [spec.file, ...(spec.data ?? [])].map((p) => files.find((f) => f.path === p) as z.infer<typeof PackFileSchema>);
-  const totalBytes = wanted.reduce((a, f) => a + f.bytes, 0);
-  let done = 0;
-  const read = new Map<string, Uint8Array>();
-  for (const f of wanted) {
-    const bytes = await source.read(f.path, {
-      signal: opts.signal,
-      onProgress: (l) => opts.onProgress?.({ loadedBytes: done + l, totalBytes, file: f.path }),
-    });
-    if (bytes.byteLength !== f.bytes) throw new BundleError(f.path, `file has ${bytes.byteLength} bytes`, { field: 'files[].bytes', expected: `${f.bytes}` });
-    const h = await sha256Hex(bytes);
-    if (h !== f.sha256) throw new BundleError(f.path, `sha256 ${h} does not match the manifest`, { field: 'files[].sha256', expected: f.sha256 });
-    done += f.bytes;
-    read.set(f.path, bytes);
-  }
+  const read = await readPackFiles(source, files, [spec.file, ...(spec.data ?? [])], opts);
   return {
     packName: header.name,
     packKind: header.kind,
@@ -166,18 +143,18 @@ export function externalDataPath(modelFile: string, dataFile: string): string {
 
 /** Writes a stage pack: files go to the sink as they are added; finish() writes the manifest last. */
 export class StagePackWriter {
-  private readonly files: z.infer<typeof PackFileSchema>[] = [];
-  constructor(private readonly sink: ShardSink) {}
+  private readonly out: PackFileWriter;
+  constructor(sink: ShardSink) {
+    this.out = new PackFileWriter(sink);
+  }
 
-  async addFile(path: string, bytes: Uint8Array): Promise<string> {
-    await this.sink.write(path, bytes);
-    this.files.push({ path, bytes: bytes.byteLength, sha256: await sha256Hex(bytes) });
-    return path;
+  addFile(path: string, bytes: Uint8Array): Promise<string> {
+    return this.out.add(path, bytes);
   }
 
   async finish(body: Omit<StagePackManifest, 'format' | 'version' | 'files'>): Promise<StagePackManifest> {
-    const manifest = parseStagePack({ format: STAGE_PACK_FORMAT, version: PACK_VERSION, ...body, files: [...this.files] }, `${PACK_MANIFEST} (writer)`);
-    await this.sink.write(PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+    const manifest = parseStagePack({ format: STAGE_PACK_FORMAT, version: PACK_VERSION, ...body, files: [...this.out.files] }, `${PACK_MANIFEST} (writer)`);
+    await this.out.writeManifest(PACK_MANIFEST, manifest, 1);
     return manifest;
   }
 }
