@@ -123,12 +123,22 @@ export const IMAGERY = {
   contrast: 0.5,
   /** Chroma kept (fewer dimensions: colour mostly dropped). */
   chroma: 0.3,
-  /** Gain of the early (pRF) drive during imagery (weak feedback to early areas). */
-  earlyGain: 0.5,
-  /** Gain of the semantic drive during imagery (largely kept); times a per-trial vividness in [0.7, 1]. */
-  semanticGain: 0.9,
-  /** Trial-noise standard deviation relative to vision (lower SNR). */
-  noiseScale: 1.2,
+  /**
+   * Gain of the early (pRF) drive during imagery (weak feedback to early areas): set so that the
+   * low-level gap is the largest, as MIRAGE Table 1's PixCorr imagery/vision 0.47 (docs/simulation.md §5).
+   */
+  earlyGain: 0.25,
+  /**
+   * Gain of the semantic drive during imagery (partly kept); times a per-trial vividness in [0.7, 1].
+   * Set so that high-level identification keeps about half its margin above chance, as MIRAGE's CLIP
+   * 2-way (57.5 vs 66.7 %: 0.45 of the vision margin).
+   */
+  semanticGain: 0.6,
+  /**
+   * Trial-noise standard deviation relative to vision (lower SNR). With 16 imagery vs 8 vision repeats
+   * (NSD-Imagery), 1.2 left the averaged imagery pattern LESS noisy than vision's; at 2 it is √2 noisier.
+   */
+  noiseScale: 2.0,
 };
 
 function blur1d(src: Float32Array, dst: Float32Array, size: number, kernel: Float32Array, horizontal: boolean): void {

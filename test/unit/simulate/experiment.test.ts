@@ -69,15 +69,19 @@ describe('simulated experiment', () => {
     }
   });
 
-  it('imagery is much weaker than vision in early areas, but the higher-area (semantic) code is largely kept', () => {
+  // Issue 13 recalibrated imagery to a lower SNR everywhere (docs/simulation.md §5): the higher-area
+  // code is no longer "largely kept" (was: hI > 0.6 hV), but it keeps a reliable pattern and a larger
+  // share of its vision reliability than early areas do.
+  it('imagery is much weaker than vision in early areas; the higher-area (semantic) code keeps relatively more', () => {
     const eV = splitHalf(sim, 'early', 'vision');
     const eI = splitHalf(sim, 'early', 'imagery');
     const hV = splitHalf(sim, 'higher', 'vision');
     const hI = splitHalf(sim, 'higher', 'imagery');
+    if (process.env.CALIB_LOG) console.log(JSON.stringify({ eV, eI, hV, hI }));
     expect(eV).toBeGreaterThan(0.15);
     expect(eI).toBeLessThan(0.5 * eV);
-    expect(hI).toBeGreaterThan(0.6 * hV);
-    expect(hI / hV).toBeGreaterThan(eI / eV + 0.3);
+    expect(hI).toBeGreaterThan(0.02);
+    expect(hI / hV).toBeGreaterThan(2 * (eI / eV));
   });
 
   it('the decoded image embedding identifies vision trials of the simple stimuli above chance', () => {
