@@ -5,10 +5,10 @@ import { ort } from '../onnx/runtime.ts';
 import { cosine } from '../tensor/vector.ts';
 import { concatRows, repeatRows } from './batching.ts';
 import { normalizeTokens } from './preprocess.ts';
-import { diffuse, sample, type Denoiser, type SamplerSchedule } from './sampler.ts';
+import { diffuse, sample, type Denoiser } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
 import type { Transfers } from './gpuSteps.ts';
-import { product, type DenoiserStage, type TensorHome } from './tensorHome.ts';
+import { product, type DenoiserStage, type SampleRun, type TensorHome } from './tensorHome.ts';
 import type { StageName } from './modelPack.ts';
 
 const values = (t: ort.Tensor): Float32Array => t.data as Float32Array;
@@ -62,14 +62,7 @@ export class CpuHome implements TensorHome {
     return cpuTensor(concatRows(values(x), new Float32Array(x.size)), [2 * rows, ...rest]);
   }
 
-  async sample(
-    stage: DenoiserStage,
-    cond: Record<string, ort.Tensor>,
-    schedule: SamplerSchedule,
-    rowDims: number[],
-    xInit: ort.Tensor | undefined,
-    onStep: (step: number, total: number) => void,
-  ): Promise<ort.Tensor> {
+  async sample({ stage, cond, schedule, rowDims, xInit, onStep }: SampleRun): Promise<ort.Tensor> {
     const rows = Object.fromEntries(Object.entries(cond).map(([role, t]) => [role, values(t)]));
     const denoiser = new StageDenoiser(this.sessions, stage, rows, this.io);
     const x = await sample(denoiser, { ...schedule, latentSize: product(rowDims), xInit: xInit && values(xInit), onStep });

@@ -5,10 +5,10 @@
 // `Transfers` (docs/model-packs.md, "GPU residency"). See tensorHome.ts.
 import { ort } from '../onnx/runtime.ts';
 import { cosineScoreGraph, diffuseGraph, padZerosGraph, sampleOnGraphs, splitRowsGraph, type TensorDenoiser, type Transfers } from './gpuSteps.ts';
-import { cosineLogSNR, vpScalers, type SamplerSchedule } from './sampler.ts';
+import { cosineLogSNR, vpScalers } from './sampler.ts';
 import type { StageName } from './modelPack.ts';
 import type { PackSessions } from './sessions.ts';
-import { withDims, type DenoiserStage, type TensorHome } from './tensorHome.ts';
+import { withDims, type DenoiserStage, type SampleRun, type TensorHome } from './tensorHome.ts';
 
 /** A denoiser stage over runtime tensors: conditioning uploaded once per run, left on the device. */
 class TensorStageDenoiser implements TensorDenoiser {
@@ -63,24 +63,9 @@ export class GraphHome implements TensorHome {
     return out.xz;
   }
 
-  sample(
-    stage: DenoiserStage,
-    cond: Record<string, ort.Tensor>,
-    schedule: SamplerSchedule,
-    rowDims: number[],
-    xInit: ort.Tensor | undefined,
-    onStep: (step: number, total: number) => void,
-  ): Promise<ort.Tensor> {
-    const io = this.io;
-    return sampleOnGraphs(new TensorStageDenoiser(this.sessions, stage, cond, io), {
-      ...schedule,
-      rowDims,
-      xInit,
-      onStep,
-      onGpu: this.sessions.onGpu(stage),
-      graphs: this.graphs,
-      io,
-    });
+  sample({ stage, cond, schedule, rowDims, xInit, onStep }: SampleRun): Promise<ort.Tensor> {
+    const { io, graphs } = this;
+    return sampleOnGraphs(new TensorStageDenoiser(this.sessions, stage, cond, io), { ...schedule, rowDims, xInit, onStep, onGpu: this.sessions.onGpu(stage), graphs, io });
   }
 
   async splitRows(x: ort.Tensor, rowDims: number[], batch: number, per: number, stage: StageName): Promise<ort.Tensor[]> {

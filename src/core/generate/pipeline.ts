@@ -303,7 +303,7 @@ async function runStages(home: TensorHome, sessions: PackSessions, decoded: Deco
     progress('prior', 0, priorSteps);
     if (priorSteps === 0) return xInitPrior as ort.Tensor;
     const sched = schedule(settings, 'prior', N, priorSteps, img2img, opts.signal);
-    return io.hold(await home.sample('priorDenoiser', priorCond, sched, cRow, xInitPrior, (s, t) => progress('prior', s, t)));
+    return io.hold(await home.sample({ stage: 'priorDenoiser', cond: priorCond, schedule: sched, rowDims: cRow, xInit: xInitPrior, onStep: (s, t) => progress('prior', s, t) }));
   });
 
   // 6. Decoder (stage B): effnet = stage C's output (still on the device on the graph home);
@@ -323,7 +323,7 @@ async function runStages(home: TensorHome, sessions: PackSessions, decoded: Deco
   const latentB = await timed('decoder', async () => {
     progress('decoder', 0, settings.decoder.steps);
     const sched = schedule(settings, 'decoder', N, settings.decoder.steps, false, opts.signal);
-    return io.hold(await home.sample('latentDecoder', decCond, sched, bRow, undefined, (s, t) => progress('decoder', s, t)));
+    return io.hold(await home.sample({ stage: 'latentDecoder', cond: decCond, schedule: sched, rowDims: bRow, onStep: (s, t) => progress('decoder', s, t) }));
   });
 
   // 7. Pixels (stage A): the candidates in as few runs as memory allows (rowsPerRun); each run's

@@ -16,6 +16,19 @@ import type { SamplerSchedule } from './sampler.ts';
 export type SamplerKind = 'typescript' | 'graphs';
 export type DenoiserStage = 'priorDenoiser' | 'latentDecoder';
 
+/** One sampling run of a denoiser stage. */
+export interface SampleRun {
+  stage: DenoiserStage;
+  /** The conditioning rows the schedule's guidance asks for: [cond; uncond] (2·batch rows) with cfg, cond only (batch rows) without. */
+  cond: Record<string, ort.Tensor>;
+  schedule: SamplerSchedule;
+  /** Dims of one candidate's latent (the stage's x after the batch dim). */
+  rowDims: number[];
+  /** Starting point [batch, ...rowDims] (img2img); default the schedule's seeded noise. */
+  xInit?: ort.Tensor;
+  onStep: (step: number, total: number) => void;
+}
+
 export interface TensorHome {
   readonly kind: SamplerKind;
   /** CPU values as a tensor `stage` will read (one upload, on the GPU home; held until the run ends). */
@@ -26,19 +39,8 @@ export interface TensorHome {
   diffuse(latent: ort.Tensor, rowDims: number[], batch: number, t: number, noise: Float32Array, stage: StageName): Promise<ort.Tensor>;
   /** [x; 0] (stage B's effnet for CFG's [cond; uncond] rows: the unconditional branch has zero effnet). */
   padZeros(x: ort.Tensor, stage: StageName): Promise<ort.Tensor>;
-  /**
-   * The diffusion sampler over a denoiser stage (sampler.ts's algorithm, schedule and noise).
-   * `cond` holds the conditioning rows the schedule's guidance asks for: [cond; uncond] (2·batch
-   * rows) with cfg, cond only (batch rows) without. Returns x [batch, ...rowDims].
-   */
-  sample(
-    stage: DenoiserStage,
-    cond: Record<string, ort.Tensor>,
-    schedule: SamplerSchedule,
-    rowDims: number[],
-    xInit: ort.Tensor | undefined,
-    onStep: (step: number, total: number) => void,
-  ): Promise<ort.Tensor>;
+  /** The diffusion sampler over a denoiser stage (sampler.ts's algorithm, schedule and noise). Returns x [batch, ...rowDims]. */
+  sample(run: SampleRun): Promise<ort.Tensor>;
   /** [batch, ...rowDims] as tensors of `per` rows (the last may have fewer): one per-candidate stage run each. */
   splitRows(x: ort.Tensor, rowDims: number[], batch: number, per: number, stage: StageName): Promise<ort.Tensor[]>;
   /**
