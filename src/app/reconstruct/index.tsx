@@ -15,6 +15,7 @@ import { liveStore } from './liveStore.ts';
 import { SettingsPanel } from './SettingsPanel.tsx';
 import { sessionRecons } from './sessionRecons.ts';
 import { Button, ProgressBar as Bar, Select } from '../common/controls.tsx';
+import { OrtLog } from '../common/OrtLog.tsx';
 import './reconstruct.css';
 
 declare global {
@@ -346,6 +347,7 @@ export function ReconstructPanel() {
       </div>
       {service.loading ? <p className="rc-note">{service.loading}</p> : null}
       <ProgressBar busy={busy} />
+      <OrtLog context="mirage-generate" />
       {error ? (
         <div className="rc-error" role="alert">
           {error.context}: {error.message}

@@ -13,6 +13,67 @@ function configure(): void {
   // One thread: Node lacks the cross-origin isolation worker setup, and the demo's graphs are small.
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (isNode) ort.env.wasm.numThreads = 1;
+  // Before the first session loads ORT's wasm module, which binds console.error as its log sink.
+  else routeOrtConsole();
+}
+
+export type OrtLogSeverity = 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+
+/** One line of onnxruntime's own log (its C++ logger, e.g. node placement notes), colour codes removed. */
+export interface OrtLogLine {
+  severity: OrtLogSeverity;
+  /** The logger's message without timestamp and source location. */
+  message: string;
+  /** Where it was logged: the worker's name (e.g. "mirage-generate") or "page". */
+  context: string;
+  /** Date.now() when it was logged. */
+  time: number;
+}
+
+/** BroadcastChannel on which browser contexts publish their onnxruntime log lines for the page. */
+export const ORT_LOG_CHANNEL = 'mirage-onnxruntime-log';
+
+const SEVERITY: Record<string, OrtLogSeverity> = { V: 'verbose', I: 'info', W: 'warning', E: 'error', F: 'fatal' };
+// eslint-disable-next-line no-control-regex -- the terminal colour codes ORT's logger writes
+const ANSI = /\x1b\[[0-9;]*m/g;
+const ORT_LINE = /\[([VIWEF]):onnxruntime:[^\]]*\]\s*([\s\S]*)$/;
+
+/** An onnxruntime log line as its wasm writes it to the console, or null for any other text. */
+export function parseOrtLogLine(text: string): { severity: OrtLogSeverity; message: string } | null {
+  const m = ORT_LINE.exec(text.replace(ANSI, ''));
+  return m ? { severity: SEVERITY[m[1]], message: m[2].trim() } : null;
+}
+
+const recent: OrtLogLine[] = [];
+const RECENT_MAX = 200;
+let channel: BroadcastChannel | null = null;
+
+/** onnxruntime's log lines of this context so far (the newest RECENT_MAX). */
+export function ortLogLines(): readonly OrtLogLine[] {
+  return recent;
+}
+
+/**
+ * In browsers ORT's C++ logger writes through console.error with terminal colour codes, so a
+ * harmless node-placement warning reads as a page error. Its lines are taken off the console here
+ * and kept (ortLogLines) and published on ORT_LOG_CHANNEL, where the page shows them as
+ * diagnostics; every other console call passes through untouched.
+ */
+function routeOrtConsole(): void {
+  const own = (globalThis as unknown as { name?: unknown }).name; // a worker's name; '' on a page
+  const context = typeof own === 'string' && own ? own : 'page';
+  if (typeof BroadcastChannel !== 'undefined') channel = new BroadcastChannel(ORT_LOG_CHANNEL);
+  for (const level of ['error', 'warn', 'log', 'info'] as const) {
+    const original = console[level];
+    console[level] = (...args: unknown[]) => {
+      const parsed = args.length === 1 && typeof args[0] === 'string' ? parseOrtLogLine(args[0]) : null;
+      if (!parsed) return original.apply(console, args);
+      const line: OrtLogLine = { ...parsed, context, time: Date.now() };
+      recent.push(line);
+      if (recent.length > RECENT_MAX) recent.shift();
+      channel?.postMessage(line);
+    };
+  }
 }
 
 export interface SessionOptions {
@@ -43,6 +104,9 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
   return ort.InferenceSession.create(bytes, {
     executionProviders,
     graphOptimizationLevel: 'all',
+    // Warnings (node placement on WebGPU) included: in browsers they are routed to the page's
+    // diagnostics (routeOrtConsole), not printed as errors.
+    logSeverityLevel: 2,
     ...(opts.externalData?.length ? { externalData: opts.externalData } : {}),
     ...(onWebgpu && opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),
   });
