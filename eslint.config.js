@@ -41,12 +41,12 @@ export default tseslint.config(
   },
   {
     // One direction of imports between folders (eslint/layers.js): no upward import, no folder cycle.
-    files: ['src/**/*.{ts,tsx}', 'workers/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}'],
+    files: ['src/**/*.{ts,tsx}', 'workers/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}', 'examples/**/*.{ts,mjs}'],
     plugins: { layers },
     rules: { 'layers/one-way': 'error' },
   },
   {
-    files: ['cli/**/*.ts', 'bin/**/*.js', 'scripts/**/*.{js,mjs,ts}', 'bench/**/*.ts', 'test/**/*.ts', '*.config.{js,ts}', 'eslint/**', '.ci/**'],
+    files: ['cli/**/*.ts', 'bin/**/*.js', 'examples/**/*.{ts,mjs}', 'scripts/**/*.{js,mjs,ts}', 'bench/**/*.ts', 'test/**/*.ts', '*.config.{js,ts}', 'eslint/**', '.ci/**'],
     languageOptions: { globals: { ...globals.node } },
   },
 );

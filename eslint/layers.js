@@ -60,6 +60,8 @@ export const LAYERS = [
   { layer: 'scripts', may: ['src/core/*', 'src/node'] },
   { layer: 'bench', may: ['src/core/*', 'src/node', 'src/index.ts', 'scripts'] },
   { layer: 'cli', may: ['src/core/*', 'src/node', 'src/index.ts', 'bench', 'scripts'] },
+  // Examples show the public API: the package entries only (they import them by package name).
+  { layer: 'examples', may: ['src/index.ts', 'src/node'] },
 ];
 
 function expand(may) {
