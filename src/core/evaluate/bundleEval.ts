@@ -17,6 +17,7 @@ import type { FeatureNetworkRun, ReconstructionItem } from './runEval.ts';
 import { bundleReconstructionItems, evaluateReconstructions } from './runEval.ts';
 import { fromUint8, toRgb, toUint8, type FloatImage } from './image.ts';
 import { rowKey, type EvalCondition, type ResultRow } from './tables.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 /** A reconstruction made in this page session (e.g. by the reconstruct panel). */
 export interface SessionReconstruction {
@@ -39,7 +40,7 @@ export interface BundleEvalOptions {
   /** ONNX execution providers for the feature networks (default wasm) */
   executionProviders?: string[];
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
 export interface BundleEvalResult {

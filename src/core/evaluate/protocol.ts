@@ -2,6 +2,7 @@
 import type { BundleEvalResult, RgbBytes, SessionReconstruction } from './bundleEval.ts';
 import type { ResultRow } from './tables.ts';
 import type { BundleSourceSpec } from '../decode/protocol.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 export type { BundleEvalResult, RgbBytes, SessionReconstruction };
 
@@ -15,7 +16,7 @@ export interface EvaluateRequest {
 export type RowRef = Pick<ResultRow, 'method' | 'subject' | 'condition' | 'stimulus' | 'repetition'>;
 
 export interface EvaluateWorkerApi {
-  evaluate(req: EvaluateRequest, onProgress?: (done: number, total: number, label: string) => void): Promise<BundleEvalResult>;
+  evaluate(req: EvaluateRequest, onProgress?: StepProgress): Promise<BundleEvalResult>;
   /** the reconstruction of a row and its ground truth (for galleries); null when unknown */
   images(req: EvaluateRequest, row: RowRef): Promise<{ recon: RgbBytes; gt: RgbBytes } | null>;
   cancel(): void;

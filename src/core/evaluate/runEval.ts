@@ -17,6 +17,7 @@ import { pixelMetricsPrepared, prepareGroundTruth } from './pixelSuite.ts';
 import type { EvalCondition, ResultRow } from './tables.ts';
 import { rowKey } from './tables.ts';
 import type { Matrix } from '../tensor/matrix.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 export interface ReconstructionItem {
   method: string;
@@ -46,7 +47,7 @@ export interface EvaluateOptions extends PixelMetricOptions {
   signal?: AbortSignal;
   /** after every finished group, with all rows so far (earlier + new): persist here */
   onGroup?: (rows: ResultRow[]) => Promise<void> | void;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
 export const BRAIN_METRICS: MetricKey[] = ['brain_early', 'brain_higher', 'brain_all'];

@@ -26,6 +26,7 @@ import {
 import { vocabulary } from './encoders.ts';
 import { AREA_MIX, CSS_EXPONENT, ENERGY_GRIDS, GRID_OFFSETS, IMAGERY, NOISE, ORIENTATIONS, type EncodingModel } from './encoding.ts';
 import { averageByStimulus, buildWorld, concatRows, HEAD_ORDER, HEAD_SIZES, simulateSubject, type SubjectSim, type World } from './experiment.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 export interface DemoOptions {
   seed: number;
@@ -44,7 +45,7 @@ export interface DemoOptions {
   /** Fixed creation time (tests, reproducible builds); default: now. */
   createdAt?: string;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
 export const DEFAULT_ALPHAS = [100, 300, 1000, 3000, 10000, 30000, 100000];

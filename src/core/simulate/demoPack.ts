@@ -43,6 +43,7 @@ import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, type Scene
 import { matrix64 } from '../tensor/matrix.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from '../generate/modelPack.ts';
 import { COSINE_S } from '../generate/sampler.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 /** Coarse (stage C) and total (stage B) PCA components. */
 export const DEMO_C_DIM = 16;
@@ -77,7 +78,7 @@ export interface DemoPackOptions {
   /** Fixed creation time in the pack's provenance (reproducible builds); default: now. */
   createdAt?: string;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
 /** What the fit measured (also written to the pack's provenance notes). */

@@ -40,6 +40,7 @@ import { testStimuli, trainingScenes, type TestStimulus } from './stimuli.ts';
 import { planTrials, RUN_ORDER, zscoreRows, type TrialPlan } from './trials.ts';
 import { caption, SemanticSpace, type Scene } from './world.ts';
 import type { HeadName } from '../bundle/manifest.ts';
+import type { StepProgress } from '../base/progress.ts';
 
 export const HEAD_SIZES: Record<HeadName, number> = {
   image: IMAGE_EMBED_DIM,
@@ -91,7 +92,7 @@ export interface WorldOptions {
    */
   promptImages?: number;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, label: string) => void;
+  onProgress?: StepProgress;
 }
 
 /** Runs all image encoders on uint8 images in batches; returns features per head. */
