@@ -1,6 +1,6 @@
 // Where a bundle's bytes come from. The loader only ever sees this interface; the page hands in an
 // HttpShardSource (URL) or FileListShardSource (picked folder / dropped files), the CLI an
-// FsShardSource (cli/lib/fsSource.ts). Paths are the manifest's relative, forward-slash paths.
+// FsShardSource (src/node/fsSource.ts). Paths are the manifest's relative, forward-slash paths.
 import { AbortError, BundleError } from '../base/errors.ts';
 
 export interface ReadOptions {
