@@ -1,7 +1,8 @@
 // The caption: greedy decoding of the decoded prompt features with the pack's caption decoder
 // (GiT's text decoder in MIRAGE), then WordPiece detokenisation with the pack's vocabulary.
 import { AbortError } from '../base/errors.ts';
-import { lastPositionGraph, Transfers } from './gpuSteps.ts';
+import { lastPositionGraph } from './gpuSteps.ts';
+import { Transfers } from './transfers.ts';
 import { settingNumber } from './preprocess.ts';
 import type { PackSessions } from './sessions.ts';
 import type { ort } from '../onnx/runtime.ts';

@@ -7,7 +7,7 @@ import { concatRows, repeatRows } from './batching.ts';
 import { normalizeTokens } from './preprocess.ts';
 import { diffuse, sample, type Denoiser } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
-import type { Transfers } from './gpuSteps.ts';
+import type { Transfers } from './transfers.ts';
 import { product, type DenoiserStage, type SampleRun, type TensorHome } from './tensorHome.ts';
 import type { StageName } from './modelPack.ts';
 

@@ -4,7 +4,8 @@
 // the session put them (sessions.ts's GPU_RESIDENT_OUTPUTS). Every crossing is counted in
 // `Transfers` (docs/model-packs.md, "GPU residency"). See tensorHome.ts.
 import { ort } from '../onnx/runtime.ts';
-import { cosineScoreGraph, diffuseGraph, padZerosGraph, sampleOnGraphs, splitRowsGraph, type TensorDenoiser, type Transfers } from './gpuSteps.ts';
+import { cosineScoreGraph, diffuseGraph, padZerosGraph, sampleOnGraphs, splitRowsGraph, type TensorDenoiser } from './gpuSteps.ts';
+import type { Transfers } from './transfers.ts';
 import { cosineLogSNR, vpScalers } from './sampler.ts';
 import type { StageName } from './modelPack.ts';
 import type { PackSessions } from './sessions.ts';

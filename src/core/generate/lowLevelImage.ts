@@ -6,7 +6,7 @@ import { chwToRgb, vdvaeToRgb, type RgbImage } from '../base/image.ts';
 import { elementCount } from './batching.ts';
 import { settingNumber, settingNumbers } from './preprocess.ts';
 import type { PackSessions } from './sessions.ts';
-import type { Transfers } from './gpuSteps.ts';
+import type { Transfers } from './transfers.ts';
 
 /** The low-level image of one trial's decoded latents (the same for both samplers). */
 export async function decodeLowLevel(sessions: PackSessions, latents: Float32Array, seed: number, io: Transfers): Promise<RgbImage> {

@@ -22,7 +22,7 @@ import { concatRows, elementCount, repeatRows, rowDims, rowsPerRun } from './bat
 import { decodeCaption } from './caption.ts';
 import { CpuHome } from './cpuHome.ts';
 import { enhanceLowLevel, type EnhanceSettings } from './enhance.ts';
-import { Transfers, type TransferStats } from './gpuSteps.ts';
+import { Transfers, type TransferStats } from './transfers.ts';
 import { GraphHome } from './graphHome.ts';
 import { decodeLowLevel } from './lowLevelImage.ts';
 import { STAGE_IO, type LoadedModelPack, type StageName } from './modelPack.ts';

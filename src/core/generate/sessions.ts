@@ -6,7 +6,8 @@
 // CPU values (downloading what the session left on the GPU). Both count every crossing (Transfers).
 import { BundleError } from '../base/errors.ts';
 import { createSession, releaseSessions, ort, type OrtSession } from '../onnx/runtime.ts';
-import { StepGraphs, Transfers } from './gpuSteps.ts';
+import { StepGraphs } from './gpuSteps.ts';
+import { Transfers } from './transfers.ts';
 import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';
 
 /**
