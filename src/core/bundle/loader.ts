@@ -28,7 +28,7 @@ import {
   type TensorRef,
 } from './manifest.ts';
 import type { ShardSource } from './source.ts';
-import { manifestJson, parseManifest } from './validate.ts';
+import { manifestJson, parseManifest, readManifestBytes } from './validate.ts';
 
 export type { TensorArray } from './decodeTensor.ts';
 
@@ -89,7 +89,7 @@ export class Bundle {
   static async open(source: ShardSource, opts: OpenOptions = {}): Promise<Bundle> {
     const { signal, onProgress } = opts;
     throwIfAborted(signal);
-    const bytes = await source.read(MANIFEST_FILE, {
+    const bytes = await readManifestBytes(source, {
       signal,
       onProgress: onProgress && ((l, t) => onProgress({ loadedBytes: l, totalBytes: t, file: MANIFEST_FILE })),
     });

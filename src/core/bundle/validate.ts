@@ -14,7 +14,47 @@ import {
 import { AbortError, BundleError } from '../base/errors.ts';
 import { decodeRef } from './decodeTensor.ts';
 import { MANIFEST_FILE, ManifestSchema, tensorByteLength, type Manifest, type Shard } from './manifest.ts';
-import type { ShardSource } from './source.ts';
+import type { ReadOptions, ShardSource } from './source.ts';
+
+/**
+ * Largest manifest.json read (32 MiB; the demo's is 0.4 MB, a full NSD-Imagery bundle a few MB): a
+ * 100 MB manifest would take over 1 GB to parse and schema-check.
+ */
+export const MAX_MANIFEST_BYTES = 32 << 20;
+/** Deepest JSON nesting accepted; the schema's own nesting is under 10. Checked without recursion. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Reads manifest.json, refusing one over MAX_MANIFEST_BYTES before reading it when the source can
+ * tell its size (stat, HEAD, Blob.size), else right after.
+ */
+export async function readManifestBytes(source: ShardSource, opts: Pick<ReadOptions, 'signal' | 'onProgress'> = {}): Promise<Uint8Array> {
+  const tooBig = (n: number) =>
+    new BundleError(MANIFEST_FILE, `is ${n} bytes; refused`, { expected: `a manifest of at most ${MAX_MANIFEST_BYTES} bytes` });
+  const size = source.size ? await source.size(MANIFEST_FILE, { signal: opts.signal }) : undefined;
+  if (size !== undefined && size > MAX_MANIFEST_BYTES) throw tooBig(size);
+  const bytes = await source.read(MANIFEST_FILE, opts);
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) throw tooBig(bytes.byteLength);
+  return bytes;
+}
+
+/** Refuses JSON nested deeper than MAX_JSON_DEPTH (the schema and checks recurse; 20 000 levels overflow the stack). */
+export function checkJsonDepth(json: unknown, file = MANIFEST_FILE): void {
+  const stack: Array<{ v: unknown; depth: number; path: PropertyKey[] }> = [{ v: json, depth: 0, path: [] }];
+  while (stack.length) {
+    const { v, depth, path } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) {
+      throw new BundleError(file, `nested more than ${MAX_JSON_DEPTH} levels deep; refused`, { field: fieldPath(path), expected: `JSON nested at most ${MAX_JSON_DEPTH} levels` });
+    }
+    // Paths are only kept for the first levels' report; deeper entries share their parent's.
+    const push = (k: PropertyKey, x: unknown) => {
+      if (x !== null && typeof x === 'object') stack.push({ v: x, depth: depth + 1, path: depth < 8 ? [...path, k] : path });
+    };
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) push(i, v[i]);
+    else for (const k in v) push(k, (v as Record<string, unknown>)[k]);
+  }
+}
 
 export interface ValidationReport {
   ok: boolean;
@@ -91,11 +131,14 @@ export function parseManifestBytes(bytes: Uint8Array, file = MANIFEST_FILE): Man
 
 export function manifestJson(bytes: Uint8Array, file = MANIFEST_FILE): unknown {
   const text = new TextDecoder().decode(bytes);
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new BundleError(file, `not valid JSON: ${(e as Error).message}`, { expected: 'a JSON object' });
   }
+  checkJsonDepth(json, file);
+  return json;
 }
 
 export interface ValidateOptions {
@@ -119,7 +162,7 @@ export async function validateBundle(source: ShardSource, opts: ValidateOptions 
 
   let json: unknown;
   try {
-    json = manifestJson(await source.read(MANIFEST_FILE, { signal: opts.signal }));
+    json = manifestJson(await readManifestBytes(source, { signal: opts.signal }));
   } catch (e) {
     collect(e);
     return report();
