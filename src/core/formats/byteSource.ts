@@ -59,7 +59,13 @@ export async function readExactly(src: ByteSource, offset: number, length: numbe
   return b;
 }
 
-export async function readAll(src: ByteSource): Promise<Uint8Array> {
+/** Largest file `readAll` loads whole (surfaces, GIfTI, labels: tens of MB in practice). */
+export const MAX_WHOLE_FILE_BYTES = 512 << 20;
+
+export async function readAll(src: ByteSource, max = MAX_WHOLE_FILE_BYTES): Promise<Uint8Array> {
+  if (src.size > max) {
+    throw new FormatError(sourceName(src), `file is ${src.size} bytes; refused`, { field: 'size', expected: `at most ${max} bytes for a file read whole` });
+  }
   return readExactly(src, 0, src.size, 'the whole file');
 }
 

@@ -39,6 +39,9 @@ function attrs(tag: string): Record<string, string> {
   return out;
 }
 
+/** Most values one GIfTI DataArray may hold (2^26; a 1 mm cortical surface has ~300 k vertices). */
+export const MAX_GIFTI_VALUES = 2 ** 26;
+
 export async function readGifti(src: ByteSource): Promise<GiftiArray[]> {
   const file = sourceName(src);
   const xml = new TextDecoder().decode(await readAll(src));
@@ -51,6 +54,9 @@ export async function readGifti(src: ByteSource): Promise<GiftiArray[]> {
     const dimCount = Number(a.Dimensionality ?? 1);
     const dims = Array.from({ length: dimCount }, (_, i) => Number(a[`Dim${i}`]));
     const n = dims.reduce((x, y) => x * y, 1);
+    if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0) || n > MAX_GIFTI_VALUES) {
+      throw new FormatError(file, `dimensions [${dims}]`, { field, expected: `non-negative integer Dim0.. with at most ${MAX_GIFTI_VALUES} values` });
+    }
     const dataMatch = /<Data>([\s\S]*?)<\/Data>/.exec(m[2]) ?? /<Data\/>/.exec(m[2]);
     const text = dataMatch?.[1] ?? '';
     const ctor = { NIFTI_TYPE_FLOAT32: Float32Array, NIFTI_TYPE_INT32: Int32Array, NIFTI_TYPE_UINT8: Uint8Array, NIFTI_TYPE_FLOAT64: Float64Array }[a.DataType];
@@ -64,7 +70,9 @@ export async function readGifti(src: ByteSource): Promise<GiftiArray[]> {
       let raw = decodeBase64(text);
       if (a.Encoding === 'GZipBase64Binary') {
         try {
-          raw = unzlibSync(raw);
+          // Inflated into a buffer one byte longer than the dims need: a zlib bomb stops there
+          // (fflate fills a given buffer and no further) and fails the size check below.
+          raw = unzlibSync(raw, { out: new Uint8Array(n * ctor.BYTES_PER_ELEMENT + 1) });
         } catch (e) {
           throw new FormatError(file, 'compressed data array is corrupt', { field, expected: 'zlib data', cause: e });
         }

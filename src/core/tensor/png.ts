@@ -44,6 +44,9 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /** Decodes a PNG file's bytes. `file` names the input in errors. */
+/** Most pixels a decoded PNG may have (2^26; reconstructions and stimuli are at most 1024x1024). */
+export const MAX_PNG_PIXELS = 2 ** 26;
+
 export function decodePng(bytes: Uint8Array, file = 'image.png'): DecodedPng {
   const fail = (msg: string, field?: string, expected?: string): never => {
     throw new BundleError(file, msg, { field, expected });
@@ -100,9 +103,14 @@ export function decodePng(bytes: Uint8Array, file = 'image.png'): DecodedPng {
     z.set(c, o);
     o += c.length;
   }
+  const channels0 = CHANNELS_OF_TYPE[colorType];
+  const need = height * ((bitDepth === 8 ? width * channels0 : Math.ceil((width * bitDepth) / 8)) + 1);
+  if (width * height > MAX_PNG_PIXELS) fail(`image is ${width}x${height}`, 'IHDR.width/height', `at most ${MAX_PNG_PIXELS} pixels`);
   let raw: Uint8Array;
   try {
-    raw = unzlibSync(z);
+    // Inflated into exactly the bytes the header needs: a zlib bomb stops there (fflate fills a
+    // given buffer and no further).
+    raw = unzlibSync(z, { out: new Uint8Array(need) });
   } catch (e) {
     return fail(`image data does not inflate (${(e as Error).message})`, 'IDAT', 'a zlib stream');
   }
