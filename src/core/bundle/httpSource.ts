@@ -17,6 +17,8 @@ import { sha256Hex } from './sha256.ts';
 import { readStream, resolveRange, type ReadOptions, type ShardSource } from './source.ts';
 
 export const CACHE_NAME = 'mirage-bundles-v1';
+/** Suffix of a cache key whose entry only notes a shard's size (an empty body, Content-Length). */
+const SIZE_NOTE = '&mirage-size';
 
 export interface HttpSourceOptions {
   /** Use Cache Storage when available (default true). */
@@ -204,11 +206,11 @@ export class HttpShardSource implements ShardSource {
     if (!this.useCache) return 0;
     try {
       const cache = await this.cacheStorage!.open(CACHE_NAME);
-      const wanted = new Set(keep.map((s) => cacheKey(this.url(s.path), s.sha256)));
+      const wanted = new Set(keep.flatMap((s) => [cacheKey(this.url(s.path), s.sha256), `${cacheKey(this.url(s.path), s.sha256)}${SIZE_NOTE}`]));
       let removed = 0;
       for (const req of await cache.keys()) {
         const key = typeof req === 'string' ? req : req.url;
-        if (key.startsWith(this.baseUrl) && /[?&]mirage-sha256=[0-9a-f]{64}$/.test(key) && !wanted.has(key)) {
+        if (key.startsWith(this.baseUrl) && /[?&]mirage-sha256=[0-9a-f]{64}(&mirage-size)?$/.test(key) && !wanted.has(key)) {
           if (await cache.delete(req)) removed++;
         }
       }
@@ -218,26 +220,71 @@ export class HttpShardSource implements ShardSource {
     }
   }
 
+  /**
+   * A file's size without downloading it. With a sha256: from the cached shard, else from a size
+   * note in Cache Storage, else probed once (under a Web Lock, so the page's workers probe each
+   * shard once between them) and noted. The probe is a one-byte Range GET (Content-Range names the
+   * total), not a HEAD: Chromium reports every fetch() HEAD as net::ERR_ABORTED.
+   */
   async size(path: string, opts: { signal?: AbortSignal; sha256?: string } = {}): Promise<number | undefined> {
-    if (opts.sha256 && this.useCache) {
-      // A shard cached under its sha256 needs no request at all (second visit: no network for shards).
-      try {
-        const hit = await (await this.cacheStorage!.open(CACHE_NAME)).match(cacheKey(this.url(path), opts.sha256));
-        const len = hit?.headers.get('content-length');
-        if (hit && len) return Number(len);
-      } catch {
-        /* fall through to HEAD */
-      }
-    }
+    const { signal, sha256 } = opts;
+    if (!sha256 || !this.useCache) return this.probeSize(path, signal);
+    const noted = () => this.noted(path, sha256);
+    const probeAndNote = async () => {
+      const size = await this.probeSize(path, signal);
+      if (size !== undefined) await this.note(path, sha256, size);
+      return size;
+    };
+    const known = await noted();
+    if (known !== undefined) return known;
+    if (!this.locks) return probeAndNote();
     try {
-      const res = await this.fetchFn(this.url(path), { method: 'HEAD', signal: opts.signal });
-      // Cross-origin responses hide Content-Encoding, so their Content-Length may count compressed
-      // bytes: no cheap size then (the checksum on first read still catches a wrong file).
+      return await this.locks.request(`mirage-size ${cacheKey(this.url(path), sha256)}`, { signal }, async () => (await noted()) ?? probeAndNote());
+    } catch (e) {
+      if (signal?.aborted) throw new AbortError();
+      throw e;
+    }
+  }
+
+  /** The size of a shard cached whole, or noted by an earlier probe; undefined if neither. */
+  private async noted(path: string, sha256: string): Promise<number | undefined> {
+    try {
+      const cache = await this.cacheStorage!.open(CACHE_NAME);
+      const key = cacheKey(this.url(path), sha256);
+      const hit = (await cache.match(key)) ?? (await cache.match(`${key}${SIZE_NOTE}`));
+      const len = hit?.headers.get('content-length');
+      return hit && len ? Number(len) : undefined;
+    } catch {
+      return undefined; // probe instead
+    }
+  }
+
+  private async note(path: string, sha256: string, size: number): Promise<void> {
+    try {
+      const cache = await this.cacheStorage!.open(CACHE_NAME);
+      await cache.put(`${cacheKey(this.url(path), sha256)}${SIZE_NOTE}`, new Response(null, { headers: { 'content-length': String(size) } }));
+    } catch {
+      /* not noted: the next open probes again */
+    }
+  }
+
+  private async probeSize(path: string, signal?: AbortSignal): Promise<number | undefined> {
+    try {
+      const res = await this.fetchFn(this.url(path), { headers: { Range: 'bytes=0-0' }, signal });
+      if (res.status === 206) {
+        await res.arrayBuffer(); // the one byte, read so the request completes
+        const m = /\/(\d+)$/.exec(res.headers.get('content-range')?.trim() ?? '');
+        return m ? Number(m[1]) : undefined;
+      }
+      await res.body?.cancel().catch(() => {});
+      // A 200 (no range support): its Content-Length, unless it may count compressed bytes
+      // (Content-Encoding, or hidden by a cross-origin response); then no cheap size (the checksum
+      // on first read still catches a wrong file).
       if (!res.ok || res.type === 'cors' || res.type === 'opaque') return undefined;
       const len = res.headers.get('content-length');
       return len !== null && !res.headers.get('content-encoding') ? Number(len) : undefined;
     } catch {
-      if (opts.signal?.aborted) throw new AbortError();
+      if (signal?.aborted) throw new AbortError();
       return undefined;
     }
   }

@@ -289,6 +289,27 @@ describe('HttpShardSource: each byte range fetched once', () => {
   });
 });
 
+describe('HttpShardSource.size: one probe per shard for all workers, no HEAD', () => {
+  it('probes with a one-byte Range GET once, notes the size, and every other source reads the note', async () => {
+    const caches = new MemoryCaches() as unknown as CacheStorage;
+    const locks = new MemoryLocks();
+    const { sha256 } = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).shards.find((s: { path: string }) => s.path === 'misc/tensors.bin');
+    const sources = Array.from({ length: 4 }, () => new HttpShardSource(withRanges.url, { cacheStorage: caches, locks }));
+    withRanges.requests.length = 0;
+    const sizes = await Promise.all(sources.map((s) => s.size('misc/tensors.bin', { sha256 })));
+    expect(sizes).toEqual([big.length, big.length, big.length, big.length]);
+    expect(withRanges.requests).toEqual([{ path: 'misc/tensors.bin', range: 'bytes=0-0', method: 'GET' }]);
+    // A later open (another visit) needs no request at all.
+    expect(await new HttpShardSource(withRanges.url, { cacheStorage: caches, locks }).size('misc/tensors.bin', { sha256 })).toBe(big.length);
+    expect(withRanges.requests).toHaveLength(1);
+  });
+
+  it('falls back to Content-Length where the server ignores Range', async () => {
+    const src = new HttpShardSource(noRanges.url, { cache: false });
+    expect(await src.size('misc/tensors.bin')).toBe(big.length);
+  });
+});
+
 describe('Bundle over HTTP', () => {
   it('opens a bundle from a server that gzips every response (Content-Length counts compressed bytes)', async () => {
     const gz = await serve(dir, { ranges: false, gzip: true });
