@@ -15,9 +15,9 @@ export class GunzipReader implements SequentialReader {
 
   constructor(
     private readonly src: ByteSource,
-    // Compressed bytes fed per step: deflate expands at most ~1032x, so 64 KiB in never yields more
-    // than ~66 MiB out at once, even from a gzip bomb.
-    private readonly chunk = 1 << 16,
+    // Compressed bytes fed per step: deflate expands at most ~1032x, so 16 KiB in never yields more
+    // than ~17 MiB out at once, even from a gzip bomb.
+    private readonly chunk = 1 << 14,
   ) {
     this.name = sourceName(src);
     this.inflater = new Gunzip((data, final) => {

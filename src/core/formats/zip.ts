@@ -35,8 +35,8 @@ function u64(b: Uint8Array, o: number): number {
 
 /** Deflate cannot expand more than about 1032:1; a member claiming more is lying about its size. */
 const MAX_DEFLATE_RATIO = 1032;
-/** Compressed bytes fed per step (at most ~66 MiB of output per step). */
-const INFLATE_STEP = 1 << 16;
+/** Compressed bytes fed per step: deflate expands at most ~1032x, so at most ~4 MiB comes out per step. */
+const INFLATE_STEP = 1 << 12;
 
 /**
  * A deflated member as a ByteSource of its declared `size`: inflates from the start only as far as
