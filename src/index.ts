@@ -153,12 +153,21 @@ export interface ReconstructOptions {
  * `models` is the pack folder's URL or a ShardSource (in Node: `new FsShardSource(dir)`). The
  * condition must have been decoded with all five heads (image, text, blurry, retrieval, prompt).
  */
-export async function reconstruct(decoded: DecodedCondition, stimulus: number, models: string | URL | ShardSource, opts: ReconstructOptions = {}): Promise<Reconstruction> {
+export async function reconstruct(
+  decoded: DecodedCondition,
+  stimulus: number,
+  models: string | URL | ShardSource,
+  opts: ReconstructOptions = {},
+): Promise<Reconstruction & { modelPack: { name: string; provenance: string } }> {
   const row = decoded.rows.findIndex((r) => r.stimulus === stimulus);
   if (row < 0) throw new BundleError('decode result', `no row for stimulus ${stimulus} (subject ${decoded.subject}, ${decoded.condition})`, { expected: decoded.rows.map((r) => r.stimulus).join(', ') });
   const get = (name: keyof DecodedHeads): Float32Array => {
     const h = decoded.heads.find((x) => x.name === name);
-    if (!h) throw new BundleError('decode result', `the ${name} head was not decoded`, { expected: 'decode() with every head (the default)' });
+    if (!h) {
+      throw new BundleError('decode result', `subject ${decoded.subject} has no decoded "${name}" head`, {
+        expected: 'the five heads a reconstruction needs (image, text, blurry, retrieval, prompt), decoded by decode() with its default heads',
+      });
+    }
     const q = h.outputShape.reduce((a, b) => a * b, 1);
     return h.values.slice(row * q, (row + 1) * q);
   };
@@ -167,7 +176,9 @@ export async function reconstruct(decoded: DecodedCondition, stimulus: number, m
   const pack = await loadModelPack(source, { signal: opts.signal, onProgress: opts.onPackProgress });
   const sessions = new PackSessions(pack, { executionProviders: opts.executionProviders });
   try {
-    return await runPipeline(sessions, heads, opts.settings ?? {}, { signal: opts.signal, onProgress: opts.onProgress });
+    const r = await runPipeline(sessions, heads, opts.settings ?? {}, { signal: opts.signal, onProgress: opts.onProgress });
+    // Which pack made it, and whether it is a real model or a simulation's stand-in.
+    return { ...r, modelPack: { name: pack.manifest.name, provenance: pack.manifest.provenance.kind } };
   } finally {
     await sessions.dispose();
   }
