@@ -45,6 +45,22 @@ export const TensorSpecSchema = z.object({
 });
 export type TensorSpec = z.infer<typeof TensorSpecSchema>;
 
+/**
+ * A pack kind's manifest schema: the fields every pack has — format, version, name, description,
+ * provenance, files — in that order (the order written manifests keep), then the kind's own.
+ */
+export function packManifestSchema<F extends string, V extends number, S extends z.ZodRawShape>(format: F, version: V, shape: S) {
+  return z.object({
+    format: z.literal(format),
+    version: z.literal(version),
+    name: z.string(),
+    description: z.string().optional(),
+    provenance: PackProvenanceSchema,
+    files: z.array(PackFileSchema),
+    ...shape,
+  });
+}
+
 /** Validates a parsed manifest against a pack kind's schema; a BundleError names the first bad field. */
 export function parsePackManifest<S extends z.ZodType>(schema: S, json: unknown, file: string): z.infer<S> {
   const r = schema.safeParse(json);

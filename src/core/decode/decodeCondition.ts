@@ -16,7 +16,7 @@ import { BundleError, throwIfAborted } from '../base/errors.ts';
 import type { StepProgress } from '../base/progress.ts';
 import type { Condition, Head, HeadName, Manifest, Subject } from '../bundle/manifest.ts';
 import type { HeadCache, HeadStats } from './headCache.ts';
-import { applyOutputNorm, averageRows, groupRepeats, headOutputSize, normalizePredictions, type NormalizationBatch, type TensorReader } from './predict.ts';
+import { applyOutputNorm, averageRows, batchStats, groupRepeats, headOutputSize, normalizePredictions, type NormalizationBatch, type TensorReader } from './predict.ts';
 import { stackTrialBetas, type BetaReader } from './trials.ts';
 
 /** Per head: the batch its normalisation used, or why it was left raw. */
@@ -111,17 +111,8 @@ export function batchName(subject: number, condition: Condition, rows: readonly 
  * to the target mean whatever the prediction, so a change there changes nothing).
  */
 export function normalizationSlope(pred: Float32Array, rows: number, q: number, targetStd: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(q);
-  for (let o = 0; o < q; o++) {
-    let mean = 0;
-    for (let i = 0; i < rows; i++) mean += pred[i * q + o];
-    mean /= rows;
-    let v = 0;
-    for (let i = 0; i < rows; i++) v += (pred[i * q + o] - mean) ** 2;
-    const sd = Math.sqrt(v / rows);
-    out[o] = sd > 0 ? targetStd[o] / sd : 0;
-  }
-  return out;
+  const { sd } = batchStats(pred, rows, q);
+  return Float32Array.from(sd, (s, o) => (s > 0 ? targetStd[o] / s : 0));
 }
 
 /** Steps 3 and 4 above for one head's raw batch: the one rule, also used for single-trial batches. */

@@ -154,6 +154,22 @@ export interface NormalizationBatch {
   constantDims: number;
 }
 
+/** Per output dimension of a [rows, q] batch: mean and population std (float64, two passes). */
+export function batchStats(pred: Float32Array, rows: number, q: number): { mean: Float64Array; sd: Float64Array } {
+  const mean = new Float64Array(q);
+  const sd = new Float64Array(q);
+  for (let o = 0; o < q; o++) {
+    let m = 0;
+    for (let i = 0; i < rows; i++) m += pred[i * q + o];
+    m /= rows;
+    let v = 0;
+    for (let i = 0; i < rows; i++) v += (pred[i * q + o] - m) ** 2;
+    mean[o] = m;
+    sd[o] = Math.sqrt(v / rows);
+  }
+  return { mean, sd };
+}
+
 /**
  * MIRAGE's prediction normalisation: z-score each output dimension across the batch (population
  * std, as numpy's default), then × targetStd + targetMean. The result depends on the batch, so the
@@ -173,14 +189,11 @@ export function normalizePredictions(
   }
   if (nTrials < 1) throw new RangeError('normalizePredictions: empty batch');
   const out = new Float32Array(pred.length);
+  const stats = batchStats(pred, nTrials, outSize);
   let constantDims = 0;
   for (let o = 0; o < outSize; o++) {
-    let mean = 0;
-    for (let i = 0; i < nTrials; i++) mean += pred[i * outSize + o];
-    mean /= nTrials;
-    let v = 0;
-    for (let i = 0; i < nTrials; i++) v += (pred[i * outSize + o] - mean) ** 2;
-    const sd = Math.sqrt(v / nTrials);
+    const mean = stats.mean[o];
+    const sd = stats.sd[o];
     if (!(sd > 0)) constantDims++;
     for (let i = 0; i < nTrials; i++) {
       const z = sd > 0 ? (pred[i * outSize + o] - mean) / sd : 0;

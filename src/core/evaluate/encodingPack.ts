@@ -16,18 +16,7 @@
 import { z } from 'zod';
 import { BundleError } from '../base/errors.ts';
 import type { Manifest } from '../bundle/manifest.ts';
-import {
-  PackFileSchema,
-  PackFileWriter,
-  PackPathSchema,
-  PackProvenanceSchema,
-  parsePackManifest,
-  readPackFiles,
-  readPackJson,
-  requireListed,
-  TensorSpecSchema,
-  type PackReadOptions,
-} from '../bundle/pack.ts';
+import { packManifestSchema, PackFileWriter, PackPathSchema, parsePackManifest, readPackFiles, readPackJson, requireListed, TensorSpecSchema, type PackReadOptions } from '../bundle/pack.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
@@ -67,13 +56,7 @@ export type EncodingPreprocess = z.infer<typeof EncodingPreprocessSchema>;
 
 const RoiGroupSchema = z.object({ name: z.string(), group: z.enum(['early', 'higher', 'other']) });
 
-export const EncodingPackSchema = z.object({
-  format: z.literal(ENCODING_PACK_FORMAT),
-  version: z.literal(ENCODING_PACK_VERSION),
-  name: z.string(),
-  description: z.string().optional(),
-  provenance: PackProvenanceSchema,
-  files: z.array(PackFileSchema),
+export const EncodingPackSchema = packManifestSchema(ENCODING_PACK_FORMAT, ENCODING_PACK_VERSION, {
   /** NSD subject whose voxels the model predicts */
   subject: z.number().int().positive(),
   /** voxels predicted, in the subject's mask order; must equal the bundle subject's voxelCount */

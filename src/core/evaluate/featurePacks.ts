@@ -7,19 +7,7 @@
 // weights; the manifest says `kind: 'stand-in'` and the tables must say so.
 import { z } from 'zod';
 import { AbortError, BundleError } from '../base/errors.ts';
-import {
-  PackFileSchema,
-  PackFileWriter,
-  PackPathSchema as relPath,
-  PackProvenanceSchema,
-  parsePackManifest,
-  readPackFiles,
-  readPackJson,
-  requireListed,
-  TensorSpecSchema,
-  type PackReadOptions,
-  type TensorSpec,
-} from '../bundle/pack.ts';
+import { packManifestSchema, PackFileWriter, PackPathSchema as relPath, parsePackManifest, readPackFiles, readPackJson, requireListed, TensorSpecSchema, type PackReadOptions, type TensorSpec } from '../bundle/pack.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import { conv2d, GraphBuilder } from '../onnx/builder.ts';
@@ -138,13 +126,7 @@ export const NetworkSpecSchema = z.object({
 });
 export type NetworkSpec = z.infer<typeof NetworkSpecSchema>;
 
-export const MetricPackSchema = z.object({
-  format: z.literal(METRIC_PACK_FORMAT),
-  version: z.literal(METRIC_PACK_VERSION),
-  name: z.string(),
-  description: z.string().optional(),
-  provenance: PackProvenanceSchema,
-  files: z.array(PackFileSchema),
+export const MetricPackSchema = packManifestSchema(METRIC_PACK_FORMAT, METRIC_PACK_VERSION, {
   /** Any subset of the six networks; metrics of missing networks are left out of the tables. */
   networks: z.object({
     alex2: NetworkSpecSchema.optional(),

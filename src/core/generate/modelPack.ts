@@ -5,18 +5,7 @@
 import { z } from 'zod';
 import { BundleError } from '../base/errors.ts';
 import type { ByteProgress } from '../base/progress.ts';
-import {
-  PackFileSchema,
-  PackFileWriter,
-  PackPathSchema as relPath,
-  PackProvenanceSchema,
-  parsePackManifest,
-  readPackFiles,
-  readPackJson,
-  requireListed,
-  TensorSpecSchema,
-  type TensorSpec,
-} from '../bundle/pack.ts';
+import { packManifestSchema, PackFileSchema, PackFileWriter, PackPathSchema as relPath, PackProvenanceSchema, parsePackManifest, readPackFiles, readPackJson, requireListed, TensorSpecSchema, type TensorSpec } from '../bundle/pack.ts';
 import type { ShardSink } from '../bundle/writer.ts';
 import type { ShardSource } from '../bundle/source.ts';
 import { readNpy, writeNpy } from '../tensor/npy.ts';
@@ -60,13 +49,7 @@ const StageSchema = z.object({
 });
 export type StageSpec = z.infer<typeof StageSchema>;
 
-export const ModelPackSchema = z.object({
-  format: z.literal(PACK_FORMAT),
-  version: z.literal(PACK_VERSION),
-  name: z.string(),
-  description: z.string().optional(),
-  provenance: PackProvenanceSchema,
-  files: z.array(PackFileSchema),
+export const ModelPackSchema = packManifestSchema(PACK_FORMAT, PACK_VERSION, {
   stages: z.object({
     lowLevelDecoder: StageSchema,
     latentEncoder: StageSchema,

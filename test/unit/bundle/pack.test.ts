@@ -5,16 +5,7 @@ import { z } from 'zod';
 import { AbortError } from '../../../src/core/base/errors.ts';
 import type { ByteProgress } from '../../../src/core/base/progress.ts';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
-import {
-  PackFileSchema,
-  PackFileWriter,
-  PackPathSchema,
-  parsePackManifest,
-  readPackFile,
-  readPackFiles,
-  readPackJson,
-  requireListed,
-} from '../../../src/core/bundle/pack.ts';
+import { PackFileSchema, PackFileWriter, PackPathSchema, parsePackManifest, readPackFile, readPackFiles, readPackJson, requireListed } from '../../../src/core/bundle/pack.ts';
 
 const TestPack = z.object({ name: z.string(), files: z.array(PackFileSchema), main: PackPathSchema });
 

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { BundleError } from '../../base/errors.ts';
 import type { ByteProgress } from '../../base/progress.ts';
-import { PackFileWriter, readPackFiles, readPackJson } from '../../bundle/pack.ts';
+import { packManifestSchema, PackFileWriter, readPackFiles, readPackJson } from '../../bundle/pack.ts';
 import type { ShardSink } from '../../bundle/writer.ts';
 import type { ShardSource } from '../../bundle/source.ts';
 import {
@@ -32,13 +32,7 @@ const StageSchema = ModelPackSchema.shape.stages.shape.imageEncoder;
 const PackedStageSchema = StageSchema.extend({ data: z.array(PackPathSchema).optional() });
 export type PackedStage = z.infer<typeof PackedStageSchema>;
 
-export const StagePackSchema = z.object({
-  format: z.literal(STAGE_PACK_FORMAT),
-  version: z.literal(PACK_VERSION),
-  name: z.string(),
-  description: z.string().optional(),
-  provenance: PackProvenanceSchema,
-  files: z.array(PackFileSchema),
+export const StagePackSchema = packManifestSchema(STAGE_PACK_FORMAT, PACK_VERSION, {
   stages: z.partialRecord(z.enum(STAGE_NAMES as [StageName, ...StageName[]]), PackedStageSchema),
 });
 export type StagePackManifest = z.infer<typeof StagePackSchema>;
