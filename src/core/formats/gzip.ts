@@ -87,6 +87,18 @@ export class GunzipReader implements SequentialReader {
    */
   async finish(what = 'end of file', maxExtra = Infinity): Promise<void> {
     const consumed = this.pos;
+    const drop = () => {
+      this.pos += this.queued;
+      this.queue.length = 0;
+      this.queued = 0;
+      if (this.pos - consumed > maxExtra) {
+        throw new FormatError(this.name, `gzip stream holds more than ${maxExtra} bytes after the data the header describes`, {
+          field: what,
+          expected: `the stream to end after ${consumed} decompressed bytes`,
+        });
+      }
+    };
+    drop();
     while (!this.ended && this.inOffset < this.src.size) {
       const len = Math.min(this.chunk, this.src.size - this.inOffset);
       const data = await this.src.read(this.inOffset, len);
@@ -100,15 +112,7 @@ export class GunzipReader implements SequentialReader {
           cause: e,
         });
       }
-      this.pos += this.queued;
-      this.queue.length = 0;
-      this.queued = 0;
-      if (this.pos - consumed > maxExtra) {
-        throw new FormatError(this.name, `gzip stream holds more than ${maxExtra} bytes after the data the header describes`, {
-          field: what,
-          expected: `the stream to end after ${consumed} decompressed bytes`,
-        });
-      }
+      drop();
     }
     if (!this.ended) {
       throw new FormatError(this.name, 'gzip stream is truncated (no end-of-stream marker)', {
