@@ -17,7 +17,7 @@
 import { AbortError, BundleError } from '../base/errors.ts';
 import { chwToRgb, type RgbImage } from '../base/image.ts';
 import { batchNoise } from '../base/rng.ts';
-import { ort } from '../onnx/runtime.ts';
+import type { ort } from '../onnx/runtime.ts';
 import { concatRows, elementCount, repeatRows, rowDims, rowsPerRun } from './batching.ts';
 import { decodeCaption } from './caption.ts';
 import { CpuHome } from './cpuHome.ts';
@@ -30,8 +30,6 @@ import { clipInputs, encoderInput, normalizeTokens } from './preprocess.ts';
 import { img2imgSteps, type SamplerSchedule } from './sampler.ts';
 import type { PackSessions } from './sessions.ts';
 import { withDims, type SamplerKind, type TensorHome } from './tensorHome.ts';
-
-export type { SamplerKind } from './tensorHome.ts';
 
 export interface DiffusionStageSettings {
   steps: number;
