@@ -5,15 +5,12 @@
 // perturbed state": the unperturbed and the perturbed full reconstructions appear side by side.
 // Screenshots the cortex with the overlay, the before/after low-level images and reconstructions.
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { buildDemo } from '../../src/core/simulate/buildDemo.ts';
+import { CORTEX_BUNDLE, ensureCortexBundle } from './helpers/cortexBundle.ts';
 import { predictHead, type LoadedHead } from '../../src/core/decode/predict.ts';
 import type { HeadName } from '../../src/core/bundle/manifest.ts';
 import { collectPageErrors } from './helpers/page.ts';
 
-const DIR = '.cache/test-bundles/cortex-demo';
+const DIR = CORTEX_BUNDLE;
 
 /**
  * The CPU reference of a head's change for the panel's current stack, computed here in the test
@@ -42,21 +39,7 @@ async function cpuReference(page: Page, head: HeadName) {
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  // The demo model pack (modelpack/) is needed for the full reconstruction.
-  if (existsSync(join(DIR, 'modelpack', 'modelpack.json'))) return;
-  await writeAtomically(DIR, (sink) =>
-    buildDemo(sink, {
-      seed: 5,
-      voxels: 600,
-      trainImages: 120,
-      galleryImages: 8,
-      decodedSubjects: [1],
-      tuningSubjects: [3],
-      alphas: [300, 3000],
-      ranks: { image: 16, text: 16, blurry: 16, retrieval: 16, prompt: 16 },
-      command: 'cortex.spec.ts: buildDemo (small)',
-    }),
-  );
+  await ensureCortexBundle();
 });
 
 test('select V1, silence it: the image-head change equals the CPU reference; screenshot', async ({ page }) => {
