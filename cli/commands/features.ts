@@ -18,6 +18,7 @@ interface FeaturesOptions {
   output: string;
   out: string;
   batch: string;
+  variant?: string;
   quiet?: boolean;
 }
 
@@ -25,7 +26,7 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
   if (!(o.model in FEATURE_MODELS)) throw new BundleError('command line', `--model ${o.model}`, { expected: Object.keys(FEATURE_MODELS).join(', ') });
   const batch = Number(o.batch);
   if (!Number.isInteger(batch) || batch < 1) throw new BundleError('command line', `--batch ${o.batch}`, { expected: 'a positive integer' });
-  const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel]);
+  const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel], { variant: o.variant });
   const images = [];
   for (const name of o.images) {
     let bytes: Uint8Array;
@@ -56,6 +57,7 @@ export function register(program: Command): void {
     .requiredOption('--images <png...>', 'PNG files')
     .option('--output <role>', 'output role: image_embeds (CLIP embedding) or last_hidden_state (tokens)', 'image_embeds')
     .option('--batch <n>', 'images per run', '8')
+    .option('--variant <name>', 'another build of the stage, e.g. float16')
     .requiredOption('--out <file.npy>', 'output .npy (float32)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: FeaturesOptions) => {

@@ -15,6 +15,7 @@ interface PackClipOptions {
   checkpoint: string;
   out: string;
   maxFileMib: string;
+  precision: string;
   quiet?: boolean;
 }
 
@@ -32,11 +33,17 @@ async function checkpointAt(path: string) {
 export async function runPackClip(o: PackClipOptions): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
   const mib = Number(o.maxFileMib);
   if (!(mib > 0 && mib <= WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20)) throw new BundleError('command line', `--max-file-mib ${o.maxFileMib}`, { expected: `a number in (0, ${WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20}]` });
+  if (!['float32', 'float16', 'both'].includes(o.precision)) throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
   const ck = await checkpointAt(o.checkpoint);
   const bar = o.quiet ? undefined : progressBar('pack clip');
   try {
     const m = await writeAtomically(o.out, (sink) =>
-      packClip(ck, sink, { maxFileBytes: Math.floor(mib * 2 ** 20), command: `mirage pack clip --checkpoint ${o.checkpoint} --out ${o.out}`, onProgress: bar?.update }),
+      packClip(ck, sink, {
+        maxFileBytes: Math.floor(mib * 2 ** 20),
+        precision: o.precision as 'float32' | 'float16' | 'both',
+        command: `mirage pack clip --checkpoint ${o.checkpoint} --precision ${o.precision} --out ${o.out}`,
+        onProgress: bar?.update,
+      }),
     );
     return { out: o.out, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.bytes, 0), parameters: m.stages.imageEncoder?.settings.parameters };
   } finally {
@@ -52,6 +59,7 @@ export function register(program: Command): void {
     .requiredOption('--checkpoint <path>', 'HF model folder (model.safetensors, pytorch_model.bin, or sharded with an index.json) or one weights file')
     .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
     .option('--max-file-mib <n>', 'largest weight file, MiB (default: WebGPU default maxStorageBufferBindingSize)', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
+    .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
     .option('--quiet', 'no progress bar')
     .action(async (opts: PackClipOptions) => {
       const r = await runPackClip(opts);

@@ -16,6 +16,7 @@ interface RunStageOptions {
   stage: string;
   inputs: string;
   out: string;
+  variant?: string;
 }
 
 async function readInputs(dir: string): Promise<{ arrays: Record<string, NpyArray>; files: Record<string, string> }> {
@@ -37,7 +38,7 @@ async function readInputs(dir: string): Promise<{ arrays: Record<string, NpyArra
 }
 
 export async function runStageCommand(o: RunStageOptions): Promise<{ stage: string; outputs: Record<string, { file: string; shape: number[] }> }> {
-  const stage = await loadPackStage(new FsShardSource(o.models), o.stage);
+  const stage = await loadPackStage(new FsShardSource(o.models), o.stage, { variant: o.variant });
   const { arrays, files } = await readInputs(o.inputs);
   const r = await runStage(stage, arrays, { files });
   const outputs: Record<string, { file: string; shape: number[] }> = {};
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .requiredOption('--stage <name>', 'stage name, e.g. imageEncoder, lowLevelDecoder, priorDenoiser')
     .requiredOption('--inputs <dir>', 'folder with one <role>.npy per input role of the stage')
     .requiredOption('--out <dir>', 'folder for the outputs, one <role>.npy per output role')
+    .option('--variant <name>', "another build of the stage the pack holds, e.g. float16 (the stage's variants)")
     .action(async (opts: RunStageOptions) => {
       const r = await runStageCommand(opts);
       for (const [role, o] of Object.entries(r.outputs)) process.stderr.write(`run-stage ${r.stage}: ${role} [${o.shape.join(', ')}] -> ${o.file}\n`);

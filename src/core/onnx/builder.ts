@@ -109,13 +109,19 @@ export class GraphBuilder {
   /** A constant tensor (weights); float32 by default, int64 for shape tensors (pass a BigInt64Array or number[] with dtype 'int64'). */
   initializer(
     name: string,
-    data: Float32Array | Int32Array | BigInt64Array | Uint8Array | number[],
+    data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | number[],
     dims: number[],
     dtype?: OnnxDType,
   ): this {
     this.claim(name);
     const n = dims.reduce((a, b) => a * b, 1);
     if (data.length !== n) throw new RangeError(`initializer ${name}: ${data.length} values for dims [${dims.join(', ')}]`);
+    if (data instanceof Uint16Array) {
+      // float16 weights: the IEEE half bits (tensor/float16.ts encodeFloat16), stored raw.
+      if (dtype !== 'float16') throw new TypeError(`initializer ${name}: Uint16Array data is float16 bits; pass dtype 'float16'`);
+      this.inits.push({ name, dims, dataType: DTYPE_CODE.float16, rawData: rawBytes(data) });
+      return this;
+    }
     let typed: Float32Array | Int32Array | BigInt64Array | Uint8Array;
     let dt: OnnxDType;
     if (Array.isArray(data)) {

@@ -80,6 +80,33 @@ describe('CLIP vision pack vs the reference implementation (reduced config)', ()
   });
 });
 
+describe('float16 variant in the same pack', () => {
+  it('packs float32 and float16 graphs together; the float16 one (chosen at load) has half the weight bytes and matches the reference to half precision', async () => {
+    const ck = await openCheckpoint(memFolder({ 'model.safetensors': await fixture('model.safetensors') }));
+    const store = new MemoryStore('pack');
+    const manifest = await packClip(ck, store, { config: TINY, precision: 'both' });
+    const st = manifest.stages.imageEncoder!;
+    const bytes = (ps: string[] | undefined) => (ps ?? []).reduce((a, p) => a + manifest.files.find((f) => f.path === p)!.bytes, 0);
+    expect(st.settings.precision).toBe('float32');
+    expect(Object.keys(st.variants ?? {})).toEqual(['float16']);
+    const f32 = bytes(st.data);
+    const f16 = bytes(st.variants!.float16.data);
+    expect(Math.abs(f16 - f32 / 2)).toBeLessThan(0.01 * f32);
+    const half = await loadPackStage(store, 'imageEncoder', { variant: 'float16' });
+    expect(half.spec.file).toBe(st.variants!.float16.file);
+    expect(half.spec.outputs.image_embeds.dtype).toBe('float32'); // same contract: float32 in and out
+    const r = await runStage(half, { pixel_values: await npy('pixel_values.npy') });
+    for (const role of ['last_hidden_state', 'image_embeds']) {
+      const ref = (await npy(`ref_${role}.npy`)).data as Float32Array;
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const err = maxAbsDiff(r.outputs[role].data as Float32Array, ref);
+      expect(err).toBeLessThan(5e-3 * scale); // float16 keeps 11 significant bits (~5e-4 relative per operation)
+      expect(err).toBeGreaterThan(1e-6 * scale); // and it really ran in half precision
+    }
+    await expect(loadPackStage(store, 'imageEncoder', { variant: 'int8' })).rejects.toThrow(/stage imageEncoder has no variant "int8" \(expected float16\)/);
+  });
+});
+
 describe('CLIP checkpoint checks', () => {
   /** A checkpoint of shapes only (the checks never read values). */
   function shapesOnly(shapes: Map<string, number[]>, file = 'model.safetensors'): Checkpoint {

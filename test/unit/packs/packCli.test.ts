@@ -32,12 +32,13 @@ afterAll(async () => {
 
 describe('mirage pack clip', () => {
   it('refuses a checkpoint that is not ViT-L/14, naming the file and the tensor, and writes nothing', async () => {
-    await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', quiet: true })).rejects.toThrow(
+    await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', precision: 'both', quiet: true })).rejects.toThrow(
       /clip-tiny\/model\.safetensors: tensor vision_model\.embeddings\.patch_embedding\.weight: the checkpoint is another model \(width 32, 2 layers, patch 14, 28 px, projection 16\) \(expected CLIP ViT-L\/14/,
     );
     await expect(readFile(join(dir, 'p', 'modelpack.json'))).rejects.toThrow(/ENOENT/);
-    await expect(runPackClip({ checkpoint: join(FIX, 'nope'), out: join(dir, 'p'), maxFileMib: '128', quiet: true })).rejects.toThrow(/nope: --checkpoint: cannot read \(ENOENT\)/);
-    await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '300', quiet: true })).rejects.toThrow(/--max-file-mib 300 \(expected a number in \(0, 256\]\)/);
+    await expect(runPackClip({ checkpoint: join(FIX, 'nope'), out: join(dir, 'p'), maxFileMib: '128', precision: 'both', quiet: true })).rejects.toThrow(/nope: --checkpoint: cannot read \(ENOENT\)/);
+    await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '300', precision: 'both', quiet: true })).rejects.toThrow(/--max-file-mib 300 \(expected a number in \(0, 256\]\)/);
+    await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', precision: 'int8', quiet: true })).rejects.toThrow(/--precision int8 \(expected float32, float16 or both\)/);
   });
 });
 

@@ -9,6 +9,7 @@
 // outputs computed on the same random checkpoint, and the real ViT-L/14 is the same code.
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
+import { encodeFloat16 } from '../../tensor/float16.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 export interface ClipVisionConfig {
@@ -134,6 +135,12 @@ function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array 
   return out;
 }
 
+/** Weights and arithmetic in float32 (every backend), or float16 (WebGPU with shader-f16: half the bytes). */
+export type ClipPrecision = 'float32' | 'float16';
+// ONNX TensorProto data types, for Cast.
+const FLOAT = 1;
+const HALF = 10;
+
 export interface ClipGraphProgress {
   (done: number, total: number, label: string): void;
 }
@@ -142,20 +149,29 @@ export interface ClipGraphProgress {
  * Builds the graph, reading each tensor once (checkCheckpoint first). Linear weights [out, in]
  * are stored transposed [in, out] so every projection is one MatMul.
  */
-export async function buildClipVisionGraph(ck: Checkpoint, cfg: ClipVisionConfig, onProgress?: ClipGraphProgress): Promise<GraphBuilder> {
+export async function buildClipVisionGraph(
+  ck: Checkpoint,
+  cfg: ClipVisionConfig,
+  opts: { precision?: ClipPrecision; onProgress?: ClipGraphProgress } = {},
+): Promise<GraphBuilder> {
   checkClipCheckpoint(ck, cfg);
+  const f16 = opts.precision === 'float16';
   const shapes = clipVisionShapes(cfg);
   const total = shapes.size;
   let done = 0;
-  const g = new GraphBuilder(`clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}_vision`);
-  g.metadata.model = `CLIP ${cfg.name} vision tower + projection (CLIPVisionModelWithProjection)`;
+  const g = new GraphBuilder(`clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}_vision${f16 ? '_f16' : ''}`);
+  g.metadata.model = `CLIP ${cfg.name} vision tower + projection (CLIPVisionModelWithProjection), ${f16 ? 'float16' : 'float32'} weights and arithmetic`;
+  /** A constant in the graph's float type. */
+  const konst = (data: Float32Array, dims: number[], name: string): string => {
+    if (f16) g.initializer(name, encodeFloat16(data), dims, 'float16');
+    else g.initializer(name, data, dims);
+    return name;
+  };
   const w = async (key: string, as?: number[]): Promise<string> => {
     const data = await ck.read(key);
     const shape = shapes.get(key) as number[];
-    const name = as ? `${key}.T` : key;
-    if (as) g.initializer(name, transpose2d(data, shape[0], shape[1]), [shape[1], shape[0]]);
-    else g.initializer(name, data, shape);
-    onProgress?.(++done, total, key);
+    const name = konst(as ? transpose2d(data, shape[0], shape[1]) : data, as ? [shape[1], shape[0]] : shape, as ? `${key}.T` : key);
+    opts.onProgress?.(++done, total, key);
     return name;
   };
   const linear = async (x: string, key: string) => {
@@ -168,8 +184,10 @@ export async function buildClipVisionGraph(ck: Checkpoint, cfg: ClipVisionConfig
   const grid = s / p;
   const headDim = width / heads;
   g.input('pixel_values', 'float32', ['batch', 3, s, s]);
+  // float16: the contract stays float32 at both ends; everything between runs in half precision.
+  const pixels = f16 ? g.op('Cast', ['pixel_values'], { to: HALF }) : 'pixel_values';
   // Patches: [B, W, g, g] -> [B, g*g, W].
-  const patches = conv2d(g, ['pixel_values', await w(`${P}embeddings.patch_embedding.weight`)], [p, p], { strides: [p, p] });
+  const patches = conv2d(g, [pixels, await w(`${P}embeddings.patch_embedding.weight`)], [p, p], { strides: [p, p] });
   const seq = g.op('Transpose', [g.op('Reshape', [patches, g.int64s([0, width, grid * grid])])], { perm: [0, 2, 1] });
   // The class token, repeated over the batch: Expand to [B, 1, W].
   const cls = g.op('Reshape', [await w(`${P}embeddings.class_embedding`), g.int64s([1, 1, width])]);
@@ -178,7 +196,8 @@ export async function buildClipVisionGraph(ck: Checkpoint, cfg: ClipVisionConfig
   let x = g.op('Add', [g.op('Concat', [clsB, seq], { axis: 1 }), await w(`${P}embeddings.position_embedding.weight`)]);
   x = await layerNorm(x, `${P}pre_layrnorm`);
   const toHeads = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.int64s([0, 0, heads, headDim])])], { perm });
-  const scale = g.floats([headDim ** -0.5], [1], 'attn_scale');
+  const scale = konst(Float32Array.of(headDim ** -0.5), [1], 'attn_scale');
+  const gelu = konst(Float32Array.of(1.702), [1], 'quick_gelu');
   for (let i = 0; i < cfg.layers; i++) {
     const h = await layerNorm(x, `${L(i)}layer_norm1`);
     const q = toHeads(g.op('Mul', [await linear(h, `${L(i)}self_attn.q_proj`), scale]), [0, 2, 1, 3]);
@@ -188,13 +207,14 @@ export async function buildClipVisionGraph(ck: Checkpoint, cfg: ClipVisionConfig
     const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attn, v])], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, width])]);
     x = g.op('Add', [x, await linear(ctx, `${L(i)}self_attn.out_proj`)]);
     const m = await linear(await layerNorm(x, `${L(i)}layer_norm2`), `${L(i)}mlp.fc1`);
-    const act = g.op('Mul', [m, g.op('Sigmoid', [g.op('Mul', [m, g.floats([1.702], [1], 'quick_gelu')])])]);
+    const act = g.op('Mul', [m, g.op('Sigmoid', [g.op('Mul', [m, gelu])])]);
     x = g.op('Add', [x, await linear(act, `${L(i)}mlp.fc2`)]);
   }
-  g.op('Identity', [x], undefined, 'last_hidden_state');
+  const toFloat = (t: string, name: string) => (f16 ? g.op('Cast', [t], { to: FLOAT }, name) : g.op('Identity', [t], undefined, name));
+  toFloat(x, 'last_hidden_state');
   const pooled = await layerNorm(g.op('Gather', [x, g.int64s([0])], { axis: 1 }), `${P}post_layernorm`);
   const embeds = g.op('MatMul', [pooled, await w('visual_projection.weight', [width, cfg.projectionDim])]);
-  g.op('Reshape', [embeds, g.int64s([0, cfg.projectionDim])], undefined, 'image_embeds');
+  toFloat(g.op('Reshape', [embeds, g.int64s([0, cfg.projectionDim])]), 'image_embeds');
   g.output('last_hidden_state', 'float32', ['batch', clipTokens(cfg), width]).output('image_embeds', 'float32', ['batch', cfg.projectionDim]);
   return g;
 }

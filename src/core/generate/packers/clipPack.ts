@@ -6,7 +6,7 @@ import type { ShardSink } from '../../bundle/writer.ts';
 import type { StageSpec } from '../modelPack.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
-import { buildClipVisionGraph, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipVisionConfig } from './clip.ts';
+import { buildClipVisionGraph, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipPrecision, type ClipVisionConfig } from './clip.ts';
 import { StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 /** WebGPU's default limits (the spec's defaults, what an adapter grants without asking). */
@@ -16,6 +16,8 @@ export interface ClipPackOptions {
   config?: ClipVisionConfig;
   /** Largest external-data file (default WebGPU's maxStorageBufferBindingSize, 128 MiB). */
   maxFileBytes?: number;
+  /** float32 (default), float16, or both in one pack (float32 as the stage's file, float16 as its `float16` variant). */
+  precision?: ClipPrecision | 'both';
   /** The command line, for the provenance. */
   command?: string;
   createdAt?: string;
@@ -24,18 +26,29 @@ export interface ClipPackOptions {
 
 export async function packClip(ck: Checkpoint, sink: ShardSink, opts: ClipPackOptions = {}): Promise<StagePackManifest> {
   const cfg = opts.config ?? CLIP_VIT_L14;
-  const g = await buildClipVisionGraph(ck, cfg, opts.onProgress);
-  const base = `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`;
-  const { model, files } = g.toBytesWithExternalData({ fileName: (i) => `${base}.weights-${i}.bin`, maxFileBytes: opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize });
+  const maxFileBytes = opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize;
+  const precisions: ClipPrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
   const w = new StagePackWriter(sink);
-  const file = await w.addFile(`models/${base}.onnx`, model);
-  const data: string[] = [];
-  for (const f of files) data.push(await w.addFile(`models/${f.name}`, f.bytes));
+  const graphs: { precision: ClipPrecision; file: string; data: string[] }[] = [];
+  // One graph per precision, built and written one after the other (one copy of the weights in memory at a time).
+  for (const precision of precisions) {
+    const g = await buildClipVisionGraph(ck, cfg, { precision, onProgress: opts.onProgress && ((d, t, l) => opts.onProgress?.(d, t, `${precision} ${l}`)) });
+    const base = `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}${precision === 'float16' ? '.f16' : ''}`;
+    const { model, files } = g.toBytesWithExternalData({ fileName: (i) => `${base}.weights-${i}.bin`, maxFileBytes });
+    const file = await w.addFile(`models/${base}.onnx`, model);
+    const data: string[] = [];
+    for (const f of files) data.push(await w.addFile(`models/${f.name}`, f.bytes));
+    graphs.push({ precision, file, data });
+  }
+  const [main, ...others] = graphs;
+  const { file, data } = main;
+  const variants = Object.fromEntries(others.map((o) => [o.precision, { file: o.file, data: o.data }]));
   const tokens = clipTokens(cfg);
   const params = clipParamCount(cfg);
   const stage: PackedStage & StageSpec = {
     file,
     data,
+    ...(others.length ? { variants } : {}),
     role: `CLIP ${cfg.name} vision tower with projection (CLIPVisionModelWithProjection), built from ${ck.label}`,
     kind: 'real',
     inputs: { pixel_values: { name: 'pixel_values', dtype: 'float32', shape: ['batch', 3, cfg.imageSize, cfg.imageSize] } },
@@ -43,11 +56,11 @@ export async function packClip(ck: Checkpoint, sink: ShardSink, opts: ClipPackOp
       last_hidden_state: { name: 'last_hidden_state', dtype: 'float32', shape: ['batch', tokens, cfg.width] },
       image_embeds: { name: 'image_embeds', dtype: 'float32', shape: ['batch', cfg.projectionDim] },
     },
-    settings: { inputSize: cfg.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg, parameters: params.total },
+    settings: { inputSize: cfg.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg, parameters: params.total, precision: main.precision },
   };
   return w.finish({
     name: `CLIP ${cfg.name} (${ck.label})`,
-    description: `imageEncoder stage: ${params.total} float32 parameters in ${files.length} weight file(s) of at most ${opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize} bytes`,
+    description: `imageEncoder stage: ${params.total} parameters, ${graphs.map((x) => `${x.precision} (${x.data.length} weight files)`).join(' + ')}, weight files of at most ${maxFileBytes} bytes`,
     provenance: { kind: 'real', command: opts.command ?? 'packClip', createdAt: opts.createdAt ?? new Date().toISOString(), notes: `checkpoint files: ${ck.files.join(', ')}` },
     stages: { imageEncoder: stage },
   });

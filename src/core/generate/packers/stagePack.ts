@@ -28,8 +28,14 @@ export const STAGE_PACK_FORMAT = 'mirage-stage-pack';
 
 const StageSchema = ModelPackSchema.shape.stages.shape.imageEncoder;
 
-/** A stage entry plus the external-data files its ONNX graph refers to (weights kept out of the protobuf). */
-const PackedStageSchema = StageSchema.extend({ data: z.array(PackPathSchema).optional() });
+/** The graph file and its external-data files (weights kept out of the protobuf). */
+const GraphFilesSchema = z.object({ file: PackPathSchema, data: z.array(PackPathSchema).optional() });
+/**
+ * A stage entry plus its external-data files, and other builds of the same stage with the same
+ * roles and shapes (e.g. `float16`: half-precision weights and arithmetic, for WebGPU with
+ * shader-f16), one of which the loader picks.
+ */
+const PackedStageSchema = StageSchema.extend({ data: z.array(PackPathSchema).optional(), variants: z.record(z.string(), GraphFilesSchema).optional() });
 export type PackedStage = z.infer<typeof PackedStageSchema>;
 
 export const StagePackSchema = packManifestSchema(STAGE_PACK_FORMAT, PACK_VERSION, {
@@ -43,7 +49,8 @@ function fail(file: string, issue: z.core.$ZodIssue): never {
 
 /** Checks a stage entry's roles and that its files are listed; throws naming the field. */
 function checkStage(file: string, stage: StageName, st: PackedStage, listed: Set<string>): void {
-  for (const p of [st.file, ...(st.data ?? [])]) {
+  const variantFiles = Object.values(st.variants ?? {}).flatMap((v) => [v.file, ...(v.data ?? [])]);
+  for (const p of [st.file, ...(st.data ?? []), ...variantFiles]) {
     if (!listed.has(p)) throw new BundleError(file, `"${p}" is not listed in files`, { field: `stages.${stage}`, expected: 'a path listed in files[]' });
   }
   for (const dir of ['inputs', 'outputs'] as const) {
@@ -70,6 +77,7 @@ export interface LoadedStage {
   packKind: 'model' | 'stage';
   provenance: z.infer<typeof PackProvenanceSchema>;
   stage: StageName;
+  /** The stage's entry, with `file` and `data` of the variant that was asked for. */
   spec: PackedStage;
   onnx: Uint8Array;
   /** External weight files (ONNX external data), by the path the graph names. */
@@ -82,7 +90,7 @@ export type StageLoadProgress = ByteProgress;
 export async function loadPackStage(
   source: ShardSource,
   stage: string,
-  opts: { signal?: AbortSignal; onProgress?: (p: StageLoadProgress) => void } = {},
+  opts: { signal?: AbortSignal; onProgress?: (p: StageLoadProgress) => void; variant?: string } = {},
 ): Promise<LoadedStage> {
   const where = `${source.label}/${PACK_MANIFEST}`;
   const json = (await readPackJson(source, PACK_MANIFEST, 'a model pack or stage pack manifest', opts.signal)) as { format?: unknown } | null;
@@ -114,8 +122,14 @@ export async function loadPackStage(
     throw new BundleError(where, `no stage "${stage}"`, { field: 'stages', expected: names.length ? names.join(', ') : STAGE_NAMES.join(', ') });
   }
   const name = stage as StageName;
-  const spec = stages[name] as PackedStage;
-  checkStage(where, name, spec, new Set(files.map((f) => f.path)));
+  const declared = stages[name] as PackedStage;
+  checkStage(where, name, declared, new Set(files.map((f) => f.path)));
+  let spec = declared;
+  if (opts.variant) {
+    const v = declared.variants?.[opts.variant];
+    if (!v) throw new BundleError(where, `stage ${name} has no variant "${opts.variant}"`, { field: `stages.${name}.variants`, expected: Object.keys(declared.variants ?? {}).join(', ') || 'no variants in this pack' });
+    spec = { ...declared, file: v.file, data: v.data };
+  }
   const read = await readPackFiles(source, files, [spec.file, ...(spec.data ?? [])], opts);
   return {
     packName: header.name,
