@@ -99,7 +99,8 @@ export async function reconstructToFiles(o: ReconstructFilesOptions): Promise<Re
       stimulus,
       stimulusName: stim.name,
       condition,
-      decoding: `repeats averaged; MIRAGE normalisation over ${decoded.batch}`,
+      // heads decoded raw for want of training-target statistics say so (decodeCondition's rule)
+      decoding: [`repeats averaged; MIRAGE normalisation over ${decoded.batch}`, ...decoded.heads.flatMap((h) => ('missing' in h.normalization ? [h.normalization.missing] : []))].join('; '),
       settings: r.settings,
       chosen: r.best,
       scores: r.scores,
