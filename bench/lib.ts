@@ -1,9 +1,9 @@
 // Shared plumbing for `npm run bench`: machine facts and result files. Each bench/*.bench.ts
 // exports `default async function run(ctx: BenchContext)`; speed lives here, never in tests.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomically } from '../src/node/atomic.ts';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(BENCH_DIR, 'results');
@@ -44,11 +44,9 @@ export function createContext(quick: boolean): BenchContext {
     quick,
     log: (msg) => process.stderr.write(`${msg}\n`),
     async writeResult(name, result) {
-      await mkdir(RESULTS_DIR, { recursive: true });
       const file = join(RESULTS_DIR, `${name}.json`);
       const body = { name, date: new Date().toISOString(), machine: machine(), quick, ...result };
-      await writeFile(`${file}.tmp`, JSON.stringify(body, null, 2));
-      await rename(`${file}.tmp`, file);
+      await writeFileAtomically(file, JSON.stringify(body, null, 2));
       return file;
     },
   };

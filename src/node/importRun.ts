@@ -2,7 +2,7 @@
 // output folder, the finished bundle is validated before it is renamed into place, every input file
 // is hashed into the provenance, and MIRAGE's weights import caches finished heads on disk so an
 // interrupted run resumes. Commands parse flags and call these; benches and tests call them too.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BundleError } from '../core/base/errors.ts';
 import { HEAD_NAMES, type HeadName, type Manifest } from '../core/bundle/manifest.ts';
@@ -12,7 +12,7 @@ import { jsGemmKernel, type GemmKernel } from '../core/decode/randomizedSvd.ts';
 import { readExistingBundle } from '../core/importers/common.ts';
 import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../core/importers/mirageWeights.ts';
 import { ortWasmGemm, tfjsWasmGemm } from '../core/importers/wasmGemm.ts';
-import { writeAtomically, type AtomicOptions } from './atomic.ts';
+import { writeAtomically, writeFileAtomically, type AtomicOptions } from './atomic.ts';
 import { fsTree } from './files.ts';
 import { FsShardSource } from './fsSource.ts';
 import { progressBar } from './progress.ts';
@@ -114,10 +114,8 @@ export async function runMirageWeights(o: MirageWeightsRun): Promise<Manifest> {
       }
     },
     async put(key, bytes) {
-      // Rename so a head killed mid-write is never read back as finished.
-      await mkdir(cacheDir, { recursive: true });
-      await writeFile(join(cacheDir, `${key}.bin.tmp`), bytes);
-      await rename(join(cacheDir, `${key}.bin.tmp`), join(cacheDir, `${key}.bin`));
+      // Atomic, so a head killed mid-write is never read back as finished.
+      await writeFileAtomically(join(cacheDir, `${key}.bin`), bytes, { signal: o.signal });
     },
   };
   const kernel = await gemmKernel(o.gemm ?? 'tfjs-wasm');
