@@ -27,12 +27,12 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
         {ticks.map((t) => (
           <g key={t} transform={`translate(${x(t)},12)`}>
             <line y2={4} stroke="#97a3b3" />
-            <text y={16} textAnchor="middle" fill="#c9d6e6" fontSize={11}>
+            <text y={16} textAnchor="middle" fill="#c9d6e6" fontSize={14}>
               {d3.format('~g')(t)}
             </text>
           </g>
         ))}
-        <text x={width / 2} y={41} textAnchor="middle" fill="#97a3b3" fontSize={11}>
+        <text x={width / 2} y={41} textAnchor="middle" fill="#97a3b3" fontSize={14}>
           {scale.label}
         </text>
       </g>
@@ -60,16 +60,16 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
     <svg viewBox={`0 0 ${width} ${rows.length * rowH + 22}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-head-change">
       {rows.map((r, i) => (
         <g key={r.head} transform={`translate(0,${i * rowH})`} data-head={r.head} data-relnorm={r.relNorm}>
-          <text x={left - 8} y={15} textAnchor="end" fill="#e8edf3" fontSize={13}>
+          <text x={left - 8} y={15} textAnchor="end" fill="#e8edf3" fontSize={14}>
             {r.head}
           </text>
           <rect x={left} y={4} width={Math.max(1, x(r.relNorm))} height={14} fill="#5fb3ff" rx={2} />
-          <text x={left + x(r.relNorm) + 6} y={15} fill="#c9d6e6" fontSize={12}>
+          <text x={left + x(r.relNorm) + 6} y={15} fill="#c9d6e6" fontSize={14}>
             {(100 * r.relNorm).toFixed(1)}%
           </text>
         </g>
       ))}
-      <text x={left} y={rows.length * rowH + 16} fill="#97a3b3" fontSize={11}>
+      <text x={left} y={rows.length * rowH + 16} fill="#97a3b3" fontSize={14}>
         |Δprediction| / |prediction| (this trial, exact)
       </text>
     </svg>
@@ -103,7 +103,7 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />
-          <text x={left - 6} y={4} textAnchor="end" fill="#97a3b3" fontSize={11}>
+          <text x={left - 6} y={4} textAnchor="end" fill="#97a3b3" fontSize={14}>
             {d3.format('.2f')(t)}
           </text>
         </g>
@@ -119,13 +119,13 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
             <title>{`${name(id)}: cos ${b.toFixed(3)} → ${a.toFixed(3)}`}</title>
             <rect x={x(id)} width={x.bandwidth()} y={Math.min(y(a), y0)} height={Math.abs(y(a) - y0)} fill={isTrue ? '#4fd1a5' : isTarget ? '#ffb454' : '#5fb3ff'} opacity={0.9} />
             <rect x={x(id)! - 1} width={x.bandwidth() + 2} y={Math.min(y(b), y0)} height={Math.abs(y(b) - y0)} fill="none" stroke="#e8edf3" strokeDasharray="3 2" opacity={0.7} />
-            <text x={x(id)! + x.bandwidth() / 2} y={h - bottom + 16} textAnchor="middle" fill={isTrue ? '#4fd1a5' : '#c9d6e6'} fontSize={12} fontWeight={isTrue ? 700 : 400}>
+            <text x={x(id)! + x.bandwidth() / 2} y={h - bottom + 16} textAnchor="middle" fill={isTrue ? '#4fd1a5' : '#c9d6e6'} fontSize={14} fontWeight={isTrue ? 700 : 400}>
               {cue(id)}
             </text>
           </g>
         );
       })}
-      <text x={left} y={h - 6} fill="#97a3b3" fontSize={11}>
+      <text x={left} y={h - 6} fill="#97a3b3" fontSize={14}>
         image-head cosine to each stimulus: bars after, dashed before · green = true stimulus{targetStimulus != null ? ' · orange = target' : ''}
       </text>
     </svg>
@@ -151,7 +151,7 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />
-          <text x={left - 6} y={4} textAnchor="end" fill="#97a3b3" fontSize={11}>
+          <text x={left - 6} y={4} textAnchor="end" fill="#97a3b3" fontSize={14}>
             {metric === 'relNorm' ? `${Math.round(t * 100)}%` : d3.format('.2f')(t)}
           </text>
         </g>
@@ -167,7 +167,7 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
               </rect>
             );
           })}
-          <text x={x0.bandwidth() / 2} y={h - bottom + 16} textAnchor="middle" fill="#c9d6e6" fontSize={12}>
+          <text x={x0.bandwidth() / 2} y={h - bottom + 16} textAnchor="middle" fill="#c9d6e6" fontSize={14}>
             {roi}
           </text>
         </g>
@@ -176,12 +176,12 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
         {conds.map((c, i) => (
           <g key={c} transform={`translate(${i * 90},0)`}>
             <rect width={10} height={10} y={-9} fill={color[c]} />
-            <text x={14} fill="#c9d6e6" fontSize={12}>
+            <text x={14} fill="#c9d6e6" fontSize={14}>
               {c}
             </text>
           </g>
         ))}
-        <text x={190} fill="#97a3b3" fontSize={11}>
+        <text x={190} fill="#97a3b3" fontSize={14}>
           {metric === 'relNorm' ? '|Δ| / |prediction|' : '1 − cos(prediction, lesioned)'} when the ROI is silenced
         </text>
       </g>

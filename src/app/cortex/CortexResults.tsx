@@ -38,11 +38,11 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
   const sim = simulated ? ' · simulated' : '';
   return (
     <div className="cortex__charts">
-      <div className="cortex__chart">
+      <div className="cortex__chart cortex__chart--lowlevel">
         <h3>Low-level image (blurry head → low-level decoder){sim}</h3>
         <LowLevelPair result={update?.lowLevel ?? null} />
       </div>
-      <div className="cortex__chart">
+      <div className="cortex__chart cortex__chart--heads">
         <h3>Change per head</h3>
         <HeadChangeChart update={update} />
         {update && (
@@ -51,7 +51,7 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
           </div>
         )}
       </div>
-      <div className="cortex__chart cortex__chart--wide">
+      <div className="cortex__chart cortex__chart--wide cortex__chart--cosine">
         <h3>
           Identification among the {update ? `${update.stimulusIds.length} ` : ''}stimuli
           {update && update.rankBefore !== null && (
@@ -63,7 +63,7 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
         </h3>
         <StimulusCosineChart update={update} manifest={manifest} trueStimulus={stimulus} targetStimulus={targetStimulus} />
       </div>
-      <div className="cortex__chart cortex__chart--wide">
+      <div className="cortex__chart cortex__chart--wide cortex__chart--lesion">
         <h3>
           Lesion profile: silencing each ROI ({trueStim?.name}, all repeats)
           <select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
@@ -80,7 +80,7 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
         </h3>
         <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} />
       </div>
-      <div className="cortex__chart cortex__chart--wide">
+      <div className="cortex__chart cortex__chart--wide cortex__chart--recon">
         <h3>
           Full reconstruction: unperturbed vs perturbed ({trueStim?.name}, {condition}, repeats averaged){sim}
         </h3>
