@@ -2,6 +2,7 @@
 // (docs/simulation.md §12): how much fine detail an image has, so "sharp scenes, not blurred means"
 // is a number, not a look.
 import { IMAGE_SIZE } from './dims.ts';
+import { orientedEnergy } from './encoding.ts';
 
 /**
  * High-frequency energy of an RGB uint8 image (IMAGE_SIZE², HWC): after 2x2 pooling to 64x64 (so
@@ -26,4 +27,17 @@ export function highFrequencyEnergy(d: Uint8Array, size = IMAGE_SIZE): number {
     n++;
   }
   return e / n;
+}
+
+/**
+ * Dominant edge orientation of an RGB uint8 image (IMAGE_SIZE², HWC): the index (0°, 45°, 90°, 135°,
+ * as ORIENTATIONS) with the most oriented energy summed over every pooled grid of the simulation's
+ * early code. A bar stimulus's is its own orientation, so a reconstruction "shows the bar at roughly
+ * the right orientation" when this matches the bar's (4-way, chance 1/4).
+ */
+export function dominantOrientation(rgb: Uint8Array, size = IMAGE_SIZE): number {
+  const e = orientedEnergy(rgb, size);
+  const t = [0, 0, 0, 0];
+  for (let i = 0; i < e.length; i++) t[i % 4] += e[i];
+  return t.indexOf(Math.max(...t));
 }
