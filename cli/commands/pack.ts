@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
-import { openCheckpoint } from '../../src/core/generate/packers/checkpoint.ts';
+import { hasWeights, openCheckpoint } from '../../src/core/generate/packers/checkpoint.ts';
+import { isTransformersJsClip, packClipOnnx } from '../../src/core/generate/packers/clipOnnx.ts';
 import { packClip, WEBGPU_DEFAULT_LIMITS } from '../../src/core/generate/packers/clipPack.ts';
 import { writeAtomically } from '../../src/node/atomic.ts';
 import { fsTree } from '../../src/node/files.ts';
@@ -25,44 +26,82 @@ async function checkpointAt(path: string) {
   try {
     isDir = (await stat(path)).isDirectory();
   } catch (e) {
-    throw new BundleError(path, `cannot read (${(e as NodeJS.ErrnoException).code})`, { field: '--checkpoint', expected: 'a Hugging Face model folder or a .safetensors / .bin file' });
+    throw new BundleError(path, `cannot read (${(e as NodeJS.ErrnoException).code})`, {
+      field: '--checkpoint',
+      expected: 'a Hugging Face model folder or a .safetensors / .bin file',
+    });
   }
-  return isDir ? openCheckpoint(fsTree(path)) : openCheckpoint(fsTree(dirname(path)), { file: basename(path) });
+  if (!isDir) return openCheckpoint(fsTree(dirname(path)), { file: basename(path) });
+  const tree = fsTree(path);
+  // A transformers.js folder (onnx/vision_model.onnx, no PyTorch weights) is wrapped, not rebuilt.
+  if (!(await hasWeights(tree)) && (await isTransformersJsClip(tree))) return tree;
+  return openCheckpoint(tree);
 }
 
-export async function runPackClip(o: PackClipOptions): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
+export async function runPackClip(
+  o: PackClipOptions,
+): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
   const mib = Number(o.maxFileMib);
-  if (!(mib > 0 && mib <= WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20)) throw new BundleError('command line', `--max-file-mib ${o.maxFileMib}`, { expected: `a number in (0, ${WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20}]` });
-  if (!['float32', 'float16', 'both'].includes(o.precision)) throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
+  if (!(mib > 0 && mib <= WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20))
+    throw new BundleError('command line', `--max-file-mib ${o.maxFileMib}`, {
+      expected: `a number in (0, ${WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20}]`,
+    });
+  if (!['float32', 'float16', 'both'].includes(o.precision))
+    throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
   const ck = await checkpointAt(o.checkpoint);
   const bar = o.quiet ? undefined : progressBar('pack clip');
   try {
+    const command = `mirage pack clip --checkpoint ${o.checkpoint} --precision ${o.precision} --out ${o.out}`;
     const m = await writeAtomically(o.out, (sink) =>
-      packClip(ck, sink, {
-        maxFileBytes: Math.floor(mib * 2 ** 20),
-        precision: o.precision as 'float32' | 'float16' | 'both',
-        command: `mirage pack clip --checkpoint ${o.checkpoint} --precision ${o.precision} --out ${o.out}`,
-        onProgress: bar?.update,
-      }),
+      'tensors' in ck
+        ? packClip(ck, sink, {
+            maxFileBytes: Math.floor(mib * 2 ** 20),
+            precision: o.precision as 'float32' | 'float16' | 'both',
+            command,
+            onProgress: bar?.update,
+          })
+        : packClipOnnx(ck, sink, { command }),
     );
-    return { out: o.out, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.bytes, 0), parameters: m.stages.imageEncoder?.settings.parameters };
+    return {
+      out: o.out,
+      files: m.files.length,
+      bytes: m.files.reduce((a, f) => a + f.bytes, 0),
+      parameters: m.stages.imageEncoder?.settings.parameters,
+    };
   } finally {
     bar?.stop();
   }
 }
 
 export function register(program: Command): void {
-  const pack = program.command('pack').description('build a real model pack from a public checkpoint (docs/model-packs.md)');
+  const pack = program
+    .command('pack')
+    .description('build a real model pack from a public checkpoint (docs/model-packs.md)');
   pack
     .command('clip')
-    .description('CLIP ViT-L/14 vision tower (openai/clip-vit-large-patch14, HF folder) -> a stage pack with the imageEncoder stage')
-    .requiredOption('--checkpoint <path>', 'HF model folder (model.safetensors, pytorch_model.bin, or sharded with an index.json) or one weights file')
+    .description(
+      'CLIP ViT-L/14 vision tower (openai/clip-vit-large-patch14 HF folder, or a transformers.js folder with onnx/vision_model.onnx) -> a stage pack with the imageEncoder stage',
+    )
+    .requiredOption(
+      '--checkpoint <path>',
+      'HF model folder (model.safetensors, pytorch_model.bin, or sharded with an index.json) or one weights file',
+    )
     .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
-    .option('--max-file-mib <n>', 'largest weight file, MiB (default: WebGPU default maxStorageBufferBindingSize)', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
-    .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
+    .option(
+      '--max-file-mib <n>',
+      'largest weight file, MiB (default: WebGPU default maxStorageBufferBindingSize)',
+      String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20),
+    )
+    .option(
+      '--precision <p>',
+      'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)',
+      'both',
+    )
     .option('--quiet', 'no progress bar')
     .action(async (opts: PackClipOptions) => {
       const r = await runPackClip(opts);
-      process.stderr.write(`pack clip: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} parameters)\n`);
+      process.stderr.write(
+        `pack clip: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} parameters)\n`,
+      );
     });
 }

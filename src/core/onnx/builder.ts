@@ -244,6 +244,42 @@ export class GraphBuilder {
   }
 }
 
+export interface ValueSignature {
+  name: string;
+  /** The element type ('other' for types this project never feeds). */
+  dtype: OnnxDType | 'other';
+  /** Fixed sizes as numbers, symbolic ones by name ('?' when unnamed). */
+  shape: Dim[];
+}
+
+/**
+ * The inputs and outputs of an ONNX model someone else exported (e.g. a transformers.js folder), and
+ * the external-data files its initializers name, without running it. Initializer bytes stay views.
+ */
+export function readOnnxSignature(bytes: Uint8Array): { inputs: ValueSignature[]; outputs: ValueSignature[]; externalFiles: string[] } {
+  const m = onnx.ModelProto.decode(bytes);
+  const byCode = new Map(Object.entries(DTYPE_CODE).map(([k, v]) => [v, k as OnnxDType]));
+  const sig = (v: onnx.IValueInfoProto): ValueSignature => {
+    const t = v.type?.tensorType;
+    return {
+      name: v.name ?? '',
+      dtype: byCode.get(t?.elemType ?? -1) ?? 'other',
+      shape: (t?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam || '?')),
+    };
+  };
+  const inits = new Set((m.graph?.initializer ?? []).map((t) => t.name));
+  const external = new Set<string>();
+  for (const t of m.graph?.initializer ?? []) {
+    for (const e of t.externalData ?? []) if (e.key === 'location' && e.value) external.add(e.value);
+  }
+  return {
+    // Older exporters list initializers among the inputs; they are not fed.
+    inputs: (m.graph?.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(sig),
+    outputs: (m.graph?.output ?? []).map(sig),
+    externalFiles: [...external],
+  };
+}
+
 /**
  * A 2-D Conv node with every attribute written out. onnxruntime-web's WebGPU EP rejects a Conv whose
  * `dilations` attribute is absent ("dilations should be 2D", test/browser/webgpu-graphs.spec.ts),

@@ -74,6 +74,12 @@ async function openWeightsFile(src: ByteSource, name: string): Promise<{ tensors
   };
 }
 
+/** Whether the folder holds weights openCheckpoint can read (an HF weights file or an index). */
+export async function hasWeights(folder: CheckpointFolder): Promise<boolean> {
+  for (const name of [...SINGLE, ...INDEXED]) if (await folder.open(name)) return true;
+  return false;
+}
+
 /**
  * Opens a checkpoint in `folder`: the given file, else the first of model.safetensors,
  * pytorch_model.bin, or the shards an index.json lists. config.json is read when present.
