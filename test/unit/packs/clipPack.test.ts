@@ -141,6 +141,16 @@ describe('CLIP checkpoint checks', () => {
     expect(() => checkClipCheckpoint(openai, CLIP_VIT_L14)).toThrow(/no CLIP vision tower \(this looks like an OpenAI CLIP \.pt state dict/);
   });
 
+  it('names the file and the tensor of a truncated download (safetensors), and refuses a truncated pytorch_model.bin', async () => {
+    const st = await fixture('model.safetensors');
+    const cut = st.subarray(0, st.byteLength - 1000);
+    await expect(openCheckpoint(memFolder({ 'model.safetensors': cut }))).rejects.toThrow(
+      /clip-tiny\/model\.safetensors: tensor visual_projection\.weight\.data_offsets: data ends at byte \d+, the file has \d+ \(truncated\?\)/,
+    );
+    const bin = await fixture('pytorch_model.bin');
+    await expect(openCheckpoint(memFolder({ 'pytorch_model.bin': bin.subarray(0, bin.byteLength - 1000) }))).rejects.toThrow(/clip-tiny\/pytorch_model\.bin/);
+  });
+
   it('refuses a config.json whose heads or activation differ', async () => {
     const cfg = JSON.parse(new TextDecoder().decode(await fixture('config.json')));
     cfg.vision_config.num_attention_heads = 8;
