@@ -7,7 +7,7 @@ import type { ShardSource } from '../src/core/bundle/source.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { GenerateService, type StagePlacement } from '../src/core/generate/service.ts';
 import { PrefixSource } from '../src/core/bundle/prefixSource.ts';
-import type { RgbImage } from '../src/core/base/image.ts';
+import { rgbToRgba, type RgbImage } from '../src/core/base/image.ts';
 import type { GenerateProgress } from '../src/core/generate/pipeline.ts';
 import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/core/generate/protocol.ts';
 import type { BundleSourceSpec } from '../src/core/decode/protocol.ts';
@@ -36,14 +36,7 @@ function packSource(s: PackSourceSpec): ShardSource {
  */
 async function toDisplay(img: RgbImage): Promise<DisplayImage> {
   const { width, height, data } = img;
-  const rgba = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
-    rgba[i] = data[j];
-    rgba[i + 1] = data[j + 1];
-    rgba[i + 2] = data[j + 2];
-    rgba[i + 3] = 255;
-  }
-  const pixels = new ImageData(rgba, width, height);
+  const pixels = new ImageData(rgbToRgba(data), width, height);
   const scale = Math.min(1, DISPLAY_MAX / Math.max(width, height));
   const bitmap =
     scale < 1

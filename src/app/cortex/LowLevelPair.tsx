@@ -2,7 +2,7 @@
 // unperturbed and the perturbed trial, each decoded by the bundle's low-level decoder (64x64 RGB),
 // drawn pixelated at a readable size. Labelled with the head and "simulated" when the decoder is.
 import { useEffect, useRef } from 'react';
-import type { RgbImage } from '../../core/base/image.ts';
+import { rgbToRgba, type RgbImage } from '../../core/base/image.ts';
 import type { LowLevelResult } from '../../core/cortex/protocol.ts';
 
 function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {
@@ -14,14 +14,7 @@ function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; labe
     c.height = img.height;
     const ctx = c.getContext('2d');
     if (!ctx) return;
-    const d = ctx.createImageData(img.width, img.height);
-    for (let i = 0, n = img.width * img.height; i < n; i++) {
-      d.data[4 * i] = img.data[3 * i];
-      d.data[4 * i + 1] = img.data[3 * i + 1];
-      d.data[4 * i + 2] = img.data[3 * i + 2];
-      d.data[4 * i + 3] = 255;
-    }
-    ctx.putImageData(d, 0, 0);
+    ctx.putImageData(new ImageData(rgbToRgba(img.data), img.width, img.height), 0, 0);
   }, [img]);
   return (
     <figure className="cortex__lowlevel-fig">

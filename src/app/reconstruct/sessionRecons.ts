@@ -4,6 +4,7 @@
 // this only the last reply was kept: after a comparison the evaluation counted only the imagery one.
 // The chosen candidate's bitmap is read back once, when the reply arrives (a copy of pixels, no math;
 // images are at most the display size). An external store: React reads it with useSyncExternalStore.
+import { rgbaToRgb } from '../../core/base/image.ts';
 import type { ReconstructReply } from '../../core/generate/protocol.ts';
 import type { SessionReconstruction } from '../../core/evaluate/protocol.ts';
 
@@ -20,13 +21,7 @@ export function toSessionReconstruction(reply: ReconstructReply, method = SESSIO
     const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
     if (!ctx) return null;
     ctx.drawImage(img.bitmap, 0, 0);
-    const rgba = ctx.getImageData(0, 0, width, height).data;
-    const rgb = new Uint8Array(width * height * 3);
-    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-      rgb[j] = rgba[i];
-      rgb[j + 1] = rgba[i + 1];
-      rgb[j + 2] = rgba[i + 2];
-    }
+    const rgb = rgbaToRgb(ctx.getImageData(0, 0, width, height).data, width, height).data;
     const { subject, condition, stimulus } = reply.request;
     // the seed is the repetition: two runs with different seeds are two samples of the same trial
     return { method, subject, condition, stimulus, repetition: reply.settings.seed, rgb, width, height };

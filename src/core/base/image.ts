@@ -235,3 +235,29 @@ export function resizeCenterCrop(img: RgbImage, size: number, filter: PilFilter)
   for (let y = 0; y < size; y++) data.set(r.data.subarray(((y + y0) * w + x0) * 3, ((y + y0) * w + x0 + size) * 3), y * size * 3);
   return { width: size, height: size, data };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Canvas layouts: ImageData and canvases hold RGBA; the project's images are RGB.
+
+/** RGB bytes (HWC) -> RGBA with opaque alpha, the layout ImageData takes. */
+export function rgbToRgba(rgb: ArrayLike<number>): Uint8ClampedArray<ArrayBuffer> {
+  const rgba = new Uint8ClampedArray((rgb.length / 3) * 4);
+  for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+    rgba[i] = rgb[j];
+    rgba[i + 1] = rgb[j + 1];
+    rgba[i + 2] = rgb[j + 2];
+    rgba[i + 3] = 255;
+  }
+  return rgba;
+}
+
+/** RGBA bytes (e.g. a canvas's ImageData) -> an RgbImage, alpha dropped. */
+export function rgbaToRgb(rgba: ArrayLike<number>, width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
+    data[j] = rgba[i];
+    data[j + 1] = rgba[i + 1];
+    data[j + 2] = rgba[i + 2];
+  }
+  return { width, height, data };
+}

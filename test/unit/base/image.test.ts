@@ -2,7 +2,7 @@
 // test/unit/generate/enhance.test.ts): torchvision's to_pil_image, VDVAE's output convention,
 // normalisation to CHW, CLIP's short-side resize + centre crop, and the size checks.
 import { describe, expect, it } from 'vitest';
-import { checkRgb, chwToRgb, resizeCenterCrop, resizePil, toNormalizedChw, vdvaeToRgb, type RgbImage } from '../../../src/core/base/image.ts';
+import { checkRgb, chwToRgb, resizeCenterCrop, resizePil, rgbaToRgb, rgbToRgba, toNormalizedChw, vdvaeToRgb, type RgbImage } from '../../../src/core/base/image.ts';
 import { BundleError } from '../../../src/core/base/errors.ts';
 
 /** A w x h image whose bytes encode their own position (distinct rows and columns). */
@@ -30,6 +30,16 @@ describe('tensor <-> pixel conventions', () => {
     const out = toNormalizedChw(img, [0.5, 0, 0.2], [0.5, 1, 0.1]);
     const want = [1, -1, 0, 1, 0, 2];
     want.forEach((v, i) => expect(out[i]).toBeCloseTo(v, 6));
+  });
+});
+
+describe('canvas layouts', () => {
+  it('rgbToRgba adds opaque alpha; rgbaToRgb drops it (round trip)', () => {
+    const img = ramp(3, 2);
+    const rgba = rgbToRgba(img.data);
+    expect(rgba).toHaveLength(3 * 2 * 4);
+    expect(Array.from(rgba.subarray(4, 8))).toEqual([...img.data.subarray(3, 6), 255]);
+    expect(rgbaToRgb(rgba, 3, 2)).toEqual(img);
   });
 });
 
