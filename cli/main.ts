@@ -6,15 +6,16 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BundleError } from '../src/core/base/errors.ts';
-import { INTERRUPTED_EXIT_CODE, interruptOnSignals, isAbort } from '../src/node/interrupt.ts';
+import { INTERRUPTED_EXIT_CODE, interruptOnSignals, type Interrupt } from '../src/node/interrupt.ts';
 import type { CommandContext } from './context.ts';
 
 const program = new Command();
 program.name('mirage').description('MIRAGE Explorer: build, import, validate, decode and evaluate NSD-Imagery bundles');
 
-// The first Ctrl-C aborts this signal; every command passes it on (cli/context.ts).
-const interrupt = interruptOnSignals();
-const ctx: CommandContext = { signal: interrupt.signal };
+// Installed by the first command that asks for it (cli/context.ts); then the first Ctrl-C aborts
+// its signal instead of ending the process.
+let interrupt: Interrupt | undefined;
+const ctx: CommandContext = { interruptible: () => (interrupt ??= interruptOnSignals()).signal };
 
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 for (const file of readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort()) {
@@ -25,7 +26,7 @@ for (const file of readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sor
 
 /** One line, no stack trace, status 130 (SIGINT) or 143 (SIGTERM); what was written was discarded. */
 function exitInterrupted(): never {
-  const sig = interrupt.received ?? 'SIGINT';
+  const sig = interrupt?.received ?? 'SIGINT';
   const what = sig === 'SIGINT' ? 'Ctrl-C' : sig;
   process.stderr.write(`mirage: interrupted (${what}); stopped before writing any output\n`);
   // Exit now: a wasm backend or session that is still settling must not keep the process alive.
@@ -35,9 +36,9 @@ function exitInterrupted(): never {
 try {
   await program.parseAsync(process.argv);
   // A command that finished despite Ctrl-C (nothing in it checked the signal) was still interrupted.
-  if (interrupt.signal.aborted) exitInterrupted();
+  if (interrupt?.signal.aborted) exitInterrupted();
 } catch (e) {
-  if (interrupt.signal.aborted || isAbort(e)) exitInterrupted();
+  if (interrupt?.signal.aborted) exitInterrupted();
   // Input errors are the user's to fix: print them plainly, without a stack trace.
   // (FormatError, the outside-format readers' error, is a BundleError.)
   if (e instanceof BundleError || (e instanceof Error && e.name === 'BundleError')) {

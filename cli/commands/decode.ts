@@ -114,5 +114,5 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--backend <list>', 'backends to try in order', 'wasm,cpu,js')
     .option('-q, --quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'output folder (written atomically)')
-    .action((o: DecodeCliOptions) => runDecode(o, ctx.signal));
+    .action((o: DecodeCliOptions) => runDecode(o, ctx.interruptible()));
 }

@@ -28,8 +28,8 @@ export function register(program: Command, ctx: CommandContext): void {
       try {
         const command = `mirage demo --out ${opts.out} --seed ${opts.seed} --voxels ${opts.voxels}${opts.trainImages !== DEFAULT_TRAIN_IMAGES ? ` --train-images ${opts.trainImages}` : ''}`;
         const manifest = await writeAtomically(opts.out, (sink) =>
-          buildDemo(sink, { seed: opts.seed, voxels: opts.voxels, trainImages: opts.trainImages, command, signal: ctx.signal, onProgress: bar.update }),
-          { signal: ctx.signal },
+          buildDemo(sink, { seed: opts.seed, voxels: opts.voxels, trainImages: opts.trainImages, command, signal: ctx.interruptible(), onProgress: bar.update }),
+          { signal: ctx.interruptible() },
         );
         bar.stop();
         const bytes = manifest.shards.reduce((a, s) => a + s.bytes, 0);

@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CommandContext): void {
           rois: o.rois as 'bundle' | 'pack',
           command,
         }),
-        { signal: ctx.signal },
+        { signal: ctx.interruptible() },
       );
       process.stderr.write(`wrote ${o.out}: ${m.name}, subject ${m.subject}, ${m.voxelCount} voxels, input ${m.model.input.shape.join('x')} (${m.provenance.kind})\n`);
     });

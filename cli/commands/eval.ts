@@ -84,7 +84,7 @@ export function register(program: Command, ctx: CommandContext): void {
       if (subjects && [...subjects].some((s) => !Number.isInteger(s))) throw new BundleError('--subjects', `got "${o.subjects}"`, { expected: 'comma-separated integers' });
 
       const bundleSource = new FsShardSource(o.bundle);
-      const bundle = await Bundle.open(bundleSource, { verify: 'sizes', signal: ctx.signal });
+      const bundle = await Bundle.open(bundleSource, { verify: 'sizes', signal: ctx.interruptible() });
       const m = bundle.manifest;
       const stimById = new Map(m.stimuli.map((s) => [s.id, s]));
       const groundTruth = async (id: number): Promise<FloatImage> => {
@@ -122,7 +122,7 @@ export function register(program: Command, ctx: CommandContext): void {
             settings: { seed: j.rep, ...(candidates !== undefined && { candidates }) },
             out: join(dir, `${j.subject}_${j.condition}_${j.stimulus}_${j.rep}.png`),
             quiet: true,
-            signal: ctx.signal,
+            signal: ctx.interruptible(),
           });
         }
         gbar.update(todo.length, todo.length, 'done');
@@ -224,9 +224,9 @@ export function register(program: Command, ctx: CommandContext): void {
         networks,
         brain: brainInfo.scorer ?? undefined,
         identificationVariant: o.identification,
-        signal: ctx.signal,
+        signal: ctx.interruptible(),
         finished,
-        onGroup: (all) => writeFileAtomically(csvPath, rowsToCsv(all), { signal: ctx.signal }),
+        onGroup: (all) => writeFileAtomically(csvPath, rowsToCsv(all), { signal: ctx.interruptible() }),
         onProgress: (done, total, label) => {
           if (firstDone < 0) firstDone = done;
           const el = (performance.now() - t0) / 1000;
@@ -235,7 +235,7 @@ export function register(program: Command, ctx: CommandContext): void {
         },
       });
       bar.stop();
-      await writeFileAtomically(csvPath, rowsToCsv(rows), { signal: ctx.signal });
+      await writeFileAtomically(csvPath, rowsToCsv(rows), { signal: ctx.interruptible() });
       const provenance = m.provenance.kind === 'simulated' ? 'this bundle, SIMULATED data' : 'this bundle';
       const summary = summarise(rows);
       const methods = [...new Set(summary.map((x) => x.method))];
@@ -251,7 +251,7 @@ export function register(program: Command, ctx: CommandContext): void {
         '',
         ...methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance }) + '\n'),
       ].join('\n');
-      await writeFileAtomically(join(o.out, 'summary.md'), md, { signal: ctx.signal });
+      await writeFileAtomically(join(o.out, 'summary.md'), md, { signal: ctx.interruptible() });
       // The comparison with the published rows is the one-glance answer; print it, not only write it.
       process.stdout.write(methods.map((method) => publishedComparisonMarkdown(summary, { method, source: provenance })).join('\n\n') + '\n');
       process.stderr.write(`wrote ${csvPath} (${rows.length} rows) and ${join(o.out, 'summary.md')}\n`);

@@ -53,7 +53,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const manifest = await runImport({
         out: o.out,
         quiet: o.quiet,
-        signal: ctx.signal,
+        signal: ctx.interruptible(),
         build: async (writer, b) => {
           let stimuli: ByteSource | Array<{ name: string; source: ByteSource }> | undefined;
           if (o.stimuli) {
@@ -114,7 +114,7 @@ export function register(program: Command, ctx: CommandContext): void {
         penalty: Number(o.penalty),
         fidelityTarget,
         gemm: o.gemm as GemmName,
-        signal: ctx.signal,
+        signal: ctx.interruptible(),
         command,
         files: async (onSource) => {
           const files: HeadFiles[] = [];
@@ -165,7 +165,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const manifest = await runImport({
         out: o.out,
         quiet: o.quiet,
-        signal: ctx.signal,
+        signal: ctx.interruptible(),
         build: async (writer, b) => {
           let input: ReconInput;
           if (ptPath) {
@@ -236,7 +236,7 @@ export function register(program: Command, ctx: CommandContext): void {
         const manifest = await runImport({
           out: o.out,
           quiet: o.quiet,
-          signal: ctx.signal,
+          signal: ctx.interruptible(),
           build: async (writer, b) => {
             b.onSource(o.hdf5);
             return importNsdBetas({ existing: await readExistingBundle(fsTree(o.into ?? o.out)), writer, reader, subject: o.subject, sessions, command, onProgress: b.onProgress, signal: b.signal });

@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (o: { bundle: string; out: string }) => {
       const manifest = await writeAtomically(o.out, (sink) =>
         buildDemoMetricPack(new FsShardSource(o.bundle), sink, { command: `mirage metric-pack demo --bundle ${o.bundle} --out ${o.out}` }),
-        { signal: ctx.signal },
+        { signal: ctx.interruptible() },
       );
       process.stderr.write(`wrote ${o.out}: ${manifest.name}, networks ${Object.keys(manifest.networks).join(', ')} (${manifest.provenance.kind})\n`);
     });

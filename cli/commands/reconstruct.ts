@@ -66,7 +66,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption('--out <file.png>', 'output PNG (siblings: .lowlevel.png, .enhanced.png, .candidate-k.png, .json)')
     .option('--quiet', 'no progress bar')
     .action(async (opts: ReconstructCliOptions) => {
-      const meta = await runReconstruct(opts, ctx.signal);
+      const meta = await runReconstruct(opts, ctx.interruptible());
       process.stderr.write(`reconstruct: ${meta.files && (meta.files as { chosen: string }).chosen} (candidate ${meta.chosen}, caption "${meta.caption}")\n`);
     });
 
@@ -84,6 +84,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const n = Number(opts.trainImages);
       const nWorld = Math.max(n, Number(opts.worldTrainImages));
       if (!Number.isInteger(seed) || !Number.isInteger(n) || n < 50) throw new BundleError('command line', '--seed/--train-images', { expected: 'integers, train images >= 50' });
+      const signal = ctx.interruptible();
       const bar = progressBar('demo-pack');
       try {
         const world = await buildWorld(seed, { trainImages: nWorld, onProgress: (d, t, l) => bar.update(d, t, `world: ${l}`) });
@@ -93,10 +94,10 @@ export function register(program: Command, ctx: CommandContext): void {
             encoders: world.graphs,
             training: { scenes: world.trainScenes, images: world.trainImages, features: world.trainFeatures },
             trainImages: n,
-            signal: ctx.signal,
+            signal,
             onProgress: (d, t, l) => bar.update(d, t, l),
           }),
-          { signal: ctx.signal },
+          { signal },
         );
         bar.stop();
         process.stderr.write(`demo-pack: wrote ${opts.out} (SIMULATED) ${JSON.stringify(report)}\n`);

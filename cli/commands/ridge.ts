@@ -94,7 +94,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (o: FitOptions) => {
       const bar = progressBar('ridge fit');
       try {
-        await ridgeFit(o, (d, t, l) => bar.update(d, t, l), ctx.signal);
+        await ridgeFit(o, (d, t, l) => bar.update(d, t, l), ctx.interruptible());
       } finally {
         bar.stop();
       }

@@ -48,7 +48,7 @@ export function register(program: Command, ctx: CommandContext): void {
       try {
         report = await validateBundle(bundleSource(location), {
           verify: opts.sizes ? 'sizes' : 'full',
-          signal: ctx.signal,
+          signal: ctx.interruptible(),
           onProgress: bar && ((p) => bar.update(p.loadedBytes, p.totalBytes, p.file)),
         });
       } finally {

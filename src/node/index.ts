@@ -4,7 +4,7 @@
 export { bundleSource, FsShardSource } from './fsSource.ts';
 export { AtomicFolderSink, cleanLeftovers, writeAtomically, writeFileAtomically, type AtomicOptions, type LeftoverNote } from './atomic.ts';
 export { fileSource, fsTree, readPngImage } from './files.ts';
-export { INTERRUPTED_EXIT_CODE, interruptOnSignals, isAbort, type Interrupt } from './interrupt.ts';
+export { INTERRUPTED_EXIT_CODE, interruptOnSignals, type Interrupt } from './interrupt.ts';
 export { baseProvenance, GENERATOR, provenanceSources, sha256File } from './provenance.ts';
 export { discoverHeads, GEMMS, gemmKernel, runImport, runMirageWeights, type GemmName, type ImportRun, type MirageWeightsRun } from './importRun.ts';
 export { reconstructToFiles, type ReconstructFilesOptions } from './reconstructFiles.ts';

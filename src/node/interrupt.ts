@@ -42,8 +42,3 @@ export function interruptOnSignals(onForcedExit: () => void = () => {}): Interru
     },
   };
 }
-
-/** True when `e` is how an aborted run ends (AbortError, or the DOMException fetch/streams throw). */
-export function isAbort(e: unknown): boolean {
-  return e instanceof AbortError || (e instanceof Error && e.name === 'AbortError');
-}
