@@ -28,15 +28,13 @@ import {
   type TensorRef,
 } from './manifest.ts';
 import type { ShardSource } from './source.ts';
+import type { ByteProgress } from '../base/progress.ts';
 import { manifestJson, parseManifest, readManifestBytes } from './validate.ts';
 
 export type { TensorArray } from './decodeTensor.ts';
 
-export interface LoadProgress {
-  loadedBytes: number;
-  totalBytes: number;
-  file: string;
-}
+/** Bytes verified so far of the shards being read, and the shard being read. */
+export type LoadProgress = ByteProgress;
 
 export interface OpenOptions {
   signal?: AbortSignal;

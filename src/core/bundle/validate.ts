@@ -12,6 +12,7 @@ import {
   checkVoxelToVertex,
 } from './checks.ts';
 import { AbortError, BundleError } from '../base/errors.ts';
+import type { ByteProgress } from '../base/progress.ts';
 import { decodeRef } from './decodeTensor.ts';
 import { MANIFEST_FILE, ManifestSchema, tensorByteLength, type Manifest, type Shard } from './manifest.ts';
 import type { ReadOptions, ShardSource } from './source.ts';
@@ -145,7 +146,7 @@ export interface ValidateOptions {
   /** 'full' (default): read every shard and check its sha256. 'sizes': check only sizes (fast). */
   verify?: 'full' | 'sizes';
   signal?: AbortSignal;
-  onProgress?: (p: { loadedBytes: number; totalBytes: number; file: string }) => void;
+  onProgress?: (p: ByteProgress) => void;
 }
 
 /** Checks a whole bundle and reports every problem found (never throws on bad input). */
