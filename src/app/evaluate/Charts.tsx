@@ -99,8 +99,8 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
   const { data, title, unit, bundleLabel } = props;
   useEffect(() => {
     const W = 520;
-    const H = 400;
-    const m = { top: 30, right: 20, bottom: 70, left: 60 };
+    const H = 410;
+    const m = { top: 30, right: 20, bottom: 76, left: 60 };
     const svg = d3.select(ref.current!);
     svg.selectAll('*').remove();
     svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
@@ -113,7 +113,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
     svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 15).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x).ticks(6)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
-    svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 34).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`vision (${unit})`);
+    svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 32).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`vision (${unit})`);
     svg.append('text').attr('transform', `translate(16,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`imagery (${unit})`);
     // y = x: imagery as good as vision
     svg.append('line').attr('x1', x(dom[0])).attr('y1', y(dom[0])).attr('x2', x(dom[1])).attr('y2', y(dom[1])).attr('stroke', '#2a3441').attr('stroke-dasharray', '4 4');
@@ -165,7 +165,8 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .attr('stroke-opacity', 0.8)
       .attr('stroke-width', 1);
     pts.append('title').text((d) => `${d.method} (${d.sourceLabel}): vision ${d.vision.toFixed(3)}, imagery ${d.imagery.toFixed(3)}`);
-    const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(8,${H - 22})`);
+    // two legend lines under the x label, inside the viewBox (the second line's descenders were cut)
+    const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(8,${H - 30})`);
     legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');
     legend.append('text').attr('x', 16).attr('y', 4).attr('font-size', 12).text(PUBLISHED_LABEL);
     // The bundle's entry promises a diamond only when one is drawn; otherwise it says why there is none.
