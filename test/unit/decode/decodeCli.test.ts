@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runDecode } from '../../../cli/commands/decode.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import type { Head, Trial } from '../../../src/core/bundle/manifest.ts';
@@ -110,6 +110,30 @@ describe('mirage decode', () => {
     await runDecode({ bundle: join(dir, 'bundle'), subject: '1', backend: 'js', average: true, out: plainOut, quiet: true });
     const plain = npy(join(plainOut, 'text.npy')).data as Float32Array;
     raw.forEach((x, o) => expect(plain[1 * 6 + o]).toBeCloseTo(x, 5));
+  });
+
+  it('--normalize on a head without training-target statistics: writes it raw and says why (file and stderr)', async () => {
+    const nostats = join(dir, 'nostats');
+    cpSync(join(dir, 'bundle'), nostats, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(nostats, 'manifest.json'), 'utf8'));
+    delete manifest.subjects[0].heads[0].targetMean;
+    writeFileSync(join(nostats, 'manifest.json'), JSON.stringify(manifest));
+    const said: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (said.push(String(chunk)), true));
+    try {
+      await runDecode({ bundle: nostats, subject: '1', backend: 'js', average: true, normalize: true, out: join(dir, 'nostats-norm'), quiet: true });
+    } finally {
+      spy.mockRestore();
+    }
+    await runDecode({ bundle: nostats, subject: '1', backend: 'js', average: true, out: join(dir, 'nostats-raw'), quiet: true });
+    const normed = readFileSync(join(dir, 'nostats-norm', 'text.npy'));
+    expect(normed.equals(readFileSync(join(dir, 'nostats-raw', 'text.npy')))).toBe(true);
+    const meta = JSON.parse(readFileSync(join(dir, 'nostats-norm', 'decode.json'), 'utf8'));
+    expect(meta.heads.text.normalization.map((n: { condition: string; missing?: string }) => [n.condition, n.missing])).toEqual([
+      ['vision', 'head "text" of subject 1 has no training-target targetMean in manifest.json: decoded raw, not normalised'],
+      ['imagery', 'head "text" of subject 1 has no training-target targetMean in manifest.json: decoded raw, not normalised'],
+    ]);
+    expect(said.join('')).toMatch(/decode: imagery: head "text" of subject 1 has no training-target targetMean/);
   });
 
   it('names a missing head and a missing subject', async () => {
