@@ -78,6 +78,10 @@ export async function readFsAnnot(src: ByteSource): Promise<FsAnnot> {
     return s;
   };
   const nv = i32('vertex count');
+  // each vertex takes 8 bytes: a count the file cannot hold is refused before allocating for it
+  if (nv < 0 || o + nv * 8 > b.byteLength) {
+    throw new FormatError(file, `vertex count ${nv} does not fit in ${b.byteLength} bytes`, { field: 'vertex count', expected: `at most ${Math.floor((b.byteLength - o) / 8)}` });
+  }
   const values = new Int32Array(nv);
   for (let k = 0; k < nv; k++) {
     const vno = i32('vertex number');
@@ -112,9 +116,9 @@ export async function readFsAnnot(src: ByteSource): Promise<FsAnnot> {
         i32('t');
         byIndex.set(idx, { name, rgb });
       }
-      for (let idx = 0; idx < Math.max(max, 0); idx++) {
-        const e = byIndex.get(idx);
-        if (!e) continue;
+      // only the indices present, in order (looping 0..max would spin for a max of 2^31)
+      for (const idx of [...byIndex.keys()].filter((i) => i >= 0 && i < max).sort((a, b) => a - b)) {
+        const e = byIndex.get(idx)!;
         names.push(e.name);
         colors.push(e.rgb);
         packed.push(e.rgb[0] + e.rgb[1] * 256 + e.rgb[2] * 65536);
@@ -139,6 +143,7 @@ export async function readFsLabel(src: ByteSource): Promise<FsLabel> {
   const lines = new TextDecoder().decode(await readAll(src)).split('\n');
   const n = Number(lines[1]?.trim());
   if (!Number.isInteger(n) || n < 0) throw new FormatError(file, 'line 2 is not a vertex count', { field: 'count', expected: 'an integer' });
+  if (n > lines.length - 2) throw new FormatError(file, `line 2 announces ${n} vertices but the file has ${Math.max(0, lines.length - 2)} more lines`, { field: 'count', expected: `at most ${Math.max(0, lines.length - 2)}` });
   const vertices = new Int32Array(n);
   const positions = new Float32Array(n * 3);
   const values = new Float32Array(n);

@@ -5,7 +5,7 @@
 import { AbortError } from '../base/errors.ts';
 import type { Provenance, Roi, Stimulus, StimulusSet, Subject, Surface, Trial } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
-import type { ByteSource } from '../formats/byteSource.ts';
+import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
 import { readFsSurface, type FsSurface } from '../formats/freesurfer.ts';
 import { applyAffine, maskIndices, openNifti, readNifti, voxelCoords } from '../formats/nifti.ts';
@@ -186,7 +186,10 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
       const src = await tree.open(p);
       if (!src) return null;
       opts.onSource?.(p);
-      return readFsSurface(src);
+      const surf = await readFsSurface(src);
+      // a NaN vertex would put the whole mesh (and the voxel -> vertex map) out of shape
+      assertFinite(sourceName(src), 'vertices', surf.vertices, { shape: [surf.vertices.length / 3, 3], noun: 'coordinate' });
+      return surf;
     };
     const white = await read('white');
     const pial = await read('pial');

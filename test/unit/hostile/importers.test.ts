@@ -9,9 +9,9 @@ import { openHdf5Rows } from '../../../src/core/formats/hdf5.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importMirageWeights, type HeadFiles } from '../../../src/core/importers/mirageWeights.ts';
 import { importNsdBetas } from '../../../src/core/importers/nsdBetas.ts';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
+import { importNsdImagery, NSD_PATHS } from '../../../src/core/importers/nsdImagery.ts';
 import { importRecons } from '../../../src/core/importers/recons.ts';
-import { memoryWriter, nsdTree } from '../import/helpers.ts';
+import { memoryWriter, nsdTree, overlay } from '../import/helpers.ts';
 import { hostile, hostilePath } from './helpers.ts';
 
 const prov: Provenance = { kind: 'real', command: 'nsd', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
@@ -112,5 +112,15 @@ describe('hostile HDF5 betas (import nsd-betas)', () => {
     } finally {
       reader.close();
     }
+  });
+});
+
+describe('hostile surfaces (import nsd-imagery)', () => {
+  it('surf/lh.nan.white in place of lh.white is refused at vertex 2, coordinate 1', async () => {
+    const white = NSD_PATHS.surf('subj01', 'lh.white');
+    const { writer } = memoryWriter();
+    await expect(importNsdImagery({ tree: overlay(nsdTree(), { [white]: hostilePath('surf/lh.nan.white') }), subject: 1, writer, provenance: prov })).rejects.toThrow(
+      /lh\.white: vertices: non-finite coordinate \(NaN\) at element \(2, 1\); refused/,
+    );
   });
 });

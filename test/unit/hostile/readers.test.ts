@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/core/base/errors.ts';
 import { FormatError } from '../../../src/core/formats/errors.ts';
 import { openHdf5Rows } from '../../../src/core/formats/hdf5.ts';
+import { readFsAnnot, readFsLabel, readFsSurface } from '../../../src/core/formats/freesurfer.ts';
 import { readNifti } from '../../../src/core/formats/nifti.ts';
 import { DisallowedPickleError } from '../../../src/core/formats/errors.ts';
 import { unpickle } from '../../../src/core/formats/pickle.ts';
@@ -159,5 +160,32 @@ describe('hostile pickles', () => {
       depth++;
     }
     expect(depth).toBe(99999);
+  });
+});
+
+describe('hostile FreeSurfer files', () => {
+  it('surf/lh.ok.annot is read (the control case)', async () => {
+    const a = await readFsAnnot(hostile('surf/lh.ok.annot'));
+    expect(a.names).toEqual(['V1', 'V2']);
+    expect(Array.from(a.labels)).toEqual([0, 1, 1, 0]);
+  });
+
+  it('surf/lh.huge_max.annot: a colortable max of 2^31-1 is read without looping to it', async () => {
+    const a = await readFsAnnot(hostile('surf/lh.huge_max.annot'));
+    expect(a.names).toEqual(['V1', 'V2']);
+    expect(Array.from(a.labels)).toEqual([0, 1, 1, 0]);
+  });
+
+  it('surf/lh.huge_count.annot: a vertex count the file cannot hold is refused before allocating', async () => {
+    await expect(readFsAnnot(hostile('surf/lh.huge_count.annot'))).rejects.toThrow(/^surf\/lh\.huge_count\.annot: vertex count: vertex count 2147483647 does not fit in \d+ bytes/);
+  });
+
+  it('surf/lh.huge_count.label: 10^12 announced vertices are refused before allocating', async () => {
+    await expect(readFsLabel(hostile('surf/lh.huge_count.label'))).rejects.toThrow(/^surf\/lh\.huge_count\.label: count: line 2 announces 1000000000000 vertices but the file has 2 more lines/);
+  });
+
+  it('surf/lh.nan.white is read as is (the importer refuses it, importers.test.ts)', async () => {
+    const s = await readFsSurface(hostile('surf/lh.nan.white'));
+    expect(Number.isNaN(s.vertices[2 * 3 + 1])).toBe(true);
   });
 });
