@@ -51,7 +51,9 @@ export function TensorImage(props: { tensor: TensorRef; size?: number; label: st
         if (!live || !c) return;
         c.width = img.width;
         c.height = img.height;
-        c.getContext('2d')?.putImageData(img, 0, 0);
+        // A CPU-backed canvas: putImageData never waits on the GPU process (under a software GPU it
+        // is busy with the workers' WebGPU kernels, and the page's main thread would stall).
+        c.getContext('2d', { willReadFrequently: true })?.putImageData(img, 0, 0);
         setError(null);
       },
       (e: unknown) => live && setError(e instanceof Error ? e.message : String(e)),

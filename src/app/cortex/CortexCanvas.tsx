@@ -47,6 +47,30 @@ interface SceneState {
   labels: HTMLDivElement;
   raf: number;
   dirty: boolean;
+  /** False while new materials' shaders compile off the main thread (compileAsync): nothing is drawn. */
+  compiled: boolean;
+  /** Counts compiles started: only the latest one's end lets drawing resume. */
+  compiles: number;
+  /** Whether the ROI outlines' line shader was compiled for this renderer. */
+  linesCompiled: boolean;
+}
+
+/**
+ * Compiles the scene's shader programs without blocking the page: three.js would otherwise link
+ * them synchronously on the first render, a main-thread stall of hundreds of ms under a software
+ * GPU (SwiftShader). Rendering waits for it (the `compiled` flag).
+ */
+function compileThenDraw(s: SceneState): void {
+  s.compiled = false;
+  const mine = ++s.compiles;
+  s.renderer
+    .compileAsync(s.scene, s.camera)
+    .catch(() => undefined) // a failed compile shows on the first render, as before
+    .then(() => {
+      if (mine !== s.compiles) return;
+      s.compiled = true;
+      s.dirty = true;
+    });
 }
 
 function shapeOf(g: HemiGeometry, shape: CortexShape): Float32Array {
@@ -88,7 +112,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
     el.appendChild(labels);
     const outlines = new THREE.Group();
     scene.add(outlines);
-    const s: SceneState = { renderer, scene, camera, controls, meshes: [], outlines, labels, raf: 0, dirty: true };
+    const s: SceneState = { renderer, scene, camera, controls, meshes: [], outlines, labels, raf: 0, dirty: true, compiled: false, compiles: 0, linesCompiled: false };
     st.current = s;
 
     let camTimer = 0;
@@ -102,9 +126,13 @@ export function CortexCanvas(props: CortexCanvasProps) {
       }, 400);
     });
 
+    let size = '';
     const resize = () => {
       const w = el.clientWidth || 600;
       const h = el.clientHeight || 420;
+      // Resizing reallocates the drawing buffer: only when the size really changed.
+      if (`${w}x${h}` === size) return;
+      size = `${w}x${h}`;
       renderer.setSize(w, h, false);
       renderer.domElement.style.width = `${w}px`;
       renderer.domElement.style.height = `${h}px`;
@@ -119,7 +147,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
     const loop = () => {
       s.raf = requestAnimationFrame(loop);
       const moved = controls.update();
-      if (!s.dirty && !moved) return;
+      if (!s.compiled || (!s.dirty && !moved)) return;
       s.dirty = false;
       renderer.render(scene, camera);
       placeLabels(s, propsRef.current);
@@ -212,6 +240,12 @@ export function CortexCanvas(props: CortexCanvasProps) {
       s.scene.remove(m);
       m.geometry.dispose();
     }
+    if (!geometry.length) {
+      // Another subject is loading: nothing to show (the canvas and its context stay).
+      s.meshes = [];
+      s.dirty = true;
+      return;
+    }
     // Polygon offset pushes the surface back so ROI contour lines on it never z-fight.
     const material = new THREE.MeshLambertMaterial({ vertexColors: true, side: THREE.DoubleSide, polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1 });
     s.meshes = geometry.map((g, h) => {
@@ -255,6 +289,7 @@ export function CortexCanvas(props: CortexCanvasProps) {
     s.controls.update();
     s.dirty = true;
     applyColors(s, propsRef.current);
+    compileThenDraw(s);
   }, [geometry, shape]);
 
   // Colours.
@@ -329,6 +364,11 @@ function buildOutlines(s: SceneState, p: CortexCanvasProps): void {
     }
   });
   s.dirty = true;
+  if (!s.linesCompiled && s.outlines.children.length) {
+    // The first outline brings the line shader: compile it off the main thread too.
+    s.linesCompiled = true;
+    compileThenDraw(s);
+  }
 }
 
 function paintStrokePreview(s: SceneState, hemi: number, vertex: number, p: CortexCanvasProps): void {

@@ -2,7 +2,7 @@
 // brush's settings while drawing. Turns pointer events into worker requests (pick, paint) whose
 // replies go to the cortex store.
 import { useCallback, useMemo, useRef } from 'react';
-import type { SubjectView } from '../../core/cortex/protocol.ts';
+import type { HemiGeometry, SubjectView } from '../../core/cortex/protocol.ts';
 import { roisFor, useCortexStore, type CortexOverlay } from '../../state/cortexStore.ts';
 import { ColorBar } from './Charts.tsx';
 import { cortexClient } from './client.ts';
@@ -25,6 +25,8 @@ function overlayLabel(o: CortexOverlay, simulated: boolean): string {
   }
 }
 
+const NO_GEOMETRY: HemiGeometry[] = [];
+
 interface Props {
   view: SubjectView | null;
   keys: CortexKeys;
@@ -40,6 +42,7 @@ export function CortexStage({ view, keys, simulated }: Props) {
   const hover = useCortexStore((s) => s.hover);
   const rois = useCortexStore((s) => roisFor(s, keys.subject));
   const shown = useCortexStore((s) => (s.overlayValues?.key === keys.trials ? s.overlayValues : null));
+  const anyLoaded = useCortexStore((s) => s.loaded !== null);
   const set = useCortexStore((s) => s.set);
 
   const scale = useMemo(
@@ -95,9 +98,10 @@ export function CortexStage({ view, keys, simulated }: Props) {
   return (
     <>
       <div className="cortex__stage">
-        {view ? (
+        {/* The canvas (its WebGL context, a costly start) stays while another subject loads. */}
+        {anyLoaded ? (
           <CortexCanvas
-            geometry={view.geometry}
+            geometry={view?.geometry ?? NO_GEOMETRY}
             shape={hasShape(view, shape) ? shape : 'folded'}
             colors={colors}
             rois={rois}
@@ -110,9 +114,8 @@ export function CortexStage({ view, keys, simulated }: Props) {
             onStroke={onStroke}
             onCamera={(c) => set({ camera: c })}
           />
-        ) : (
-          <div className="placeholder">Loading the cortex…</div>
-        )}
+        ) : null}
+        {!view && <div className="placeholder cortex__loading">Loading the cortex…</div>}
         {hover && (
           <div className="cortex__tooltip" style={{ left: hover.x + 14, top: hover.y + 10 }} data-testid="cortex-tooltip">
             <div>

@@ -12,7 +12,8 @@ function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; labe
     if (!c) return;
     c.width = img.width;
     c.height = img.height;
-    const ctx = c.getContext('2d');
+    // CPU-backed (see common/TensorImage.tsx): putImageData without a wait on the GPU process.
+    const ctx = c.getContext('2d', { willReadFrequently: true });
     if (!ctx) return;
     ctx.putImageData(new ImageData(rgbToRgba(img.data), img.width, img.height), 0, 0);
   }, [img]);

@@ -9,6 +9,7 @@ import { formatNum } from '../common/format.ts';
 
 const MAX_W = 512;
 const MAX_H = 160;
+const EMPTY = [0x20, 0x24, 0x2c];
 
 function layout(outputShape: number[], n: number): { rows: number; cols: number } {
   if (outputShape.length >= 2) {
@@ -41,9 +42,16 @@ export function HeadHeatmap({ head, prediction }: { head: Head; prediction: Head
     if (!c) return;
     c.width = w;
     c.height = h;
-    const ctx = c.getContext('2d');
+    // CPU-backed (see TensorImage): putImageData without a wait on the GPU process.
+    const ctx = c.getContext('2d', { willReadFrequently: true });
     if (!ctx) return;
-    const color = d3.scaleDiverging<string>(d3.interpolateRdBu).domain([limit, 0, -limit]).clamp(true);
+    // 256 colours of the ramp made once: a d3 colour string per pixel costs ~1 µs each, too much for
+    // a 512x160 map on the main thread. +limit -> red (t = 0), 0 -> white, -limit -> blue (t = 1).
+    const lut = new Uint8Array(256 * 3);
+    for (let i = 0; i < 256; i++) {
+      const c = d3.rgb(d3.interpolateRdBu(i / 255));
+      lut.set([c.r, c.g, c.b], 3 * i);
+    }
     const img = ctx.createImageData(w, h);
     const sum = new Float64Array(w * h);
     const cnt = new Uint32Array(w * h);
@@ -58,10 +66,10 @@ export function HeadHeatmap({ head, prediction }: { head: Head; prediction: Head
       }
     }
     for (let p = 0; p < w * h; p++) {
-      const rgb = d3.rgb(cnt[p] ? color(sum[p] / cnt[p]) : '#20242c');
-      img.data[4 * p] = rgb.r;
-      img.data[4 * p + 1] = rgb.g;
-      img.data[4 * p + 2] = rgb.b;
+      if (cnt[p]) {
+        const t = Math.round(Math.min(1, Math.max(0, (limit - sum[p] / cnt[p]) / (2 * limit))) * 255);
+        img.data.set(lut.subarray(3 * t, 3 * t + 3), 4 * p);
+      } else img.data.set(EMPTY, 4 * p); // no value in this cell
       img.data[4 * p + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
