@@ -14,7 +14,7 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
   const ticks = x.ticks(5);
   const stops = d3.range(0, 1.0001, 0.1);
   return (
-    <svg className="colorbar" width={width + 24} height={44} data-testid="cortex-colorbar">
+    <svg className="colorbar" width={width + 64} height={44} data-testid="cortex-colorbar">
       <defs>
         <linearGradient id={`cb${id}`}>
           {stops.map((t) => (
@@ -32,7 +32,8 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
             </text>
           </g>
         ))}
-        <text x={width / 2} y={41} textAnchor="middle" fill="#97a3b3" fontSize={14}>
+        {/* from the left edge, 12 px: the label is wider than the bar and was cut at both ends */}
+        <text x={-8} y={41} fill="#97a3b3" fontSize={12}>
           {scale.label}
         </text>
       </g>
@@ -69,8 +70,8 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
           </text>
         </g>
       ))}
-      <text x={left} y={rows.length * rowH + 16} fill="#97a3b3" fontSize={14}>
-        |Δprediction| / |prediction| (this trial, exact)
+      <text x={6} y={rows.length * rowH + 16} fill="#97a3b3" fontSize={14}>
+        |Δ| / |prediction|, this trial (exact)
       </text>
     </svg>
   );
@@ -125,8 +126,8 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
           </g>
         );
       })}
-      <text x={left} y={h - 6} fill="#97a3b3" fontSize={14}>
-        image-head cosine to each stimulus: bars after, dashed before · green = true stimulus{targetStimulus != null ? ' · orange = target' : ''}
+      <text x={6} y={h - 6} fill="#97a3b3" fontSize={14}>
+        image-head cosine: bars after, dashed before · green true{targetStimulus != null ? ' · orange target' : ''}
       </text>
     </svg>
   );
