@@ -8,9 +8,9 @@ import { PUBLISHED_LABEL } from '../../core/evaluate/published.ts';
 import { Button } from '../common/controls.tsx';
 
 const COLORS = { vision: '#5fb3ff', imagery: '#ffb454' } as const;
-/** Tick and label sizes in viewBox units; the charts draw at about 1:1 on a 1280-1440 px screen, so these are about px (>= 12: readable on a projector). */
-const TICK_PX = 14;
-const LABEL_PX = 14;
+/** Tick and label sizes in viewBox units (520 wide): two charts side by side draw at 0.8-0.95 of that on 1280-1440 px screens, so 15 stays >= 12 px on screen. */
+const TICK_PX = 15;
+const LABEL_PX = 15;
 
 /** d3's axes set 10 px text; ours are readable from the back of a room. */
 function styleAxis(g: d3.Selection<SVGGElement, unknown, null, undefined>): void {
@@ -37,7 +37,7 @@ export function BarChart(props: { data: BarDatum[]; title: string; subtitle?: st
   useEffect(() => {
     const W = 520;
     const H = 320;
-    const m = { top: 56, right: 16, bottom: 44, left: 64 };
+    const m = { top: 60, right: 16, bottom: 44, left: 72 };
     const svg = d3.select(ref.current!);
     svg.selectAll('*').remove();
     svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
@@ -50,10 +50,10 @@ export function BarChart(props: { data: BarDatum[]; title: string; subtitle?: st
     const lo = Math.min(0, d3.min(data, (d) => d.mean - (Number.isFinite(d.se) ? d.se : 0)) ?? 0);
     const y = d3.scaleLinear().domain([lo, hi * 1.1 || 1]).nice().range([H - m.bottom, m.top]);
     // the title starts at the left edge (the chart's whole width; the method and source are in the figcaption)
-    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 15).attr('font-weight', 600).text(title);
+    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 17).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x0)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
-    svg.append('text').attr('transform', `translate(16,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(unit);
+    svg.append('text').attr('transform', `translate(14,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(unit);
     const g = svg.append('g');
     const bx = (d: BarDatum) => (x0(d.set) ?? 0) + (x1(d.condition) ?? 0);
     g.selectAll('rect')
@@ -79,8 +79,8 @@ export function BarChart(props: { data: BarDatum[]; title: string; subtitle?: st
     const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(8,34)`);
     (['vision', 'imagery'] as const).forEach((c, i) => {
       const has = conds.includes(c);
-      legend.append('rect').attr('x', i * 110).attr('width', 12).attr('height', 12).attr('fill', has ? COLORS[c] : 'none').attr('stroke', COLORS[c]);
-      legend.append('text').attr('x', i * 110 + 16).attr('y', 11).attr('font-size', LABEL_PX).attr('data-condition', c).text(has ? c : `${c}: no result`);
+      legend.append('rect').attr('x', i * 170).attr('width', 12).attr('height', 12).attr('fill', has ? COLORS[c] : 'none').attr('stroke', COLORS[c]);
+      legend.append('text').attr('x', i * 170 + 16).attr('y', 11).attr('font-size', LABEL_PX).attr('data-condition', c).text(has ? c : `${c}: no result`);
     });
   }, [data, title, unit]);
   return (
@@ -100,7 +100,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
   useEffect(() => {
     const W = 520;
     const H = 410;
-    const m = { top: 30, right: 20, bottom: 76, left: 60 };
+    const m = { top: 34, right: 20, bottom: 76, left: 72 };
     const svg = d3.select(ref.current!);
     svg.selectAll('*').remove();
     svg.attr('viewBox', `0 0 ${W} ${H}`).attr('role', 'img').attr('aria-label', title);
@@ -110,11 +110,11 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
     const dom: [number, number] = [ext[0] - pad, ext[1] + pad];
     const x = d3.scaleLinear().domain(dom).nice().range([m.left, W - m.right]);
     const y = d3.scaleLinear().domain(dom).nice().range([H - m.bottom, m.top]);
-    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 15).attr('font-weight', 600).text(title);
+    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 17).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x).ticks(6)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
     svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 32).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`vision (${unit})`);
-    svg.append('text').attr('transform', `translate(16,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`imagery (${unit})`);
+    svg.append('text').attr('transform', `translate(14,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`imagery (${unit})`);
     // y = x: imagery as good as vision
     svg.append('line').attr('x1', x(dom[0])).attr('y1', y(dom[0])).attr('x2', x(dom[1])).attr('y2', y(dom[1])).attr('stroke', '#2a3441').attr('stroke-dasharray', '4 4');
     const g = svg.append('g');
@@ -137,7 +137,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .selectAll<SVGTextElement, ScatterDatum>('text')
       .data(data)
       .join('text')
-      .attr('font-size', 12)
+      .attr('font-size', LABEL_PX)
       .attr('font-weight', (d) => (d.source === 'bundle' ? 700 : 400))
       .style('fill', labelColor) // inline style: the chart stylesheet colours svg text
       .attr('data-source', (d) => d.source)
@@ -168,7 +168,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
     // two legend lines under the x label, inside the viewBox (the second line's descenders were cut)
     const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(8,${H - 30})`);
     legend.append('circle').attr('cx', 6).attr('cy', 0).attr('r', 5).attr('fill', '#97a3b3');
-    legend.append('text').attr('x', 16).attr('y', 4).attr('font-size', 12).text(PUBLISHED_LABEL);
+    legend.append('text').attr('x', 16).attr('y', 4).attr('font-size', LABEL_PX).text(PUBLISHED_LABEL);
     // The bundle's entry promises a diamond only when one is drawn; otherwise it says why there is none.
     const hasBundle = data.some((d) => d.source === 'bundle');
     legend
@@ -181,9 +181,9 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
       .append('text')
       .attr('x', 16)
       .attr('y', 20)
-      .attr('font-size', 12)
+      .attr('font-size', LABEL_PX)
       .attr('data-testid', 'scatter-bundle-legend')
-      .text(hasBundle ? bundleLabel : `${bundleLabel}: no point yet (needs vision and imagery results)`);
+      .text(hasBundle ? bundleLabel : `${bundleLabel}: no point yet`);
   }, [data, title, unit, bundleLabel]);
   return (
     <figure className="eval-chart">
