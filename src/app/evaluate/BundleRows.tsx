@@ -30,7 +30,11 @@ export function EvalProgress(props: { status: EvalStatus; available: boolean; on
   }
   return (
     <div className="eval-status" data-testid="eval-status" data-status={status.kind}>
-      {status.kind === 'done' && <span>Evaluated {status.result.rows.length} reconstructions of this bundle and this session.</span>}
+      {status.kind === 'done' && (
+        <span>
+          Evaluated {status.result.rows.length} reconstruction{status.result.rows.length === 1 ? '' : 's'} of this bundle and this session.
+        </span>
+      )}
       {status.kind === 'cancelled' && <span>Evaluation cancelled.</span>}
       {status.kind === 'error' && <span className="error">Evaluation failed: {status.message}</span>}
       <Button onClick={props.onRun} data-testid="eval-run">
