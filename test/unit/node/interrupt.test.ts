@@ -44,8 +44,8 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `mirage import recons` into `out`; `interrupt` sends SIGINT when the first progress line appears. */
-function importRecons(out: string, interrupt: boolean): Promise<Run> {
+/** Runs `mirage import recons` into `out`; `interrupt` is sent when the first progress line appears. */
+function importRecons(out: string, interrupt: NodeJS.Signals | null): Promise<Run> {
   const args = ['bin/mirage.js', 'import', 'recons', '--dir', pngs, '--method', 'noise', '--subject', '1', '--condition', 'vision', '--into', base, '--out', out];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -57,7 +57,7 @@ function importRecons(out: string, interrupt: boolean): Promise<Run> {
     // The progress bar prints plain "import: N% reconstructions" lines when stderr is not a terminal.
     if (interrupt && !sent && /^import: \d+% reconstructions/m.test(stderr)) {
       sent = true;
-      child.kill('SIGINT');
+      child.kill(interrupt);
     }
   });
   return new Promise((res) => child.on('close', (code) => res({ code, stdout, stderr })));
@@ -74,7 +74,7 @@ const siblings = (out: string) => readdirSync(join(out, '..')).filter((n) => n.s
 describe('interrupts', () => {
   it('Ctrl-C during `import recons`: exit 130, one line, no output folder, no temporary left', async () => {
     const out = join(dir, 'interrupted');
-    const r = await importRecons(out, true);
+    const r = await importRecons(out, 'SIGINT');
     expect(r.code).toBe(130);
     const lines = r.stderr.trim().split('\n');
     expect(lines.at(-1)).toBe('mirage: interrupted (Ctrl-C); stopped before writing any output');
@@ -85,13 +85,22 @@ describe('interrupts', () => {
     expect(siblings(out)).toEqual([]);
   }, 120_000);
 
+  it('SIGTERM (a scheduler stopping the job): exit 143, one line, nothing written', async () => {
+    const out = join(dir, 'terminated');
+    const r = await importRecons(out, 'SIGTERM');
+    expect(r.code).toBe(143);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe('mirage: interrupted (SIGTERM); stopped before writing any output');
+    expect(existsSync(out)).toBe(false);
+    expect(siblings(out)).toEqual([]);
+  }, 120_000);
+
   it('a killed run\'s <out>.tmp-<pid> folder is removed by the next run into the same output, and said', async () => {
     const out = join(dir, 'after-kill');
     const pid = deadPid();
     const leftover = `${out}.tmp-${pid}`;
     mkdirSync(join(leftover, 'recons'), { recursive: true });
     writeFileSync(join(leftover, 'manifest.json'), '{"half": "written"}');
-    const r = await importRecons(out, false);
+    const r = await importRecons(out, null);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`note: removed ${leftover}, left by an interrupted run (process ${pid} is gone)`);
     expect(existsSync(leftover)).toBe(false);
