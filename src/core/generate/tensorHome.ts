@@ -8,7 +8,9 @@
 //   device from the latent encoder to the pixel decoder. The default when a denoiser is on WebGPU.
 // Both hand runtime tensors (ort.Tensor) around: CPU tensors in CpuHome, CPU or GPU ones in
 // GraphHome. Each operation names the stage whose placement decides where it runs. The tensors a
-// home returns are the caller's; `Transfers` (shared with the home) holds and releases them.
+// home returns are the caller's: `Transfers` (transfers.ts, shared with the home) brings them to the
+// CPU (`toCpu`, a counted download on the GPU), keeps them for the run (`hold`) and frees them
+// (`release`, `releaseAll`); on CPU tensors those are plain reads and no-ops.
 import type { ort } from '../onnx/runtime.ts';
 import type { StageName } from './modelPack.ts';
 import type { SamplerSchedule } from './sampler.ts';
