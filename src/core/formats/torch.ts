@@ -120,6 +120,9 @@ export async function tensorValues(t: TorchTensor): Promise<Float64Array> {
   let maxOff = t.offset;
   for (let d = 0; d < t.shape.length; d++) maxOff += (t.shape[d] - 1) * t.stride[d];
   const span = maxOff - t.offset + 1;
+  // A strided view reads the whole span of storage it touches: a few values strided across a huge
+  // (e.g. deflated) storage must not pull GBs in.
+  checkValueCount(t, span);
   const raw = await readExactly(t.storage.source, t.offset * eb, span * eb, `storage ${t.storage.key}`);
   const all = new Float64Array(span);
   decode(raw, t.dtype, all);
