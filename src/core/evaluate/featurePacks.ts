@@ -56,59 +56,55 @@ export interface FeatureNetworkReference {
 
 const pre = (resize: number, mean = IMAGENET_MEAN, std = IMAGENET_STD): Preprocess => ({ resize, antialias: true, mean, std });
 
+/** How a network is used, and its input: the shorter edge resized to `size`, an NCHW [batch, 3, size, size] batch. */
+const input = (use: FeatureNetworkReference['use'], size: number, mean?: number[], std?: number[]) => ({
+  use,
+  preprocess: pre(size, mean, std),
+  inputShape: ['batch', 3, size, size],
+});
+const ALEXNET = 'AlexNet (torchvision, IMAGENET1K_V1)';
+
 /** The reference networks, as MIRAGE's final_evaluations script sets them up. */
 export const FEATURE_NETWORK_REFERENCE: Record<FeatureNetwork, FeatureNetworkReference> = {
   alex2: {
-    role: 'AlexNet (torchvision, IMAGENET1K_V1)',
+    role: ALEXNET,
     layer: 'features.4',
-    use: 'identification',
-    preprocess: pre(256),
-    inputShape: ['batch', 3, 256, 256],
+    ...input('identification', 256),
     outputShape: ['batch', 192, 31, 31],
     notes: 'ReLU after conv2; flattened for two-way identification',
   },
   alex5: {
-    role: 'AlexNet (torchvision, IMAGENET1K_V1)',
+    role: ALEXNET,
     layer: 'features.11',
-    use: 'identification',
-    preprocess: pre(256),
-    inputShape: ['batch', 3, 256, 256],
+    ...input('identification', 256),
     outputShape: ['batch', 256, 15, 15],
     notes: 'ReLU after conv5',
   },
   incep: {
     role: 'InceptionV3 (torchvision, Inception_V3_Weights.DEFAULT)',
     layer: 'avgpool',
-    use: 'identification',
-    preprocess: pre(342),
-    inputShape: ['batch', 3, 342, 342],
+    ...input('identification', 342),
     outputShape: ['batch', 2048, 1, 1],
     notes: 'the pretrained model has transform_input=True: it re-maps ImageNet-normalised input to its own normalisation internally (part of the graph, not of this preprocessing)',
   },
   clip: {
     role: 'CLIP ViT-L/14 (openai clip package)',
     layer: 'encode_image',
-    use: 'identification',
-    preprocess: pre(224, CLIP_MEAN, CLIP_STD),
-    inputShape: ['batch', 3, 224, 224],
+    ...input('identification', 224, CLIP_MEAN, CLIP_STD),
     outputShape: ['batch', 768],
     notes: "projected image embedding; the reference uses its own Resize(224)+Normalize, not CLIP's preprocess (no centre crop)",
   },
   eff: {
     role: 'EfficientNet-B1 (torchvision, EfficientNet_B1_Weights.DEFAULT)',
     layer: 'avgpool',
-    use: 'distance',
-    preprocess: pre(255),
-    inputShape: ['batch', 3, 255, 255],
+    ...input('distance', 255),
     outputShape: ['batch', 1280, 1, 1],
     notes: 'correlation distance per sample (lower is better)',
   },
   swav: {
     role: 'SwAV ResNet-50 (facebookresearch/swav torch.hub)',
     layer: 'avgpool',
-    use: 'distance',
-    preprocess: pre(224),
-    inputShape: ['batch', 3, 224, 224],
+    ...input('distance', 224),
     outputShape: ['batch', 2048, 1, 1],
     notes: 'correlation distance per sample (lower is better)',
   },
