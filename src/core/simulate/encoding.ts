@@ -135,6 +135,13 @@ export const IMAGERY = {
    */
   semanticGain: 0.6,
   /**
+   * Share of a scene's attribute words (colours, patterns, background) kept in the imagined semantic
+   * code, the object classes kept whole (fewer dimensions: the gist is imagined, the detail less). Set
+   * so that the low-level gap is the largest, as MIRAGE Table 1's PixCorr ratio 0.47 (docs/simulation.md §5):
+   * at 1, imagery recovered the background from the semantic code and PixCorr imagery/vision was 0.92.
+   */
+  attributeKeep: 0.4,
+  /**
    * Trial-noise standard deviation relative to vision (lower SNR). With 16 imagery vs 8 vision repeats
    * (NSD-Imagery), 1.2 left the averaged imagery pattern LESS noisy than vision's; at 2 it is √2 noisier.
    */

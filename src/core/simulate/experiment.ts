@@ -316,7 +316,9 @@ export function simulateSubject(world: World, subject: number, voxels: number, s
       }
     } else {
       const vivid = rng.uniform(0.7, 1);
-      const s = drive(`s${t.stimulus}:s`, () => semanticDrive(model, world.stimulusSemantic[t.stimulus]));
+      // imagined semantic code: the scene's classes, fewer of its attributes (a concept: its word)
+      const s = drive(`i${t.stimulus}:s`, () =>
+        semanticDrive(model, st.scene ? world.semantic.scene(st.scene, IMAGERY.attributeKeep) : world.stimulusSemantic[t.stimulus]));
       const e = world.imaginedEnergy[t.stimulus] ? drive(`i${t.stimulus}:e`, () => energyDrive(model, world.imaginedEnergy[t.stimulus]!)) : null;
       voxelSignal(model, e, s, IMAGERY.earlyGain, IMAGERY.semanticGain * vivid, sig);
     }

@@ -92,20 +92,21 @@ export class SemanticSpace {
 
   /**
    * Semantic code of a scene: mean over objects of (class + 0.5 colour + 0.4 pattern, if any), plus
-   * 0.5 background (0 for the plain grey of the simple stimuli).
+   * 0.5 background (0 for the plain grey of the simple stimuli). `attributes` scales the colour,
+   * pattern and background terms (imagery keeps fewer of them: docs/simulation.md §5).
    */
-  scene(s: Scene): Float32Array {
+  scene(s: Scene, attributes = 1): Float32Array {
     const out = new Float32Array(SEMANTIC_DIM);
     const n = Math.max(1, s.objects.length);
     for (const o of s.objects) {
       const c = this.word(o.cls);
       const col = this.word(o.colour);
       const pat = o.pattern === 'plain' ? null : this.word(o.pattern);
-      for (let i = 0; i < SEMANTIC_DIM; i++) out[i] += (c[i] + 0.5 * col[i] + (pat ? 0.4 * pat[i] : 0)) / n;
+      for (let i = 0; i < SEMANTIC_DIM; i++) out[i] += (c[i] + attributes * (0.5 * col[i] + (pat ? 0.4 * pat[i] : 0))) / n;
     }
     if (s.background !== 'grey') {
       const b = this.word(s.background);
-      for (let i = 0; i < SEMANTIC_DIM; i++) out[i] += 0.5 * b[i];
+      for (let i = 0; i < SEMANTIC_DIM; i++) out[i] += attributes * 0.5 * b[i];
     }
     return out;
   }
