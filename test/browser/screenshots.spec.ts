@@ -58,7 +58,7 @@ for (const size of SIZES) {
     const errors = collectPageErrors(page);
     await page.setViewportSize(size);
     await page.goto(`/?bundle=${encodeURIComponent(`/${DEMO}/`)}&gen=wasm`);
-    await waitForDecoded(page);
+    await waitForDecoded(page, 500_000); // the full demo decodes slowly on a loaded 2-core machine
     await expect(page.getByTestId('cortex-panel')).toHaveAttribute('data-ready', 'true', { timeout: 300_000 });
     await shot(page, 'trial');
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
