@@ -1,5 +1,6 @@
 // `mirage pack <model>`: real model packs from public checkpoints, in TypeScript (issue 14). Today:
-// `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage). The logic is
+// `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage) and `mirage pack vdvae`
+// (VDVAE ImageNet-64 decoder -> the lowLevelDecoder stage). The logic is
 // src/core/generate/packers/; this file only parses flags and wires Node's files in.
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { BundleError } from '../../src/core/base/errors.ts';
 import { hasWeights, openCheckpoint } from '../../src/core/generate/packers/checkpoint.ts';
 import { isTransformersJsClip, packClipOnnx } from '../../src/core/generate/packers/clipOnnx.ts';
 import { packClip, WEBGPU_DEFAULT_LIMITS } from '../../src/core/generate/packers/clipPack.ts';
+import { packVdvae } from '../../src/core/generate/packers/vdvaePack.ts';
 import { writeAtomically } from '../../src/node/atomic.ts';
 import { fsTree } from '../../src/node/files.ts';
 import { progressBar } from '../../src/node/progress.ts';
@@ -41,11 +43,7 @@ async function checkpointAt(path: string) {
 export async function runPackClip(
   o: PackClipOptions,
 ): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
-  const mib = Number(o.maxFileMib);
-  if (!(mib > 0 && mib <= WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20))
-    throw new BundleError('command line', `--max-file-mib ${o.maxFileMib}`, {
-      expected: `a number in (0, ${WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20}]`,
-    });
+  const fileBytes = maxFileBytes(o.maxFileMib);
   if (!['float32', 'float16', 'both'].includes(o.precision))
     throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
   const ck = await checkpointAt(o.checkpoint);
@@ -55,7 +53,7 @@ export async function runPackClip(
     const m = await writeAtomically(o.out, (sink) =>
       'tensors' in ck
         ? packClip(ck, sink, {
-            maxFileBytes: Math.floor(mib * 2 ** 20),
+            maxFileBytes: fileBytes,
             precision: o.precision as 'float32' | 'float16' | 'both',
             command,
             onProgress: bar?.update,
@@ -71,6 +69,46 @@ export async function runPackClip(
   } finally {
     bar?.stop();
   }
+}
+
+function maxFileBytes(mibText: string): number {
+  const mib = Number(mibText);
+  const most = WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20;
+  if (!(mib > 0 && mib <= most))
+    throw new BundleError('command line', `--max-file-mib ${mibText}`, { expected: `a number in (0, ${most}]` });
+  return Math.floor(mib * 2 ** 20);
+}
+
+interface PackVdvaeOptions {
+  checkpoint: string;
+  out: string;
+  maxFileMib: string;
+  temperature: string;
+}
+
+export async function runPackVdvae(
+  o: PackVdvaeOptions,
+): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
+  const bytes = maxFileBytes(o.maxFileMib);
+  const temperature = Number(o.temperature);
+  if (!(temperature > 0))
+    throw new BundleError('command line', `--temperature ${o.temperature}`, {
+      expected: 'a positive number (1: the prior as trained)',
+    });
+  const ck = await checkpointAt(o.checkpoint);
+  if (!('tensors' in ck))
+    throw new BundleError(o.checkpoint, 'a transformers.js folder is not a VDVAE checkpoint', {
+      field: '--checkpoint',
+      expected: 'imagenet64-iter-1600000-model-ema.th',
+    });
+  const command = `mirage pack vdvae --checkpoint ${o.checkpoint} --temperature ${o.temperature} --out ${o.out}`;
+  const m = await writeAtomically(o.out, (sink) => packVdvae(ck, sink, { temperature, maxFileBytes: bytes, command }));
+  return {
+    out: o.out,
+    files: m.files.length,
+    bytes: m.files.reduce((a, f) => a + f.bytes, 0),
+    parameters: m.stages.lowLevelDecoder?.settings.parameters,
+  };
 }
 
 export function register(program: Command): void {
@@ -102,6 +140,28 @@ export function register(program: Command): void {
       const r = await runPackClip(opts);
       process.stderr.write(
         `pack clip: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} parameters)\n`,
+      );
+    });
+  pack
+    .command('vdvae')
+    .description(
+      'VDVAE ImageNet 64x64 decoder (openai/vdvae imagenet64-iter-1600000-model-ema.th) -> a stage pack with the lowLevelDecoder stage',
+    )
+    .requiredOption(
+      '--checkpoint <file>',
+      'the .th checkpoint (torch.save of the VAE state dict; only decoder.* is read)',
+    )
+    .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
+    .option('--temperature <t>', 'prior temperature for the undecoded layers (std scaled by t)', '1')
+    .option(
+      '--max-file-mib <n>',
+      'largest weight file, MiB',
+      String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20),
+    )
+    .action(async (opts: PackVdvaeOptions) => {
+      const r = await runPackVdvae(opts);
+      process.stderr.write(
+        `pack vdvae: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} decoder parameters)\n`,
       );
     });
 }

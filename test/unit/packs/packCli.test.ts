@@ -16,7 +16,7 @@ import { readNpy } from '../../../src/core/tensor/npy.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
-import { runPackClip } from '../../../cli/commands/pack.ts';
+import { runPackClip, runPackVdvae } from '../../../cli/commands/pack.ts';
 import { runFeatures } from '../../../cli/commands/features.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/clip-tiny');
@@ -39,6 +39,16 @@ describe('mirage pack clip', () => {
     await expect(runPackClip({ checkpoint: join(FIX, 'nope'), out: join(dir, 'p'), maxFileMib: '128', precision: 'both', quiet: true })).rejects.toThrow(/nope: --checkpoint: cannot read \(ENOENT\)/);
     await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '300', precision: 'both', quiet: true })).rejects.toThrow(/--max-file-mib 300 \(expected a number in \(0, 256\]\)/);
     await expect(runPackClip({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', precision: 'int8', quiet: true })).rejects.toThrow(/--precision int8 \(expected float32, float16 or both\)/);
+  });
+});
+
+describe('mirage pack vdvae', () => {
+  it('refuses a checkpoint of another size, naming the file and the first tensor that differs', async () => {
+    const th = join(FIX, '../vdvae-tiny/model-ema.th');
+    await expect(runPackVdvae({ checkpoint: th, out: join(dir, 'v'), maxFileMib: '128', temperature: '1' })).rejects.toThrow(
+      /vdvae-tiny\/model-ema\.th: tensor decoder\.dec_blocks\.0\.prior\.c1\.weight: shape \[4, 16, 1, 1\] \(expected \[128, 512, 1, 1\] \(VDVAE ImageNet 64x64\)\)/,
+    );
+    await expect(runPackVdvae({ checkpoint: th, out: join(dir, 'v'), maxFileMib: '128', temperature: '0' })).rejects.toThrow(/--temperature 0 \(expected a positive number/);
   });
 });
 

@@ -7,7 +7,7 @@ import type { StageSpec } from '../modelPack.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
 import { buildClipVisionGraph, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipPrecision, type ClipVisionConfig } from './clip.ts';
-import { StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
+import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 /** WebGPU's default limits (the spec's defaults, what an adapter grants without asking). */
 export const WEBGPU_DEFAULT_LIMITS = { maxStorageBufferBindingSize: 128 * 1024 * 1024, maxBufferSize: 256 * 1024 * 1024 };
@@ -34,11 +34,7 @@ export async function packClip(ck: Checkpoint, sink: ShardSink, opts: ClipPackOp
   for (const precision of precisions) {
     const g = await buildClipVisionGraph(ck, cfg, { precision, onProgress: opts.onProgress && ((d, t, l) => opts.onProgress?.(d, t, `${precision} ${l}`)) });
     const base = `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}${precision === 'float16' ? '.f16' : ''}`;
-    const { model, files } = g.toBytesWithExternalData({ fileName: (i) => `${base}.weights-${i}.bin`, maxFileBytes });
-    const file = await w.addFile(`models/${base}.onnx`, model);
-    const data: string[] = [];
-    for (const f of files) data.push(await w.addFile(`models/${f.name}`, f.bytes));
-    graphs.push({ precision, file, data });
+    graphs.push({ precision, ...(await addGraphFiles(w, g, base, maxFileBytes)) });
   }
   const [main, ...others] = graphs;
   const { file, data } = main;

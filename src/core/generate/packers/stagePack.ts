@@ -9,6 +9,7 @@ import { BundleError } from '../../base/errors.ts';
 import type { ByteProgress } from '../../base/progress.ts';
 import { packManifestSchema, PackFileWriter, readPackFiles, readPackJson } from '../../bundle/pack.ts';
 import type { ShardSink } from '../../bundle/writer.ts';
+import type { GraphBuilder } from '../../onnx/builder.ts';
 import type { ShardSource } from '../../bundle/source.ts';
 import {
   ModelPackSchema,
@@ -147,6 +148,18 @@ export function externalDataPath(modelFile: string, dataFile: string): string {
   const dir = modelFile.includes('/') ? modelFile.slice(0, modelFile.lastIndexOf('/') + 1) : '';
   if (!dataFile.startsWith(dir)) throw new BundleError(dataFile, 'external data must sit next to its model file', { field: 'stages[].data', expected: `a path under "${dir}"` });
   return dataFile.slice(dir.length);
+}
+
+/**
+ * Writes a graph as `models/<base>.onnx` with its weights in external-data files of at most
+ * `maxFileBytes` (`models/<base>.weights-<i>.bin`); returns the stage's `file` and `data`.
+ */
+export async function addGraphFiles(w: StagePackWriter, g: GraphBuilder, base: string, maxFileBytes: number): Promise<{ file: string; data: string[] }> {
+  const { model, files } = g.toBytesWithExternalData({ fileName: (i) => `${base}.weights-${i}.bin`, maxFileBytes });
+  const file = await w.addFile(`models/${base}.onnx`, model);
+  const data: string[] = [];
+  for (const f of files) data.push(await w.addFile(`models/${f.name}`, f.bytes));
+  return { file, data };
 }
 
 /** Writes a stage pack: files go to the sink as they are added; finish() writes the manifest last. */
