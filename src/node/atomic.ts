@@ -6,7 +6,7 @@
 // output finds it by name, and removes it when the process that made it (the pid in the name) is
 // gone, or reports it when that process still runs (a concurrent run, or a reused pid).
 import { rmSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AbortError, throwIfAborted } from '../core/base/errors.ts';
 import type { ShardSink } from '../core/bundle/writer.ts';
@@ -21,8 +21,11 @@ export interface AtomicOptions {
 export interface LeftoverNote {
   path: string;
   pid: number;
-  /** 'removed': its process is gone; 'kept': a process with that pid still runs. */
-  action: 'removed' | 'kept';
+  /**
+   * 'removed': its process is gone; 'kept': a process with that pid still runs; 'restored': the
+   * previous output, moved aside by a run killed while renaming, put back at `out`.
+   */
+  action: 'removed' | 'kept' | 'restored';
 }
 
 // Temporaries of this process still in flight: removed synchronously if the process exits before
@@ -60,12 +63,13 @@ function escapeRe(s: string): string {
 
 /**
  * Finds `<out>.tmp-<pid>[-<time>]` and `<out>.old-<pid>` siblings left by runs that were killed,
- * removes those whose process is gone and reports each one. Returns what was found.
+ * removes those whose process is gone (or, for an `.old-` one when `out` is missing, puts the
+ * previous output back) and reports each one. Returns what was found.
  */
 export async function cleanLeftovers(out: string, onLeftover: (note: LeftoverNote) => void = printLeftover): Promise<LeftoverNote[]> {
   const full = resolve(out);
   const dir = dirname(full);
-  const re = new RegExp(`^${escapeRe(basename(full))}\\.(?:tmp|old)-(\\d+)(?:-\\d+)?$`);
+  const re = new RegExp(`^${escapeRe(basename(full))}\\.(tmp|old)-(\\d+)(?:-\\d+)?$`);
   let names: string[];
   try {
     names = await readdir(dir);
@@ -77,22 +81,39 @@ export async function cleanLeftovers(out: string, onLeftover: (note: LeftoverNot
     const m = re.exec(name);
     if (!m) continue;
     const path = join(dir, name);
-    const pid = Number(m[1]);
+    const pid = Number(m[2]);
     if (inFlight.has(path)) continue; // ours, being written right now
     const alive = pid === process.pid || pidAlive(pid);
-    if (!alive) await rm(path, { recursive: true, force: true });
-    const note: LeftoverNote = { path, pid, action: alive ? 'kept' : 'removed' };
+    let action: LeftoverNote['action'] = alive ? 'kept' : 'removed';
+    if (!alive && m[1] === 'old' && !(await exists(full))) {
+      await rename(path, full);
+      action = 'restored';
+    } else if (!alive) {
+      await rm(path, { recursive: true, force: true });
+    }
+    const note: LeftoverNote = { path, pid, action };
     notes.push(note);
     onLeftover(note);
   }
   return notes;
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function printLeftover(n: LeftoverNote): void {
   process.stderr.write(
     n.action === 'removed'
       ? `note: removed ${n.path}, left by an interrupted run (process ${n.pid} is gone)\n`
-      : `warning: ${n.path} belongs to process ${n.pid}, which still runs (another run into the same output?); left in place\n`,
+      : n.action === 'restored'
+        ? `note: restored the previous output from ${n.path} (a run was killed while replacing it)\n`
+        : `warning: ${n.path} belongs to process ${n.pid}, which still runs (another run into the same output?); left in place\n`,
   );
 }
 
@@ -121,18 +142,21 @@ export class AtomicFolderSink implements ShardSink {
     const old = `${this.out}.old-${process.pid}`;
     let moved = false;
     try {
+      // Not tracked for removal at exit: until the rename below, `old` is the only copy of the
+      // previous output (a run killed here leaves it for cleanLeftovers to put back).
       await rename(this.out, old);
       moved = true;
-      track(old);
     } catch {
       /* no previous output */
     }
-    await rename(this.tmp, this.out);
-    inFlight.delete(this.tmp);
-    if (moved) {
-      await rm(old, { recursive: true, force: true });
-      inFlight.delete(old);
+    try {
+      await rename(this.tmp, this.out);
+    } catch (e) {
+      if (moved) await rename(old, this.out); // put the previous output back
+      throw e;
     }
+    inFlight.delete(this.tmp);
+    if (moved) await rm(old, { recursive: true, force: true });
   }
   async abort(): Promise<void> {
     await rm(this.tmp, { recursive: true, force: true });

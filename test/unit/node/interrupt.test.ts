@@ -127,6 +127,21 @@ describe('interrupts', () => {
     expect(existsSync(`${out}.tmp-notapid`) && existsSync(`${out}x.tmp-1`)).toBe(true);
   });
 
+  it('a run killed between its two renames: the previous output is put back, or dropped once replaced', async () => {
+    const out = join(dir, 'renaming');
+    const pid = deadPid();
+    mkdirSync(`${out}.old-${pid}`);
+    writeFileSync(join(`${out}.old-${pid}`, 'previous.txt'), 'v1');
+    const notes = await cleanLeftovers(out, () => {});
+    expect(notes).toEqual([{ path: `${out}.old-${pid}`, pid, action: 'restored' }]);
+    expect(readdirSync(out)).toEqual(['previous.txt']);
+    // With `out` in place, a stale .old- copy is only a leftover.
+    mkdirSync(`${out}.old-${pid}`);
+    expect((await cleanLeftovers(out, () => {})).map((n) => n.action)).toEqual(['removed']);
+    expect(readdirSync(out)).toEqual(['previous.txt']);
+    expect(siblings(out)).toEqual([]);
+  });
+
   it('an aborted signal discards the output at the next write and never commits', async () => {
     const out = join(dir, 'aborted');
     const controller = new AbortController();
