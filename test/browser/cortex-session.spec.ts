@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { CORTEX_BUNDLE, ensureCortexBundle } from './helpers/cortexBundle.ts';
 import { waitForDecoded } from './helpers/page.ts';
 
+test.use({ viewport: { width: 1440, height: 900 } });
+
 test.beforeAll(async () => {
   test.setTimeout(600_000);
   await ensureCortexBundle();
@@ -46,6 +48,10 @@ test('cortex charts show a loading state, then data; each shard is fetched once 
 
   await page.goto(`/?bundle=${encodeURIComponent(base)}`);
   const panel = page.getByTestId('cortex-panel');
+  // A picture of the loading state, if it is still on screen once the panel is there.
+  const pending = page.getByTestId('cortex-pending').first();
+  await pending.waitFor({ timeout: 600_000 }).catch(() => undefined);
+  if (await pending.isVisible()) await page.getByTestId('cortex-panel').screenshot({ path: 'test-results/cortex-loading.png' }).catch(() => undefined);
   await expect(panel).toHaveAttribute('data-ready', 'true', { timeout: 600_000 });
   await expect(page.getByTestId('cortex-cosines')).toBeVisible();
   await expect(page.getByTestId('cortex-head-change')).toBeVisible();
@@ -69,6 +75,7 @@ test('cortex charts show a loading state, then data; each shard is fetched once 
   await page.getByTestId('cortex-apply').click();
   await expect.poll(async () => page.evaluate(() => window.mirageCortex?.update()?.changedVoxels ?? 0), { timeout: 300_000 }).toBeGreaterThan(0);
 
+  await page.screenshot({ path: 'test-results/cortex-session.png' });
   const counts = Object.fromEntries([...gets].sort());
   console.log(`shard GETs in the session: ${JSON.stringify(counts)}; failed: ${failed.length}`);
   expect(gets.size).toBeGreaterThan(0);
