@@ -2,9 +2,10 @@
 // 1. While the cortex worker computes its first update, the identification and "change per head"
 //    charts say they are computing — never "The bundle has no image-head features of the stimuli",
 //    which is false for this bundle (a MutationObserver records every text the panel ever showed).
-// 2. Over the session (first load, another stimulus, the other condition, a perturbation) every
-//    shard is downloaded at most once although four workers open the bundle, and no shard request
-//    is aborted (each shard used to be fetched about four times, many ending as net::ERR_ABORTED).
+// 2. Over the session (first load, another stimulus, the other condition, a perturbation) each byte
+//    range of a shard (its one-byte size probe, its download) is fetched at most once although four
+//    workers open the bundle, and no shard request is aborted (each shard used to be requested about
+//    four times, the HEAD size checks ending as net::ERR_ABORTED).
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,9 +29,11 @@ test('cortex charts show a loading state, then data; each shard is fetched once 
     const p = decodeURIComponent(new URL(url).pathname);
     return p.startsWith(base) && shards.has(p.slice(base.length)) ? p.slice(base.length) : null;
   };
+  // Keyed by shard and byte range: a one-byte size probe (bytes=0-0) and the download are two ranges.
   page.on('request', (r) => {
     const s = shardOf(r.url());
-    if (s && r.method() === 'GET') gets.set(s, (gets.get(s) ?? 0) + 1);
+    const key = s && `${s} ${r.headers()['range'] ?? 'whole'}`;
+    if (key && r.method() === 'GET') gets.set(key, (gets.get(key) ?? 0) + 1);
   });
   page.on('requestfailed', (r) => {
     const s = shardOf(r.url());
