@@ -2,7 +2,7 @@
 // ShardSink (the CLI's sink writes into a temporary folder that is renamed into place at the end,
 // so a failed build never leaves a half-written bundle behind).
 import { encodeFloat16 } from '../tensor/float16.ts';
-import { asTyped } from '../tensor/typed.ts';
+import { asTyped, bytesOf, type PlainTypedCtor } from '../tensor/typed.ts';
 import {
   DTYPE_BYTES,
   FORMAT_NAME,
@@ -24,28 +24,18 @@ export interface ShardSink {
 
 export type TensorData = ArrayLike<number> & { length: number };
 
+/** The dtypes stored as one typed array's bytes as they are (float16 needs encoding). */
+const DTYPE_TYPED: Record<Exclude<DType, 'float16'>, PlainTypedCtor> = {
+  float32: Float32Array,
+  uint8: Uint8Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+};
+
 /** Encodes numbers as little-endian bytes of the given dtype (float16 rounds to nearest even). */
 export function encodeTensor(data: TensorData, dtype: DType): Uint8Array {
-  let typed: ArrayBufferView;
-  switch (dtype) {
-    case 'float16':
-      typed = data instanceof Uint16Array ? data : encodeFloat16(data);
-      break;
-    case 'float32':
-      typed = asTyped(data, Float32Array);
-      break;
-    case 'uint8':
-      typed = asTyped(data, Uint8Array);
-      break;
-    case 'int32':
-      typed = asTyped(data, Int32Array);
-      break;
-    case 'uint32':
-      typed = asTyped(data, Uint32Array);
-      break;
-  }
-  // Every platform we run on (x86, ARM, browsers) is little-endian, which the format requires.
-  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  if (dtype === 'float16') return bytesOf(data instanceof Uint16Array ? data : encodeFloat16(data));
+  return bytesOf(asTyped(data, DTYPE_TYPED[dtype]));
 }
 
 /** The manifest without the fields the writer fills in itself. */

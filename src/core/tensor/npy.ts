@@ -5,7 +5,7 @@
 // Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import { BundleError } from '../base/errors.ts';
 import { decodeFloat16, encodeFloat16 } from './float16.ts';
-import { asTyped } from './typed.ts';
+import { asTyped, bytesOf, type PlainTypedCtor } from './typed.ts';
 
 /** The numpy dtype descriptors we read and write (numpy writes '|' for one-byte types). */
 export const NPY_DTYPES = ['<f2', '<f4', '<f8', '<i2', '<i4', '<i8', '|u1', '|i1', '<u2', '<u4', '|b1'] as const;
@@ -26,6 +26,23 @@ export interface NpyArray {
   data: NpyData;
   fortranOrder: false;
 }
+
+/**
+ * The dtypes stored as one typed array's bytes, viewed in place on read and written as-is. The
+ * order matters for defaultNpyDtype: the first entry a typed array is an instance of wins
+ * (Uint8Array -> '|u1', not '|b1'). '<f2' and '<i8' need conversion and are not here.
+ */
+const NPY_TYPED: Partial<Record<NpyDtype, PlainTypedCtor>> = {
+  '<f4': Float32Array,
+  '<f8': Float64Array,
+  '<i4': Int32Array,
+  '<i2': Int16Array,
+  '|i1': Int8Array,
+  '|u1': Uint8Array,
+  '|b1': Uint8Array,
+  '<u2': Uint16Array,
+  '<u4': Uint32Array,
+};
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const ALIGN = 64; // numpy pads the preamble to 64 bytes so the data can be memory-mapped
@@ -141,51 +158,25 @@ export function readNpy(bytes: Uint8Array, file = 'array.npy', opts: ReadNpyOpti
     );
   }
   const raw = typedView(bytes, dataStart, count, item);
+  const View = NPY_TYPED[dtype!];
   let data: NpyData;
-  switch (dtype!) {
-    case '<f2': {
-      const bits = new Uint16Array(raw.buffer, raw.byteOffset, count);
-      data = opts.float16 === 'raw' ? bits : decodeFloat16(bits);
-      break;
-    }
-    case '<f4':
-      data = new Float32Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<f8':
-      data = new Float64Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<i2':
-      data = new Int16Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<i4':
-      data = new Int32Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<i8': {
-      const big = new BigInt64Array(raw.buffer, raw.byteOffset, count);
-      const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) {
-        const v = big[i];
-        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-          fail('data', `int64 value ${v} at index ${i} cannot be represented exactly`, 'values within ±2^53');
-        }
-        out[i] = Number(v);
+  if (View) {
+    data = new View(raw.buffer, raw.byteOffset, count);
+  } else if (dtype === '<f2') {
+    const bits = new Uint16Array(raw.buffer, raw.byteOffset, count);
+    data = opts.float16 === 'raw' ? bits : decodeFloat16(bits);
+  } else {
+    // '<i8': exact as float64 within ±2^53, refused beyond.
+    const big = new BigInt64Array(raw.buffer, raw.byteOffset, count);
+    const out = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const v = big[i];
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+        fail('data', `int64 value ${v} at index ${i} cannot be represented exactly`, 'values within ±2^53');
       }
-      data = out;
-      break;
+      out[i] = Number(v);
     }
-    case '|u1':
-    case '|b1':
-      data = new Uint8Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '|i1':
-      data = new Int8Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<u2':
-      data = new Uint16Array(raw.buffer, raw.byteOffset, count);
-      break;
-    case '<u4':
-      data = new Uint32Array(raw.buffer, raw.byteOffset, count);
-      break;
+    data = out;
   }
   return { dtype: dtype!, shape, data: data!, fortranOrder: false };
 }
@@ -198,63 +189,25 @@ function typedView(bytes: Uint8Array, start: number, count: number, item: number
 
 /** The dtype writeNpy uses when none is given. */
 export function defaultNpyDtype(data: NpyData | ArrayLike<number>): NpyDtype {
-  if (data instanceof Float32Array) return '<f4';
-  if (data instanceof Float64Array) return '<f8';
-  if (data instanceof Int32Array) return '<i4';
-  if (data instanceof Int16Array) return '<i2';
-  if (data instanceof Int8Array) return '|i1';
-  if (data instanceof Uint8Array) return '|u1';
-  if (data instanceof Uint16Array) return '<u2';
-  if (data instanceof Uint32Array) return '<u4';
+  for (const [dtype, View] of Object.entries(NPY_TYPED) as [NpyDtype, PlainTypedCtor][]) {
+    if (data instanceof View) return dtype;
+  }
   return '<f8';
 }
 
 function encodeAs(data: ArrayLike<number>, dtype: NpyDtype): Uint8Array {
-  const n = data.length;
-  let typed: ArrayBufferView;
-  switch (dtype) {
-    case '<f2':
-      // A Uint16Array is taken as float16 bits already (what readNpy(..., { float16: 'raw' }) gives).
-      typed = data instanceof Uint16Array ? data : encodeFloat16(data);
-      break;
-    case '<f4':
-      typed = asTyped(data, Float32Array);
-      break;
-    case '<f8':
-      typed = asTyped(data, Float64Array);
-      break;
-    case '<i2':
-      typed = asTyped(data, Int16Array);
-      break;
-    case '<i4':
-      typed = asTyped(data, Int32Array);
-      break;
-    case '<i8': {
-      const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = data[i];
-        if (!Number.isInteger(v))
-          throw new RangeError(`writeNpy: value ${v} at index ${i} is not an integer (dtype <i8)`);
-        out[i] = BigInt(v);
-      }
-      typed = out;
-      break;
-    }
-    case '|u1':
-    case '|b1':
-      typed = asTyped(data, Uint8Array);
-      break;
-    case '|i1':
-      typed = data instanceof Int8Array ? data : Int8Array.from(data);
-      break;
-    case '<u2':
-      typed = asTyped(data, Uint16Array);
-      break;
-    case '<u4':
-      typed = asTyped(data, Uint32Array);
-      break;
+  const View = NPY_TYPED[dtype];
+  if (View) return bytesOf(asTyped(data, View));
+  // A Uint16Array is taken as float16 bits already (what readNpy(..., { float16: 'raw' }) gives).
+  if (dtype === '<f2') return bytesOf(data instanceof Uint16Array ? data : encodeFloat16(data));
+  // '<i8'
+  const out = new BigInt64Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isInteger(v)) throw new RangeError(`writeNpy: value ${v} at index ${i} is not an integer (dtype <i8)`);
+    out[i] = BigInt(v);
   }
-  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  return bytesOf(out);
 }
 
 /** Python's repr of a shape tuple: (), (3,), (2, 3). */
