@@ -312,16 +312,21 @@ export function checkVoxelIndices(
   field: string,
   file = MANIFEST_FILE,
 ): BundleError | null {
-  for (let i = 0; i < idx.length; i++) {
-    const v = idx[i];
-    if (!(v >= 0 && v < voxelCount)) {
-      return new BundleError(file, `voxel index ${v} at position ${i}`, {
-        field,
-        expected: `indices in [0, ${voxelCount}) (voxelCount)`,
-      });
-    }
+  const i = firstOutOfRange(idx, voxelCount);
+  if (i < 0) return null;
+  return new BundleError(file, `voxel index ${idx[i]} at position ${i}`, {
+    field,
+    expected: `indices in [0, ${voxelCount}) (voxelCount)`,
+  });
+}
+
+/** Position of the first value that is not an index in [0, n) (NaN included), or -1 when all are. */
+function firstOutOfRange(values: ArrayLike<number>, n: number): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= 0 && v < n)) return i;
   }
-  return null;
+  return -1;
 }
 
 /** voxelToVertex rows are (hemi 0|1, vertex) or (-1, -1) for none; vertex within that hemisphere's surface. */
@@ -353,14 +358,10 @@ export function checkFaces(
   field: string,
   file = MANIFEST_FILE,
 ): BundleError | null {
-  for (let i = 0; i < faces.length; i++) {
-    const v = faces[i];
-    if (!(v >= 0 && v < vertexCount)) {
-      return new BundleError(file, `face vertex index ${v} (face ${Math.floor(i / 3)})`, {
-        field,
-        expected: `indices in [0, ${vertexCount})`,
-      });
-    }
-  }
-  return null;
+  const i = firstOutOfRange(faces, vertexCount);
+  if (i < 0) return null;
+  return new BundleError(file, `face vertex index ${faces[i]} (face ${Math.floor(i / 3)})`, {
+    field,
+    expected: `indices in [0, ${vertexCount})`,
+  });
 }
