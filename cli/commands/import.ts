@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { HEAD_NAMES } from '../../src/core/bundle/manifest.ts';
 import type { ByteSource } from '../../src/core/formats/byteSource.ts';
-import { openHdf5Rows } from '../../src/core/formats/hdf5.ts';
+import { openHdf5File } from '../../src/node/hdf5.ts';
 import { readExistingBundle } from '../../src/core/importers/common.ts';
 import type { HeadFiles } from '../../src/core/importers/mirageWeights.ts';
 import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
@@ -224,14 +224,12 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--sessions <list>', 'sessions to import, e.g. 1-3,7 (default: all)')
     .option('-q, --quiet', 'no progress bar')
     .action(async (o: { hdf5: string; subject: number; out: string; into?: string; dataset: string; sessions?: string; quiet?: boolean }) => {
-      const h5 = (await import('h5wasm/node')).default;
-      await h5.ready;
       const sessions = o.sessions?.split(',').flatMap((part) => {
         const [a, b] = part.split('-').map(Number);
         return b ? Array.from({ length: b - a + 1 }, (_, i) => a + i) : [a];
       });
       const command = `mirage import nsd-betas --hdf5 ${o.hdf5} --subject ${o.subject} --out ${o.out}`;
-      const reader = await openHdf5Rows(h5, resolve(o.hdf5), o.dataset, o.hdf5);
+      const reader = await openHdf5File(resolve(o.hdf5), o.dataset, o.hdf5);
       try {
         const manifest = await runImport({
           out: o.out,

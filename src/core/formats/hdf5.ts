@@ -23,7 +23,7 @@ export interface Hdf5RowReader {
   /** h5wasm's dtype string, e.g. "<f" (float32). */
   dtype: string;
   /** Rows [start, start + count) along the first axis, as float32 in C order. */
-  readRows(start: number, count: number): Float32Array;
+  readRows(start: number, count: number): Promise<Float32Array>;
   close(): void;
 }
 
@@ -144,28 +144,30 @@ export async function openHdf5Rows(h5: H5Api, path: string, dataset: string, lab
     const dtype = String(d.dtype);
     if (!shape.length) throw new FormatError(label, 'dataset is a scalar', { field: dataset, expected: 'a 2-D array' });
     const inner = shape.slice(1).reduce((a, b) => a * b, 1);
+    const readRows = (start: number, count: number): Float32Array => {
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > shape[0]) {
+        throw new FormatError(label, `rows ${start}..${start + count} out of range`, { field: dataset, expected: `0..${shape[0]}` });
+      }
+      if (count * inner > MAX_HDF5_READ_VALUES) {
+        throw new FormatError(label, `reading ${count} rows of ${inner} values at once`, { field: dataset, expected: `at most ${MAX_HDF5_READ_VALUES} values per read` });
+      }
+      const v = guarded(mod, label, dataset, `cannot read rows ${start}..${start + count}`, () => d.slice([[start, start + count]]));
+      if (v instanceof Float32Array) return v;
+      if (v && typeof (v as ArrayLike<number>).length === 'number' && typeof (v as ArrayLike<unknown>)[0] !== 'string') return Float32Array.from(v as ArrayLike<number>, Number);
+      throw new FormatError(label, 'dataset is not numeric', { field: dataset, expected: 'float32 or other numbers' });
+    };
+    // Reading the first row now surfaces external storage and corrupt first chunks at open time,
+    // before an import has written anything.
+    if (shape[0] > 0 && inner > 0) readRows(0, 1);
     const reader: Hdf5RowReader = {
       file: label,
       dataset,
       shape,
       dtype,
-      readRows(start, count) {
-        if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > shape[0]) {
-          throw new FormatError(label, `rows ${start}..${start + count} out of range`, { field: dataset, expected: `0..${shape[0]}` });
-        }
-        if (count * inner > MAX_HDF5_READ_VALUES) {
-          throw new FormatError(label, `reading ${count} rows of ${inner} values at once`, { field: dataset, expected: `at most ${MAX_HDF5_READ_VALUES} values per read` });
-        }
-        const v = guarded(mod, label, dataset, `cannot read rows ${start}..${start + count}`, () => d.slice([[start, start + count]]));
-        if (v instanceof Float32Array) return v;
-        if (v && typeof (v as ArrayLike<number>).length === 'number' && typeof (v as ArrayLike<unknown>)[0] !== 'string') return Float32Array.from(v as ArrayLike<number>, Number);
-        throw new FormatError(label, 'dataset is not numeric', { field: dataset, expected: 'float32 or other numbers' });
-      },
+      // async: the CLI runs the library in a worker thread (src/node/hdf5.ts), the same interface
+      readRows: async (start, count) => readRows(start, count),
       close,
     };
-    // Reading the first row now surfaces external storage and corrupt first chunks at open time,
-    // before an import has written anything.
-    if (shape[0] > 0 && inner > 0) reader.readRows(0, 1);
     return reader;
   } catch (e) {
     close();

@@ -52,7 +52,7 @@ export async function importNsdBetas(opts: NsdBetasOptions): Promise<{ body: Man
     if (!Number.isInteger(s) || s < 1 || s > available) throw new FormatError(reader.file, `session ${s} is not in the file`, { field: reader.dataset, expected: `sessions 1..${available}` });
     const first = (s - 1) * per;
     const count = Math.min(per, rows - first);
-    const block = reader.readRows(first, count);
+    const block = await reader.readRows(first, count);
     assertFinite(reader.file, reader.dataset, block, { shape: [rows, nvox], offset: first * nvox, noun: 'beta', expected: 'finite betas' });
     const shard = `${prefix}session${String(s).padStart(2, '0')}.bin`;
     ext.sessions.push({ session: s, firstRow: first, betas: writer.addTensor(shard, block, 'float16', [count, nvox]) });

@@ -10,9 +10,9 @@ describe('HDF5 row reader (h5wasm)', () => {
     const exp = fixtureJson('hdf5', 'betas_small.json');
     const r = await openHdf5Rows(h5wasm, join(FIX, 'hdf5', 'betas_small.hdf5'), 'betas');
     expect(r.shape).toEqual([13, 7]);
-    const rows = r.readRows(3, 6); // crosses chunk boundaries (chunks of 4 rows)
+    const rows = await r.readRows(3, 6); // crosses chunk boundaries (chunks of 4 rows)
     expect(Array.from(rows)).toEqual(exp.betas.slice(3 * 7, 9 * 7).map((v: number) => Math.fround(v)));
-    expect(() => r.readRows(10, 5)).toThrow(/betas_small\.hdf5: betas: rows 10\.\.15 out of range/);
+    await expect(r.readRows(10, 5)).rejects.toThrow(/betas_small\.hdf5: betas: rows 10\.\.15 out of range/);
     r.close();
   });
 

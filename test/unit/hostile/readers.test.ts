@@ -12,6 +12,7 @@ import { DisallowedPickleError } from '../../../src/core/formats/errors.ts';
 import { unpickle } from '../../../src/core/formats/pickle.ts';
 import { loadTorch, tensorRows, TorchTensor } from '../../../src/core/formats/torch.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
+import { openHdf5File } from '../../../src/node/hdf5.ts';
 import { hostile, hostileJson, hostilePath } from './helpers.ts';
 
 const h5 = (name: string) => openHdf5Rows(h5wasm, hostilePath(name), 'betas', name);
@@ -20,7 +21,7 @@ describe('hostile HDF5 (h5wasm confined to the one file)', () => {
   it('hdf5/ok.hdf5 is read with the values h5py wrote', async () => {
     const r = await h5('hdf5/ok.hdf5');
     expect(r.shape).toEqual([6, 5]);
-    expect(Array.from(r.readRows(1, 4))).toEqual(hostileJson('hdf5/ok.json').betas.slice(5, 25).map(Math.fround));
+    expect(Array.from(await r.readRows(1, 4))).toEqual(hostileJson('hdf5/ok.json').betas.slice(5, 25).map(Math.fround));
     r.close();
   });
 
@@ -41,7 +42,7 @@ describe('hostile HDF5 (h5wasm confined to the one file)', () => {
         const r = await h5(name);
         // the corrupt chunk is the second one: row 0 reads, rows 2..4 must not come back as zeros
         try {
-          r.readRows(2, 2);
+          await r.readRows(2, 2);
         } finally {
           r.close();
         }
@@ -51,16 +52,27 @@ describe('hostile HDF5 (h5wasm confined to the one file)', () => {
 
   it('hdf5/nan.hdf5 is read as is (NaN at (4, 3)); the importer refuses it (importers.test.ts)', async () => {
     const r = await h5('hdf5/nan.hdf5');
-    const rows = r.readRows(0, 6);
+    const rows = await r.readRows(0, 6);
     expect(Number.isNaN(rows[4 * 5 + 3])).toBe(true);
     expect(rows.filter((v) => Number.isNaN(v)).length).toBe(1);
     r.close();
   });
 
+  it("the CLI's worker-thread reader (src/node/hdf5.ts) reads and refuses the same way", async () => {
+    const r = await openHdf5File(hostilePath('hdf5/ok.hdf5'), 'betas', 'hdf5/ok.hdf5');
+    expect(r.shape).toEqual([6, 5]);
+    expect(Array.from(await r.readRows(1, 4))).toEqual(hostileJson('hdf5/ok.json').betas.slice(5, 25).map(Math.fround));
+    await expect(r.readRows(5, 2)).rejects.toThrow(/^hdf5\/ok\.hdf5: betas: rows 5\.\.7 out of range \(expected 0\.\.6\)$/);
+    r.close();
+    const refused = openHdf5File(hostilePath('hdf5/external_storage_passwd.hdf5'), 'betas', 'hdf5/external_storage_passwd.hdf5');
+    await expect(refused).rejects.toThrow(FormatError);
+    await expect(refused).rejects.toThrow(/^hdf5\/external_storage_passwd\.hdf5: betas: cannot read rows 0\.\.1: the file refers to \/etc\/passwd outside itself/);
+  });
+
   it('a refused file leaves the library usable for the next one', async () => {
     await expect(h5('hdf5/external_storage_passwd.hdf5')).rejects.toThrow(FormatError);
     const r = await h5('hdf5/ok.hdf5');
-    expect(r.readRows(0, 1).length).toBe(5);
+    expect((await r.readRows(0, 1)).length).toBe(5);
     r.close();
   });
 });
