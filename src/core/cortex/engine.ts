@@ -6,7 +6,7 @@
 // |x|² + Σ_R (2·x_i·dx_i + dx_i²), the output normalisation is re-applied to baseline + change.
 // Baselines and the small products are accumulated in float64.
 import type { HeadName } from '../bundle/manifest.ts';
-import { cosine, norm } from '../tensor/vector.ts';
+import { cosine, l2NormalizeRows, norm } from '../tensor/vector.ts';
 import { headOutSize, type FactoredHead, type RegionDelta } from './types.ts';
 import type { RegionProduct } from './tfRegion.ts';
 
@@ -192,14 +192,7 @@ export function projectB(h: FactoredHead, u: Float64Array): Float64Array {
 function finish(h: FactoredHead, raw: Float64Array): Float32Array {
   const out = Float32Array.from(raw);
   if (h.spec.outputNorm !== 'l2-token') return out;
-  const w = h.spec.outputShape[h.spec.outputShape.length - 1];
-  for (let o = 0; o < out.length; o += w) {
-    let s = 0;
-    for (let j = 0; j < w; j++) s += raw[o + j] * raw[o + j];
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let j = 0; j < w; j++) out[o + j] = raw[o + j] * inv;
-  }
-  return out;
+  return l2NormalizeRows(raw, out, h.spec.outputShape[h.spec.outputShape.length - 1]);
 }
 
 export { cosine, norm } from '../tensor/vector.ts';

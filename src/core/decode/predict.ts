@@ -6,6 +6,7 @@
 //   ŷ_t  = ŷ_t / ‖ŷ_t‖₂         per token t (row of the last axis) if head.outputNorm = 'l2-token'
 import type { Head, TensorRef, Trial, Condition } from '../bundle/manifest.ts';
 import { BundleError } from '../base/errors.ts';
+import { l2NormalizeRows } from '../tensor/vector.ts';
 
 export interface LoadedHead {
   spec: Head;
@@ -62,28 +63,13 @@ function checkBetas(head: LoadedHead, betas: Float32Array, nTrials: number): num
 /** The betas a head sees: L2-normalised per trial for inputNorm 'l2' (a copy), else the input itself. */
 export function applyInputNorm(head: LoadedHead, betas: Float32Array, nTrials: number): Float32Array {
   if (head.spec.inputNorm !== 'l2') return betas;
-  const p = betas.length / nTrials;
-  const out = new Float32Array(betas.length);
-  for (let i = 0; i < nTrials; i++) {
-    let ss = 0;
-    for (let j = 0; j < p; j++) ss += betas[i * p + j] * betas[i * p + j];
-    const s = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let j = 0; j < p; j++) out[i * p + j] = betas[i * p + j] * s;
-  }
-  return out;
+  return l2NormalizeRows(betas, new Float32Array(betas.length), betas.length / nTrials);
 }
 
 /** In place: L2-normalises each token (row of the last axis) for outputNorm 'l2-token'. */
 export function applyOutputNorm(head: Pick<LoadedHead, 'spec'>, pred: Float32Array): Float32Array {
   if (head.spec.outputNorm !== 'l2-token') return pred;
-  const d = head.spec.outputShape[head.spec.outputShape.length - 1];
-  for (let t = 0; t < pred.length; t += d) {
-    let ss = 0;
-    for (let k = 0; k < d; k++) ss += pred[t + k] * pred[t + k];
-    const s = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    for (let k = 0; k < d; k++) pred[t + k] *= s;
-  }
-  return pred;
+  return l2NormalizeRows(pred, pred, head.spec.outputShape[head.spec.outputShape.length - 1]);
 }
 
 /**

@@ -36,3 +36,18 @@ export function maxRelativeError(got: ArrayLike<number>, want: ArrayLike<number>
   }
   return scale > 0 ? diff / scale : diff;
 }
+
+/**
+ * dst = src with each row of `width` values scaled to unit L2 length (an all-zero row stays zero).
+ * The norm is taken from src, so src may be float64 while dst is float32, and dst may be src
+ * (in place). Used for the heads' 'l2' input and 'l2-token' output normalisation.
+ */
+export function l2NormalizeRows(src: ArrayLike<number>, dst: Float32Array, width: number): Float32Array {
+  for (let o = 0; o < src.length; o += width) {
+    let ss = 0;
+    for (let j = 0; j < width; j++) ss += src[o + j] * src[o + j];
+    const s = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let j = 0; j < width; j++) dst[o + j] = src[o + j] * s;
+  }
+  return dst;
+}
