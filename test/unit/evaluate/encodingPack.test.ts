@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { encodingPackScorer, type BrainBundle } from '../../../src/core/evaluate/brainModel.ts';
 import { bundleEncodingPacks } from '../../../src/core/evaluate/bundleEval.ts';
 import {
@@ -29,20 +29,6 @@ const fx = JSON.parse(readFileSync(new URL('../../fixtures/evaluate/encoding.jso
 const images: FloatImage[] = fx.cases.map((c) => fromUint8(Uint8Array.from(c.rgb), c.width, c.height, 3));
 const measured = fx.cases.map((c) => new Float32Array(Uint8Array.from(Buffer.from(c.measured_f32_b64, 'base64')).buffer));
 
-function memory() {
-  const files = new Map<string, Uint8Array>();
-  const sink = { write: async (p: string, b: Uint8Array) => void files.set(p, b) };
-  const source: ShardSource = {
-    label: 'mem-pack',
-    read: async (p: string) => {
-      const b = files.get(p);
-      if (!b) throw new Error(`missing ${p}`);
-      return b;
-    },
-  };
-  return { files, sink, source };
-}
-
 async function runner(pack: LoadedEncodingPack): Promise<FeatureRunner> {
   const s = await createSession(pack.onnx);
   const { input, output } = pack.manifest.model;
@@ -51,9 +37,9 @@ async function runner(pack: LoadedEncodingPack): Promise<FeatureRunner> {
 
 // one stand-in pack with its own ROI file, shared by the tests (building 15724 voxels takes a moment)
 const built = (async () => {
-  const mem = memory();
-  await buildStandInEncodingPack(mem.sink, { seed: fx.seed, rois: 'pack' });
-  const pack = await loadEncodingPack(mem.source);
+  const mem = new MemoryStore('mem-pack');
+  await buildStandInEncodingPack(mem, { seed: fx.seed, rois: 'pack' });
+  const pack = await loadEncodingPack(mem);
   return { mem, pack, run: await runner(pack) };
 })();
 
@@ -112,31 +98,31 @@ describe('encoding-model pack (stand-in at GNet shapes)', () => {
 
 describe('encoding packs next to a bundle', () => {
   it('finds encoding/subjNN/encodingpack.json for decoded subjects only', async () => {
-    const mem = memory();
-    const under = (prefix: string) => ({ write: (p: string, b: Uint8Array) => mem.sink.write(prefix + p, b) });
+    const mem = new MemoryStore('mem-pack');
+    const under = (prefix: string) => ({ write: (p: string, b: Uint8Array) => mem.write(prefix + p, b) });
     await buildStandInEncodingPack(under('encoding/subj02/'), { subject: 2, voxelCount: 30, size: 16 });
     await buildStandInEncodingPack(under('encoding/subj03/'), { subject: 3, voxelCount: 30, size: 16 });
     const manifest = { subjects: [{ id: 1, role: 'decoded' }, { id: 2, role: 'decoded' }, { id: 3, role: 'tuning' }] } as unknown as BrainBundle['manifest'];
-    const packs = await bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0]);
+    const packs = await bundleEncodingPacks({ manifest, source: mem } as Parameters<typeof bundleEncodingPacks>[0]);
     expect(packs.map((p) => [p.manifest.subject, p.label])).toEqual([[2, 'mem-pack/encoding/subj02']]);
     mem.files.set('encoding/subj01/encodingpack.json', new TextEncoder().encode('<!doctype html><html></html>'));
-    expect((await bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0])).length).toBe(1);
+    expect((await bundleEncodingPacks({ manifest, source: mem } as Parameters<typeof bundleEncodingPacks>[0])).length).toBe(1);
     mem.files.set('encoding/subj01/encodingpack.json', new TextEncoder().encode('{"format": "nope"}'));
-    await expect(bundleEncodingPacks({ manifest, source: mem.source } as Parameters<typeof bundleEncodingPacks>[0])).rejects.toThrow(/mem-pack\/encoding\/subj01\/encodingpack\.json: format/);
+    await expect(bundleEncodingPacks({ manifest, source: mem } as Parameters<typeof bundleEncodingPacks>[0])).rejects.toThrow(/mem-pack\/encoding\/subj01\/encodingpack\.json: format/);
   });
 });
 
 describe('bad encoding packs', () => {
-  const manifestOf = async (mem: ReturnType<typeof memory>) => JSON.parse(new TextDecoder().decode(mem.files.get(ENCODING_PACK_MANIFEST)!));
-  const put = (mem: ReturnType<typeof memory>, m: unknown) => mem.files.set(ENCODING_PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(m)));
+  const manifestOf = async (mem: MemoryStore) => JSON.parse(new TextDecoder().decode(mem.files.get(ENCODING_PACK_MANIFEST)!));
+  const put = (mem: MemoryStore, m: unknown) => mem.files.set(ENCODING_PACK_MANIFEST, new TextEncoder().encode(JSON.stringify(m)));
   const small = async (opts: Parameters<typeof buildStandInEncodingPack>[1] = {}) => {
-    const mem = memory();
-    await buildStandInEncodingPack(mem.sink, { voxelCount: 40, size: 32, ...opts });
+    const mem = new MemoryStore('mem-pack');
+    await buildStandInEncodingPack(mem, { voxelCount: 40, size: 32, ...opts });
     return mem;
   };
 
   it('loads a small pack whose ROIs come from the bundle', async () => {
-    const pack = await loadEncodingPack((await small()).source);
+    const pack = await loadEncodingPack(await small());
     expect(pack.rois).toBeNull();
     expect(() => encodingPackSets(pack, null)).toThrow(/rois\.source/);
     expect(encodingPackSets(pack, [{ group: 'early', voxels: [0, 3] }]).early).toEqual(Int32Array.from([0, 3]));
@@ -155,29 +141,29 @@ describe('bad encoding packs', () => {
     let m = await manifestOf(mem);
     m.model.output.shape = ['batch', 41];
     put(mem, m);
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/encodingpack\.json: model\.output\.shape: output shape \[batch, 41\].*\[batch, 40\]/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/encodingpack\.json: model\.output\.shape: output shape \[batch, 41\].*\[batch, 40\]/);
 
     mem = await small();
     m = await manifestOf(mem);
     m.model.input.shape = ['batch', 3, 64, 64];
     put(mem, m);
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/model\.input\.shape/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/model\.input\.shape/);
 
     mem = await small();
     m = await manifestOf(mem);
     m.model.file = 'other.onnx';
     put(mem, m);
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/model\.file: "other\.onnx" is not listed/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/model\.file: "other\.onnx" is not listed/);
 
     mem = await small();
     mem.files.get('encoder.onnx')![100] ^= 1;
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/mem-pack\/encoder\.onnx: files\[\]\.sha256/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/mem-pack\/encoder\.onnx: files\[\]\.sha256/);
 
     mem = await small();
     m = await manifestOf(mem);
     delete m.subject;
     put(mem, m);
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/encodingpack\.json: subject:/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/encodingpack\.json: subject:/);
 
     mem = await small({ rois: 'pack' });
     const bad = writeNpy(new Uint8Array(40).fill(7), [40], '|u1');
@@ -187,7 +173,7 @@ describe('bad encoding packs', () => {
     entry.bytes = bad.byteLength;
     entry.sha256 = await sha256Hex(bad);
     put(mem, m);
-    await expect(loadEncodingPack(mem.source)).rejects.toThrow(/mem-pack\/rois\.npy: rois\.file: voxel 0 has ROI index 7/);
+    await expect(loadEncodingPack(mem)).rejects.toThrow(/mem-pack\/rois\.npy: rois\.file: voxel 0 has ROI index 7/);
   });
 
   it('names the graph file when its output does not have voxelCount values', async () => {
@@ -196,7 +182,7 @@ describe('bad encoding packs', () => {
     m.voxelCount = 39;
     m.model.output.shape = ['batch', 'voxels'];
     put(mem, m);
-    const pack = await loadEncodingPack(mem.source);
+    const pack = await loadEncodingPack(mem);
     const img = fromUint8(new Uint8Array(10 * 10 * 3).fill(90), 10, 10, 3);
     await expect(predictBetas(pack, await runner(pack), img)).rejects.toThrow(/mem-pack\/encoder\.onnx: model\.output\.shape: the graph returned 40 values.*39/);
   });

@@ -8,24 +8,10 @@ import {
   parseMetricPack,
   preprocessForNetwork,
 } from '../../../src/core/evaluate/featurePacks.ts';
-import type { ShardSource } from '../../../src/core/bundle/source.ts';
+import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { createSession, runFloat } from '../../../src/core/onnx/runtime.ts';
 import type { FloatImage } from '../../../src/core/evaluate/image.ts';
 import { image } from './fixtures.ts';
-
-function memory() {
-  const files = new Map<string, Uint8Array>();
-  const sink = { write: async (p: string, b: Uint8Array) => void files.set(p, b) };
-  const source: ShardSource = {
-    label: 'mem',
-    read: async (p: string) => {
-      const b = files.get(p);
-      if (!b) throw new Error(`missing ${p}`);
-      return b;
-    },
-  };
-  return { files, sink, source };
-}
 
 describe('feature-network preprocessing', () => {
   it('resizes the shorter edge and normalises per channel (CHW)', () => {
@@ -42,10 +28,10 @@ describe('feature-network preprocessing', () => {
 
 describe('stand-in metric pack', () => {
   it('builds, verifies, and runs at the real output shapes', async () => {
-    const { sink, source, files } = memory();
-    const m = await buildStandInMetricPack(sink, { seed: 3, networks: ['alex2', 'clip'] });
+    const store = new MemoryStore('mem');
+    const m = await buildStandInMetricPack(store, { seed: 3, networks: ['alex2', 'clip'] });
     expect(m.provenance.kind).toBe('stand-in');
-    const pack = await loadMetricPack(source);
+    const pack = await loadMetricPack(store);
     expect(Object.keys(pack.onnx).sort()).toEqual(['alex2', 'clip']);
     const imgs = ['stim0_u8', 'stim1_u8', 'stim4_u8'].map(image);
     for (const net of ['alex2', 'clip'] as const) {
@@ -60,9 +46,9 @@ describe('stand-in metric pack', () => {
       else same.forEach((d) => expect(d).toBeLessThan(1e-9));
     }
     // tampering is caught
-    const bytes = files.get('clip.onnx')!;
-    files.set('clip.onnx', bytes.slice(0, bytes.length - 1));
-    await expect(loadMetricPack(source)).rejects.toThrow(/clip\.onnx/);
+    const bytes = store.files.get('clip.onnx')!;
+    store.files.set('clip.onnx', bytes.slice(0, bytes.length - 1));
+    await expect(loadMetricPack(store)).rejects.toThrow(/clip\.onnx/);
   }, 120000);
   it('rejects a manifest whose network file is not listed', () => {
     expect(() =>
