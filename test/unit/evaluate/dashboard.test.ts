@@ -8,20 +8,13 @@ import { PUBLISHED_LABEL, PUBLISHED_TABLE1 } from '../../../src/core/evaluate/pu
 import { summarise } from '../../../src/core/evaluate/tables.ts';
 import type { ResultRow } from '../../../src/core/evaluate/tables.ts';
 import { EvaluatePanel } from '../../../src/app/evaluate/index.tsx';
+import { resultRowGrid } from '../helpers/resultRows.ts';
 
-const rows: ResultRow[] = [];
-for (const condition of ['vision', 'imagery'] as const)
-  for (let stimulus = 0; stimulus < 12; stimulus++)
-    for (let repetition = 0; repetition < 2; repetition++)
-      rows.push({
-        method: 'demo',
-        subject: 1,
-        condition,
-        stimulus,
-        set: stimulus < 6 ? 'simple' : 'complex',
-        repetition,
-        metrics: { pixcorr: (condition === 'vision' ? 0.2 : 0.1) + stimulus * 0.01, ssim: 0.3 + repetition * 0.1, alex2: 0.5 + stimulus / 24 },
-      });
+const rows: ResultRow[] = resultRowGrid({
+  method: 'demo',
+  repetitions: 2,
+  metrics: (condition, stimulus, repetition) => ({ pixcorr: (condition === 'vision' ? 0.2 : 0.1) + stimulus * 0.01, ssim: 0.3 + repetition * 0.1, alex2: 0.5 + stimulus / 24 }),
+});
 
 describe('dashboard data', () => {
   const summary = summarise(rows);

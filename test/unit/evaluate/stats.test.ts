@@ -4,6 +4,7 @@ import { csvToRows, rowsToCsv, summarise, summaryMarkdown } from '../../../src/c
 import type { ResultRow } from '../../../src/core/evaluate/tables.ts';
 import { PUBLISHED_TABLE1, MIRAGE_TABLE1_CITATION } from '../../../src/core/evaluate/published.ts';
 import { TABLE1_METRICS, METRICS } from '../../../src/core/evaluate/metrics.ts';
+import { resultRowGrid } from '../helpers/resultRows.ts';
 
 describe('stats', () => {
   it('mean and standard error (ddof 1) skip non-finite values', () => {
@@ -42,19 +43,11 @@ describe('stats', () => {
 });
 
 describe('tables', () => {
-  const rows: ResultRow[] = [];
-  for (const condition of ['vision', 'imagery'] as const)
-    for (let stimulus = 0; stimulus < 12; stimulus++)
-      for (let repetition = 0; repetition < 3; repetition++)
-        rows.push({
-          method: 'demo, "sim"',
-          subject: 1,
-          condition,
-          stimulus,
-          set: stimulus < 6 ? 'simple' : 'complex',
-          repetition,
-          metrics: { pixcorr: (condition === 'vision' ? 0.3 : 0.1) + repetition * 0.01, ssim: 0.4, alex2: stimulus % 2 ? 1 : 0.5 },
-        });
+  const rows: ResultRow[] = resultRowGrid({
+    method: 'demo, "sim"',
+    repetitions: 3,
+    metrics: (condition, stimulus, repetition) => ({ pixcorr: (condition === 'vision' ? 0.3 : 0.1) + repetition * 0.01, ssim: 0.4, alex2: stimulus % 2 ? 1 : 0.5 }),
+  });
   it('summarises per condition x set with mean ± SE', () => {
     const s = summarise(rows);
     const vs = s.find((x) => x.condition === 'vision' && x.set === 'simple')!;
