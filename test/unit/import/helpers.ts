@@ -1,9 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Manifest, Provenance } from '../../../src/core/bundle/manifest.ts';
 import { BundleWriter, type ShardSink } from '../../../src/core/bundle/writer.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
-import type { FileTree } from '../../../src/core/importers/common.ts';
+import type { ExistingBundle, FileTree } from '../../../src/core/importers/common.ts';
+import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
 import { fsTree } from '../../../src/node/files.ts';
 
 export const FIX = join(import.meta.dirname, '..', '..', 'fixtures', 'formats');
@@ -39,3 +41,20 @@ export function tempDir(): string {
 }
 
 export const json = (p: string) => JSON.parse(readFileSync(join(FIX, p), 'utf8'));
+
+/** Provenance of a test import, as `mirage import` would record it for `command`. */
+export function testProvenance(command: string): Provenance {
+  return { kind: 'real', command, createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
+}
+
+/**
+ * Subject 1 of the fixture NSD tree imported into memory: the bundle that the later importers
+ * (betas, weights, recons) add to. `edit` may change the manifest before it is handed out.
+ */
+export async function nsdBaseBundle(command: string, edit?: (manifest: Manifest) => void): Promise<ExistingBundle> {
+  const { writer, files } = memoryWriter();
+  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: testProvenance(command) });
+  const manifest = await writer.finish(body);
+  edit?.(manifest);
+  return { manifest, readShard: async (p) => files.get(p)! };
+}

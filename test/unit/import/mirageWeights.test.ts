@@ -3,25 +3,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSource } from '../../../src/node/files.ts';
 import { discoverHeads } from '../../../src/node/importRun.ts';
-import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import { DisallowedPickleError } from '../../../src/core/formats/errors.ts';
 import { dictGet, NdArray, ndarrayToFloat64, unpickle } from '../../../src/core/formats/pickle.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importMirageWeights, type HeadCache } from '../../../src/core/importers/mirageWeights.ts';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
 import { decodeFloat16 } from '../../../src/core/tensor/float16.ts';
-import { FIX, memoryWriter, nsdTree } from './helpers.ts';
+import { FIX, memoryWriter, nsdBaseBundle } from './helpers.ts';
 
-const prov: Provenance = { kind: 'real', command: 'mirage import nsd-imagery', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
 const W = join(FIX, 'weights');
 
-async function baseBundle(): Promise<ExistingBundle> {
-  const { writer, files } = memoryWriter();
-  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: prov });
-  const manifest = await writer.finish(body);
-  return { manifest, readShard: async (p) => files.get(p)! };
-}
-
+const baseBundle = (): Promise<ExistingBundle> => nsdBaseBundle('mirage import nsd-imagery');
 
 describe('import mirage-weights', () => {
   it('compresses each ridge pickle to float16 A·B with a fidelity figure and target mean/std', async () => {

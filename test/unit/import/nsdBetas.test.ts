@@ -1,29 +1,22 @@
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { describe, expect, it } from 'vitest';
-import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import { openHdf5Rows } from '../../../src/core/formats/hdf5.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importNsdBetas, type NsdCoreBetasExtension } from '../../../src/core/importers/nsdBetas.ts';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
 import { decodeFloat16, fromHalf, toHalf } from '../../../src/core/tensor/float16.ts';
-import { FIX, json, memoryWriter, nsdTree } from './helpers.ts';
+import { FIX, json, memoryWriter, nsdBaseBundle } from './helpers.ts';
 
-const prov: Provenance = { kind: 'real', command: 'nsd', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
-
-async function baseBundle(voxels?: number): Promise<ExistingBundle> {
-  const { writer, files } = memoryWriter();
-  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: prov });
-  const manifest = await writer.finish(body);
-  if (voxels) {
+function baseBundle(voxels?: number): Promise<ExistingBundle> {
+  return nsdBaseBundle('nsd', (manifest) => {
+    if (!voxels) return;
     // a 7-voxel subject to match the small HDF5 fixture: drop what depends on the voxel count
     const s = manifest.subjects[0];
     s.voxelCount = voxels;
     delete s.voxelToVertex;
     s.rois = [];
     manifest.trials = [];
-  }
-  return { manifest, readShard: async (p) => files.get(p)! };
+  });
 }
 
 describe('import nsd-betas (HDF5, MindEye2 layout)', () => {

@@ -2,21 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSource } from '../../../src/node/files.ts';
-import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
 import { importRecons, parseCaptions } from '../../../src/core/importers/recons.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';
-import { FIX, json, memoryWriter, nsdTree, tempDir } from './helpers.ts';
+import { FIX, json, memoryWriter, nsdBaseBundle, tempDir } from './helpers.ts';
 
-const prov: Provenance = { kind: 'real', command: 'nsd', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
-
-async function baseBundle(): Promise<ExistingBundle> {
-  const { writer, files } = memoryWriter();
-  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: prov });
-  const manifest = await writer.finish(body);
-  return { manifest, readShard: async (p) => files.get(p)! };
-}
+const baseBundle = (): Promise<ExistingBundle> => nsdBaseBundle('nsd');
 
 describe('import recons', () => {
   it("reads MIRAGE's (N, reps, 3, H, W) tensor and captions into a reconstruction set", async () => {

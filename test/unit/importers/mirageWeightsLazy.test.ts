@@ -2,20 +2,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSource } from '../../../src/node/files.ts';
 import { discoverHeads } from '../../../src/node/importRun.ts';
-import type { Provenance } from '../../../src/core/bundle/manifest.ts';
 import type { ExistingBundle } from '../../../src/core/importers/common.ts';
 import { importMirageWeights } from '../../../src/core/importers/mirageWeights.ts';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
-import { FIX, memoryWriter, nsdTree } from '../import/helpers.ts';
+import { FIX, memoryWriter, nsdBaseBundle } from '../import/helpers.ts';
 
-const prov: Provenance = { kind: 'real', command: 'mirage import nsd-imagery', createdAt: '2026-01-01T00:00:00Z', generator: { name: 't', version: '0' }, sources: [] };
-
-async function baseBundle(): Promise<ExistingBundle> {
-  const { writer, files } = memoryWriter();
-  const { body } = await importNsdImagery({ tree: nsdTree(), subject: 1, writer, provenance: prov });
-  const manifest = await writer.finish(body);
-  return { manifest, readShard: async (p) => files.get(p)! };
-}
+const baseBundle = (): Promise<ExistingBundle> => nsdBaseBundle('mirage import nsd-imagery');
 
 async function importWith(existing: ExistingBundle, lazyBytes?: number) {
   const { writer, files } = memoryWriter();
