@@ -137,8 +137,12 @@ export function checkVdvaeCheckpoint(ck: Checkpoint, cfg: VdvaeConfig): void {
   if (extra) throw new BundleError(extra.file, `more decoder blocks than the ${parseBlocks(cfg.decBlocks).length} of ${cfg.name}`, { field: `tensor ${extra.name}`, expected: cfg.decBlocks });
 }
 
-/** Builds the decoder graph (checkVdvaeCheckpoint first). `temperature` scales the prior's std for the undecoded layers. */
-export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig, opts: { temperature?: number } = {}): Promise<GraphBuilder> {
+/**
+ * Builds the decoder graph (checkVdvaeCheckpoint first). The prior temperature is not in the graph:
+ * the caller scales the standard-normal `prior_noise` by it (exp(log std)·t·ε = exp(log std)·(t·ε)),
+ * as the pipeline does with the stage's `priorTemperature` setting.
+ */
+export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
   checkVdvaeCheckpoint(ck, cfg);
   const shapes = vdvaeDecoderShapes(cfg);
   const g = new GraphBuilder('vdvae_decoder');
@@ -165,7 +169,6 @@ export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig, o
   g.input('latents', 'float32', ['batch', sizes.decoded]).input('prior_noise', 'float32', ['batch', sizes.prior]);
   const blocks = parseBlocks(cfg.decBlocks);
   const zdim = cfg.zdim;
-  const logT = g.floats([Math.log(opts.temperature ?? 1)], [1], 'log_temperature');
   // xs[res]: the running activation of each resolution, starting from its learned bias (tiled over the batch by broadcasting).
   const batchZeros = g.op('Mul', [g.op('Reshape', [g.op('Slice', ['latents', g.int64s([0]), g.int64s([1]), g.int64s([1])]), g.int64s([-1, 1, 1, 1])]), g.floats([0], [1], 'zero')]);
   const xs = new Map<number, string>();
@@ -193,7 +196,7 @@ export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig, o
     } else {
       const eps = g.op('Reshape', [g.op('Slice', ['prior_noise', g.int64s([offPrior]), g.int64s([offPrior + n]), g.int64s([1])]), g.int64s([-1, zdim, res, res])]);
       offPrior += n;
-      z = g.op('Add', [g.op('Mul', [g.op('Exp', [g.op('Add', [pv, logT])]), eps]), pm]);
+      z = g.op('Add', [g.op('Mul', [g.op('Exp', [pv]), eps]), pm]);
     }
     x = g.op('Add', [x, await convK(z, `${key}.z_proj`, 1)]);
     xs.set(res, await block(x, `${key}.resnet`, k, true));

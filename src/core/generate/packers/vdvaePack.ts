@@ -14,7 +14,7 @@ export async function packVdvae(
 ): Promise<StagePackManifest> {
   const cfg = opts.config ?? VDVAE_IMAGENET64;
   const temperature = opts.temperature ?? 1;
-  const g = await buildVdvaeDecoderGraph(ck, cfg, { temperature });
+  const g = await buildVdvaeDecoderGraph(ck, cfg);
   const w = new StagePackWriter(sink);
   const { file, data } = await addGraphFiles(w, g, 'vdvae_decoder', opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize);
   const sizes = vdvaeLatentSizes(cfg);
@@ -30,6 +30,7 @@ export async function packVdvae(
     settings: {
       pixelLayout: 'nhwc',
       outputRange: [-1, 1],
+      // Applied by whoever feeds prior_noise (the pipeline, `mirage lowlevel`): noise·t.
       priorTemperature: temperature,
       pixel: 'mean of the most likely mixture component (deterministic)',
       config: cfg,
