@@ -59,8 +59,11 @@ export async function readExactly(src: ByteSource, offset: number, length: numbe
   return b;
 }
 
-/** Largest file `readAll` loads whole (surfaces, GIfTI, labels: tens of MB in practice). */
-export const MAX_WHOLE_FILE_BYTES = 512 << 20;
+/**
+ * Largest file `readAll` loads whole (surfaces, GIfTI, labels: a few MB to tens of MB in practice;
+ * an ASCII GIfTI is decoded to a string and split, several times its size in memory).
+ */
+export const MAX_WHOLE_FILE_BYTES = 128 << 20;
 
 export async function readAll(src: ByteSource, max = MAX_WHOLE_FILE_BYTES): Promise<Uint8Array> {
   if (src.size > max) {

@@ -163,12 +163,18 @@ export interface TorchFile {
   file: string;
 }
 
+/** Largest data.pkl accepted (64 MiB; torch.save writes KBs there, the values go to separate members). */
+export const MAX_DATA_PKL_BYTES = 64 << 20;
+
 /** Opens a torch.save zip file and unpickles data.pkl with storages left on disk. */
 export async function loadTorch(src: ByteSource): Promise<TorchFile> {
   const file = sourceName(src);
   const zip = await openZip(src);
   const pkl = [...zip.entries.keys()].find((n) => /(^|\/)data\.pkl$/.test(n));
   if (!pkl) throw new FormatError(file, 'no data.pkl inside the zip', { field: 'data.pkl', expected: 'a torch.save file (zip with <name>/data.pkl)' });
+  // data.pkl only describes the tensors (KBs; storages are separate members): a huge one is a bomb
+  const pklSize = zip.entries.get(pkl)!.size;
+  if (pklSize > MAX_DATA_PKL_BYTES) throw new FormatError(file, `data.pkl is ${pklSize} bytes`, { field: pkl, expected: `at most ${MAX_DATA_PKL_BYTES} bytes (tensor data lives in data/<key>, not in the pickle)` });
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
   const storages = new Map<string, TorchStorage>();
   const pending: Array<Promise<void>> = [];

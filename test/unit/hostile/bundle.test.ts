@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { Gzip, zlibSync } from 'fflate';
+import { Gzip, zipSync, zlibSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/core/base/errors.ts';
 import { Bundle } from '../../../src/core/bundle/loader.ts';
@@ -15,6 +15,7 @@ import { MAX_JSON_DEPTH, MAX_MANIFEST_BYTES, validateBundle } from '../../../src
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import { readGifti } from '../../../src/core/formats/gifti.ts';
 import { readNifti } from '../../../src/core/formats/nifti.ts';
+import { loadTorch } from '../../../src/core/formats/torch.ts';
 import { decodePng } from '../../../src/core/tensor/png.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
 import { removeTinyBundles, writeTinyBundle } from '../bundle/tinyBundle.ts';
@@ -157,6 +158,12 @@ describe('bombs built at test time', () => {
 
   it('PNG: an IHDR of 100000x100000 is refused before anything is allocated', () => {
     expect(() => decodePng(png(100000, 100000, zlibSync(new Uint8Array(10))), 'huge.png')).toThrow(/^huge\.png: IHDR\.width\/height: image is 100000x100000 \(expected at most 67108864 pixels\)/);
+  });
+
+  it('.pt: a deflated data.pkl of 80 MiB (a pickle bomb) is refused from the zip directory', async () => {
+    const zip = zipSync({ 'bomb/data.pkl': [new Uint8Array(80 << 20), { level: 1 }] });
+    expect(zip.byteLength).toBeLessThan(1 << 20);
+    await expect(loadTorch(bytesSource(zip, 'bomb.pt'))).rejects.toThrow(/^bomb\.pt: bomb\/data\.pkl: data\.pkl is 83886080 bytes \(expected at most 67108864 bytes/);
   });
 
   it('GIfTI: a GZipBase64Binary array that inflates to 64 MiB for 3 floats is refused', async () => {
