@@ -305,29 +305,31 @@ export async function checkShardBytes(shard: Shard, index: number, bytes: Uint8A
   return null;
 }
 
-/** Voxel indices of an ROI must be valid voxel numbers. */
-export function checkVoxelIndices(
-  idx: ArrayLike<number>,
-  voxelCount: number,
-  field: string,
-  file = MANIFEST_FILE,
-): BundleError | null {
-  const i = firstOutOfRange(idx, voxelCount);
-  if (i < 0) return null;
-  return new BundleError(file, `voxel index ${idx[i]} at position ${i}`, {
-    field,
-    expected: `indices in [0, ${voxelCount}) (voxelCount)`,
-  });
+/**
+ * A check that every value is an index in [0, n) (NaN fails too); the first one that is not is
+ * reported through `what` (value, position) against `expected(n)`.
+ */
+function indexRangeCheck(what: (v: number, i: number) => string, expected: (n: number) => string) {
+  return (values: ArrayLike<number>, n: number, field: string, file = MANIFEST_FILE): BundleError | null => {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!(v >= 0 && v < n)) return new BundleError(file, what(v, i), { field, expected: expected(n) });
+    }
+    return null;
+  };
 }
 
-/** Position of the first value that is not an index in [0, n) (NaN included), or -1 when all are. */
-function firstOutOfRange(values: ArrayLike<number>, n: number): number {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!(v >= 0 && v < n)) return i;
-  }
-  return -1;
-}
+/** Voxel indices of an ROI must be valid voxel numbers. */
+export const checkVoxelIndices = indexRangeCheck(
+  (v, i) => `voxel index ${v} at position ${i}`,
+  (n) => `indices in [0, ${n}) (voxelCount)`,
+);
+
+/** Triangle indices within the surface. */
+export const checkFaces = indexRangeCheck(
+  (v, i) => `face vertex index ${v} (face ${Math.floor(i / 3)})`,
+  (n) => `indices in [0, ${n})`,
+);
 
 /** voxelToVertex rows are (hemi 0|1, vertex) or (-1, -1) for none; vertex within that hemisphere's surface. */
 export function checkVoxelToVertex(
@@ -351,17 +353,3 @@ export function checkVoxelToVertex(
   return null;
 }
 
-/** Triangle indices within the surface. */
-export function checkFaces(
-  faces: ArrayLike<number>,
-  vertexCount: number,
-  field: string,
-  file = MANIFEST_FILE,
-): BundleError | null {
-  const i = firstOutOfRange(faces, vertexCount);
-  if (i < 0) return null;
-  return new BundleError(file, `face vertex index ${faces[i]} (face ${Math.floor(i / 3)})`, {
-    field,
-    expected: `indices in [0, ${vertexCount})`,
-  });
-}
