@@ -226,13 +226,14 @@ export class HttpShardSource implements ShardSource {
    * shard once between them) and noted. The probe is a one-byte Range GET (Content-Range names the
    * total), not a HEAD: Chromium reports every fetch() HEAD as net::ERR_ABORTED.
    */
-  async size(path: string, opts: { signal?: AbortSignal; sha256?: string } = {}): Promise<number | undefined> {
-    const { signal, sha256 } = opts;
+  async size(path: string, opts: { signal?: AbortSignal; sha256?: string; expected?: number } = {}): Promise<number | undefined> {
+    const { signal, sha256, expected } = opts;
     if (!sha256 || !this.useCache) return this.probeSize(path, signal);
     const noted = () => this.noted(path, sha256);
     const probeAndNote = async () => {
       const size = await this.probeSize(path, signal);
-      if (size !== undefined) await this.note(path, sha256, size);
+      // Only the manifest's size is noted: a wrong one must be probed again (the file may be fixed).
+      if (size !== undefined && size === expected) await this.note(path, sha256, size);
       return size;
     };
     const known = await noted();

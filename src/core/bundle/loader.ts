@@ -137,7 +137,7 @@ export class Bundle {
     const errors: BundleError[] = [];
     await Promise.all(
       [...this.shards.values()].map(async ({ shard, index }) => {
-        const size = await this.source.size!(shard.path, { signal, sha256: shard.sha256 });
+        const size = await this.source.size!(shard.path, { signal, sha256: shard.sha256, expected: shard.bytes });
         if (size !== undefined && size !== shard.bytes) {
           errors.push(
             new BundleError(shard.path, `wrong size: ${size} bytes`, {

@@ -25,9 +25,10 @@ export interface ShardSource {
   read(path: string, opts?: ReadOptions): Promise<Uint8Array>;
   /**
    * Optional: the file's byte size without reading it (HEAD, stat, Blob.size, or a cached copy found
-   * by `sha256`); undefined if unknown.
+   * by `sha256`); undefined if unknown. `expected` is the manifest's size: a source that remembers
+   * sizes (HTTP) remembers only one that matches it, so a since-fixed file is never reported wrong.
    */
-  size?(path: string, opts?: { signal?: AbortSignal; sha256?: string }): Promise<number | undefined>;
+  size?(path: string, opts?: { signal?: AbortSignal; sha256?: string; expected?: number }): Promise<number | undefined>;
 }
 
 /** Checks a partial read's range against the file size; returns [start, end). */

@@ -293,15 +293,24 @@ describe('HttpShardSource.size: one probe per shard for all workers, no HEAD', (
   it('probes with a one-byte Range GET once, notes the size, and every other source reads the note', async () => {
     const caches = new MemoryCaches() as unknown as CacheStorage;
     const locks = new MemoryLocks();
-    const { sha256 } = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).shards.find((s: { path: string }) => s.path === 'misc/tensors.bin');
+    const { sha256, bytes: expected } = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).shards.find((s: { path: string }) => s.path === 'misc/tensors.bin');
     const sources = Array.from({ length: 4 }, () => new HttpShardSource(withRanges.url, { cacheStorage: caches, locks }));
     withRanges.requests.length = 0;
-    const sizes = await Promise.all(sources.map((s) => s.size('misc/tensors.bin', { sha256 })));
+    const sizes = await Promise.all(sources.map((s) => s.size('misc/tensors.bin', { sha256, expected })));
     expect(sizes).toEqual([big.length, big.length, big.length, big.length]);
     expect(withRanges.requests).toEqual([{ path: 'misc/tensors.bin', range: 'bytes=0-0', method: 'GET' }]);
     // A later open (another visit) needs no request at all.
-    expect(await new HttpShardSource(withRanges.url, { cacheStorage: caches, locks }).size('misc/tensors.bin', { sha256 })).toBe(big.length);
+    expect(await new HttpShardSource(withRanges.url, { cacheStorage: caches, locks }).size('misc/tensors.bin', { sha256, expected })).toBe(big.length);
     expect(withRanges.requests).toHaveLength(1);
+  });
+
+  it('never notes a size that differs from the manifest (a since-fixed file must not stay "wrong")', async () => {
+    const caches = new MemoryCaches() as unknown as CacheStorage;
+    const src = new HttpShardSource(withRanges.url, { cacheStorage: caches, locks: new MemoryLocks() });
+    withRanges.requests.length = 0;
+    expect(await src.size('misc/tensors.bin', { sha256: 'a'.repeat(64), expected: big.length + 1 })).toBe(big.length);
+    expect(await src.size('misc/tensors.bin', { sha256: 'a'.repeat(64), expected: big.length + 1 })).toBe(big.length);
+    expect(withRanges.requests).toHaveLength(2); // probed each time
   });
 
   it('falls back to Content-Length where the server ignores Range', async () => {
