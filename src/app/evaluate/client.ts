@@ -29,6 +29,9 @@ export function sessionReconstructions(): SessionReconstruction[] {
   return [...sessionRecons.list()];
 }
 
+/** The page's last finished evaluation and what it evaluated (one evaluate panel per page). */
+let lastFinished: { key: string; result: BundleEvalResult } | null = null;
+
 export type EvalStatus =
   | { kind: 'idle' }
   | { kind: 'running'; done: number; total: number; label: string }
@@ -64,9 +67,16 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
     const made = [...sessionList];
     const key = `${location.kind === 'url' ? location.url : location.label}|${size ?? ''}|${made.map((r) => `${r.method}|${r.subject}/${r.condition}/${r.stimulus}/${r.repetition}`).join(',')}`;
     if (!force && inflight.current === key) return;
-    inflight.current = key;
     session.current = made;
     const req = requestFor(location, size, session.current);
+    // The same bundle, size and session reconstructions as the last finished evaluation: its result
+    // stands (a store update or a remounted panel re-ran this effect and restarted a finished run).
+    if (!force && lastFinished?.key === key) {
+      setRequest(req);
+      setStatus({ kind: 'done', result: lastFinished.result });
+      return;
+    }
+    inflight.current = key;
     const id = ++runId.current;
     const settled = () => {
       if (id === runId.current) inflight.current = null;
@@ -83,6 +93,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
       .then(
         (result) => {
           settled();
+          lastFinished = { key, result };
           if (id === runId.current) setStatus({ kind: 'done', result });
         },
         (e: unknown) => {
