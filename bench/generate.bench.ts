@@ -18,7 +18,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { chromium, type CDPSession, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { build as viteBuild, createServer, preview as vitePreview } from 'vite';
 import { writeAtomically } from '../src/node/atomic.ts';
 import { FsShardSource } from '../src/node/fsSource.ts';
@@ -31,6 +31,7 @@ import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads } from '../src/core/gen
 import { NoiseRng } from '../src/core/base/rng.ts';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
 import { RESULTS_DIR, type BenchContext } from './lib.ts';
+import { summarizeMainThread, traced } from './trace.ts';
 
 const RECON_DIR = '.cache/test-bundles/recon-demo';
 
@@ -81,79 +82,6 @@ function randomHeads(): DecodedHeads {
   const rng = new NoiseRng(1);
   const v = (s: number[]) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal());
   return { image: v(REAL_HEAD_SHAPES.image), text: v(REAL_HEAD_SHAPES.text), blurry: v(REAL_HEAD_SHAPES.blurry), retrieval: v(REAL_HEAD_SHAPES.retrieval), prompt: v(REAL_HEAD_SHAPES.prompt) };
-}
-
-interface TraceEvent {
-  name: string;
-  ph: string;
-  pid: number;
-  tid: number;
-  ts: number;
-  dur?: number;
-  tdur?: number;
-  args?: { name?: string; data?: { functionName?: string; url?: string; type?: string } };
-}
-
-/** The page's main-thread tasks in a trace: wall and thread-CPU ms, and what the longest one did. */
-export function summarizeMainThread(events: TraceEvent[]) {
-  const names = new Map<string, string>();
-  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name) names.set(`${e.pid}:${e.tid}`, e.args.name);
-  const tasksOf = (key: string) => events.filter((e) => `${e.pid}:${e.tid}` === key && e.ph === 'X' && e.name === 'RunTask' && e.dur !== undefined);
-  // the renderer main thread with the most tasks is the page's (others are idle frames)
-  const mains = [...names].filter(([, n]) => n === 'CrRendererMain').map(([k]) => ({ k, tasks: tasksOf(k) }));
-  const main = mains.sort((a, b) => b.tasks.length - a.tasks.length)[0];
-  if (!main || !main.tasks.length) return null;
-  const tasks = main.tasks;
-  const ms = (us: number | undefined) => Math.round((us ?? 0) / 100) / 10;
-  const longest = tasks.reduce((a, b) => (b.dur! > a.dur! ? b : a));
-  const busiest = tasks.reduce((a, b) => ((b.tdur ?? 0) > (a.tdur ?? 0) ? b : a));
-  const contents = (t: TraceEvent) => {
-    const agg = new Map<string, number>();
-    for (const e of events) {
-      if (`${e.pid}:${e.tid}` !== main.k || e.ph !== 'X' || e === t || e.ts < t.ts || e.ts + (e.dur ?? 0) > t.ts + t.dur!) continue;
-      const d = e.args?.data;
-      const key =
-        e.name === 'FunctionCall' ? `js ${d?.functionName || '(anonymous)'} ${(d?.url ?? '').replace(/^.*\//, '').replace(/\?.*/, '')}` : e.name === 'EventDispatch' ? `event ${d?.type}` : e.name;
-      if (/^(js |event |Layout$|UpdateLayoutTree$|Paint$|Commit$|MajorGC$|MinorGC$|EvaluateScript$|FireAnimationFrame$|TimerFire$|HitTest$|Canvas2DResourceProvider::ProduceCanvasResource$)/.test(key)) {
-        agg.set(key, (agg.get(key) ?? 0) + (e.dur ?? 0));
-      }
-    }
-    return [...agg].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${ms(v)} ms`).join('; ');
-  };
-  return {
-    tasks: tasks.length,
-    longestWallMs: ms(longest.dur),
-    cpuOfLongestMs: ms(longest.tdur),
-    longestContents: contents(longest),
-    longestCpuMs: ms(busiest.tdur),
-    wallOfLongestCpuMs: ms(busiest.dur),
-    longestCpuContents: contents(busiest),
-    tasksOver50msWall: tasks.filter((t) => t.dur! > 50_000).length,
-    tasksOver50msCpu: tasks.filter((t) => (t.tdur ?? 0) > 50_000).length,
-  };
-}
-
-const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'v8.execute'].join(',');
-
-async function traced<T>(cdp: CDPSession, body: () => Promise<T>): Promise<{ value: T; events: TraceEvent[] }> {
-  const events: TraceEvent[] = [];
-  const onData = (d: { value: object[] }) => {
-    events.push(...(d.value as TraceEvent[]));
-  };
-  cdp.on('Tracing.dataCollected', onData);
-  const complete = new Promise<void>((r) => cdp.once('Tracing.tracingComplete', () => r()));
-  await cdp.send('Tracing.start', { categories: TRACE_CATEGORIES, transferMode: 'ReportEvents' });
-  try {
-    return { value: await body(), events };
-  } finally {
-    await cdp.send('Tracing.end');
-    await complete;
-    cdp.off('Tracing.dataCollected', onData);
-  }
-}
-
-async function untraced<T>(_cdp: CDPSession, body: () => Promise<T>): Promise<{ value: T; events: TraceEvent[] }> {
-  return { value: await body(), events: [] };
 }
 
 /** Polls from Node (no in-page polling loop that would itself be a main-thread task every frame). */
@@ -304,7 +232,7 @@ async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<
         const loadBefore = loadavg();
         // MIRAGE_BENCH_TRACE=0: no CDP trace (its event stream costs CPU on a 2-core machine); the
         // longtask observer and the heartbeat still measure the main thread
-        const { events } = await (process.env.MIRAGE_BENCH_TRACE === '0' ? untraced : traced)(cdp, async () => {
+        const { events } = await traced(process.env.MIRAGE_BENCH_TRACE === '0' ? null : cdp, async () => {
           await page.getByTestId('rc-run').click();
           await pollUntil(
             page,

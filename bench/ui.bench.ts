@@ -5,7 +5,7 @@
 // no task over 50 ms on a real GPU, none over 250 ms on a 2-core machine with SwiftShader.
 // Measured with a PerformanceObserver on 'longtask' (wall time of every task >= 50 ms, with its
 // attribution) and, unless MIRAGE_BENCH_TRACE=0, a CDP trace of the main thread (wall and thread CPU
-// of every task, and what the longest one ran; summarizeMainThread from generate.bench.ts). Also
+// of every task, and what the longest one ran; summarizeMainThread from trace.ts). Also
 // counts the shard requests of the session (each byte range should be fetched once).
 // MIRAGE_UI_PROFILE=1 adds a CPU profile of the page per step (JS self time by function).
 // Run: `node bin/mirage.js bench ui` (MIRAGE_BENCH_BUILDS=development|production, default both;
@@ -18,12 +18,11 @@ import { chromium, type CDPSession, type Page } from 'playwright-core';
 import { build as viteBuild, createServer, preview as vitePreview } from 'vite';
 import { writeAtomically } from '../src/node/atomic.ts';
 import { buildDemo } from '../src/core/simulate/buildDemo.ts';
-import { summarizeMainThread } from './generate.bench.ts';
+import { summarizeMainThread, traced } from './trace.ts';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
 import type { BenchContext } from './lib.ts';
 
 const DEFAULT_BUNDLE = '.cache/ui-demo';
-const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'v8.execute'].join(',');
 const loadavg = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
 
 type AppBuild = 'production' | 'development';
@@ -89,22 +88,6 @@ function settled(): boolean {
   const banner = document.querySelector('[data-testid=error-banner]');
   if (banner) throw new Error(`the page shows an error: ${banner.textContent}`);
   return !!decoded && (!cortex || cortex.getAttribute('data-ready') === 'true');
-}
-
-async function traced<T>(cdp: CDPSession | null, body: () => Promise<T>): Promise<{ value: T; events: Parameters<typeof summarizeMainThread>[0] }> {
-  if (!cdp) return { value: await body(), events: [] };
-  const events: Parameters<typeof summarizeMainThread>[0] = [];
-  const onData = (d: { value: object[] }) => void events.push(...(d.value as typeof events));
-  cdp.on('Tracing.dataCollected', onData);
-  const complete = new Promise<void>((r) => cdp.once('Tracing.tracingComplete', () => r()));
-  await cdp.send('Tracing.start', { categories: TRACE_CATEGORIES, transferMode: 'ReportEvents' });
-  try {
-    return { value: await body(), events };
-  } finally {
-    await cdp.send('Tracing.end');
-    await complete;
-    cdp.off('Tracing.dataCollected', onData);
-  }
 }
 
 interface CpuProfile {
