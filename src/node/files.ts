@@ -12,7 +12,10 @@ import { decodePng, pngToRgb } from '../core/tensor/png.ts';
 /** A ByteSource over a file on disk (positioned reads; the file is opened per read). */
 export async function fileSource(path: string): Promise<ByteSource> {
   const full = resolve(path);
-  const { size } = await stat(full);
+  const st = await stat(full);
+  // a FIFO would block the first read forever, a device never ends: only regular files are inputs
+  if (!st.isFile()) throw new BundleError(path, `is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`, { expected: 'a regular file' });
+  const { size } = st;
   return {
     size,
     name: path,

@@ -17,7 +17,9 @@ import { readGifti } from '../../../src/core/formats/gifti.ts';
 import { readNifti } from '../../../src/core/formats/nifti.ts';
 import { loadTorch } from '../../../src/core/formats/torch.ts';
 import { decodePng } from '../../../src/core/tensor/png.ts';
+import { fileSource } from '../../../src/node/files.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
+import { openHdf5File } from '../../../src/node/hdf5.ts';
 import { removeTinyBundles, writeTinyBundle } from '../bundle/tinyBundle.ts';
 import { hostilePath } from './helpers.ts';
 
@@ -49,6 +51,15 @@ describe('hostile bundle folders (FsShardSource, validate, open)', () => {
     const report = await validateBundle(new FsShardSource(dir));
     expect(report.ok).toBe(false);
     expect(report.errors.map((e) => e.message)).toContain(`${shard}: is a FIFO (named pipe); refused (expected a regular file)`);
+  });
+
+  it('a FIFO given as an input file (.pt, .nii, .pkl, .hdf5) is refused, not waited on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mirage-hostile-'));
+    const fifo = join(dir, 'recons.pt');
+    execFileSync('mkfifo', [fifo]);
+    await expect(fileSource(fifo)).rejects.toThrow(`${fifo}: is a FIFO (named pipe); refused (expected a regular file)`);
+    await expect(openHdf5File(fifo, 'betas', 'betas.hdf5')).rejects.toThrow('betas.hdf5: is a FIFO (named pipe); refused (expected a regular HDF5 file)');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a shard that is a link to /etc/passwd is refused, its bytes never read', async () => {
