@@ -14,6 +14,7 @@
 //     bundle without statistics still decodes), never silent (every caller shows the reason).
 import { BundleError, throwIfAborted } from '../base/errors.ts';
 import type { StepProgress } from '../base/progress.ts';
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import type { Condition, Head, HeadName, Manifest, Subject } from '../bundle/manifest.ts';
 import type { HeadCache, HeadStats } from './headCache.ts';
 import { applyOutputNorm, averageRows, batchStats, groupRepeats, headOutputSize, normalizePredictions, type NormalizationBatch, type TensorReader } from './predict.ts';
@@ -179,11 +180,13 @@ export async function decodeCondition(bundle: ConditionBundle, cache: HeadCache,
 
   const chunk = Math.max(1, opts.chunkRows ?? 64);
   const heads: ConditionHead[] = [];
+  // The js and cpu backends compute a chunk synchronously: yield between chunks so Ctrl-C is heard.
+  const tick = yieldEvery(YIELD_MS, opts.signal);
   for (const head of stats) {
     const q = headOutputSize(head.spec);
     const raw = new Float32Array(rows.length * q);
     for (let r0 = 0; r0 < rows.length; r0 += chunk) {
-      throwIfAborted(opts.signal);
+      await tick();
       const n = Math.min(chunk, rows.length - r0);
       raw.set(await cache.backend.predict(head.spec.name, X.subarray(r0 * p, (r0 + n) * p), n), r0 * q);
       done += n;

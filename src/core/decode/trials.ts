@@ -1,5 +1,6 @@
 // Gathering trial betas for decoding: several trials stacked as rows, or their repeats averaged
 // into one row (MIRAGE's condition averaging averages betas, then decodes).
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import { averageRows } from './predict.ts';
 
 /** What these helpers need from a Bundle (the loader's Bundle satisfies it). */
@@ -12,7 +13,10 @@ export async function stackTrialBetas(bundle: BetaReader, trials: readonly numbe
   if (trials.length === 0) throw new RangeError('stackTrialBetas: no trials');
   let out: Float32Array | null = null;
   let p = 0;
+  // Cached betas resolve at once (microtasks only): yield now and then so Ctrl-C is heard.
+  const tick = yieldEvery(YIELD_MS, opts.signal);
   for (let i = 0; i < trials.length; i++) {
+    await tick();
     const b = await bundle.trialBetas(trials[i], opts);
     if (!out) {
       p = b.length;

@@ -1,8 +1,9 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runDecode } from '../../../cli/commands/decode.ts';
+import { AbortError } from '../../../src/core/base/errors.ts';
+import { runDecode } from '../../../src/node/decodeRun.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import type { Head, Trial } from '../../../src/core/bundle/manifest.ts';
 import { BundleWriter } from '../../../src/core/bundle/writer.ts';
@@ -75,7 +76,7 @@ const npy = (f: string) => readNpy(new Uint8Array(readFileSync(f)), f);
 describe('mirage decode', () => {
   it('writes one row per trial in manifest order, equal to the reference decoder', async () => {
     const out = join(dir, 'single');
-    await runDecode({ bundle: join(dir, 'bundle'), subject: '1', backend: 'cpu', out, quiet: true });
+    await runDecode({ bundle: join(dir, 'bundle'), subject: 1, backends: ['cpu'], out, quiet: true });
     const a = npy(join(out, 'text.npy'));
     expect(a.shape).toEqual([trials.length, 2, 3]);
     const meta = JSON.parse(readFileSync(join(out, 'decode.json'), 'utf8'));
@@ -87,7 +88,7 @@ describe('mirage decode', () => {
 
   it('--average --normalize: one row per stimulus x condition, normalised per condition batch', async () => {
     const out = join(dir, 'avg');
-    await runDecode({ bundle: join(dir, 'bundle'), subject: '1', backend: 'js', average: true, normalize: true, out, quiet: true });
+    await runDecode({ bundle: join(dir, 'bundle'), subject: 1, backends: ['js'], average: true, normalize: true, out, quiet: true });
     const a = npy(join(out, 'text.npy'));
     expect(a.shape).toEqual([STIMULI * 2, 2, 3]);
     const meta = JSON.parse(readFileSync(join(out, 'decode.json'), 'utf8'));
@@ -107,7 +108,7 @@ describe('mirage decode', () => {
       expect(m).toBeCloseTo(o + 1, 4);
     }
     const plainOut = join(dir, 'avg-raw');
-    await runDecode({ bundle: join(dir, 'bundle'), subject: '1', backend: 'js', average: true, out: plainOut, quiet: true });
+    await runDecode({ bundle: join(dir, 'bundle'), subject: 1, backends: ['js'], average: true, out: plainOut, quiet: true });
     const plain = npy(join(plainOut, 'text.npy')).data as Float32Array;
     raw.forEach((x, o) => expect(plain[1 * 6 + o]).toBeCloseTo(x, 5));
   });
@@ -121,11 +122,11 @@ describe('mirage decode', () => {
     const said: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (said.push(String(chunk)), true));
     try {
-      await runDecode({ bundle: nostats, subject: '1', backend: 'js', average: true, normalize: true, out: join(dir, 'nostats-norm'), quiet: true });
+      await runDecode({ bundle: nostats, subject: 1, backends: ['js'], average: true, normalize: true, out: join(dir, 'nostats-norm'), quiet: true });
     } finally {
       spy.mockRestore();
     }
-    await runDecode({ bundle: nostats, subject: '1', backend: 'js', average: true, out: join(dir, 'nostats-raw'), quiet: true });
+    await runDecode({ bundle: nostats, subject: 1, backends: ['js'], average: true, out: join(dir, 'nostats-raw'), quiet: true });
     const normed = readFileSync(join(dir, 'nostats-norm', 'text.npy'));
     expect(normed.equals(readFileSync(join(dir, 'nostats-raw', 'text.npy')))).toBe(true);
     const meta = JSON.parse(readFileSync(join(dir, 'nostats-norm', 'decode.json'), 'utf8'));
@@ -137,7 +138,19 @@ describe('mirage decode', () => {
   });
 
   it('names a missing head and a missing subject', async () => {
-    await expect(runDecode({ bundle: join(dir, 'bundle'), subject: '1', heads: 'image', backend: 'js', out: join(dir, 'x'), quiet: true })).rejects.toThrow(/no "image" head/);
-    await expect(runDecode({ bundle: join(dir, 'bundle'), subject: '3', backend: 'js', out: join(dir, 'x'), quiet: true })).rejects.toThrow(/no subject 3/);
+    await expect(runDecode({ bundle: join(dir, 'bundle'), subject: 1, heads: ['image'], backends: ['js'], out: join(dir, 'x'), quiet: true })).rejects.toThrow(/no "image" head/);
+    await expect(runDecode({ bundle: join(dir, 'bundle'), subject: 3, backends: ['js'], out: join(dir, 'x'), quiet: true })).rejects.toThrow(/no subject 3/);
+  });
+
+  it('asks for the Ctrl-C signal once the backend has started; an aborted run writes nothing', async () => {
+    const out = join(dir, 'aborted');
+    const ctl = new AbortController();
+    let asked = 0;
+    ctl.abort();
+    await expect(
+      runDecode({ bundle: join(dir, 'bundle'), subject: 1, backends: ['js'], out, quiet: true, interruptible: () => (asked++, ctl.signal) }),
+    ).rejects.toBeInstanceOf(AbortError);
+    expect(asked).toBe(1);
+    expect(existsSync(out)).toBe(false);
   });
 });
