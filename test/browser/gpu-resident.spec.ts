@@ -10,16 +10,13 @@
 // plus the inputs of any stage that had to run on wasm); A equals C within float32 tolerance.
 // The counts of A and B are logged as the before/after numbers (docs/model-packs.md).
 import { expect, test } from '@playwright/test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
+import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
-const DIR = '.cache/test-bundles/recon-demo';
+const DIR = RECON_BUNDLE;
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  if (!existsSync(join(DIR, 'modelpack', 'modelpack.json'))) await writeAtomically(DIR, (sink) => writeMiniReconBundle(sink));
+  await ensureReconBundle();
 });
 
 interface Count {

@@ -3,17 +3,14 @@
 // request (or WebSocket) to an origin other than the page's and the bundle's fails the test.
 // Data: the small SIMULATED bundle + demo model pack of reconstruct.spec.ts (.cache/test-bundles/recon-demo/).
 import { expect, test } from '@playwright/test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 import { waitForDecoded } from './helpers/page.ts';
+import { ensureReconBundle, quickReconSettings, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
-const DIR = '.cache/test-bundles/recon-demo';
+const DIR = RECON_BUNDLE;
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  if (!existsSync(join(DIR, 'modelpack', 'modelpack.json'))) await writeAtomically(DIR, (sink) => writeMiniReconBundle(sink));
+  await ensureReconBundle();
 });
 
 /** Origins a URL talks to; null for URLs that are not network requests (data:, blob:, about:). */
@@ -43,23 +40,15 @@ test('opening, decoding, perturbing and reconstructing requests nothing outside 
     // a plain reconstruction from the Reconstruction tab's button
     await page.goto(`/?bundle=${encodeURIComponent(bundleUrl)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
     await expect(page.getByTestId('rc-ep')).toBeVisible({ timeout: 400_000 });
-    const perturbed = await page.evaluate(async (dir) => {
+    const perturbed = await page.evaluate(async ({ dir, settings }) => {
       const load = new Function('u', 'return import(u)') as (u: string) => Promise<typeof import('../../src/app/reconstruct/client.ts')>;
       const client = await load('/src/app/reconstruct/client.ts');
       const manifest = (await (await fetch(`/${dir}/manifest.json`)).json()) as { subjects: { heads: { name: string; outputShape: number[] }[] }[] };
       const size = manifest.subjects[0].heads.find((h) => h.name === 'prompt')!.outputShape.reduce((a, b) => a * b, 1);
-      const settings = {
-        candidates: 1,
-        seed: 3,
-        prior: { steps: 2, cfg: 4, cfgRho: 0.7, shift: 2 },
-        decoder: { steps: 1, cfg: 1.1, cfgRho: 0.7, shift: 1 },
-        enhance: { size: 256, sharpness: 20, contrast: 1.5 },
-        captionMaxTokens: 4,
-      };
       const prompt = Float32Array.from({ length: size }, (_, i) => 10 * Math.cos(i * 0.11));
       const r = await client.runReconstruction({ subject: 1, stimulus: 1, condition: 'vision', settings, headDeltas: { prompt }, deltaLabel: 'no-leak check' });
       return r.perturbed;
-    }, DIR);
+    }, { dir: DIR, settings: quickReconSettings({ candidates: 1, seed: 3, priorSteps: 2, decoderSteps: 1, captionMaxTokens: 4 }) });
     expect(perturbed).toMatch(/^no-leak check: /);
     await page.getByTestId('rc-candidates').fill('1');
     await page.getByTestId('rc-run').click();

@@ -3,16 +3,13 @@
 // to the Reconstruction panel's diagnostics ("onnxruntime log"), and the console stays clean.
 // Data: the mini reconstruction bundle + demo model pack (.cache/test-bundles/recon-demo).
 import { expect, test } from '@playwright/test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
+import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
-const DIR = '.cache/test-bundles/recon-demo';
+const DIR = RECON_BUNDLE;
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  if (!existsSync(join(DIR, 'modelpack', 'modelpack.json'))) await writeAtomically(DIR, (sink) => writeMiniReconBundle(sink));
+  await ensureReconBundle();
 });
 
 test('a WebGPU reconstruction logs onnxruntime notes in the panel, none on the console', async ({ page }) => {

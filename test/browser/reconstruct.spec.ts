@@ -5,17 +5,14 @@
 // Data: a small SIMULATED bundle + the demo model pack (src/core/generate/miniBundle.ts), under
 // .cache/test-bundles/recon-demo/ (rebuilt when missing).
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 import { IMAGE_SIZE } from '../../src/core/simulate/dims.ts';
+import { ensureReconBundle, quickReconSettings, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
-const DIR = '.cache/test-bundles/recon-demo';
+const DIR = RECON_BUNDLE;
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  if (!existsSync(join(DIR, 'modelpack', 'modelpack.json'))) await writeAtomically(DIR, (sink) => writeMiniReconBundle(sink));
+  await ensureReconBundle();
 });
 
 test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays responsive', async ({ page }) => {
@@ -92,20 +89,12 @@ test("a reconstruction from a perturbed state through the worker (the cortex pan
   } else if (info.adapter) {
     expect(info.executionProvider).toBe('webgpu');
   }
-  const out = await page.evaluate(async (dir) => {
+  const out = await page.evaluate(async ({ dir, settings }) => {
     // the app's own client module (same URL, same module instance, same opened worker)
     const load = new Function('u', 'return import(u)') as (u: string) => Promise<typeof import('../../src/app/reconstruct/client.ts')>;
     const client = await load('/src/app/reconstruct/client.ts');
     const manifest = (await (await fetch(`/${dir}/manifest.json`)).json()) as { subjects: { heads: { name: string; outputShape: number[] }[] }[] };
     const size = (name: string) => manifest.subjects[0].heads.find((h) => h.name === name)!.outputShape.reduce((a, b) => a * b, 1);
-    const settings = {
-      candidates: 2,
-      seed: 7,
-      prior: { steps: 4, cfg: 4, cfgRho: 0.7, shift: 2 },
-      decoder: { steps: 2, cfg: 1.1, cfgRho: 0.7, shift: 1 },
-      enhance: { size: 256, sharpness: 20, contrast: 1.5 },
-      captionMaxTokens: 6,
-    };
     const req = { subject: 1, stimulus: 1, condition: 'vision' as const, settings };
     const plain = await client.runReconstruction(req);
     const zeros = { image: new Float32Array(size('image')), prompt: new Float32Array(size('prompt')) };
@@ -118,7 +107,7 @@ test("a reconstruction from a perturbed state through the worker (the cortex pan
       zero: { caption: zero.caption, scores: zero.scores, perturbed: zero.perturbed, echoedDeltas: 'headDeltas' in zero.request },
       moved: { caption: moved.caption, scores: moved.scores, perturbed: moved.perturbed },
     };
-  }, DIR);
+  }, { dir: DIR, settings: quickReconSettings({ candidates: 2, seed: 7, priorSteps: 4, decoderSteps: 2, captionMaxTokens: 6 }) });
   // the deltas were transferred (not copied) to the worker, and not sent back
   expect(out.detached).toBe(true);
   expect(out.zero.echoedDeltas).toBe(false);

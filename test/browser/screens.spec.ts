@@ -8,19 +8,16 @@
 // starts in one click from those reconstructions and exports CSV and JSON; the subject list says why
 // NSD subjects 3, 4, 6 and 8 are missing.
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeAtomically } from '../../src/node/atomic.ts';
-import { writeMiniReconBundle } from '../../src/core/simulate/miniBundle.ts';
 import { collectPageErrors } from './helpers/page.ts';
+import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
-const DIR = '.cache/test-bundles/recon-demo';
+const DIR = RECON_BUNDLE;
 const url = (q: string) => `/?bundle=${encodeURIComponent(`/${DIR}/`)}&gen=wasm&${q}`;
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  if (!existsSync(join(DIR, 'modelpack', 'modelpack.json'))) await writeAtomically(DIR, (sink) => writeMiniReconBundle(sink));
+  await ensureReconBundle();
 });
 
 /** Controls inside `root` that still look like the browser's own (light background, or not our classes). */
