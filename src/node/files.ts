@@ -9,13 +9,23 @@ import type { FloatImage } from '../core/evaluate/image.ts';
 import { fromUint8 } from '../core/evaluate/image.ts';
 import { decodePng, pngToRgb } from '../core/tensor/png.ts';
 
+/** Refuses anything but a regular file (a FIFO blocks the first read forever, a device never ends). */
+export async function assertRegularFile(path: string, expected = 'a regular file', name = path): Promise<void> {
+  const st = await stat(resolve(path));
+  if (!st.isFile()) throw new BundleError(name, `is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`, { expected });
+}
+
+/** A whole input file, read only if it is a regular file. */
+export async function readRegularFile(path: string): Promise<Uint8Array> {
+  await assertRegularFile(path);
+  return new Uint8Array(await readFile(path));
+}
+
 /** A ByteSource over a file on disk (positioned reads; the file is opened per read). */
 export async function fileSource(path: string): Promise<ByteSource> {
   const full = resolve(path);
-  const st = await stat(full);
-  // a FIFO would block the first read forever, a device never ends: only regular files are inputs
-  if (!st.isFile()) throw new BundleError(path, `is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`, { expected: 'a regular file' });
-  const { size } = st;
+  await assertRegularFile(path);
+  const { size } = await stat(full);
   return {
     size,
     name: path,
@@ -67,8 +77,9 @@ export function fsTree(root: string): FileTree {
 export async function readPngImage(path: string): Promise<FloatImage> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    bytes = await readRegularFile(path);
   } catch (e) {
+    if (e instanceof BundleError) throw e;
     throw new BundleError(path, `cannot read file (${(e as Error).message})`, { expected: 'a readable PNG file' });
   }
   const png = decodePng(bytes, path);

@@ -5,10 +5,11 @@
 // "the HDF5 reader takes ~1.1 GB even for tiny files"). Loaded untouched in a worker thread (tsx's
 // hooks are per thread), it costs ~60 MB; tsx is registered in the worker only afterwards, to load
 // the reader itself. The reader, its confinement and its errors are the same code as in-process.
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { FormatError } from '../core/formats/errors.ts';
 import type { Hdf5RowReader } from '../core/formats/hdf5.ts';
+import { assertRegularFile } from './files.ts';
 
 type Reply =
   | { id: number; ok: true; value: unknown }
@@ -51,8 +52,7 @@ function rebuild(e: Extract<Reply, { ok: false }>['error']): Error {
 /** Opens `dataset` of the HDF5 file at `path` (absolute) in a worker; `label` names it in errors. */
 export async function openHdf5File(path: string, dataset: string, label = path): Promise<Hdf5RowReader> {
   // HDF5 opens the file itself: a FIFO would block it (and the worker) forever
-  const st = await stat(path).catch(() => null);
-  if (st && !st.isFile()) throw new FormatError(label, `is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`, { expected: 'a regular HDF5 file' });
+  if (existsSync(path)) await assertRegularFile(path, 'a regular HDF5 file', label);
   const code = WORKER(import.meta.resolve('h5wasm/node'), import.meta.resolve('tsx/esm/api'), new URL('../core/formats/hdf5.ts', import.meta.url).href);
   const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
