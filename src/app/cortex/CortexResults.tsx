@@ -66,13 +66,15 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
       <div className="cortex__chart cortex__chart--wide cortex__chart--lesion">
         <h3>
           Lesion profile: silencing each ROI ({trueStim?.name}, all repeats)
-          <select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
-            {heads.map((h) => (
-              <option key={h.name} value={h.name}>
-                {h.name}
-              </option>
-            ))}
-          </select>
+          {heads.length > 0 && (
+            <select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
+              {heads.map((h) => (
+                <option key={h.name} value={h.name}>
+                  {h.name}
+                </option>
+              ))}
+            </select>
+          )}
           <select value={lesionMetric} onChange={(e) => set({ lesionMetric: e.currentTarget.value as 'relNorm' | 'cosineChange' })} aria-label="Lesion metric">
             <option value="relNorm">relative norm</option>
             <option value="cosineChange">1 − cosine</option>
