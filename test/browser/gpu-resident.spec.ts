@@ -10,14 +10,11 @@
 // plus the inputs of any stage that had to run on wasm); A equals C within float32 tolerance.
 // The counts of A and B are logged as the before/after numbers (docs/model-packs.md).
 import { expect, test } from '@playwright/test';
-import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
+import { RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
 
-test.beforeAll(async () => {
-  test.setTimeout(600_000);
-  await ensureReconBundle();
-});
+useReconBundle();
 
 interface Count {
   uploads: number;

@@ -4,14 +4,11 @@
 // Data: the small SIMULATED bundle + demo model pack of reconstruct.spec.ts (.cache/test-bundles/recon-demo/).
 import { expect, test } from '@playwright/test';
 import { waitForDecoded } from './helpers/page.ts';
-import { ensureReconBundle, quickReconSettings, RECON_BUNDLE } from './helpers/reconBundle.ts';
+import { quickReconSettings, RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
 
-test.beforeAll(async () => {
-  test.setTimeout(600_000);
-  await ensureReconBundle();
-});
+useReconBundle();
 
 /** Origins a URL talks to; null for URLs that are not network requests (data:, blob:, about:). */
 function networkOrigin(url: string): string | null {

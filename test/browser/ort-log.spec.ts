@@ -3,14 +3,11 @@
 // to the Reconstruction panel's diagnostics ("onnxruntime log"), and the console stays clean.
 // Data: the mini reconstruction bundle + demo model pack (.cache/test-bundles/recon-demo).
 import { expect, test } from '@playwright/test';
-import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
+import { RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
 
-test.beforeAll(async () => {
-  test.setTimeout(600_000);
-  await ensureReconBundle();
-});
+useReconBundle();
 
 test('a WebGPU reconstruction logs onnxruntime notes in the panel, none on the console', async ({ page }) => {
   test.setTimeout(900_000);

@@ -6,14 +6,11 @@
 // .cache/test-bundles/recon-demo/ (rebuilt when missing).
 import { expect, test, type Page } from '@playwright/test';
 import { IMAGE_SIZE } from '../../src/core/simulate/dims.ts';
-import { ensureReconBundle, quickReconSettings, RECON_BUNDLE } from './helpers/reconBundle.ts';
+import { quickReconSettings, RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
 
-test.beforeAll(async () => {
-  test.setTimeout(600_000);
-  await ensureReconBundle();
-});
+useReconBundle();
 
 test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays responsive', async ({ page }) => {
   // SwiftShader compiles every WebGPU kernel on the CPU: minutes on a loaded 2-core machine.

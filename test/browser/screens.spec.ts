@@ -10,15 +10,12 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { collectPageErrors } from './helpers/page.ts';
-import { ensureReconBundle, RECON_BUNDLE } from './helpers/reconBundle.ts';
+import { RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
 const url = (q: string) => `/?bundle=${encodeURIComponent(`/${DIR}/`)}&gen=wasm&${q}`;
 
-test.beforeAll(async () => {
-  test.setTimeout(600_000);
-  await ensureReconBundle();
-});
+useReconBundle();
 
 /** Controls inside `root` that still look like the browser's own (light background, or not our classes). */
 async function nativeLookingControls(root: Locator): Promise<string[]> {

@@ -1,6 +1,7 @@
 // The small SIMULATED bundle + demo model pack the reconstruction specs open
 // (src/core/simulate/miniBundle.ts), built once under .cache/test-bundles/, and the short sampler
 // settings they reconstruct with.
+import { test } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from '../../../src/node/atomic.ts';
@@ -13,6 +14,14 @@ export const RECON_BUNDLE = '.cache/test-bundles/recon-demo';
 export async function ensureReconBundle(): Promise<void> {
   if (existsSync(join(RECON_BUNDLE, 'modelpack', 'modelpack.json'))) return;
   await writeAtomically(RECON_BUNDLE, (sink) => writeMiniReconBundle(sink));
+}
+
+/** Registers the spec's beforeAll that builds the bundle (up to 10 minutes on a loaded machine). */
+export function useReconBundle(): void {
+  test.beforeAll(async () => {
+    test.setTimeout(600_000);
+    await ensureReconBundle();
+  });
 }
 
 /**
