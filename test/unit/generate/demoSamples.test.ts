@@ -16,30 +16,11 @@ import { buildEncoderGraphs, EncoderRunner } from '../../../src/core/simulate/en
 import { downsample, renderScene, toCHW } from '../../../src/core/simulate/render.ts';
 import { testStimuli } from '../../../src/core/simulate/stimuli.ts';
 import { IMAGE_SIZE, LOWLEVEL_SIZE } from '../../../src/core/simulate/dims.ts';
+import { highFrequencyEnergy } from '../../../src/core/simulate/imageStats.ts';
 import { MemoryStore } from './memory.ts';
 
 const SEED = 3;
 const asFloat = (d: Uint8Array) => ({ data: Float32Array.from(d, (v) => v / 255), width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 3 });
-
-/** Mean squared difference of each pixel from the mean of its 3x3 neighbourhood, per channel (64x64 after 2x2 pooling). */
-function highFrequencyEnergy(d: Uint8Array): number {
-  const h = IMAGE_SIZE / 2;
-  const x = new Float32Array(h * h * 3);
-  for (let y = 0; y < h; y++) for (let i = 0; i < h; i++) for (let c = 0; c < 3; c++) {
-    let a = 0;
-    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) a += d[((2 * y + dy) * IMAGE_SIZE + 2 * i + dx) * 3 + c];
-    x[(y * h + i) * 3 + c] = a / 4 / 255;
-  }
-  let e = 0;
-  let n = 0;
-  for (let y = 1; y < h - 1; y++) for (let i = 1; i < h - 1; i++) for (let c = 0; c < 3; c++) {
-    let b = 0;
-    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) b += x[((y + dy) * h + i + dx) * 3 + c];
-    e += (x[(y * h + i) * 3 + c] - b / 9) ** 2;
-    n++;
-  }
-  return e / n;
-}
 
 describe('demo pack generator: img2img keeps the low-level image', () => {
   let sessions: PackSessions;
