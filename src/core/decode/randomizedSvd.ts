@@ -16,8 +16,8 @@
 // The output follows decode/reducedRank.ts: A [nVox, r], B [r, nOut], each component balanced so
 // max|A[:,k]| = max|B[k,:]| (float16 storage), and the fidelity is computed with the float16-rounded
 // factors: R² (variance-weighted over outputs) of compressed against full predictions on given trials.
-import { AbortError } from '../base/errors.ts';
 import { Rng } from '../base/rng.ts';
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import { decodeFloat16, encodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { symmetricEigen } from './eigen.ts';
@@ -121,8 +121,10 @@ async function pass(
   progress: { done: number; total: number },
   fn: (start: number, count: number, block: Float32Array) => void | Promise<void>,
 ): Promise<void> {
+  // Blocks of an in-memory W arrive without a macrotask: yield now and then so Ctrl-C is heard.
+  const tick = yieldEvery(YIELD_MS, opts.signal);
   for (let start = 0; start < W.rows; start += blockRows) {
-    if (opts.signal?.aborted) throw new AbortError();
+    await tick();
     const count = Math.min(blockRows, W.rows - start);
     const block = await W.readRows(start, count);
     if (block.length !== count * W.cols) throw new RangeError(`randomizedSvd: block of ${block.length} values, expected ${count}x${W.cols}`);
@@ -440,8 +442,9 @@ export async function randomizedSvdOfTranspose(Wt: RowBlockSource, opts: Randomi
   if (X && n >= 2) {
     const full = new Float64Array(n * q);
     const blockRows = Math.max(1, opts.blockRows ?? Math.floor((32 << 20) / (4 * q)));
+    const tick = yieldEvery(YIELD_MS, opts.signal);
     for (let start = 0; start < p; start += blockRows) {
-      if (opts.signal?.aborted) throw new AbortError();
+      await tick();
       const count = Math.min(blockRows, p - start);
       const block = await Wt.readRows(start, count);
       for (let t = 0; t < n; t++) {

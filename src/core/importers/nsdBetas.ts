@@ -8,7 +8,7 @@ import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { FormatError } from '../formats/errors.ts';
 import type { Hdf5RowReader } from '../formats/hdf5.ts';
 import { assertFinite } from '../tensor/finite.ts';
-import { AbortError } from '../base/errors.ts';
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import { carryBundle, subjectDir, type ExistingBundle, type ImportContext } from './common.ts';
 
 export const NSD_TRIALS_PER_SESSION = 750;
@@ -47,8 +47,9 @@ export async function importNsdBetas(opts: NsdBetasOptions): Promise<{ body: Man
   const available = Math.ceil(rows / per);
   const sessions = opts.sessions ?? Array.from({ length: available }, (_, i) => i + 1);
   const ext: NsdCoreBetasExtension = { subject, source: reader.file, layout: `row = (session-1)*${per} + trial; z-scored as in the source file`, sessions: [] };
+  const tick = yieldEvery(YIELD_MS, opts.signal);
   for (const [k, s] of sessions.entries()) {
-    if (opts.signal?.aborted) throw new AbortError();
+    await tick();
     if (!Number.isInteger(s) || s < 1 || s > available) throw new FormatError(reader.file, `session ${s} is not in the file`, { field: reader.dataset, expected: `sessions 1..${available}` });
     const first = (s - 1) * per;
     const count = Math.min(per, rows - first);

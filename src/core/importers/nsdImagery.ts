@@ -3,6 +3,7 @@
 // nsdgeneral voxels in numpy order, trial metadata from nsdimagery_stimuli.pkl3, the 18 stimulus
 // images, FreeSurfer surfaces with a voxel -> vertex map, and ROIs from NSD's ROI volumes.
 import { AbortError } from '../base/errors.ts';
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import type { Provenance, Roi, Stimulus, StimulusSet, Subject, Surface, Trial } from '../bundle/manifest.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { sourceName, type ByteSource } from '../formats/byteSource.ts';
@@ -132,7 +133,10 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
   const betas = new Float64Array(T * nvox); // float64 while z-scoring; stored as betaDtype
   const tmp = new Float64Array(nvox);
   let t = 0;
+  // A gunzipped file's volumes arrive without a macrotask; these loops yield so Ctrl-C is heard.
+  const tick = yieldEvery(YIELD_MS, opts.signal);
   for await (const vol of nv.volumes(opts.signal, idx)) {
+    await tick();
     tmp.set(vol);
     assertFinite(file(betasPath), `volume ${t}`, tmp, { noun: 'beta', expected: 'finite betas inside the nsdgeneral mask (element = mask voxel)' });
     for (let v = 0; v < nvox; v++) betas[t * nvox + v] = tmp[v] / BETA_SCALE;
@@ -148,6 +152,7 @@ export async function importNsdImagery(opts: NsdImageryOptions): Promise<NsdImag
     else runs.set(r, [i]);
   });
   for (const [run, rows] of runs) {
+    await tick();
     if (rows.length < 2) throw new FormatError(file(pklPath), `run ${run} has ${rows.length} trial`, { field: 'exps', expected: 'at least 2 trials per run label to z-score' });
     for (let v = 0; v < nvox; v++) {
       let m = 0;

@@ -3,6 +3,7 @@
 // as a ReconstructionSet, so the explorer can show and score methods side by side without running
 // any generative model. Images are resized (bilinear) to the bundle's imageSize.
 import type { ReconstructionSet } from '../bundle/manifest.ts';
+import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import type { BundleWriter, ManifestBody } from '../bundle/writer.ts';
 import { sourceName, type ByteSource } from '../formats/byteSource.ts';
 import { FormatError } from '../formats/errors.ts';
@@ -74,7 +75,10 @@ export async function importRecons(opts: ReconsOptions): Promise<{ body: Manifes
     [n, reps] = t.shape;
     const [, , , h, w] = t.shape;
     const out = new Uint8Array(n * reps * size * size * 3);
+    // Rows of a loaded tensor and PNG decodes are synchronous work: yield so Ctrl-C is heard.
+    const tick = yieldEvery(YIELD_MS, opts.signal);
     for (let i = 0; i < n; i++) {
+      await tick();
       const row = await tensorRows(t, i, 1);
       // NaN or 1e30 pixels would silently become black or white images: refused with their index.
       if (t.dtype !== 'uint8') assertFinite(file, 'reconstructions', row, { shape: t.shape, offset: i * row.length, range: UNIT_PIXEL_RANGE, noun: 'pixel', expected: 'pixel values in [0, 1]' });
@@ -92,7 +96,9 @@ export async function importRecons(opts: ReconsOptions): Promise<{ body: Manifes
     reps = Math.max(...files.map((f) => f.rep)) + 1;
     const out = new Uint8Array(n * reps * size * size * 3);
     const have = new Set<string>();
+    const tick = yieldEvery(YIELD_MS, opts.signal);
     for (const [k, f] of files.entries()) {
+      await tick();
       const png = decodePng(await f.source.read(0, f.source.size), sourceName(f.source));
       const i = stimIds.indexOf(f.stimulus);
       out.set(chwToHwcUint8(hwcToChw(pngToRgb(png), png.height, png.width), png.height, png.width, size), (i * reps + f.rep) * size * size * 3);
