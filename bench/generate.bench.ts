@@ -29,6 +29,7 @@ import { writeMiniReconBundle } from '../src/core/simulate/miniBundle.ts';
 import { GenerateService } from '../src/core/generate/service.ts';
 import { MIRAGE_DEFAULTS, reconstruct, type DecodedHeads } from '../src/core/generate/pipeline.ts';
 import { NoiseRng } from '../src/core/base/rng.ts';
+import { watchMainThread } from '../scripts/mainThreadWatch.ts';
 import { CHROMIUM, CHROMIUM_ARGS, REPO_DIR } from './lib-browser.ts';
 import { RESULTS_DIR, type BenchContext } from './lib.ts';
 import { summarizeMainThread, traced } from './trace.ts';
@@ -192,21 +193,7 @@ async function chromiumRuns(ctx: BenchContext, build: AppBuild): Promise<Record<
   try {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
     page.on('pageerror', (e) => ctx.log(`[page error] ${e.message}`));
-    await page.addInitScript(() => {
-      const w = window as unknown as { __longest: number; __maxGap: number; __beat: number };
-      w.__longest = 0;
-      new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
-      }).observe({ type: 'longtask', buffered: true });
-      // 20 ms heartbeat: the largest gap between beats = longest time the main thread was unavailable
-      w.__maxGap = 0;
-      w.__beat = performance.now();
-      setInterval(() => {
-        const now = performance.now();
-        w.__maxGap = Math.max(w.__maxGap, now - w.__beat);
-        w.__beat = now;
-      }, 20);
-    });
+    await page.addInitScript(watchMainThread, false);
     await page.goto(`${base}/?bundle=${encodeURIComponent(bundlePath)}&subj=1&stim=1&cond=vision&tab=reconstruct`);
     const browserRuns: Record<string, unknown> = {};
     for (const ep of ['webgpu', 'wasm'] as const) {

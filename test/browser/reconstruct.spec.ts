@@ -6,6 +6,7 @@
 // .cache/test-bundles/recon-demo/ (rebuilt when missing).
 import { expect, test, type Page } from '@playwright/test';
 import { IMAGE_SIZE } from '../../src/core/simulate/dims.ts';
+import { watchMainThread } from '../../scripts/mainThreadWatch.ts';
 import { quickReconSettings, RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
@@ -17,26 +18,7 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   test.setTimeout(900_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.addInitScript(() => {
-    const w = window as unknown as { __longest: number; __maxGap: number; __beat: number; __gaps: string[] };
-    w.__longest = 0;
-    w.__gaps = [];
-    new PerformanceObserver((l) => {
-      for (const e of l.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
-    }).observe({ type: 'longtask', buffered: true });
-    // Heartbeat: a 20 ms timer on the page's main thread; the largest gap between two beats is how
-    // long the thread was unavailable (a timer, not requestAnimationFrame: under SwiftShader frames
-    // wait for the GPU process, which runs the worker's WebGPU kernels; that is not the page).
-    w.__maxGap = 0;
-    w.__beat = performance.now();
-    setInterval(() => {
-      const now = performance.now();
-      w.__maxGap = Math.max(w.__maxGap, now - w.__beat);
-      // where the gaps fall (the stage on the progress bar), for the annotation
-      if (now - w.__beat > 200) w.__gaps.push(`${(now - w.__beat).toFixed(0)} ms during "${document.querySelector('[data-testid=rc-progress] .ctl-progress__label')?.textContent ?? (document.querySelector('[data-testid=rc-result]') ? 'result' : '?')}"`);
-      w.__beat = now;
-    }, 20);
-  });
+  await page.addInitScript(watchMainThread, true);
   // A shared dev server may reload the page (dependency optimisation, another engineer's edit):
   // one reload restarts the attempt; it is not the page being unresponsive.
   let rtts: number[] = [];
