@@ -8,9 +8,9 @@ import { PUBLISHED_LABEL } from '../../core/evaluate/published.ts';
 import { Button } from '../common/controls.tsx';
 
 const COLORS = { vision: '#5fb3ff', imagery: '#ffb454' } as const;
-/** Tick and label sizes in viewBox units (520 wide): two charts side by side draw at 0.8-0.95 of that on 1280-1440 px screens, so 15 stays >= 12 px on screen. */
-const TICK_PX = 15;
-const LABEL_PX = 15;
+/** Tick and label sizes in viewBox units (520 wide): two charts side by side draw at 0.77-0.95 of that on 1280-1440 px screens, so 16 stays >= 12 px on screen. */
+const TICK_PX = 16;
+const LABEL_PX = 16;
 
 /** d3's axes set 10 px text; ours are readable from the back of a room. */
 function styleAxis(g: d3.Selection<SVGGElement, unknown, null, undefined>): void {
@@ -50,7 +50,7 @@ export function BarChart(props: { data: BarDatum[]; title: string; subtitle?: st
     const lo = Math.min(0, d3.min(data, (d) => d.mean - (Number.isFinite(d.se) ? d.se : 0)) ?? 0);
     const y = d3.scaleLinear().domain([lo, hi * 1.1 || 1]).nice().range([H - m.bottom, m.top]);
     // the title starts at the left edge (the chart's whole width; the method and source are in the figcaption)
-    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 17).attr('font-weight', 600).text(title);
+    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 18).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x0)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
     svg.append('text').attr('transform', `translate(14,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(unit);
@@ -110,7 +110,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
     const dom: [number, number] = [ext[0] - pad, ext[1] + pad];
     const x = d3.scaleLinear().domain(dom).nice().range([m.left, W - m.right]);
     const y = d3.scaleLinear().domain(dom).nice().range([H - m.bottom, m.top]);
-    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 17).attr('font-weight', 600).text(title);
+    svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 18).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x).ticks(6)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
     svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 32).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`vision (${unit})`);
