@@ -9,9 +9,10 @@ export class MemoryStore implements ShardSink, ShardSource {
   readonly files = new Map<string, Uint8Array>();
   constructor(readonly label = 'memory') {}
 
-  /** Stores a copy: the writer may reuse its buffer after the call. */
+  /** Stores a copy: the writer may reuse its buffer after the call. `new Uint8Array(bytes)` copies
+   *  for every Uint8Array, a Node Buffer included (Buffer#slice would return a view of the same memory). */
   async write(path: string, bytes: Uint8Array): Promise<void> {
-    this.files.set(path, bytes.slice());
+    this.files.set(path, new Uint8Array(bytes));
   }
 
   async read(path: string, opts: ReadOptions = {}): Promise<Uint8Array> {

@@ -14,6 +14,18 @@ describe('MemoryStore', () => {
     expect(await store.size('missing')).toBeUndefined();
   });
 
+  it('copies a Node Buffer too (Buffer#slice shares memory), and hands out copies on read', async () => {
+    const store = new MemoryStore();
+    const buf = Buffer.from([1, 2, 3, 4]);
+    await store.write('buf.bin', buf);
+    buf[1] = 77; // a writer reusing a pooled Buffer
+    const got = await store.read('buf.bin');
+    expect(Buffer.isBuffer(store.files.get('buf.bin'))).toBe(false);
+    expect([...got]).toEqual([1, 2, 3, 4]);
+    got[0] = 55; // a reader changing what it got must not change the store either
+    expect([...(await store.read('buf.bin'))]).toEqual([1, 2, 3, 4]);
+  });
+
   it('names the file when it is missing or a range runs past its end', async () => {
     const store = new MemoryStore('test store');
     await store.write('x.bin', new Uint8Array(4));
