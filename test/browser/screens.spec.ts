@@ -54,16 +54,22 @@ async function clippedSvgText(svg: Locator): Promise<string[]> {
   });
 }
 
+/** Opens the page on one screen (a tab) of the test bundle; its panel is shown, page errors are collected from here on. */
+async function openScreen(page: Page, tab: 'reconstruct' | 'evaluate'): Promise<{ errors: string[]; panel: Locator }> {
+  const errors = collectPageErrors(page);
+  await page.goto(url(`tab=${tab}`));
+  const panel = page.getByTestId(`${tab}-panel`);
+  await expect(panel).toBeVisible({ timeout: 240_000 });
+  return { errors, panel };
+}
+
 async function openTab(page: Page, name: 'Reconstruction' | 'Evaluation' | 'Trial & decoding') {
   await page.getByRole('tab', { name }).click();
 }
 
 test('Reconstruction and Evaluation: themed controls, labelled progress, both halves of a comparison evaluated', async ({ page }) => {
   test.setTimeout(900_000);
-  const errors = collectPageErrors(page);
-  await page.goto(url('tab=reconstruct'));
-  const panel = page.getByTestId('reconstruct-panel');
-  await expect(panel).toBeVisible({ timeout: 240_000 });
+  const { errors, panel } = await openScreen(page, 'reconstruct');
   await expect(page.getByTestId('rc-ep')).toBeVisible({ timeout: 400_000 });
 
   // Why subjects are missing is said where subjects are chosen.
@@ -116,10 +122,7 @@ test('Reconstruction and Evaluation: themed controls, labelled progress, both ha
 
 test('Evaluation reconstructs the whole stimulus set; the audience 2AFC starts from it in one click and exports', async ({ page }) => {
   test.setTimeout(1_200_000);
-  const errors = collectPageErrors(page);
-  await page.goto(url('tab=evaluate'));
-  const evalPanel = page.getByTestId('evaluate-panel');
-  await expect(evalPanel).toBeVisible({ timeout: 240_000 });
+  const { errors } = await openScreen(page, 'evaluate');
   const run = page.getByTestId('eval-set-run');
   await expect(run).toContainText(/Reconstruct all (\d+) stimuli of subject 1/);
   const stimuli = Number(/all (\d+) stimuli/.exec(await run.innerText())![1]);
