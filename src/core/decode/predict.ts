@@ -7,6 +7,7 @@
 import type { Head, TensorRef, Trial, Condition } from '../bundle/manifest.ts';
 import { BundleError } from '../base/errors.ts';
 import { l2NormalizeRows } from '../tensor/vector.ts';
+import { gemm } from './linalg.ts';
 
 export interface LoadedHead {
   spec: Head;
@@ -73,25 +74,13 @@ export function applyOutputNorm(head: Pick<LoadedHead, 'spec'>, pred: Float32Arr
 }
 
 /**
- * x'·A for every trial: [nTrials, rank] (float64 accumulation). Loops voxel-outermost so each row
- * of A is read once for the whole batch (A is the large operand: voxels x rank).
+ * x'·A for every trial: [nTrials, rank], float64 accumulation in voxel order (linalg's gemm, four
+ * trials at a time). Measured against the voxel-outermost loop this replaced (p = 15724, best of 5):
+ * the same bits, and 1.9-4.2x faster from 12 trials up (equal for one trial).
  */
 export function projectHead(head: LoadedHead, betas: Float32Array, nTrials: number): Float32Array {
   const p = checkBetas(head, betas, nTrials);
-  const r = head.spec.rank;
-  const x = applyInputNorm(head, betas, nTrials);
-  const A = head.A;
-  const h = new Float64Array(nTrials * r);
-  for (let j = 0; j < p; j++) {
-    const aj = j * r;
-    for (let i = 0; i < nTrials; i++) {
-      const v = x[i * p + j];
-      if (v === 0) continue;
-      const hi = i * r;
-      for (let k = 0; k < r; k++) h[hi + k] += v * A[aj + k];
-    }
-  }
-  return Float32Array.from(h);
+  return Float32Array.from(gemm(applyInputNorm(head, betas, nTrials), nTrials, p, head.A, head.spec.rank));
 }
 
 /** (x'·A)·B + intercept, then the output norm: [nTrials, nOut]. The reference for every backend. */

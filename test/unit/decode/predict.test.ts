@@ -68,6 +68,20 @@ describe('predictHead (plain-JS reference)', () => {
     expect(projectHead(h, x, 3).length).toBe(3 * 4);
   });
 
+  it('projectHead is x·A per trial, summed in voxel order in float64 (a block of four trials and a remainder)', () => {
+    const p = 30;
+    const h = makeHead(p, 4, [6]);
+    const x = Float32Array.from({ length: 6 * p }, rng(11));
+    const want = new Float32Array(6 * 4);
+    for (let i = 0; i < 6; i++)
+      for (let k = 0; k < 4; k++) {
+        let acc = 0;
+        for (let j = 0; j < p; j++) acc += x[i * p + j] * h.A[j * 4 + k];
+        want[i * 4 + k] = acc;
+      }
+    expect(projectHead(h, x, 6)).toEqual(want);
+  });
+
   it("inputNorm 'l2' makes the output invariant to the betas' scale", () => {
     const h = makeHead(20, 3, [5], { inputNorm: 'l2' });
     const x = Float32Array.from({ length: 2 * 20 }, rng(5));
