@@ -8,5 +8,7 @@ export { INTERRUPTED_EXIT_CODE, interruptOnSignals, type Interrupt } from './int
 export { baseProvenance, GENERATOR, provenanceSources, sha256File } from './provenance.ts';
 export { discoverHeads, GEMMS, gemmKernel, runImport, runMirageWeights, type GemmName, type ImportRun, type MirageWeightsRun } from './importRun.ts';
 export { reconstructToFiles, type ReconstructFilesOptions } from './reconstructFiles.ts';
+export { runDecode, type DecodeRun } from './decodeRun.ts';
+export { describeRidgeFit, readMatrixNpy, writeRidgeFit } from './ridgeFiles.ts';
 export { progressBar, type ProgressFn } from './progress.ts';
 export { nodeWasmPaths } from './wasmPaths.ts';
