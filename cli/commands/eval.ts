@@ -4,7 +4,7 @@
 // bundle's stimulus images, and writes results.csv (one row per sample and repetition) and
 // summary.md (shaped like MIRAGE Table 1). Resumable: rows already in results.csv are not redone.
 import type { Command } from 'commander';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Bundle } from '../../src/core/bundle/loader.ts';
 import { BundleError } from '../../src/core/base/errors.ts';
@@ -27,7 +27,7 @@ import type { ResultRow } from '../../src/core/evaluate/tables.ts';
 import { createSession, runFloat } from '../../src/core/onnx/runtime.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
 import { writeFileAtomically } from '../../src/node/atomic.ts';
-import { readPngImage } from '../../src/node/files.ts';
+import { readPngImage, readRegularText } from '../../src/node/files.ts';
 import { progressBar } from '../../src/node/progress.ts';
 import { reconstructToFiles } from '../../src/node/reconstructFiles.ts';
 import type { CommandContext } from '../context.ts';
@@ -209,9 +209,10 @@ export function register(program: Command, ctx: CommandContext): void {
       const csvPath = join(o.out, 'results.csv');
       let finished: ResultRow[] = [];
       try {
-        finished = csvToRows(await readFile(csvPath, 'utf8'), csvPath);
+        finished = csvToRows(await readRegularText(csvPath, { expected: 'the results.csv of an earlier mirage eval run into this --out' }), csvPath);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        // no results.csv yet: a fresh run; a FIFO, folder or unreadable file there is refused
+        if ((e as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw e;
       }
       const bar = progressBar('eval');
       const t0 = performance.now();

@@ -1,13 +1,13 @@
 // `mirage features`: a pack's image encoder on PNG files, written as one .npy (rows in the order
 // the images were given), e.g. MIRAGE's CLIP targets of new images. Logic: src/core/generate/packers/features.ts.
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { clipFeatures, FEATURE_MODELS, type FeatureModel } from '../../src/core/generate/packers/features.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
 import { writeNpy } from '../../src/core/tensor/npy.ts';
 import { writeFileAtomically } from '../../src/node/atomic.ts';
+import { readRegularFile } from '../../src/node/files.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
 import { progressBar } from '../../src/node/progress.ts';
 
@@ -29,12 +29,7 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
   const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel], { variant: o.variant });
   const images = [];
   for (const name of o.images) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(name));
-    } catch (e) {
-      throw new BundleError(name, `cannot read (${(e as NodeJS.ErrnoException).code})`, { expected: 'a PNG file' });
-    }
+    const bytes = await readRegularFile(name, { expected: 'a PNG file' });
     const png = decodePng(bytes, name);
     images.push({ name, image: { width: png.width, height: png.height, data: pngToRgb(png) } });
   }

@@ -4,7 +4,7 @@
 // against an atomic output folder (validated before it is renamed into place; Ctrl-C or a failure
 // leaves nothing), hashing every input into the provenance.
 import type { Command } from 'commander';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { HEAD_NAMES } from '../../src/core/bundle/manifest.ts';
@@ -15,7 +15,7 @@ import type { HeadFiles } from '../../src/core/importers/mirageWeights.ts';
 import { importNsdBetas } from '../../src/core/importers/nsdBetas.ts';
 import { importNsdImagery } from '../../src/core/importers/nsdImagery.ts';
 import { importRecons, parseCaptions, type ReconInput } from '../../src/core/importers/recons.ts';
-import { fileSource, fsTree } from '../../src/node/files.ts';
+import { fileSource, fsTree, readRegularText } from '../../src/node/files.ts';
 import { discoverHeads, GEMMS, runImport, runMirageWeights, type GemmName } from '../../src/node/importRun.ts';
 import { baseProvenance } from '../../src/node/provenance.ts';
 import type { CommandContext } from '../context.ts';
@@ -191,7 +191,7 @@ export function register(program: Command, ctx: CommandContext): void {
           }
           let captions: string[][] | undefined;
           if (capPath) {
-            captions = parseCaptions(await readFile(capPath, 'utf8'), capPath);
+            captions = parseCaptions(await readRegularText(capPath, { expected: 'a captions text file' }), capPath);
             b.onSource(capPath);
           }
           return importRecons({

@@ -2,13 +2,13 @@
 // flattened order of the 31 layers), written as PNG (one per row) or as the raw px .npy.
 // Logic: src/core/generate/packers/lowlevel.ts.
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { decodeLowLevelFile } from '../../src/core/generate/packers/lowlevel.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import { readNpy, writeNpy } from '../../src/core/tensor/npy.ts';
 import { encodePng } from '../../src/core/tensor/png.ts';
 import { writeFileAtomically } from '../../src/node/atomic.ts';
+import { readRegularFile } from '../../src/node/files.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
 
 interface LowLevelOptions {
@@ -23,12 +23,7 @@ export async function runLowLevel(o: LowLevelOptions): Promise<{ files: string[]
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new BundleError('command line', `--seed ${o.seed}`, { expected: 'an integer' });
   const stage = await loadPackStage(new FsShardSource(o.models), 'lowLevelDecoder');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(o.latents));
-  } catch (e) {
-    throw new BundleError(o.latents, `cannot read (${(e as NodeJS.ErrnoException).code})`, { field: '--latents', expected: 'an N x 91168 .npy' });
-  }
+  const bytes = await readRegularFile(o.latents, { field: '--latents', expected: 'an N x 91168 .npy' });
   const r = await decodeLowLevelFile(stage, readNpy(bytes, o.latents), { seed, deterministic: o.deterministic, file: o.latents });
   if (/\.npy$/i.test(o.out)) {
     await writeFileAtomically(o.out, writeNpy(r.px, r.dims, '<f4'));

@@ -2,13 +2,14 @@
 // so a pack can be checked against PyTorch from Python: save each input as <role>.npy, run, load
 // <role>.npy of each output. The logic is src/core/generate/packers/runStage.ts.
 import type { Command } from 'commander';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import { runStage } from '../../src/core/generate/packers/runStage.ts';
 import { readNpy, writeNpy, type NpyArray } from '../../src/core/tensor/npy.ts';
 import { writeFileAtomically } from '../../src/node/atomic.ts';
+import { readRegularFile } from '../../src/node/files.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
 
 interface RunStageOptions {
@@ -31,7 +32,7 @@ async function readInputs(dir: string): Promise<{ arrays: Record<string, NpyArra
   for (const n of names) {
     const file = join(dir, n);
     const role = n.slice(0, -'.npy'.length);
-    arrays[role] = readNpy(new Uint8Array(await readFile(file)), file);
+    arrays[role] = readNpy(await readRegularFile(file, { expected: 'a <role>.npy array' }), file);
     files[role] = file;
   }
   return { arrays, files };

@@ -9,16 +9,48 @@ import type { FloatImage } from '../core/evaluate/image.ts';
 import { fromUint8 } from '../core/evaluate/image.ts';
 import { decodePng, pngToRgb } from '../core/tensor/png.ts';
 
+/** The most a whole-file input (a .npy, a PNG, a CSV, captions) may be: it is held in memory at once,
+ *  and issue 16 caps what any input may take at about 1.5 GB. Bigger inputs are read by range
+ *  (fileSource, the HDF5 reader), never through readRegularFile. */
+export const MAX_WHOLE_FILE_BYTES = 1024 ** 3;
+
 /** Refuses anything but a regular file (a FIFO blocks the first read forever, a device never ends). */
 export async function assertRegularFile(path: string, expected = 'a regular file', name = path): Promise<void> {
   const st = await stat(resolve(path));
   if (!st.isFile()) throw new BundleError(name, `is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`, { expected });
 }
 
-/** A whole input file, read only if it is a regular file. */
-export async function readRegularFile(path: string): Promise<Uint8Array> {
-  await assertRegularFile(path);
-  return new Uint8Array(await readFile(path));
+export interface ReadRegularOptions {
+  /** What the file should be, for the message ("an N x 91168 .npy"). */
+  expected?: string;
+  /** The flag or field the path came from ("--latents"). */
+  field?: string;
+  /** Refused above this many bytes (default MAX_WHOLE_FILE_BYTES). */
+  maxBytes?: number;
+}
+
+/** A whole input file, read only if it is a regular file no bigger than maxBytes; every failure
+ *  (missing, unreadable, FIFO, device, folder, too big) is a BundleError naming the file. */
+export async function readRegularFile(path: string, opts: ReadRegularOptions = {}): Promise<Uint8Array> {
+  const { expected = 'a regular file', field, maxBytes = MAX_WHOLE_FILE_BYTES } = opts;
+  const fail = (message: string, cause?: unknown) => new BundleError(path, message, { field, expected, cause });
+  try {
+    const st = await stat(resolve(path));
+    if (!st.isFile()) throw fail(`is ${st.isFIFO() ? 'a FIFO (named pipe)' : st.isDirectory() ? 'a directory' : 'not a regular file'}; refused`);
+    if (st.size > maxBytes) throw fail(`is ${st.size} bytes, over the ${maxBytes}-byte limit for a file read whole; refused`);
+    // stat before open: opening a FIFO for reading blocks until a writer appears.
+    const bytes = new Uint8Array(await readFile(path));
+    if (bytes.byteLength > maxBytes) throw fail(`grew past the ${maxBytes}-byte limit while being read; refused`);
+    return bytes;
+  } catch (e) {
+    if (e instanceof BundleError) throw e;
+    throw fail(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+  }
+}
+
+/** A whole input text file (UTF-8), under the same checks as readRegularFile. */
+export async function readRegularText(path: string, opts: ReadRegularOptions = {}): Promise<string> {
+  return new TextDecoder('utf-8').decode(await readRegularFile(path, opts));
 }
 
 /** A ByteSource over a file on disk (positioned reads; the file is opened per read). */
@@ -75,13 +107,7 @@ export function fsTree(root: string): FileTree {
 
 /** A PNG file as a float image in [0, 1] (what the metrics take); errors name the file. */
 export async function readPngImage(path: string): Promise<FloatImage> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readRegularFile(path);
-  } catch (e) {
-    if (e instanceof BundleError) throw e;
-    throw new BundleError(path, `cannot read file (${(e as Error).message})`, { expected: 'a readable PNG file' });
-  }
+  const bytes = await readRegularFile(path, { expected: 'a readable PNG file' });
   const png = decodePng(bytes, path);
   return fromUint8(pngToRgb(png), png.width, png.height, 3);
 }

@@ -4,11 +4,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Provenance } from '../core/bundle/manifest.ts';
+import { assertRegularFile } from './files.ts';
 
 /** Written into every manifest the CLI produces (provenance.generator). */
 export const GENERATOR = { name: 'mirage-explorer', version: '0.1.0' };
 
 export async function sha256File(path: string): Promise<string> {
+  await assertRegularFile(path); // a FIFO or device would stream forever
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');

@@ -2,7 +2,6 @@
 // fit's folder out (written atomically): coef.npy [outputs, voxels] and intercept.npy (float64,
 // like sklearn's coef_/intercept_), fit.json, and head/head.json + head/<shard> (the reduced-rank
 // head and its shard, ready to copy into a bundle). The fitting is src/core/decode/ridgeHead.ts.
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BundleError } from '../core/base/errors.ts';
 import type { RidgeHeadFit } from '../core/decode/ridgeHead.ts';
@@ -10,15 +9,11 @@ import { assertFinite } from '../core/tensor/finite.ts';
 import { matrix, matrix64, type Matrix } from '../core/tensor/matrix.ts';
 import { readNpy, writeNpy } from '../core/tensor/npy.ts';
 import { writeAtomically } from './atomic.ts';
+import { readRegularFile } from './files.ts';
 
 /** A 2-D .npy as a Matrix (float32/float64 kept, other numeric types widened to float32). */
 export async function readMatrixNpy(path: string, what: 'betas' | 'targets'): Promise<Matrix> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new BundleError(path, `cannot read ${what}: ${(e as Error).message}`);
-  }
+  const bytes = await readRegularFile(path, { field: `--${what}`, expected: `a 2-D .npy of ${what}` });
   const a = readNpy(bytes, basename(path));
   if (a.shape.length !== 2) {
     throw new BundleError(path, `${what} has shape (${a.shape.join(', ')})`, { field: 'header.shape', expected: `2 dimensions [trials, ${what === 'betas' ? 'voxels' : 'outputs'}]` });
