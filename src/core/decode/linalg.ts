@@ -9,9 +9,9 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortError();
 }
 
-/** C [m, n] = A [m, k] · B [k, n], all row-major. */
-export function gemm(A: Num, m: number, k: number, B: Num, n: number, signal?: AbortSignal): Float64Array {
-  const C = new Float64Array(m * n);
+/** C [m, n] = A [m, k] · B [k, n], all row-major; written into `out` (its first m·n values) when given. */
+export function gemm(A: Num, m: number, k: number, B: Num, n: number, signal?: AbortSignal, out?: Float64Array): Float64Array {
+  const C = out ? out.fill(0, 0, m * n) : new Float64Array(m * n);
   let i = 0;
   for (; i + 4 <= m; i += 4) {
     throwIfAborted(signal);

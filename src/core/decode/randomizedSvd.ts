@@ -21,6 +21,7 @@ import { yieldEvery, YIELD_MS } from '../base/yield.ts';
 import { decodeFloat16, encodeFloat16 } from '../tensor/float16.ts';
 import { matrix, type Matrix } from '../tensor/matrix.ts';
 import { symmetricEigen } from './eigen.ts';
+import { gemm } from './linalg.ts';
 
 /** A matrix read by blocks of rows (W's rows are output dimensions, its columns voxels). */
 export interface RowBlockSource {
@@ -135,36 +136,11 @@ async function pass(
 }
 
 /**
- * T = W_b Q  ([count, k]) and, when Y is given, Y += W_bᵀ T. Four rows of W at a time, so each row
- * of Q (and of Y) is loaded once per four rows: the loops are memory-bound, this halves the traffic.
+ * T = W_b Q  ([count, k], linalg's gemm: four rows of W at a time, so each row of Q is loaded once
+ * per four rows) and, when Y is given, Y += W_bᵀ T (likewise four rows at a time).
  */
 export function blockProducts(block: Float32Array, count: number, p: number, Q: Float64Array, k: number, T: Float64Array, Y?: Float64Array): void {
-  T.fill(0, 0, count * k);
-  let i = 0;
-  for (; i + 3 < count; i += 4) {
-    const w0 = i * p, w1 = w0 + p, w2 = w1 + p, w3 = w2 + p;
-    const t0 = i * k, t1 = t0 + k, t2 = t1 + k, t3 = t2 + k;
-    for (let v = 0; v < p; v++) {
-      const a0 = block[w0 + v], a1 = block[w1 + v], a2 = block[w2 + v], a3 = block[w3 + v];
-      const qv = v * k;
-      for (let c = 0; c < k; c++) {
-        const q = Q[qv + c];
-        T[t0 + c] += a0 * q;
-        T[t1 + c] += a1 * q;
-        T[t2 + c] += a2 * q;
-        T[t3 + c] += a3 * q;
-      }
-    }
-  }
-  for (; i < count; i++) {
-    const wi = i * p;
-    const ti = i * k;
-    for (let v = 0; v < p; v++) {
-      const w = block[wi + v];
-      const qv = v * k;
-      for (let c = 0; c < k; c++) T[ti + c] += w * Q[qv + c];
-    }
-  }
+  gemm(block, count, p, Q, k, undefined, T);
   if (Y) accumulateWtT(block, count, p, T, k, Y);
 }
 
