@@ -26,13 +26,13 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
   if (!(o.model in FEATURE_MODELS)) throw new BundleError('command line', `--model ${o.model}`, { expected: Object.keys(FEATURE_MODELS).join(', ') });
   const batch = Number(o.batch);
   if (!Number.isInteger(batch) || batch < 1) throw new BundleError('command line', `--batch ${o.batch}`, { expected: 'a positive integer' });
-  const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel], { variant: o.variant });
-  const images = [];
+  const images = []; // read first: a bad PNG is refused before the pack is loaded
   for (const name of o.images) {
     const bytes = await readRegularFile(name, { expected: 'a PNG file' });
     const png = decodePng(bytes, name);
     images.push({ name, image: { width: png.width, height: png.height, data: pngToRgb(png) } });
   }
+  const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel], { variant: o.variant });
   const bar = o.quiet ? undefined : progressBar('features');
   try {
     const r = await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });

@@ -22,8 +22,9 @@ interface LowLevelOptions {
 export async function runLowLevel(o: LowLevelOptions): Promise<{ files: string[]; dims: number[] }> {
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new BundleError('command line', `--seed ${o.seed}`, { expected: 'an integer' });
-  const stage = await loadPackStage(new FsShardSource(o.models), 'lowLevelDecoder');
+  // the input first: a bad --latents is refused before the pack is loaded
   const bytes = await readRegularFile(o.latents, { field: '--latents', expected: 'an N x 91168 .npy' });
+  const stage = await loadPackStage(new FsShardSource(o.models), 'lowLevelDecoder');
   const r = await decodeLowLevelFile(stage, readNpy(bytes, o.latents), { seed, deterministic: o.deterministic, file: o.latents });
   if (/\.npy$/i.test(o.out)) {
     await writeFileAtomically(o.out, writeNpy(r.px, r.dims, '<f4'));

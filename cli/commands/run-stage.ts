@@ -39,8 +39,9 @@ async function readInputs(dir: string): Promise<{ arrays: Record<string, NpyArra
 }
 
 export async function runStageCommand(o: RunStageOptions): Promise<{ stage: string; outputs: Record<string, { file: string; shape: number[] }> }> {
-  const stage = await loadPackStage(new FsShardSource(o.models), o.stage, { variant: o.variant });
+  // the inputs first: a bad .npy is refused before the pack is loaded
   const { arrays, files } = await readInputs(o.inputs);
+  const stage = await loadPackStage(new FsShardSource(o.models), o.stage, { variant: o.variant });
   const r = await runStage(stage, arrays, { files });
   const outputs: Record<string, { file: string; shape: number[] }> = {};
   for (const [role, t] of Object.entries(r.outputs)) {

@@ -37,7 +37,7 @@ function listAll(dir: string, prefix = ''): string[] {
   });
 }
 
-function mirage(args: (work: string) => string[]): Run {
+function mirage(args: (work: string) => string[], timeoutMs = 120_000): Run {
   const work = mkdtempSync(join(tmpdir(), 'mirage-hostile-cli-'));
   made.push(work);
   const env = { ...process.env, HOME: join(work, 'home'), TMPDIR: join(work, 'tmp'), NODE_OPTIONS: '--max-old-space-size=1536' };
@@ -46,7 +46,7 @@ function mirage(args: (work: string) => string[]): Run {
     cwd: work,
     env,
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: timeoutMs,
   });
   const output = `${r.stdout}\n${r.stderr}`;
   const peak = /PEAK_RSS_KB=(\d+)/.exec(r.stderr);
@@ -56,7 +56,7 @@ function mirage(args: (work: string) => string[]): Run {
 
 function expectRefused(run: Run, message: RegExp): void {
   expect(run.status, run.output).not.toBe(0);
-  expect(run.status, run.output).not.toBeNull(); // null: killed by the 120 s timeout (a hang)
+  expect(run.status, run.output).not.toBeNull(); // null: killed by the spawn timeout (a hang)
   expect(run.output).toMatch(message);
   expect(run.output).not.toMatch(/^\s+at .*\(.*:\d+:\d+\)$/m); // an error, not a stack trace
   expect(run.peakKb).toBeLessThan(MEMORY_CAP_KB);
@@ -94,5 +94,30 @@ describe('hostile input through the mirage CLI (child processes, memory cap, no 
     const { dir } = await writeTinyBundle();
     const run = mirage((w) => ['import', 'recons', '--quiet', '--dir', hostilePath('torch/recons_nan.pt'), '--method', 'm', '--subject', '1', '--condition', 'imagery', '--into', dir, '--out', join(w, 'out')]);
     expectRefused(run, /recons_nan\.pt: reconstructions: non-finite pixel \(NaN\) at element \(1, 0, 2, 5, 6\); refused/);
+  });
+
+  // One FIFO per command that reads a whole input file (src/node/files.ts readRegularFile): opening a
+  // FIFO for reading blocks until a writer comes, so a command that does not stat first hangs here
+  // and the 60 s spawn timeout turns the hang into a failure. The FIFO lives outside the working
+  // folder, so "nothing written" still means nothing.
+  const fifoDir = mkdtempSync(join(tmpdir(), 'mirage-hostile-fifo-'));
+  made.push(fifoDir);
+  /** A FIFO at fifoDir/<name>; run-stage's gets its own folder (it reads every .npy there). */
+  const fifo = (name: string): string => {
+    const p = join(fifoDir, name);
+    execFileSync('mkdir', ['-p', join(p, '..')]);
+    if (!existsSync(p)) execFileSync('mkfifo', [p]);
+    return p;
+  };
+  it.each<[string, (w: string) => string[], string]>([
+    ['features --images', (w) => ['features', '--models', join(w, 'no-pack'), '--model', 'clip', '--images', fifo('image.png'), '--out', join(w, 'f.npy'), '--quiet'], 'image.png'],
+    ['lowlevel --latents', (w) => ['lowlevel', '--models', join(w, 'no-pack'), '--latents', fifo('latents.npy'), '--out', join(w, 'o.png')], 'latents.npy'],
+    ['run-stage --inputs/<role>.npy', (w) => ['run-stage', '--models', join(w, 'no-pack'), '--stage', 'imageEncoder', '--inputs', join(fifo('inputs/pixel_values.npy'), '..'), '--out', join(w, 'out')], 'pixel_values.npy'],
+    ['ridge fit --betas', (w) => ['ridge', 'fit', '--betas', fifo('betas.npy'), '--targets', hostilePath('npy/targets_ok.npy'), '--alpha', '1', '--rank', '2', '--out', join(w, 'out')], 'betas.npy'],
+    ['ridge fit --targets', (w) => ['ridge', 'fit', '--betas', hostilePath('npy/betas_ok.npy'), '--targets', fifo('targets.npy'), '--alpha', '1', '--rank', '2', '--out', join(w, 'out')], 'targets.npy'],
+    ['metrics --gt', () => ['metrics', '--gt', fifo('gt.png'), '--recon', join(ROOT, 'test/fixtures/evaluate/png/rgb_fast.png')], 'gt.png'],
+  ])('%s: a FIFO is refused at once, naming the file', (_, args, name) => {
+    const run = mirage(args, 60_000);
+    expectRefused(run, new RegExp(`${name.replace('.', '\\.')}: (--\\w+: )?is a FIFO \\(named pipe\\); refused`));
   });
 });
