@@ -1,6 +1,7 @@
 // The hostile corpus against each reader of src/core/formats and src/core/tensor: every case either
 // fails with an error naming the file and the field, or is read with the right values.
 import h5wasm from 'h5wasm/node';
+import type { ByteSource } from '../../../src/core/formats/byteSource.ts';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/core/base/errors.ts';
@@ -8,6 +9,7 @@ import { FormatError } from '../../../src/core/formats/errors.ts';
 import { openHdf5Rows } from '../../../src/core/formats/hdf5.ts';
 import { readFsAnnot, readFsLabel, readFsSurface } from '../../../src/core/formats/freesurfer.ts';
 import { readNifti } from '../../../src/core/formats/nifti.ts';
+import { encodeSafetensors, MAX_HEADER_BYTES, openSafetensors, readSafetensorFloat32 } from '../../../src/core/formats/safetensors.ts';
 import { DisallowedPickleError } from '../../../src/core/formats/errors.ts';
 import { unpickle } from '../../../src/core/formats/pickle.ts';
 import { loadTorch, tensorRows, TorchTensor } from '../../../src/core/formats/torch.ts';
@@ -199,5 +201,96 @@ describe('hostile FreeSurfer files', () => {
   it('surf/lh.nan.white is read as is (the importer refuses it, importers.test.ts)', async () => {
     const s = await readFsSurface(hostile('surf/lh.nan.white'));
     expect(Number.isNaN(s.vertices[2 * 3 + 1])).toBe(true);
+  });
+});
+
+// safetensors is an 8-byte length, a JSON header and bytes, so these cases are built here at test time
+// (test/fixtures/gen/hostile.py only registers their names). Each is read through a source that
+// records how far into the file the reader went: a refusal must come from the header alone, never
+// after reading tensor data (or, for a hostile header length, after allocating for it).
+interface Recorded extends ByteSource {
+  /** End of the furthest byte range read so far. */
+  reachedEnd: number;
+}
+
+function recorded(name: string, size: number, bytesAt: (offset: number, length: number) => Uint8Array): Recorded {
+  const src: Recorded = {
+    name,
+    size,
+    reachedEnd: 0,
+    async read(offset, length) {
+      src.reachedEnd = Math.max(src.reachedEnd, offset + length);
+      return bytesAt(offset, length);
+    },
+  };
+  return src;
+}
+
+/** A file from a header (object: JSON, string: raw text, bytes: raw) and data; `len` overrides the length field. */
+function stFile(header: unknown, data: Uint8Array = new Uint8Array(16), len?: bigint): { bytes: Uint8Array; headerEnd: number } {
+  const h = header instanceof Uint8Array ? header : new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const bytes = new Uint8Array(8 + h.byteLength + data.byteLength);
+  new DataView(bytes.buffer).setBigUint64(0, len ?? BigInt(h.byteLength), true);
+  bytes.set(h, 8);
+  bytes.set(data, 8 + h.byteLength);
+  return { bytes, headerEnd: 8 + h.byteLength };
+}
+
+function inMemory(name: string, f: { bytes: Uint8Array }): Recorded {
+  return recorded(name, f.bytes.byteLength, (o, n) => f.bytes.slice(o, Math.min(o + n, f.bytes.byteLength)));
+}
+
+const F32x4 = { dtype: 'F32', shape: [4], data_offsets: [0, 16] };
+
+describe('hostile safetensors (built at test time)', () => {
+  it('safetensors/ok.safetensors is read with the values written (the control case)', async () => {
+    const bytes = encodeSafetensors(
+      [
+        { name: 'w', dtype: 'F32', shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 1e-3, 7]) },
+        { name: 'b', dtype: 'F16', shape: [3], data: Float32Array.from([0.5, -2, 1024]) },
+      ],
+      { format: 'pt' },
+    );
+    const f = await openSafetensors(inMemory('safetensors/ok.safetensors', { bytes }));
+    expect(f.metadata).toEqual({ format: 'pt' });
+    expect(f.tensors.get('w')?.shape).toEqual([2, 3]);
+    expect(Array.from(await readSafetensorFloat32(f, 'w'))).toEqual(Array.from(Float32Array.from([1, -2, 3.5, 0, 1e-3, 7])));
+    expect(Array.from(await readSafetensorFloat32(f, 'b'))).toEqual([0.5, -2, 1024]);
+  });
+
+  it.each<[string, () => { bytes: Uint8Array; headerEnd: number }, RegExp]>([
+    ['safetensors/too_short.safetensors', () => ({ bytes: new Uint8Array(5), headerEnd: 0 }), /header length: file has 5 bytes/],
+    ['safetensors/header_past_end.safetensors', () => stFile({}, new Uint8Array(4), 1000n), /header length: header length 1000 runs past the end of the file \(14 bytes; truncated\?\)/],
+    ['safetensors/header_huge.safetensors', () => stFile({}, new Uint8Array(4), 2n ** 63n), /header length: header length 9223372036854775808 \(expected at most 100000000 bytes/],
+    ['safetensors/header_not_json.safetensors', () => stFile('not json at all'), /header: header is not valid UTF-8 JSON/],
+    ['safetensors/header_not_utf8.safetensors', () => stFile(Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])), /header: header is not valid UTF-8 JSON/],
+    ['safetensors/header_array.safetensors', () => stFile([1, 2]), /header: header is not a JSON object/],
+    ['safetensors/offsets_past_end.safetensors', () => stFile({ t: { ...F32x4, data_offsets: [16, 32] } }), /tensor t\.data_offsets: data ends at byte \d+, the file has \d+ \(truncated\?\)/],
+    ['safetensors/offsets_reversed.safetensors', () => stFile({ t: { ...F32x4, data_offsets: [8, 4] } }), /tensor t\.data_offsets: data_offsets \[8,4\] \(expected \[begin, end\] with 0 <= begin <= end\)/],
+    ['safetensors/offsets_overlap.safetensors', () => stFile({ a: F32x4, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }), /tensor b\.data_offsets: data overlaps tensor a/],
+    ['safetensors/dtype_unknown.safetensors', () => stFile({ t: { ...F32x4, dtype: 'Q4' } }), /tensor t\.dtype: dtype "Q4" \(expected BOOL, U8/],
+    ['safetensors/size_mismatch.safetensors', () => stFile({ t: { ...F32x4, data_offsets: [0, 12] } }), /tensor t\.data_offsets: data_offsets \[0, 12\] hold 12 bytes, shape \[4\] of F32 needs 16/],
+    ['safetensors/shape_overflow.safetensors', () => stFile({ t: { ...F32x4, shape: [2 ** 40, 2 ** 40] } }), /tensor t\.data_offsets: .*shape \[1099511627776, 1099511627776\] of F32 needs/],
+  ])('%s is refused from its header alone, naming the file and the field', async (name, build, message) => {
+    const f = build();
+    const src = inMemory(name, f);
+    const opened = openSafetensors(src);
+    await expect(opened).rejects.toThrow(FormatError);
+    await expect(opened).rejects.toThrow(new RegExp(`^${name.replace(/[./]/g, '\\$&')}: ${message.source}`));
+    expect(src.reachedEnd).toBeLessThanOrEqual(Math.max(8, f.headerEnd));
+  });
+
+  it('safetensors/header_over_cap.safetensors: a 100 MB + 1 header length in a file that big is refused after reading 8 bytes', async () => {
+    const len = MAX_HEADER_BYTES + 1;
+    const lenField = new Uint8Array(8);
+    new DataView(lenField.buffer).setBigUint64(0, BigInt(len), true);
+    // A file of 8 + len + 16 bytes whose header is spaces: without the cap the reader would read (and hold) all of it.
+    const src = recorded('safetensors/header_over_cap.safetensors', 8 + len + 16, (o, n) => {
+      const out = new Uint8Array(n).fill(0x20);
+      for (let i = o; i < Math.min(8, o + n); i++) out[i - o] = lenField[i];
+      return out;
+    });
+    await expect(openSafetensors(src)).rejects.toThrow(/^safetensors\/header_over_cap\.safetensors: header length: header length 100000001 \(expected at most 100000000 bytes/);
+    expect(src.reachedEnd).toBe(8);
   });
 });
