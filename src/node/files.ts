@@ -87,13 +87,17 @@ export function fsTree(root: string): FileTree {
     label: root,
     async open(path) {
       const full = join(dir, path);
+      const name = join(root, path);
       try {
-        if (!(await stat(full)).isFile()) return null;
+        // missing or a folder: not this file (the importers and packers probe optional names)
+        if ((await stat(full)).isDirectory()) return null;
       } catch {
         return null;
       }
+      // a FIFO or device under a file's name is refused, not passed over as missing
+      await assertRegularFile(full, 'a regular file', name);
       const src = await fileSource(full);
-      return { ...src, name: join(root, path) };
+      return { ...src, name };
     },
     async list(sub) {
       try {

@@ -115,6 +115,8 @@ describe('hostile input through the mirage CLI (child processes, memory cap, no 
     ['run-stage --inputs/<role>.npy', (w) => ['run-stage', '--models', join(w, 'no-pack'), '--stage', 'imageEncoder', '--inputs', join(fifo('inputs/pixel_values.npy'), '..'), '--out', join(w, 'out')], 'pixel_values.npy'],
     ['ridge fit --betas', (w) => ['ridge', 'fit', '--betas', fifo('betas.npy'), '--targets', hostilePath('npy/targets_ok.npy'), '--alpha', '1', '--rank', '2', '--out', join(w, 'out')], 'betas.npy'],
     ['ridge fit --targets', (w) => ['ridge', 'fit', '--betas', hostilePath('npy/betas_ok.npy'), '--targets', fifo('targets.npy'), '--alpha', '1', '--rank', '2', '--out', join(w, 'out')], 'targets.npy'],
+    ['pack clip --checkpoint <file>', (w) => ['pack', 'clip', '--checkpoint', fifo('model.safetensors'), '--out', join(w, 'p'), '--quiet'], 'model.safetensors'],
+    ['pack clip --checkpoint <folder>/model.safetensors', (w) => ['pack', 'clip', '--checkpoint', join(fifo('hf/model.safetensors'), '..'), '--out', join(w, 'p'), '--quiet'], 'model.safetensors'],
     ['metrics --gt', () => ['metrics', '--gt', fifo('gt.png'), '--recon', join(ROOT, 'test/fixtures/evaluate/png/rgb_fast.png')], 'gt.png'],
   ])('%s: a FIFO is refused at once, naming the file', (_, args, name) => {
     const run = mirage(args, 60_000);
