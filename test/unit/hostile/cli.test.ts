@@ -117,6 +117,7 @@ describe('hostile input through the mirage CLI (child processes, memory cap, no 
     ['ridge fit --targets', (w) => ['ridge', 'fit', '--betas', hostilePath('npy/betas_ok.npy'), '--targets', fifo('targets.npy'), '--alpha', '1', '--rank', '2', '--out', join(w, 'out')], 'targets.npy'],
     ['pack clip --checkpoint <file>', (w) => ['pack', 'clip', '--checkpoint', fifo('model.safetensors'), '--out', join(w, 'p'), '--quiet'], 'model.safetensors'],
     ['pack clip --checkpoint <folder>/model.safetensors', (w) => ['pack', 'clip', '--checkpoint', join(fifo('hf/model.safetensors'), '..'), '--out', join(w, 'p'), '--quiet'], 'model.safetensors'],
+    ['import recons --captions', (w) => ['import', 'recons', '--quiet', '--dir', hostilePath('torch/recons_nan.pt'), '--method', 'm', '--subject', '1', '--condition', 'imagery', '--captions', fifo('captions.txt'), '--out', join(w, 'out')], 'captions.txt'],
     ['metrics --gt', () => ['metrics', '--gt', fifo('gt.png'), '--recon', join(ROOT, 'test/fixtures/evaluate/png/rgb_fast.png')], 'gt.png'],
   ])('%s: a FIFO is refused at once, naming the file', (_, args, name) => {
     const run = mirage(args, 60_000);
