@@ -2,7 +2,7 @@
 // output folder, the finished bundle is validated before it is renamed into place, every input file
 // is hashed into the provenance, and MIRAGE's weights import caches finished heads on disk so an
 // interrupted run resumes. Commands parse flags and call these; benches and tests call them too.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BundleError } from '../core/base/errors.ts';
 import { HEAD_NAMES, type HeadName, type Manifest } from '../core/bundle/manifest.ts';
@@ -13,7 +13,7 @@ import { readExistingBundle } from '../core/importers/common.ts';
 import { importMirageWeights, MIRAGE_HEADS, type HeadCache, type HeadFiles } from '../core/importers/mirageWeights.ts';
 import { ortWasmGemm, tfjsWasmGemm } from '../core/importers/wasmGemm.ts';
 import { writeAtomically, writeFileAtomically, type AtomicOptions } from './atomic.ts';
-import { fsTree } from './files.ts';
+import { fsTree, readRegularFile } from './files.ts';
 import { FsShardSource } from './fsSource.ts';
 import { progressBar } from './progress.ts';
 import { provenanceSources } from './provenance.ts';
@@ -108,7 +108,8 @@ export async function runMirageWeights(o: MirageWeightsRun): Promise<Manifest> {
   const cache: HeadCache = {
     async get(key) {
       try {
-        return new Uint8Array(await readFile(join(cacheDir, `${key}.bin`)));
+        // a FIFO or folder left under a cache name is a miss (readFile would block on a FIFO forever)
+        return await readRegularFile(join(cacheDir, `${key}.bin`));
       } catch {
         return null;
       }
