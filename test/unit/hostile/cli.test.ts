@@ -3,11 +3,11 @@
 // a fresh working folder with its own HOME and TMPDIR, and must exit non-zero with a message naming
 // the file, stay under the memory cap (peak RSS), and write nothing: not its --out, not anywhere else.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTinyBundles, writeTinyBundle } from '../bundle/tinyBundle.ts';
 import { hostilePath } from './helpers.ts';
 
@@ -109,7 +109,19 @@ describe('hostile input through the mirage CLI (child processes, memory cap, no 
     if (!existsSync(p)) execFileSync('mkfifo', [p]);
     return p;
   };
+  /** One reconstruction PNG for eval's --recons (subject 1, imagery, stimulus 0, rep 0). */
+  const reconsDir = (): string => {
+    const d = join(fifoDir, 'recons');
+    execFileSync('mkdir', ['-p', d]);
+    copyFileSync(join(ROOT, 'test/fixtures/evaluate/png/rgb_fast.png'), join(d, '1_imagery_0_0.png'));
+    return d;
+  };
+  let tiny = '';
+  beforeAll(async () => {
+    tiny = (await writeTinyBundle()).dir;
+  });
   it.each<[string, (w: string) => string[], string]>([
+    ['eval <out>/results.csv (an earlier run\'s, read to resume)', () => ['eval', '--bundle', tiny, '--recons', reconsDir(), '--out', join(fifo('eval/results.csv'), '..')], 'results.csv'],
     ['features --images', (w) => ['features', '--models', join(w, 'no-pack'), '--model', 'clip', '--images', fifo('image.png'), '--out', join(w, 'f.npy'), '--quiet'], 'image.png'],
     ['lowlevel --latents', (w) => ['lowlevel', '--models', join(w, 'no-pack'), '--latents', fifo('latents.npy'), '--out', join(w, 'o.png')], 'latents.npy'],
     ['run-stage --inputs/<role>.npy', (w) => ['run-stage', '--models', join(w, 'no-pack'), '--stage', 'imageEncoder', '--inputs', join(fifo('inputs/pixel_values.npy'), '..'), '--out', join(w, 'out')], 'pixel_values.npy'],
