@@ -78,7 +78,11 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
     }
     inflight.current = key;
     const id = ++runId.current;
+    // Progress arrives on the callback's own MessagePort, the result on the worker's: the last
+    // progress message can land after the result and turned a finished run back into "running".
+    let over = false;
     const settled = () => {
+      over = true;
       if (id === runId.current) inflight.current = null;
     };
     setRequest(req);
@@ -87,7 +91,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
       .evaluate(
         req,
         proxy((done: number, total: number, label: string) => {
-          if (id === runId.current) setStatus({ kind: 'running', done, total, label });
+          if (id === runId.current && !over) setStatus({ kind: 'running', done, total, label });
         }),
       )
       .then(
