@@ -58,13 +58,18 @@ export async function reconstructStimulusSet(jobs: StimulusSetJob[], opts: Stimu
       if (opts.signal?.aborted) return { replies, cancelled: true };
       const what = `stimulus ${job.stimulus}, ${job.condition}`;
       opts.onProgress?.({ done: i, total, label: what, fraction: i / total });
+      // a stage message can arrive after its reply (another MessagePort): ignored once the run is over
+      let live = true;
       const stage = (p: GenerateProgress) => {
+        if (!live) return;
         const inRun = (p.stageIndex + (p.total ? p.step / p.total : 0)) / Math.max(1, p.stageCount);
         opts.onProgress?.({ done: i, total, label: `${what} — ${p.stage} ${p.step}/${p.total}`, fraction: (i + inRun) / total });
       };
       try {
         replies.push(await runReconstruction({ ...job, settings: opts.settings }, stage));
+        live = false;
       } catch (e) {
+        live = false;
         if (opts.signal?.aborted) return { replies, cancelled: true };
         throw e;
       }
