@@ -261,16 +261,19 @@ export function ReconstructPanel() {
       if (subject === null || stimulus === null) throw new Error('select a subject and a stimulus first');
       await ensureOpen(location, defaultPack(location), device);
       liveStore.reset();
+      // progress rides its own MessagePort and can land after the reply: ignored once the run is over
+      let running = true;
       try {
         const r = await runReconstruction(
           { subject, stimulus, condition: cond, settings },
-          (progress) => liveStore.update({ progress }),
-          (low, enhanced) => liveStore.update({ live: { low, enhanced } }),
+          (progress) => running && liveStore.update({ progress }),
+          (low, enhanced) => running && liveStore.update({ live: { low, enhanced } }),
         );
         lastRef.current = r;
         sessionRecons.addReplies(r);
         return r;
       } finally {
+        running = false;
         liveStore.reset();
       }
     },
