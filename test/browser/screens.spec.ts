@@ -139,7 +139,7 @@ test('Evaluation reconstructs the whole stimulus set; the audience 2AFC starts f
   // bars with standard errors now (n = stimuli per condition)
   await expect(page.getByTestId('bar-bars-pixcorr').locator('line.err').first()).toBeAttached();
   const ratio = page.getByTestId('eval-ratio-bundle');
-  await expect(ratio).toContainText(/imagery ÷ vision\s+\d+\.\d\d/);
+  await expect(ratio).toContainText(/imagery ÷ vision\s*\d+\.\d\d/);
 
   // Audience: one click from this session's reconstructions.
   await page.getByRole('tab', { name: 'Audience 2AFC' }).click();
