@@ -3,35 +3,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
-import { fileSource, fsTree } from '../../../src/node/files.ts';
-import { discoverHeads, runImport, runMirageWeights, type MirageWeightsRun } from '../../../src/node/importRun.ts';
-import { baseProvenance } from '../../../src/node/provenance.ts';
+import { fixtureMirageWeightsRun } from '../node/mirageWeightsRun.ts';
 
-const FIX = resolve(import.meta.dirname, '..', '..', 'fixtures', 'formats');
 const dir = mkdtempSync(join(tmpdir(), 'mirage-hostile-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('hostile head cache of import mirage-weights', () => {
   it('a FIFO in place of a cached head is a cache miss: the head is recomputed and the bundle written', async () => {
-    const base = join(dir, 'base');
-    await runImport({ out: base, quiet: true, build: (writer) => importNsdImagery({ tree: fsTree(join(FIX, 'nsd')), subject: 1, writer, provenance: baseProvenance('test', 'fixture') }) });
-    const heads = await discoverHeads(join(FIX, 'weights', 'subj01'), []);
-    const out = join(dir, 'out');
-    const run = (o: Partial<MirageWeightsRun>) =>
-      runMirageWeights({
-        subject: 1,
-        rank: 3,
-        out,
-        into: base,
-        gemm: 'js',
-        quiet: true,
-        command: 'test',
-        files: async () => Promise.all(heads.map(async (h) => ({ head: h.head, pickle: await fileSource(h.pickle) }))),
-        ...o,
-      });
+    const { run } = await fixtureMirageWeightsRun(dir);
     const controller = new AbortController();
     await expect(run({ signal: controller.signal, onHead: () => controller.abort() })).rejects.toThrow(/cancelled/);
     const cacheDir = join(dir, 'out.import-cache');

@@ -3,34 +3,14 @@
 // from the cache, finishes, and removes the cache.
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
-import { fileSource, fsTree } from '../../../src/node/files.ts';
-import { discoverHeads, runImport, runMirageWeights, type MirageWeightsRun } from '../../../src/node/importRun.ts';
-import { baseProvenance } from '../../../src/node/provenance.ts';
-
-const FIX = resolve(import.meta.dirname, '..', '..', 'fixtures', 'formats');
+import { fixtureMirageWeightsRun } from './mirageWeightsRun.ts';
 
 describe('runMirageWeights', () => {
   it('an interrupted run leaves no bundle, and the next run resumes from the head cache', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mirage-resume-'));
-    const base = join(dir, 'base');
-    await runImport({ out: base, quiet: true, build: (writer) => importNsdImagery({ tree: fsTree(join(FIX, 'nsd')), subject: 1, writer, provenance: baseProvenance('test', 'fixture') }) });
-    const heads = await discoverHeads(join(FIX, 'weights', 'subj01'), []);
-    const out = join(dir, 'out');
-    const run = (o: Partial<MirageWeightsRun>) =>
-      runMirageWeights({
-        subject: 1,
-        rank: 3,
-        out,
-        into: base,
-        gemm: 'js',
-        quiet: true,
-        command: 'test',
-        files: async () => Promise.all(heads.map(async (h) => ({ head: h.head, pickle: await fileSource(h.pickle) }))),
-        ...o,
-      });
+    const { out, run } = await fixtureMirageWeightsRun(dir);
 
     const controller = new AbortController();
     const first: Array<[string, boolean]> = [];
