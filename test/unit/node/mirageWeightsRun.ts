@@ -1,6 +1,7 @@
 // `import mirage-weights` on the fixture weights, for the tests that interrupt and resume it
 // (node/importResume.test.ts, hostile/importCache.test.ts): subject 1 of the fixture NSD tree is
 // imported into <dir>/base first, then `run(overrides)` writes <dir>/out from it with the js gemm.
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { importNsdImagery } from '../../../src/core/importers/nsdImagery.ts';
 import { fileSource, fsTree } from '../../../src/node/files.ts';
@@ -27,4 +28,11 @@ export async function fixtureMirageWeightsRun(dir: string): Promise<{ out: strin
       ...o,
     });
   return { out, run };
+}
+
+/** Runs to the end: which heads came from the cache (in order), the bundle's head names, and what <dir> then holds. */
+export async function finishRun(dir: string, run: (o: Partial<MirageWeightsRun>) => ReturnType<typeof runMirageWeights>): Promise<{ cached: Array<[string, boolean]>; heads: string[]; files: string[] }> {
+  const cached: Array<[string, boolean]> = [];
+  const m = await run({ onHead: (head, info) => cached.push([head, info.cached]) });
+  return { cached, heads: m.subjects[0].heads.map((h) => h.name), files: readdirSync(dir).sort() };
 }
