@@ -8,7 +8,7 @@ import { conv2d, GraphBuilder } from '../onnx/builder.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from './modelPack.ts';
 import { NoiseRng } from '../base/rng.ts';
 
-/** Real feature sizes (REFERENCE.md §3, §7). */
+/** Real feature sizes (docs/background.md §3, §7). */
 export const REAL = {
   vdvaeLatents: 91168,
   /** 44 undecoded layers: 31 at 32x32 and 13 at 64x64, 16 channels each. */
