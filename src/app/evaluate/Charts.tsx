@@ -53,7 +53,7 @@ export function BarChart(props: { data: BarDatum[]; title: string; subtitle?: st
     svg.append('text').attr('x', 8).attr('y', 20).attr('font-size', 18).attr('font-weight', 600).text(title);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x0)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
-    svg.append('text').attr('transform', `translate(14,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(unit);
+    svg.append('text').attr('transform', `translate(19,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(unit);
     const g = svg.append('g');
     const bx = (d: BarDatum) => (x0(d.set) ?? 0) + (x1(d.condition) ?? 0);
     g.selectAll('rect')
@@ -114,7 +114,7 @@ export function ScatterChart(props: { data: ScatterDatum[]; title: string; unit:
     svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.bottom})`).call(d3.axisBottom(x).ticks(6)).call(styleAxis);
     svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.left},0)`).call(d3.axisLeft(y).ticks(6)).call(styleAxis);
     svg.append('text').attr('x', (m.left + W - m.right) / 2).attr('y', H - m.bottom + 32).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`vision (${unit})`);
-    svg.append('text').attr('transform', `translate(14,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`imagery (${unit})`);
+    svg.append('text').attr('transform', `translate(19,${(H - m.bottom + m.top) / 2}) rotate(-90)`).attr('text-anchor', 'middle').attr('font-size', LABEL_PX).text(`imagery (${unit})`);
     // y = x: imagery as good as vision
     svg.append('line').attr('x1', x(dom[0])).attr('y1', y(dom[0])).attr('x2', x(dom[1])).attr('y2', y(dom[1])).attr('stroke', '#2a3441').attr('stroke-dasharray', '4 4');
     const g = svg.append('g');
