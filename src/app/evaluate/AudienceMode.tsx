@@ -55,7 +55,7 @@ function sourceFromFiles(files: FileList): AudienceSource | string {
 
 export function AudienceMode(props: { source?: AudienceSource; subject: number | null }) {
   const manifest = useBundleStore((s) => s.manifest);
-  const session = useSyncExternalStore(sessionRecons.subscribe, sessionRecons.list);
+  const session = useSyncExternalStore(sessionRecons.subscribe, sessionRecons.list, sessionRecons.list);
   const [chosen, setChosen] = useState<AudienceSource | null>(null);
   const [error, setError] = useState<string | null>(null);
   const source = props.source ?? chosen;

@@ -51,7 +51,7 @@ export function useBundleEvaluation(enabled: boolean, size: number | undefined) 
   const runId = useRef(0);
   const session = useRef<SessionReconstruction[]>([]);
   // a new session reconstruction (a comparison, the whole-set run) re-evaluates: it is part of the key
-  const sessionList = useSyncExternalStore(sessionRecons.subscribe, sessionRecons.list);
+  const sessionList = useSyncExternalStore(sessionRecons.subscribe, sessionRecons.list, sessionRecons.list);
   const available = !!manifest && ((manifest.reconstructions?.length ?? 0) > 0 || sessionList.length > 0);
 
   // The store may hand in a new manifest object for the same bundle (e.g. after verification): that
