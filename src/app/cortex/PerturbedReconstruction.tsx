@@ -30,7 +30,9 @@ function Result({ reply, which }: { reply: ReconstructReply; which: 'before' | '
   const best = reply.candidates[reply.best];
   const label = which === 'before' ? 'unperturbed' : 'perturbed';
   return (
-    <figure className="cortex__recon-fig" data-testid={`cortex-recon-${which}`}>
+    // data-score: the chosen candidate's retrieval score (cosine to the decoded retrieval features),
+    // which any change of the decoded heads moves even when the demo's mixture prior picks the same scene.
+    <figure className="cortex__recon-fig" data-testid={`cortex-recon-${which}`} data-score={reply.scores[reply.best]}>
       {best ? <Bitmap image={best} testId={`cortex-recon-${which}-img`} label={`${label} reconstruction`} /> : null}
       <figcaption>
         <strong>{label}</strong>
