@@ -108,8 +108,9 @@ test('Reconstruction and Evaluation: themed controls, labelled progress, both ha
   await expect(bars.locator('rect[fill="#5fb3ff"]')).toHaveCount(await bars.locator('rect[fill="#ffb454"]').count());
   expect(await bars.locator('rect[fill="#5fb3ff"]').count()).toBeGreaterThan(0);
   await expect(bars.locator('text[data-condition=vision]')).toHaveText('vision');
-  expect(await clippedSvgText(bars)).toEqual([]);
-  expect(await clippedSvgText(scatter)).toEqual([]);
+  // polled: the charts redraw when the evaluation settles (a measurement mid-redraw saw a moving label)
+  await expect.poll(() => clippedSvgText(bars), { timeout: 20_000 }).toEqual([]);
+  await expect.poll(() => clippedSvgText(scatter), { timeout: 20_000 }).toEqual([]);
   // one sample per cell: said, not "± –"
   const table = evalPanel.locator('.eval-table').first();
   await expect(table).toContainText('n = 1, no SE');
