@@ -7,6 +7,7 @@
 // smaller share of the prediction in imagery than in vision (the lesion profile's direction).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RidgePath } from '../../../src/core/decode/ridge.ts';
+import { pearson } from '../../../src/core/evaluate/correlation.ts';
 import { matrix } from '../../../src/core/tensor/matrix.ts';
 import { AREA_INFO, AREAS } from '../../../src/core/simulate/cortex.ts';
 import { HEAD_SIZES, averageByStimulus, buildWorld, simulateSubject, type SubjectSim, type World } from '../../../src/core/simulate/experiment.ts';
@@ -16,16 +17,6 @@ const N_TRAIN = 250;
 const VOX = 500;
 const ALPHA = 3000;
 const STIMULI = 12; // the stimuli with an image
-
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) { const x = a[i] - ma, y = b[i] - mb; sab += x * y; saa += x * x; sbb += y * y; }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 /** Two-way identification (MindEye's: fraction of other stimuli whose truth correlates less with the prediction than its own). */
 function twoWay(pred: Float64Array[], truth: (s: number) => Float32Array): number {

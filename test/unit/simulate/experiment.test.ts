@@ -1,6 +1,7 @@
 // Behaviour of the simulated experiment measured on its betas (small config: seconds).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RidgePath } from '../../../src/core/decode/ridge.ts';
+import { pearson } from '../../../src/core/evaluate/correlation.ts';
 import { matrix } from '../../../src/core/tensor/matrix.ts';
 import { AREA_INFO, AREAS } from '../../../src/core/simulate/cortex.ts';
 import { IMAGE_EMBED_DIM } from '../../../src/core/simulate/dims.ts';
@@ -10,16 +11,6 @@ import { predictBetasFromImage } from '../../../src/core/simulate/encoding.ts';
 
 const N_TRAIN = 250;
 const VOX = 500;
-
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) { const x = a[i] - ma, y = b[i] - mb; sab += x * y; saa += x * x; sbb += y * y; }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 /** Mean over simple+complex stimuli of the odd/even-repeat split-half correlation of an ROI group's pattern. */
 function splitHalf(sim: SubjectSim, group: 'early' | 'higher', cond: 'vision' | 'imagery'): number {
