@@ -8,7 +8,7 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { CanvasTool, CortexCamera, CortexShape } from '../../state/cortexStore.ts';
 import type { HemiGeometry, RoiInfo } from '../../core/cortex/protocol.ts';
-import { maskContour } from '../../core/cortex/mesh.ts';
+import { isoContour, smoothMaskField } from '../../core/cortex/mesh.ts';
 
 export type { CanvasTool };
 
@@ -342,18 +342,21 @@ function buildOutlines(s: SceneState, p: CortexCanvasProps): void {
     for (const r of p.rois) {
       const mask = r.mask[h];
       if (!mask || mask.length !== pos.count) continue;
-      const seg = maskContour(index, mask);
-      if (!seg.length) continue;
-      const xyz = new Float32Array((seg.length / 2) * 3);
+      // The 0.5 level of the smoothed mask, not the binary mask's edge midpoints: a smooth outline
+      // instead of a staircase along the mesh's triangles.
+      const { ends, t } = isoContour(index, smoothMaskField(index, mask), 0.5);
+      if (!t.length) continue;
+      const xyz = new Float32Array(t.length * 3);
       const selected = r.name === p.selectedRoi;
       const lift = selected ? 0.5 : 0.25; // mm above the surface, along the normal; the selected ROI on top
-      for (let i = 0; i < seg.length; i += 2) {
-        const a = seg[i];
-        const b = seg[i + 1];
-        const o = (i / 2) * 3;
-        xyz[o] = (pos.getX(a) + pos.getX(b)) / 2 + lift * (nor.getX(a) + nor.getX(b)) / 2;
-        xyz[o + 1] = (pos.getY(a) + pos.getY(b)) / 2 + lift * (nor.getY(a) + nor.getY(b)) / 2;
-        xyz[o + 2] = (pos.getZ(a) + pos.getZ(b)) / 2 + lift * (nor.getZ(a) + nor.getZ(b)) / 2;
+      for (let k = 0; k < t.length; k++) {
+        const a = ends[2 * k];
+        const b = ends[2 * k + 1];
+        const u = t[k];
+        const o = k * 3;
+        xyz[o] = pos.getX(a) + u * (pos.getX(b) - pos.getX(a)) + lift * (nor.getX(a) + u * (nor.getX(b) - nor.getX(a)));
+        xyz[o + 1] = pos.getY(a) + u * (pos.getY(b) - pos.getY(a)) + lift * (nor.getY(a) + u * (nor.getY(b) - nor.getY(a)));
+        xyz[o + 2] = pos.getZ(a) + u * (pos.getZ(b) - pos.getZ(a)) + lift * (nor.getZ(a) + u * (nor.getZ(b) - nor.getZ(a)));
       }
       const lg = new THREE.BufferGeometry();
       lg.setAttribute('position', new THREE.BufferAttribute(xyz, 3));

@@ -102,23 +102,70 @@ export function boundaryVertices(g: MeshGraph, mask: Uint8Array): Int32Array {
 }
 
 /**
- * Contour of a vertex mask, marching-triangles style: every face whose vertices are not all in or
- * all out of the mask contributes one segment joining the midpoints of its two mixed edges. Returns
- * [a0, b0, a1, b1] per segment: the segment runs from midpoint(a0, b0) to midpoint(a1, b1), so the
- * caller places it on whatever shape it shows.
+ * A vertex mask as a smooth per-vertex field in [0, 1]: each pass moves every value halfway to the
+ * mean of its face neighbours. Its 0.5 level is the region's boundary without the triangle-by-triangle
+ * staircase that a binary mask's contour follows (the jagged ROI outlines of the cortex view).
  */
-export function maskContour(faces: ArrayLike<number>, mask: Uint8Array): Int32Array {
-  const out: number[] = [];
+export function smoothMaskField(faces: ArrayLike<number>, mask: Uint8Array, passes = 2): Float32Array {
+  let f = Float32Array.from(mask, (m) => (m ? 1 : 0));
+  const sum = new Float32Array(f.length);
+  const count = new Uint32Array(f.length);
+  for (let pass = 0; pass < passes; pass++) {
+    sum.fill(0);
+    count.fill(0);
+    for (let i = 0; i < faces.length; i += 3) {
+      const a = faces[i];
+      const b = faces[i + 1];
+      const c = faces[i + 2];
+      sum[a] += f[b] + f[c];
+      sum[b] += f[a] + f[c];
+      sum[c] += f[a] + f[b];
+      count[a] += 2;
+      count[b] += 2;
+      count[c] += 2;
+    }
+    const next = new Float32Array(f.length);
+    for (let v = 0; v < f.length; v++) next[v] = count[v] ? 0.5 * f[v] + (0.5 * sum[v]) / count[v] : f[v];
+    f = next;
+  }
+  return f;
+}
+
+/** Segments of an iso-line: endpoint k lies at ends[2k] + t[k]·(ends[2k+1] − ends[2k]) on the mesh. */
+export interface IsoContour {
+  /** Vertex pairs (a, b) of the edge each endpoint lies on; two endpoints per segment. */
+  ends: Int32Array;
+  /** Position along each edge, 0 at a and 1 at b. */
+  t: Float32Array;
+}
+
+/**
+ * The line where a per-vertex field crosses `level`, marching-triangles style: every face whose
+ * vertices lie on both sides contributes one segment joining the crossing points of its two mixed
+ * edges, each placed by linear interpolation of the field (a binary mask at level 0.5 gives the
+ * edge midpoints). The caller places the points on whatever shape it shows.
+ */
+export function isoContour(faces: ArrayLike<number>, field: ArrayLike<number>, level = 0.5): IsoContour {
+  const ends: number[] = [];
+  const t: number[] = [];
+  const push = (a: number, b: number) => {
+    ends.push(a, b);
+    t.push((level - field[a]) / (field[b] - field[a]));
+  };
   for (let f = 0; f < faces.length; f += 3) {
     const a = faces[f];
     const b = faces[f + 1];
     const c = faces[f + 2];
-    const n = mask[a] + mask[b] + mask[c];
+    const ia = field[a] >= level;
+    const ib = field[b] >= level;
+    const ic = field[c] >= level;
+    const n = +ia + +ib + +ic;
     if (n === 0 || n === 3) continue;
     // The odd vertex out is on both mixed edges.
-    const odd = n === 1 ? (mask[a] ? a : mask[b] ? b : c) : !mask[a] ? a : !mask[b] ? b : c;
+    const odd = n === 1 ? (ia ? a : ib ? b : c) : !ia ? a : !ib ? b : c;
     const [p, q] = odd === a ? [b, c] : odd === b ? [c, a] : [a, b];
-    out.push(odd, p, odd, q);
+    push(odd, p);
+    push(odd, q);
   }
-  return Int32Array.from(out);
+  return { ends: Int32Array.from(ends), t: Float32Array.from(t) };
 }

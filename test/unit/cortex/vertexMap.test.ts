@@ -61,14 +61,43 @@ describe('voxel -> vertex values', () => {
 });
 
 describe('mask contour', () => {
-  it('draws one segment per mixed face, between midpoints of its mixed edges', async () => {
-    const { maskContour } = await import('../../../src/core/cortex/mesh.ts');
+  it('a binary mask at level 0.5: one segment per mixed face, between midpoints of its mixed edges', async () => {
+    const { isoContour } = await import('../../../src/core/cortex/mesh.ts');
     // Strip faces: (0,1,5) (1,6,5) (1,2,6) (2,7,6) ...; mask = left two columns.
     const mask = Uint8Array.from([1, 1, 0, 0, 0, 1, 1, 0, 0, 0]);
-    const seg = maskContour(strip.faces, mask);
-    expect(seg.length % 4).toBe(0);
+    const { ends, t } = isoContour(strip.faces, mask, 0.5);
     // Faces (1,2,6) and (2,7,6) are mixed; (0,1,5) and (1,6,5) are inside; the rest outside.
-    expect(seg.length / 4).toBe(2);
-    for (let i = 0; i < seg.length; i += 2) expect(mask[seg[i]]).not.toBe(mask[seg[i + 1]]);
+    expect(t.length / 2).toBe(2);
+    expect(ends.length).toBe(2 * t.length);
+    for (let k = 0; k < t.length; k++) {
+      expect(mask[ends[2 * k]]).not.toBe(mask[ends[2 * k + 1]]);
+      expect(t[k]).toBe(0.5);
+    }
+  });
+
+  it('the smoothed mask draws a slanted boundary straighter than the binary staircase', async () => {
+    const { isoContour, smoothMaskField } = await import('../../../src/core/cortex/mesh.ts');
+    const w = 40;
+    const grid = gridMesh(w, w);
+    // A region bounded by the line x + 3y = 60: on a grid of triangles its binary contour is a staircase.
+    const mask = Uint8Array.from({ length: w * w }, (_, v) => ((v % w) + 3 * Math.floor(v / w) < 60 ? 1 : 0));
+    // RMS distance of the contour's points from that line (its offset fitted: smoothing may shift it).
+    const residual = (field: ArrayLike<number>) => {
+      const { ends, t } = isoContour(grid.faces, field, 0.5);
+      const d: number[] = [];
+      for (let k = 0; k < t.length; k++) {
+        const [a, b] = [ends[2 * k], ends[2 * k + 1]];
+        const x = (a % w) + t[k] * ((b % w) - (a % w));
+        const y = Math.floor(a / w) + t[k] * (Math.floor(b / w) - Math.floor(a / w));
+        if (x > 2 && x < w - 3 && y > 2 && y < w - 3) d.push((x + 3 * y) / Math.sqrt(10));
+      }
+      const mean = d.reduce((s, v) => s + v, 0) / d.length;
+      return { n: d.length, rms: Math.sqrt(d.reduce((s, v) => s + (v - mean) ** 2, 0) / d.length) };
+    };
+    const binary = residual(mask);
+    const smooth = residual(smoothMaskField(grid.faces, mask));
+    expect(binary.n).toBeGreaterThan(20);
+    expect(smooth.n).toBeGreaterThan(20);
+    expect(smooth.rms).toBeLessThan(0.6 * binary.rms);
   });
 });
