@@ -1,25 +1,14 @@
 // "Before" and "after" low-level images of the cortex panel: the blurry head's prediction for the
 // unperturbed and the perturbed trial, each decoded by the bundle's low-level decoder (64x64 RGB),
 // drawn pixelated at a readable size. Labelled with the head and "simulated" when the decoder is.
-import { useEffect, useRef } from 'react';
-import { rgbToRgba, type RgbImage } from '../../core/base/image.ts';
+import type { RgbImage } from '../../core/base/image.ts';
 import type { LowLevelResult } from '../../core/cortex/protocol.ts';
+import { RgbCanvas } from '../common/RgbCanvas.tsx';
 
-function RgbCanvas({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {
-  const ref = useRef<HTMLCanvasElement>(null);
-  useEffect(() => {
-    const c = ref.current;
-    if (!c) return;
-    c.width = img.width;
-    c.height = img.height;
-    // CPU-backed (see common/TensorImage.tsx): putImageData without a wait on the GPU process.
-    const ctx = c.getContext('2d', { willReadFrequently: true });
-    if (!ctx) return;
-    ctx.putImageData(new ImageData(rgbToRgba(img.data), img.width, img.height), 0, 0);
-  }, [img]);
+function LowLevelFigure({ img, testId, label }: { img: RgbImage; testId: string; label: string }) {
   return (
     <figure className="cortex__lowlevel-fig">
-      <canvas ref={ref} data-testid={testId} className="cortex__lowlevel-img" aria-label={label} />
+      <RgbCanvas image={{ rgb: img.data, width: img.width, height: img.height }} testId={testId} className="cortex__lowlevel-img" label={label} />
       <figcaption>{label}</figcaption>
     </figure>
   );
@@ -46,8 +35,8 @@ export function LowLevelPair({ result }: { result: LowLevelResult | null }) {
       title={`decoder provider chosen by probe: ${result.providerTrials.map((t) => (t.ms === null ? `${t.provider} failed (${t.error})` : `${t.provider} ${t.ms.toFixed(1)} ms`)).join(', ')}`}
     >
       <div className="cortex__lowlevel">
-        <RgbCanvas img={result.before} testId="cortex-lowlevel-before" label={`before · ${result.head} head${sim}`} />
-        <RgbCanvas img={result.after} testId="cortex-lowlevel-after" label={`after · ${result.head} head${sim}`} />
+        <LowLevelFigure img={result.before} testId="cortex-lowlevel-before" label={`before · ${result.head} head${sim}`} />
+        <LowLevelFigure img={result.after} testId="cortex-lowlevel-after" label={`after · ${result.head} head${sim}`} />
       </div>
       <div className="muted cortex__facts">
         {result.head} head → low-level decoder ({result.after.width}×{result.after.height}, {result.executionProvider}, fastest working provider) in {result.ms.toFixed(1)} ms · mean |after − before| {meanDiff.toFixed(2)} / 255{sim ? ' · simulated decoder, not VDVAE' : ''}

@@ -35,6 +35,16 @@ export function comparisonLines(summary: SummaryRow[], published: readonly Publi
   return out;
 }
 
+/** One header cell per metric: its label, which way is better, its unit (every evaluation table). */
+export function MetricHeaderCells({ metrics }: { metrics: readonly MetricKey[] }) {
+  return metrics.map((k) => (
+    <th key={k} title={METRICS[k].description}>
+      {METRICS[k].label} {METRICS[k].higherIsBetter ? '↑' : '↓'}
+      <span className="eval-unit">{METRICS[k].unit}</span>
+    </th>
+  ));
+}
+
 export function ComparisonTable(props: { summary: SummaryRow[]; published: readonly PublishedMethod[]; bundleLabel: string; citation: string }) {
   const lines = comparisonLines(props.summary, props.published);
   // columns: Table-1 metrics this bundle has, else all of them (the published rows have all)
@@ -48,12 +58,7 @@ export function ComparisonTable(props: { summary: SummaryRow[]; published: reado
           <th>method</th>
           <th>source</th>
           <th>row</th>
-          {cols.map((k) => (
-            <th key={k} title={METRICS[k].description}>
-              {METRICS[k].label} {METRICS[k].higherIsBetter ? '↑' : '↓'}
-              <span className="eval-unit">{METRICS[k].unit}</span>
-            </th>
-          ))}
+          <MetricHeaderCells metrics={cols} />
         </tr>
       </thead>
       <tbody>

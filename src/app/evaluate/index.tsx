@@ -16,7 +16,7 @@ import { BarChart, ScatterChart } from './Charts.tsx';
 import { downloadText } from './exportFiles.ts';
 import { useBundleEvaluation } from './client.ts';
 import { EvalProgress, RowImages } from './BundleRows.tsx';
-import { ComparisonTable } from './Comparison.tsx';
+import { ComparisonTable, MetricHeaderCells } from './Comparison.tsx';
 import { StimulusSetRun } from './StimulusSetRun.tsx';
 import { formatCell } from './format.ts';
 import { Button, FilePicker, Select } from '../common/controls.tsx';
@@ -176,12 +176,7 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
                     <th>method</th>
                     <th>condition</th>
                     <th>set</th>
-                    {metrics.map((k) => (
-                      <th key={k}>
-                        {METRICS[k].label} {METRICS[k].higherIsBetter ? '↑' : '↓'}
-                        <span className="eval-unit">{METRICS[k].unit}</span>
-                      </th>
-                    ))}
+                    <MetricHeaderCells metrics={metrics} />
                   </tr>
                 </thead>
                 <tbody>

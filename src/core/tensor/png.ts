@@ -6,6 +6,7 @@
 // workers and the page, and fflate is already installed.
 import { unzlibSync, zlibSync } from 'fflate';
 import { BundleError } from '../base/errors.ts';
+import { concatBytes } from './typed.ts';
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
@@ -242,11 +243,5 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   ihdr[8] = 8;
   ihdr[9] = colorType;
   const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let p = 0;
-  for (const part of parts) {
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

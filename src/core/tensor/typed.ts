@@ -22,3 +22,14 @@ export function asTyped<T extends ArrayBufferView>(data: ArrayLike<number>, Ctor
 export function bytesOf(typed: ArrayBufferView): Uint8Array {
   return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
 }
+
+/** The bytes of several arrays one after another, in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
+  let o = 0;
+  for (const part of parts) {
+    out.set(part, o);
+    o += part.byteLength;
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import { readGifti } from '../../../src/core/formats/gifti.ts';
 import { readNifti } from '../../../src/core/formats/nifti.ts';
 import { loadTorch } from '../../../src/core/formats/torch.ts';
 import { decodePng } from '../../../src/core/tensor/png.ts';
+import { concatBytes } from '../../../src/core/tensor/typed.ts';
 import { fileSource } from '../../../src/node/files.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
 import { openHdf5File } from '../../../src/node/hdf5.ts';
@@ -33,13 +34,7 @@ function gzipWithZeros(head: Uint8Array, zeros: number): Uint8Array {
   const block = new Uint8Array(1 << 20);
   for (let left = zeros; left > 0; left -= block.byteLength) gz.push(block.subarray(0, Math.min(left, block.byteLength)));
   gz.push(new Uint8Array(0), true);
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 describe('hostile bundle folders (FsShardSource, validate, open)', () => {
@@ -124,13 +119,7 @@ function png(width: number, height: number, idat: Uint8Array): Uint8Array {
   ihdr[8] = 8;
   ihdr[9] = 2;
   const parts = [Uint8Array.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 describe('bombs built at test time', () => {
