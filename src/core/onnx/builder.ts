@@ -285,6 +285,12 @@ export function readOnnxSignature(bytes: Uint8Array): { inputs: ValueSignature[]
  * `dilations` attribute is absent ("dilations should be 2D", test/browser/webgpu-graphs.spec.ts),
  * although ONNX defines the default (1 per spatial axis); writing the defaults keeps the math identical.
  */
-export function conv2d(g: GraphBuilder, inputs: string[], kernel: [number, number], opts: { strides?: [number, number]; pads?: [number, number, number, number] } = {}): string {
-  return g.op('Conv', inputs, { kernel_shape: kernel, strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: [1, 1], group: 1 });
+export function conv2d(
+  g: GraphBuilder,
+  inputs: string[],
+  kernel: [number, number],
+  opts: { strides?: [number, number]; pads?: [number, number, number, number]; group?: number } = {},
+): string {
+  // group = channels makes it depthwise (ConvNeXt-style blocks, EfficientNet).
+  return g.op('Conv', inputs, { kernel_shape: kernel, strides: opts.strides ?? [1, 1], pads: opts.pads ?? [0, 0, 0, 0], dilations: [1, 1], group: opts.group ?? 1 });
 }
