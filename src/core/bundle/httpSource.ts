@@ -13,6 +13,7 @@
 //   downloading it and then find it in Cache Storage instead of fetching it again.
 import { AbortError, BundleError } from '../base/errors.ts';
 import { MANIFEST_FILE } from './manifest.ts';
+import { DEFAULT_CHUNK_BYTES, downloadResumable, forgetChunks, type ResumableDownload } from './packCache.ts';
 import { sha256Hex } from './sha256.ts';
 import { readStream, resolveRange, type ReadOptions, type ShardSource } from './source.ts';
 
@@ -32,6 +33,12 @@ export interface HttpSourceOptions {
    * injected for tests, off when the environment has none (Node).
    */
   locks?: ShardLocks;
+  /**
+   * Whole files with a sha256 and a size are downloaded resumably (packCache.ts): completed chunks
+   * of `chunkBytes` are kept in Cache Storage as they arrive, and a later load asks only for the
+   * rest with a Range request. For model packs (files up to 128 MiB); off for bundles.
+   */
+  resumable?: { chunkBytes?: number };
 }
 
 /** The part of the Web Locks API (LockManager) the source uses. */
@@ -133,6 +140,7 @@ export class HttpShardSource implements ShardSource {
   private readonly cacheStorage?: CacheStorage;
   private readonly fetchFn: typeof fetch;
   private readonly locks?: ShardLocks;
+  private readonly options: HttpSourceOptions;
   /** Requests in flight, shared by concurrent readers of the same file or range. */
   readonly shared = new SharedFetches();
 
@@ -144,10 +152,16 @@ export class HttpShardSource implements ShardSource {
     if (!base.endsWith('/')) base += '/';
     this.baseUrl = base;
     this.label = base;
+    this.options = opts;
     this.cacheStorage = opts.cacheStorage ?? (globalThis as { caches?: CacheStorage }).caches;
     this.useCache = (opts.cache ?? true) && this.cacheStorage !== undefined;
     this.fetchFn = opts.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
     this.locks = opts.locks ?? (this.useCache ? (globalThis as { navigator?: { locks?: ShardLocks } }).navigator?.locks : undefined);
+  }
+
+  /** A source for another folder, `ref` resolved against this one (e.g. "../clip/"), with the same options. */
+  sibling(ref: string): HttpShardSource {
+    return new HttpShardSource(new URL(ref, this.baseUrl).href, this.options);
   }
 
   url(path: string): string {
@@ -182,10 +196,10 @@ export class HttpShardSource implements ShardSource {
     }
   }
 
-  private async store(path: string, sha256: string, bytes: Uint8Array): Promise<void> {
+  private async store(path: string, sha256: string, bytes: Uint8Array, verified = false): Promise<void> {
     if (!this.useCache) return;
     try {
-      if ((await sha256Hex(bytes)) !== sha256) return; // never cache bytes that are not the manifest's
+      if (!verified && (await sha256Hex(bytes)) !== sha256) return; // never cache bytes that are not the manifest's
       const cache = await this.cacheStorage!.open(CACHE_NAME);
       await cache.put(
         cacheKey(this.url(path), sha256),
@@ -324,6 +338,7 @@ export class HttpShardSource implements ShardSource {
           return hit;
         }
       }
+      if (sha256 && opts.size !== undefined && this.options.resumable && this.useCache) return this.readResumable(path, sha256, opts.size, signal, onProgress);
       const res = await this.get(path, { signal });
       const whole = await this.readBody(res, path, opts.size, signal, onProgress);
       if (sha256) await this.store(path, sha256, whole);
@@ -336,6 +351,32 @@ export class HttpShardSource implements ShardSource {
       if (signal.aborted) throw new AbortError();
       throw e;
     }
+  }
+
+  /** A whole file downloaded in stored chunks, resumed from those already in Cache Storage (packCache.ts). */
+  private async readResumable(path: string, sha256: string, size: number, signal: AbortSignal, onProgress: Progress): Promise<Uint8Array> {
+    let cache: Cache;
+    try {
+      cache = await this.cacheStorage!.open(CACHE_NAME);
+    } catch {
+      const res = await this.get(path, { signal }); // no usable cache: a plain download
+      return this.readBody(res, path, size, signal, onProgress);
+    }
+    const d: ResumableDownload = {
+      path,
+      key: cacheKey(this.url(path), sha256),
+      size,
+      sha256,
+      chunkBytes: this.options.resumable?.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      cache: { match: (k) => cache.match(k), put: (k, r) => cache.put(k, r), delete: (k) => cache.delete(k) },
+      request: (start, sig) => this.get(path, start > 0 ? { headers: { Range: `bytes=${start}-` }, signal: sig } : { signal: sig }),
+      signal,
+      onProgress,
+    };
+    const whole = await downloadResumable(d);
+    await this.store(path, sha256, whole, true);
+    await forgetChunks(d);
+    return whole;
   }
 
   /** A byte range: a Range request, or the whole file sliced when the server ignores ranges. */

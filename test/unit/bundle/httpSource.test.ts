@@ -11,6 +11,7 @@ import { CACHE_NAME, HttpShardSource, type ShardLocks } from '../../../src/core/
 import { Bundle } from '../../../src/core/bundle/loader.ts';
 import { flipByte, writeTinyBundle } from './tinyBundle.ts';
 import { removeTinyBundles } from './tinyBundle.ts';
+import { MemoryCaches } from './memoryCaches.ts';
 
 interface Served {
   url: string;
@@ -71,25 +72,6 @@ function serve(
       resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, requests }),
     ),
   );
-}
-
-/** A minimal in-memory CacheStorage (Node has none) with the methods HttpShardSource uses. */
-class MemoryCaches {
-  readonly stores = new Map<string, Map<string, { bytes: Uint8Array; headers: Headers }>>();
-  async open(name: string) {
-    const store = this.stores.get(name) ?? new Map<string, { bytes: Uint8Array; headers: Headers }>();
-    this.stores.set(name, store);
-    return {
-      match: async (key: string) => {
-        const e = store.get(key);
-        return e ? new Response(e.bytes.slice(), { headers: e.headers }) : undefined;
-      },
-      put: async (key: string, res: Response) =>
-        void store.set(key, { bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers }),
-      keys: async () => [...store.keys()].map((k) => new Request(k)),
-      delete: async (req: Request) => store.delete(req.url),
-    };
-  }
 }
 
 /** Web Locks as one page's workers share them: a FIFO per name, a waiter may leave on abort. */
