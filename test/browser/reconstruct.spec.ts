@@ -38,7 +38,7 @@ test('reconstructs a simple-stimulus vision trial on WebGPU; the page stays resp
   expect(last!.enhancedSize).toBe(1024);
   expect(last!.enhancedDisplay).toBe(256);
   expect(last!.scores[last!.best]).toBe(Math.max(...last!.scores));
-  await expect(page.getByTestId('rc-caption')).toHaveText(/^a \w+ \w+ on \w+$/);
+  await expect(page.getByTestId('rc-caption')).toHaveText(/^(a [^aeiou]|an [aeiou])\w* \w+ on \w+$/);
   const { longest, maxGap, gaps } = await page.evaluate(() => {
     const w = window as unknown as { __longest: number; __maxGap: number; __gaps: string[] };
     return { longest: w.__longest, maxGap: w.__maxGap, gaps: w.__gaps };

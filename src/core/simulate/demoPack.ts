@@ -15,7 +15,8 @@
 //   48 finer ones from their prior (PCA components are linearly uncorrelated, so nothing finer is
 //   predictable linearly from the coarse ones);
 // - the caption decoder reads the prompt features out linearly into three vocabulary slots (first
-//   object's colour and class, background) of a fixed template "a {colour} {class} on {background}".
+//   object's colour and class, background) of a fixed template "{article} {colour} {class} on
+//   {background}", the article being "a" or "an" after the colour the readout will choose next.
 // The low-level decoder and the image encoder are the simulation's own graphs (lowlevel_decoder,
 // retrieval_encoder), reused as they are.
 import { AbortError } from '../base/errors.ts';
@@ -39,7 +40,7 @@ import {
 import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from './encoders.ts';
 import { downsample, renderScene, toCHW } from './render.ts';
 import { trainingScenes } from './stimuli.ts';
-import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, type Scene } from './world.ts';
+import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, indefiniteArticle, type Scene } from './world.ts';
 import { matrix64 } from '../tensor/matrix.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from '../generate/modelPack.ts';
 import { COSINE_S } from '../generate/sampler.ts';
@@ -56,8 +57,8 @@ export const DEMO_B_DIM = 64;
 export const DEMO_MIXTURE_SPREAD = 0.02;
 /** At most this many training scenes are the mixture's components (and stage A's detail table). */
 export const DEMO_MIXTURE_MAX = 800;
-/** Caption template: positions of fixed words and of the three slots. */
-export const DEMO_TEMPLATE: (string | 'colour' | 'class' | 'background')[] = ['a', 'colour', 'class', 'on', 'background'];
+/** Caption template: positions of fixed words, of the article and of the three slots. */
+export const DEMO_TEMPLATE: (string | 'article' | 'colour' | 'class' | 'background')[] = ['article', 'colour', 'class', 'on', 'background'];
 const SLOT_WORDS = { colour: COLOUR_NAMES as readonly string[], class: CLASSES as readonly string[], background: BACKGROUNDS as readonly string[] };
 const SLOTS = ['colour', 'class', 'background'] as const;
 const CAPTION_POSITIONS = 24;
@@ -206,7 +207,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph(lat.variance, mix)),
       pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph({ ...pca, sigma: new Float64Array(DEMO_B_DIM).fill(lat.unit) }, mix)),
       imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
-      captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit, vocab, vIndex, slotCols, nSlotOut)),
+      captionDecoder: await w.addFile('models/caption_readout.onnx', captionGraph(capFit, vocab, vIndex, slotCols)),
     };
     const uImg = await w.addNpy('cond/uncond_clip_img.npy', new Float32Array(IMAGE_EMBED_DIM), [1, IMAGE_EMBED_DIM]);
     const uText = await w.addNpy('cond/uncond_clip_text.npy', new Float32Array(TEXT_TOKENS * TEXT_DIM), [TEXT_TOKENS, TEXT_DIM]);
@@ -624,7 +625,12 @@ export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean
   return g.toBytes();
 }
 
-function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, vocab: string[], vIndex: Map<string, number>, slotCols: number[], nSlotOut: number): Uint8Array {
+/**
+ * The caption readout: logits [batch, seq, V] for the template's positions from the prompt
+ * features. `sol`: the slot readouts (coef [slot words, prompt], intercept [slot words]) in
+ * SLOTS order; `slotCols`: how many words each slot has.
+ */
+export function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, vocab: string[], vIndex: Map<string, number>, slotCols: number[]): Uint8Array {
   const V = vocab.length;
   const p = PROMPT_TOKENS * PROMPT_DIM;
   const S = SLOTS.length;
@@ -641,11 +647,17 @@ function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, voca
     });
     off += slotCols[si];
   });
-  void nSlotOut;
   // P [T, S] selects the slot for each position; bias [T, V] fixes template words / masks non-slot words.
+  // The article's row is filled in the graph below; its bias row masks every word but the
+  // articles some colour takes.
   const T = CAPTION_POSITIONS;
   const P = new Float32Array(T * S);
   const bias = new Float32Array(T * V);
+  const articleAt = DEMO_TEMPLATE.indexOf('article');
+  const articles = (['a', 'an'] as const)
+    .map((a) => ({ id: vIndex.get(a) as number, colours: COLOUR_NAMES.filter((c) => indefiniteArticle(c) === a).map((c) => vIndex.get(c) as number) }))
+    .filter((a) => a.colours.length > 0);
+  const articleIds = articles.map((a) => a.id);
   for (let t = 0; t < T; t++) {
     const item = t < DEMO_TEMPLATE.length ? DEMO_TEMPLATE[t] : null;
     const slot = SLOTS.indexOf(item as (typeof SLOTS)[number]);
@@ -653,6 +665,8 @@ function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, voca
       P[t * S + slot] = 1;
       const allowed = new Set(SLOT_WORDS[SLOTS[slot]].map((w) => vIndex.get(w)));
       for (let v = 0; v < V; v++) if (!allowed.has(v)) bias[t * V + v] = -1e4;
+    } else if (t === articleAt) {
+      for (let v = 0; v < V; v++) if (!articleIds.includes(v)) bias[t * V + v] = -1e4;
     } else {
       const id = item === null ? EOS : (vIndex.get(item) as number);
       bias[t * V + id] = 1e4;
@@ -662,7 +676,19 @@ function captionGraph(sol: { coef: Float64Array; intercept: Float64Array }, voca
   g.input('prompt_features', 'float32', ['batch', PROMPT_TOKENS, PROMPT_DIM]).input('input_ids', 'int64', ['batch', 'seq']);
   const flat = g.op('Reshape', ['prompt_features', g.int64s([-1, p])]);
   const slots = g.op('Reshape', [g.op('Add', [g.op('MatMul', [flat, g.floats(W, [p, S * V])]), g.floats(b, [S * V])]), g.int64s([-1, S, V])]);
-  const table = g.op('Add', [g.op('MatMul', [g.floats(P, [T, S]), slots]), g.floats(bias, [T, V])]); // [B, T, V]
+  let table = g.op('Add', [g.op('MatMul', [g.floats(P, [T, S]), slots]), g.floats(bias, [T, V])]); // [B, T, V]
+  // Greedy decoding emits the article before the colour, so the article's position reads the
+  // colour slot itself: "a" scores the best consonant-initial colour, "an" the best vowel-initial
+  // one, and the word that wins the colour slot next decides the article (a red ring, an orange ring).
+  const colourRow = g.op('Gather', [slots, g.int64s([SLOTS.indexOf('colour')])], { axis: 1 }); // [B, 1, V]
+  const scores = articles.map((a) => g.op('ReduceMax', [g.op('Gather', [colourRow, g.int64s(a.colours)], { axis: 2 })], { axes: [2], keepdims: 1 })); // [B, 1, 1] each
+  const onehot = new Float32Array(articles.length * V);
+  articles.forEach((a, k) => (onehot[k * V + a.id] = 1));
+  const articleRow = g.op('MatMul', [scores.length > 1 ? g.op('Concat', scores, { axis: 2 }) : scores[0], g.floats(onehot, [articles.length, V])]); // [B, 1, V]
+  const place = new Float32Array(T);
+  place[articleAt] = 1;
+  // [B, 1, V] x [1, T, 1] puts the row at the article's position and zeros everywhere else.
+  table = g.op('Add', [table, g.op('Mul', [articleRow, g.floats(place, [1, T, 1])])]);
   const seq = g.op('Slice', [g.op('Shape', ['input_ids']), g.int64s([1]), g.int64s([2]), g.int64s([0])]);
   g.op('Slice', [table, g.int64s([0]), seq, g.int64s([1])], undefined, 'logits');
   g.output('logits', 'float32', ['batch', 'seq', V]);

@@ -149,15 +149,19 @@ function where(o: SceneObject): string {
   return `at the ${[v, h].filter(Boolean).join(' ')}`;
 }
 
-function article(word: string): string {
-  return /^[aeiou]/.test(word) ? 'an' : 'a';
+/**
+ * The indefinite article before `word`: "an" before a vowel sound. Spelling stands in for sound,
+ * which holds for every word of this world's vocabulary (none starts with a silent h or a "you" u).
+ */
+export function indefiniteArticle(word: string): 'a' | 'an' {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
 }
 
 function describe(o: SceneObject, withPlace: boolean): string {
   const size = o.size > 0.26 ? 'large ' : o.size < 0.13 ? 'small ' : '';
   const pat = o.pattern === 'stripes' ? 'striped ' : o.pattern === 'dots' ? 'dotted ' : '';
   const phrase = `${size}${pat}${o.colour} ${o.cls}`;
-  return `${article(phrase)} ${phrase}${withPlace ? ` ${where(o)}` : ''}`;
+  return `${indefiniteArticle(phrase)} ${phrase}${withPlace ? ` ${where(o)}` : ''}`;
 }
 
 /** A caption generated from the scene, e.g. "a large red ball at the top left and a blue fish on grass". */

@@ -97,7 +97,7 @@ describe('demo model pack (fitted to the simulated world)', () => {
     let hits = 0;
     for (const t of truth) {
       const { caption } = await decodeCaption(sessions, t.heads.prompt, 20);
-      expect(caption).toMatch(/^a \w+ \w+ on \w+$/);
+      expect(caption).toMatch(/^(a [^aeiou]|an [aeiou])\w* \w+ on \w+$/); // the article follows the colour word
       const bg = caption.split(' ').at(-1) as string;
       if (t.caption.includes(bg)) hits++;
     }
