@@ -14,8 +14,9 @@ import { DropZone } from './shell/OpenFolder.tsx';
 import { EvaluateSlot, ReconstructSlot, hasEvaluatePanel, hasReconstructPanel } from './shell/panels.tsx';
 import { TopBar } from './shell/TopBar.tsx';
 import { TrialView } from './trial/TrialView.tsx';
+import { Tabs } from './common/controls.tsx';
 
-function Tabs() {
+function ScreenTabs() {
   const tab = useSelectionStore((s) => s.tab);
   const set = useSelectionStore((s) => s.set);
   const tabs: Array<{ id: ViewTab; label: string; on: boolean }> = [
@@ -23,17 +24,7 @@ function Tabs() {
     { id: 'reconstruct', label: 'Reconstruction', on: hasReconstructPanel },
     { id: 'evaluate', label: 'Evaluation', on: hasEvaluatePanel },
   ];
-  return (
-    <div className="tabs" role="tablist">
-      {tabs
-        .filter((t) => t.on)
-        .map((t) => (
-          <button key={t.id} type="button" role="tab" aria-selected={tab === t.id} className={`tabs__tab ${tab === t.id ? 'is-active' : ''}`} onClick={() => set({ tab: t.id })}>
-            {t.label}
-          </button>
-        ))}
-    </div>
-  );
+  return <Tabs tabs={tabs.filter((t) => t.on)} value={tab} onChange={(id) => set({ tab: id })} />;
 }
 
 function Explorer() {
@@ -63,7 +54,7 @@ function Explorer() {
         <StimulusGrid manifest={manifest} subject={r.subject} stimulus={r.stimulus} condition={r.condition} />
       </aside>
       <main className="main">
-        <Tabs />
+        <ScreenTabs />
         <ErrorBoundary area={tab === 'trial' ? 'Trial view' : tab === 'reconstruct' ? 'Reconstruction' : 'Evaluation'}>
           {tab === 'reconstruct' && hasReconstructPanel ? (
             <ReconstructSlot />

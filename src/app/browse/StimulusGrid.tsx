@@ -4,6 +4,7 @@ import type { Manifest, Stimulus } from '../../core/bundle/manifest.ts';
 import { useSelectionStore, type ViewCondition } from '../../state/selectionStore.ts';
 import { stimuliBySet, trialIndices } from '../../state/selectors.ts';
 import { TensorImage, imageOf } from '../common/TensorImage.tsx';
+import { Button } from '../common/controls.tsx';
 
 const SET_TITLES = { simple: 'Simple · A', complex: 'Complex · B', conceptual: 'Conceptual · C' } as const;
 
@@ -27,9 +28,9 @@ export function StimulusGrid(props: { manifest: Manifest; subject: number; stimu
             {stimuli.map((s) => {
               const n = trialIndices(manifest, subject, s.id, condition).length;
               return (
-                <button
+                <Button
                   key={s.id}
-                  type="button"
+                  kind="tile"
                   className={`stim-tile ${s.id === stimulus ? 'is-active' : ''}`}
                   onClick={() => set({ stimulus: s.id, trial: null })}
                   disabled={n === 0}
@@ -40,7 +41,7 @@ export function StimulusGrid(props: { manifest: Manifest; subject: number; stimu
                   <span className="stim-tile__cue">{s.cue}</span>
                   <span className="stim-tile__name">{s.name}</span>
                   <span className="stim-tile__count">{n}×</span>
-                </button>
+                </Button>
               );
             })}
           </div>

@@ -5,11 +5,74 @@
 // Styles: the "controls" section of src/app/styles.css.
 import { useEffect, useRef, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
 
-type ButtonKind = 'default' | 'primary' | 'small';
+/** `tile`: a button drawn entirely by its own class (a stimulus tile, a list row, a chip), not a .btn. */
+type ButtonKind = 'default' | 'primary' | 'small' | 'tile';
 
 export function Button(props: ButtonHTMLAttributes<HTMLButtonElement> & { kind?: ButtonKind }) {
   const { kind = 'default', className, type, ...rest } = props;
-  return <button type={type ?? 'button'} className={`btn ${kind === 'default' ? '' : `btn--${kind}`} ${className ?? ''}`.trim()} {...rest} />;
+  const base = kind === 'tile' ? '' : kind === 'default' ? 'btn' : `btn btn--${kind}`;
+  return <button type={type ?? 'button'} className={`${base} ${className ?? ''}`.trim()} {...rest} />;
+}
+
+export interface SegmentOption<T> {
+  value: T;
+  label: ReactNode;
+  title?: string;
+  disabled?: boolean;
+  testid?: string;
+}
+
+/** One choice of a few (radio group): the pill row of the Trial screen; `column` stacks the items. */
+export function Segmented<T extends string | number>(props: { label: string; options: SegmentOption<T>[]; value: T | null; onChange: (v: T) => void; column?: boolean; className?: string }) {
+  return (
+    <div className={`segmented ${props.column ? 'segmented--column' : ''} ${props.className ?? ''}`.trim()} role="radiogroup" aria-label={props.label}>
+      {props.options.map((o) => (
+        <button
+          key={String(o.value)}
+          type="button"
+          role="radio"
+          aria-checked={o.value === props.value}
+          className={`segmented__item ${o.value === props.value ? 'is-active' : ''}`}
+          disabled={o.disabled}
+          title={o.title}
+          onClick={() => props.onChange(o.value)}
+          data-testid={o.testid}
+        >
+          {o.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A row of tabs (role tablist); the selected one is underlined in the accent colour. */
+export function Tabs<T extends string>(props: { tabs: { id: T; label: ReactNode }[]; value: T; onChange: (id: T) => void }) {
+  return (
+    <div className="tabs" role="tablist">
+      {props.tabs.map((t) => (
+        <button key={t.id} type="button" role="tab" aria-selected={props.value === t.id} className={`tabs__tab ${props.value === t.id ? 'is-active' : ''}`} onClick={() => props.onChange(t.id)}>
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A range slider in the accent colour that hands back numbers. */
+export function Slider(props: Omit<InputHTMLAttributes<HTMLInputElement>, 'type' | 'value' | 'onChange'> & { value: number; onValue: (v: number) => void }) {
+  const { className, value, onValue, ...rest } = props;
+  return <input type="range" className={`ctl-range ${className ?? ''}`.trim()} value={value} onChange={(e) => onValue(Number(e.currentTarget.value))} {...rest} />;
+}
+
+export function TextInput(props: Omit<InputHTMLAttributes<HTMLInputElement>, 'type' | 'onChange'> & { onText: (v: string) => void }) {
+  const { className, onText, ...rest } = props;
+  return <input type="text" className={`ctl ctl--text ${className ?? ''}`.trim()} onChange={(e) => onText(e.currentTarget.value)} {...rest} />;
+}
+
+/** A colour swatch that opens the system colour chooser. */
+export function ColorInput(props: Omit<InputHTMLAttributes<HTMLInputElement>, 'type' | 'onChange'> & { onColor: (v: string) => void }) {
+  const { className, onColor, ...rest } = props;
+  return <input type="color" className={`ctl ctl--color ${className ?? ''}`.trim()} onChange={(e) => onColor(e.currentTarget.value)} {...rest} />;
 }
 
 export function Select(props: SelectHTMLAttributes<HTMLSelectElement>) {

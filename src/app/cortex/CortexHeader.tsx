@@ -3,6 +3,7 @@
 import type { RegionBackendInfo } from '../../core/cortex/protocol.ts';
 import { useCortexStore } from '../../state/cortexStore.ts';
 import { CortexBackendBadge } from './BackendBadge.tsx';
+import { Button } from '../common/controls.tsx';
 
 interface Props {
   subjectId: number;
@@ -22,9 +23,9 @@ export function CortexHeader({ subjectId, condition, trials, simulated, backend 
         subject {subjectId} · {condition} · {trials.length > 1 ? `mean of ${trials.length} trials` : `trial #${trials[0]}`} {simulated ? '· simulated data' : ''}
       </span>
       <CortexBackendBadge info={backend} />
-      <button type="button" className="cortex__present-btn" onClick={() => set({ presentation: !presentation })} data-testid="cortex-present">
+      <Button className="cortex__present-btn" onClick={() => set({ presentation: !presentation })} data-testid="cortex-present">
         {presentation ? 'Exit presentation (Esc)' : 'Presentation'}
-      </button>
+      </Button>
     </h2>
   );
 }

@@ -11,6 +11,7 @@ import { HeadChangeChart, LesionChart, StimulusCosineChart } from './Charts.tsx'
 import { LowLevelPair } from './LowLevelPair.tsx';
 import { describe } from './PerturbEditor.tsx';
 import { PerturbedReconstruction } from './PerturbedReconstruction.tsx';
+import { Select } from '../common/controls.tsx';
 
 interface Props {
   manifest: Manifest;
@@ -67,18 +68,18 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
         <h3>
           Lesion profile: silencing each ROI ({trueStim?.name}, all repeats)
           {heads.length > 0 && (
-            <select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
+            <Select value={lesionHead} onChange={(e) => set({ lesionHead: e.currentTarget.value as HeadName })} aria-label="Lesion head">
               {heads.map((h) => (
                 <option key={h.name} value={h.name}>
                   {h.name}
                 </option>
               ))}
-            </select>
+            </Select>
           )}
-          <select value={lesionMetric} onChange={(e) => set({ lesionMetric: e.currentTarget.value as 'relNorm' | 'cosineChange' })} aria-label="Lesion metric">
+          <Select value={lesionMetric} onChange={(e) => set({ lesionMetric: e.currentTarget.value as 'relNorm' | 'cosineChange' })} aria-label="Lesion metric">
             <option value="relNorm">relative norm</option>
             <option value="cosineChange">1 − cosine</option>
-          </select>
+          </Select>
         </h3>
         <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} />
       </div>

@@ -10,6 +10,7 @@ import { colorize, makeScale } from './colors.ts';
 import { CortexCanvas, type SurfaceHit } from './CortexCanvas.tsx';
 import { hasShape } from './CortexToolbar.tsx';
 import { reportCortexError, saveRois, type CortexKeys } from './useCortexWorker.ts';
+import { ColorInput, Slider, TextInput } from '../common/controls.tsx';
 
 function overlayLabel(o: CortexOverlay, simulated: boolean): string {
   const sim = simulated ? ' (simulated)' : '';
@@ -133,12 +134,12 @@ export function CortexStage({ view, keys, simulated }: Props) {
       {tool === 'brush' && (
         <div className="cortex__brush cortex__controls">
           <label>
-            ROI name <input value={brush.name} onChange={(e) => set({ brush: { ...brush, name: e.currentTarget.value } })} data-testid="cortex-brush-name" />
+            ROI name <TextInput value={brush.name} onText={(name) => set({ brush: { ...brush, name } })} data-testid="cortex-brush-name" />
           </label>
-          <input type="color" value={brush.color} onChange={(e) => set({ brush: { ...brush, color: e.currentTarget.value } })} aria-label="ROI colour" />
+          <ColorInput value={brush.color} onColor={(color) => set({ brush: { ...brush, color } })} aria-label="ROI colour" />
           <label>
             radius {brush.radius} mm
-            <input type="range" min={1} max={20} value={brush.radius} onChange={(e) => set({ brush: { ...brush, radius: Number(e.currentTarget.value) } })} />
+            <Slider min={1} max={20} value={brush.radius} onValue={(radius) => set({ brush: { ...brush, radius } })} />
           </label>
           <span className="muted">drag on the surface; each stroke adds to the ROI</span>
         </div>

@@ -3,6 +3,7 @@
 import type { HeadName } from '../../core/bundle/manifest.ts';
 import type { SubjectView } from '../../core/cortex/protocol.ts';
 import { useCortexStore, type CortexOverlay } from '../../state/cortexStore.ts';
+import { NumberInput, Segmented, Select } from '../common/controls.tsx';
 
 const SHAPES = ['folded', 'inflated', 'flat'] as const;
 const TOOLS = [
@@ -25,14 +26,13 @@ export function CortexToolbar({ view }: { view: SubjectView | null }) {
   const outputs = weightsHead?.outputShape.reduce((a, b) => a * b, 1) ?? 1;
   return (
     <div className="cortex__toolbar cortex__controls">
-      <div className="seg" role="radiogroup" aria-label="Surface">
-        {SHAPES.map((k) => (
-          <button key={k} type="button" disabled={!hasShape(view, k)} aria-checked={shape === k} className={shape === k ? 'is-active' : ''} onClick={() => set({ shape: k, camera: null })} data-testid={`cortex-shape-${k}`}>
-            {k}
-          </button>
-        ))}
-      </div>
-      <select
+      <Segmented
+        label="Surface"
+        value={shape}
+        onChange={(k) => set({ shape: k, camera: null })}
+        options={SHAPES.map((k) => ({ value: k, label: k, disabled: !hasShape(view, k), testid: `cortex-shape-${k}` }))}
+      />
+      <Select
         value={overlay.kind === 'weights' ? `weights:${overlay.head}` : overlay.kind}
         onChange={(e) => {
           const v = e.currentTarget.value;
@@ -49,30 +49,20 @@ export function CortexToolbar({ view }: { view: SubjectView | null }) {
           </option>
         ))}
         <option value="none">none (ROIs only)</option>
-      </select>
+      </Select>
       {overlay.kind === 'weights' && (
         <label className="cortex__dim">
           output dim
-          <input
-            type="number"
+          <NumberInput
             min={-1}
             max={outputs - 1}
             value={overlay.dim ?? -1}
-            onChange={(e) => {
-              const d = Number(e.currentTarget.value);
-              set({ overlay: { kind: 'weights', head: overlay.head, dim: d >= 0 ? d : undefined } });
-            }}
+            onValue={(d) => set({ overlay: { kind: 'weights', head: overlay.head, dim: d >= 0 ? d : undefined } })}
             title="-1 = norm over the head's outputs"
           />
         </label>
       )}
-      <div className="seg" role="radiogroup" aria-label="Tool">
-        {TOOLS.map(([t, label]) => (
-          <button key={t} type="button" aria-checked={tool === t} className={tool === t ? 'is-active' : ''} onClick={() => set({ tool: t })} data-testid={`cortex-tool-${t}`}>
-            {label}
-          </button>
-        ))}
-      </div>
+      <Segmented label="Tool" value={tool} onChange={(t) => set({ tool: t })} options={TOOLS.map(([t, label]) => ({ value: t, label, testid: `cortex-tool-${t}` }))} />
     </div>
   );
 }

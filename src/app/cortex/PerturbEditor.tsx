@@ -5,6 +5,7 @@ import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useBundleStore } from '../../state/bundleStore.ts';
 import { useCortexStore } from '../../state/cortexStore.ts';
 import type { Perturbation, RoiInfo } from '../../core/cortex/protocol.ts';
+import { Button, Select, Slider } from '../common/controls.tsx';
 
 type Kind = Perturbation['kind'];
 
@@ -102,29 +103,29 @@ export function PerturbEditor({ manifest, subjectId, stimulus, condition, roi, b
       <span>
         {label} <strong>{v.toFixed(2)}</strong>
       </span>
-      <input type="range" min={min} max={max} step={step} value={v} onChange={(e) => on(Number(e.currentTarget.value))} data-testid={testid} />
+      <Slider min={min} max={max} step={step} value={v} onValue={on} data-testid={testid} />
     </label>
   );
 
   return (
     <div className="cortex__editor" data-testid="cortex-editor">
       <h3>Perturb {roi ? <span className="cortex__roi-tag" style={{ borderColor: roi.color }}>{roi.name}</span> : <span className="muted">— click an ROI on the surface or in the list</span>}</h3>
-      <select value={kind} onChange={(e) => setKind(e.currentTarget.value as Kind)} disabled={!roi} data-testid="cortex-kind" aria-label="Perturbation kind">
+      <Select value={kind} onChange={(e) => setKind(e.currentTarget.value as Kind)} disabled={!roi} data-testid="cortex-kind" aria-label="Perturbation kind">
         {(Object.keys(KIND_LABEL) as Kind[]).map((x) => (
           <option key={x} value={x}>
             {KIND_LABEL[x]}
           </option>
         ))}
-      </select>
+      </Select>
       {roi && kind === 'gain' && slider('gain k', k, 0, 3, 0.05, (x) => (setK(x), live({ k: x })), 'cortex-gain')}
       {roi && kind === 'add' && slider('add', value, -3, 3, 0.05, (x) => (setValue(x), live({ value: x })), 'cortex-add')}
       {roi && kind === 'blob' && (
         <>
           <div className="muted">
             {blobCentre ? `centre: ${blobCentre.hemi ? 'rh' : 'lh'} vertex ${blobCentre.vertex}` : 'no centre yet'}{' '}
-            <button type="button" onClick={onPickBlob}>
+            <Button kind="small" onClick={onPickBlob}>
               pick on surface
-            </button>
+            </Button>
           </div>
           {slider('amplitude', amp, -6, 6, 0.1, (x) => (setAmp(x), live({ amp: x })), 'cortex-blob-amp')}
           {slider('σ (mm, folded surface, Euclidean)', sigma, 1, 25, 0.5, (x) => (setSigma(x), live({ sigma: x })), 'cortex-blob-sigma')}
@@ -133,7 +134,7 @@ export function PerturbEditor({ manifest, subjectId, stimulus, condition, roi, b
       {roi && kind === 'replace' && (
         <label className="cortex__slider">
           <span>source trial</span>
-          <select
+          <Select
             value={trial ?? ''}
             onChange={(e) => {
               const t = Number(e.currentTarget.value);
@@ -147,14 +148,14 @@ export function PerturbEditor({ manifest, subjectId, stimulus, condition, roi, b
                 #{i} · {t.condition} · run {t.run} · repeat {t.repeat + 1}
               </option>
             ))}
-          </select>
+          </Select>
         </label>
       )}
       {roi && kind === 'drive' && (
         <>
           <label className="cortex__slider">
             <span>target stimulus</span>
-            <select
+            <Select
               value={target}
               onChange={(e) => {
                 const t = Number(e.currentTarget.value);
@@ -168,19 +169,19 @@ export function PerturbEditor({ manifest, subjectId, stimulus, condition, roi, b
                   {s.cue} · {s.name}
                 </option>
               ))}
-            </select>
+            </Select>
           </label>
           {slider('strength', strength, 0, 1, 0.01, (x) => (setStrength(x), live({ strength: x })), 'cortex-drive-strength')}
           <div className="muted small">Smallest change inside the ROI that moves the image embedding toward the target (least squares through the ROI&apos;s rows of A, then B).</div>
         </>
       )}
       <div className="cortex__buttons">
-        <button type="button" disabled={!roi} onClick={() => live({})} data-testid="cortex-apply">
+        <Button kind="primary" disabled={!roi} onClick={() => live({})} data-testid="cortex-apply">
           {draft ? 'Update' : 'Apply'}
-        </button>
-        <button type="button" disabled={!draft} onClick={() => set({ draft: false })} data-testid="cortex-keep">
+        </Button>
+        <Button disabled={!draft} onClick={() => set({ draft: false })} data-testid="cortex-keep">
           Keep &amp; add another
-        </button>
+        </Button>
       </div>
     </div>
   );
@@ -209,12 +210,12 @@ export function StackList() {
         </ol>
       )}
       <div className="cortex__buttons">
-        <button type="button" disabled={!stack.length} onClick={() => set({ stack: stack.slice(0, -1), draft: false })} data-testid="cortex-undo">
+        <Button disabled={!stack.length} onClick={() => set({ stack: stack.slice(0, -1), draft: false })} data-testid="cortex-undo">
           Undo
-        </button>
-        <button type="button" disabled={!stack.length} onClick={() => set({ stack: [], draft: false })} data-testid="cortex-reset">
+        </Button>
+        <Button disabled={!stack.length} onClick={() => set({ stack: [], draft: false })} data-testid="cortex-reset">
           Reset
-        </button>
+        </Button>
       </div>
     </div>
   );

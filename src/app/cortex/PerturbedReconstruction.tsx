@@ -10,6 +10,7 @@ import { toAppError } from '../../state/bundleStore.ts';
 import { cancelReconstruction, reconstructPerturbed } from '../reconstruct/client.ts';
 import type { DisplayImage, GenerateProgress, HeadDeltas, ReconstructReply } from '../../core/generate/protocol.ts';
 import { cortexClient } from './client.ts';
+import { Button, ProgressBar } from '../common/controls.tsx';
 
 const HEADS = ['image', 'text', 'blurry', 'retrieval', 'prompt'] as const;
 const SEED = 0;
@@ -113,18 +114,18 @@ export function PerturbedReconstruction({ location, subject, stimulus, condition
   return (
     <div className="cortex__recon" data-testid="cortex-recon" data-phase={phase.kind}>
       <div className="cortex__buttons cortex__controls">
-        <button type="button" onClick={() => void start()} disabled={phase.kind === 'running'} data-testid="cortex-recon-run">
+        <Button kind="primary" onClick={() => void start()} disabled={phase.kind === 'running'} data-testid="cortex-recon-run">
           Reconstruct perturbed state
-        </button>
+        </Button>
         {phase.kind === 'running' && (
-          <button type="button" onClick={cancel} data-testid="cortex-recon-cancel">
+          <Button onClick={cancel} data-testid="cortex-recon-cancel">
             Cancel
-          </button>
+          </Button>
         )}
       </div>
       {phase.kind === 'running' && (
         <div className="cortex__recon-progress" data-testid="cortex-recon-progress">
-          <progress max={1} value={phase.fraction} /> <span className="muted small">{phase.text}</span>
+          <ProgressBar fraction={phase.fraction} label={phase.text} />
         </div>
       )}
       {phase.kind === 'cancelled' && <div className="muted small">Cancelled.</div>}

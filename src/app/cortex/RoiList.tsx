@@ -1,6 +1,6 @@
 // The ROI list: bundle ROIs and drawn ROIs; click to select; drawn ones can be removed, exported
 // as JSON (voxel indices) and imported again.
-import { useRef } from 'react';
+import { Button, FilePicker } from '../common/controls.tsx';
 import type { RoiFile, RoiInfo } from '../../core/cortex/protocol.ts';
 
 interface Props {
@@ -13,7 +13,6 @@ interface Props {
 }
 
 export function RoiList({ rois, selected, onSelect, onRemove, onImport, onExport }: Props) {
-  const input = useRef<HTMLInputElement>(null);
   const download = async () => {
     const file = await onExport();
     const url = URL.createObjectURL(new Blob([JSON.stringify(file, null, 1)], { type: 'application/json' }));
@@ -29,35 +28,29 @@ export function RoiList({ rois, selected, onSelect, onRemove, onImport, onExport
       <ul>
         {rois.map((r) => (
           <li key={r.name}>
-            <button type="button" className={`cortex__roi ${selected === r.name ? 'is-active' : ''}`} onClick={() => onSelect(selected === r.name ? null : r.name)} data-testid={`cortex-roi-${r.name}`}>
+            <Button kind="tile" className={`cortex__roi ${selected === r.name ? 'is-active' : ''}`} onClick={() => onSelect(selected === r.name ? null : r.name)} data-testid={`cortex-roi-${r.name}`}>
               <span className="cortex__swatch" style={{ background: r.color }} />
               {r.name}
               <span className="muted"> · {r.voxelCount} vox{r.source === 'user' ? ' · drawn' : ''}</span>
-            </button>
+            </Button>
             {r.source === 'user' && (
-              <button type="button" className="cortex__x" title={`remove ${r.name}`} onClick={() => onRemove(r.name)}>
+              <Button className="cortex__x" title={`remove ${r.name}`} onClick={() => onRemove(r.name)}>
                 ×
-              </button>
+              </Button>
             )}
           </li>
         ))}
       </ul>
       <div className="cortex__buttons cortex__controls">
-        <button type="button" onClick={() => void download()} disabled={!rois.some((r) => r.source === 'user')}>
+        <Button onClick={() => void download()} disabled={!rois.some((r) => r.source === 'user')}>
           Export drawn ROIs
-        </button>
-        <button type="button" onClick={() => input.current?.click()}>
-          Import…
-        </button>
-        <input
-          ref={input}
-          type="file"
+        </Button>
+        <FilePicker
+          label="Import…"
           accept="application/json,.json"
-          hidden
-          onChange={async (e) => {
-            const f = e.currentTarget.files?.[0];
-            if (f) onImport(await f.text(), f.name);
-            e.currentTarget.value = '';
+          onFiles={(files) => {
+            const f = files[0];
+            void f.text().then((text) => onImport(text, f.name));
           }}
         />
       </div>

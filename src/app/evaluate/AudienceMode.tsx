@@ -233,12 +233,12 @@ export function AudienceMode(props: { source?: AudienceSource; subject: number |
         {source.renderImage({ kind: 'gt', stimulus: current.stimulus })}
       </div>
       <div className="aud-choices">
-        <button type="button" className="aud-choice" onClick={() => answer('left')} aria-label="left is closer">
+        <Button kind="tile" className="aud-choice" onClick={() => answer('left')} aria-label="left is closer">
           {source.renderImage(current.left)}
-        </button>
-        <button type="button" className="aud-choice" onClick={() => answer('right')} aria-label="right is closer">
+        </Button>
+        <Button kind="tile" className="aud-choice" onClick={() => answer('right')} aria-label="right is closer">
           {source.renderImage(current.right)}
-        </button>
+        </Button>
       </div>
       <p className="muted">Which reconstruction is closer to the ground truth? (← / →)</p>
     </section>

@@ -19,7 +19,7 @@ import { EvalProgress, RowImages } from './BundleRows.tsx';
 import { ComparisonTable, MetricHeaderCells } from './Comparison.tsx';
 import { StimulusSetRun } from './StimulusSetRun.tsx';
 import { formatCell } from './format.ts';
-import { Button, FilePicker, Select } from '../common/controls.tsx';
+import { Button, FilePicker, Select, Tabs } from '../common/controls.tsx';
 import { useBundleStore } from '../../state/bundleStore.ts';
 import { useSelectionStore } from '../../state/selectionStore.ts';
 import './evaluate.css';
@@ -73,14 +73,14 @@ export function EvaluatePanel(props: EvaluatePanelProps) {
 
   return (
     <div className="eval" data-testid="evaluate-panel">
-      <div className="tabs" role="tablist">
-        <button type="button" role="tab" aria-selected={tab === 'results'} className={`tabs__tab ${tab === 'results' ? 'is-active' : ''}`} onClick={() => setTab('results')}>
-          Results
-        </button>
-        <button type="button" role="tab" aria-selected={tab === 'audience'} className={`tabs__tab ${tab === 'audience' ? 'is-active' : ''}`} onClick={() => setTab('audience')}>
-          Audience 2AFC
-        </button>
-      </div>
+      <Tabs
+        tabs={[
+          { id: 'results', label: 'Results' },
+          { id: 'audience', label: 'Audience 2AFC' },
+        ]}
+        value={tab}
+        onChange={setTab}
+      />
       {tab === 'audience' ? (
         <AudienceMode source={props.audience} subject={subject} />
       ) : (

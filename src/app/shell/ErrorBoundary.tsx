@@ -1,6 +1,7 @@
 // Catches render errors of a part of the page and shows them in place, so one broken panel never
 // blanks the whole app and the error is visible without opening the console.
 import { Component, type ErrorInfo, type ReactNode } from 'react';
+import { Button } from '../common/controls.tsx';
 
 interface Props {
   /** Which part of the page this guards (shown in the message). */
@@ -28,9 +29,9 @@ export class ErrorBoundary extends Component<Props, State> {
       return (
         <div className="error-box" role="alert" data-testid="error-boundary">
           <strong>{this.props.area} failed:</strong> {this.state.error.message}
-          <button type="button" className="btn btn--small" onClick={() => this.setState({ error: null })}>
+          <Button kind="small" onClick={() => this.setState({ error: null })}>
             Retry
-          </button>
+          </Button>
         </div>
       );
     }

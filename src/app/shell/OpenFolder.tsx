@@ -1,10 +1,11 @@
 // "Open folder" button and a whole-window drop zone for local bundles (read in the worker with
 // FileListShardSource; nothing is uploaded anywhere).
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useBundleStore } from '../../state/bundleStore.ts';
 import { openBundle } from '../actions.ts';
 import { clearImageCache } from '../common/TensorImage.tsx';
 import { filesFromDrop, filesFromInput, folderLabel, hasManifest } from './localFiles.ts';
+import { FilePicker } from '../common/controls.tsx';
 
 function openFiles(label: string, files: Map<string, Blob>) {
   if (!hasManifest(files)) {
@@ -21,31 +22,7 @@ function openFiles(label: string, files: Map<string, Blob>) {
 }
 
 export function OpenFolderButton() {
-  const input = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    // Not in React's typings; set as attributes so the picker selects folders.
-    input.current?.setAttribute('webkitdirectory', '');
-    input.current?.setAttribute('directory', '');
-  }, []);
-  return (
-    <>
-      <button type="button" className="btn" onClick={() => input.current?.click()} title="Open a bundle folder from this computer">
-        Open folder…
-      </button>
-      <input
-        ref={input}
-        type="file"
-        multiple
-        hidden
-        data-testid="folder-input"
-        onChange={(e) => {
-          const list = e.currentTarget.files;
-          if (list && list.length > 0) openFiles(folderLabel(list), filesFromInput(list));
-          e.currentTarget.value = '';
-        }}
-      />
-    </>
-  );
+  return <FilePicker label="Open folder…" folder testid="folder-input" title="Open a bundle folder from this computer" onFiles={(list) => openFiles(folderLabel(list), filesFromInput(list))} />;
 }
 
 export function DropZone() {

@@ -9,6 +9,7 @@ import type { DecodeNormalization } from '../../core/decode/protocol.ts';
 import { decodeSelection } from '../actions.ts';
 import { TensorImage, imageOf } from '../common/TensorImage.tsx';
 import { formatMs } from '../common/format.ts';
+import { Button, Checkbox, Slider } from '../common/controls.tsx';
 import { CortexSlot } from '../shell/panels.tsx';
 import { HeadHeatmap } from './HeadHeatmap.tsx';
 import { GalleryMatches, StimulusRanking } from './Identification.tsx';
@@ -26,9 +27,9 @@ function TrialControls({ manifest, r }: { manifest: Manifest; r: ResolvedSelecti
             const trial = manifest.trials[t];
             const active = !r.average && t === r.trial;
             return (
-              <button
+              <Button
                 key={t}
-                type="button"
+                kind="tile"
                 role="radio"
                 aria-checked={active}
                 className={`chip ${active ? 'is-active' : ''} ${r.average && r.trials.includes(t) ? 'is-averaged' : ''}`}
@@ -37,21 +38,14 @@ function TrialControls({ manifest, r }: { manifest: Manifest; r: ResolvedSelecti
                 data-testid={`trial-${t}`}
               >
                 {trial.repeat + 1}
-              </button>
+              </Button>
             );
           })}
         </div>
       </div>
       <label className="trial-controls__group">
         <span className="label">Average repeats</span>
-        <input
-          type="range"
-          min={1}
-          max={max}
-          value={Math.min(repeats, max)}
-          onChange={(e) => set({ repeats: Number(e.currentTarget.value) })}
-          data-testid="repeats"
-        />
+        <Slider min={1} max={max} value={Math.min(repeats, max)} onValue={(v) => set({ repeats: v })} data-testid="repeats" />
         <span className="trial-controls__value">
           {Math.min(repeats, max) === 1 ? 'single trial' : `${Math.min(repeats, max)} of ${max}`}
         </span>
@@ -66,7 +60,7 @@ function NormalizeToggle({ r }: { r: ResolvedSelection }) {
   return (
     <div className="trial-controls">
       <label className="trial-controls__group" title="MIRAGE's prediction normalisation: z-score each output dimension across a batch of predictions, then rescale to the training targets' mean/std">
-        <input type="checkbox" checked={normalize} onChange={(e) => set({ normalize: e.currentTarget.checked })} data-testid="normalize" />
+        <Checkbox checked={normalize} onChange={(e) => set({ normalize: e.currentTarget.checked })} data-testid="normalize" />
         <span className="label">Normalise (MIRAGE)</span>
         {normalize && <span className="muted">over the {r.condition} batch of all stimuli (trial/repeat choice not used)</span>}
       </label>
