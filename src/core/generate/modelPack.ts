@@ -36,6 +36,16 @@ export const STAGE_IO = {
 export type StageName = keyof typeof STAGE_IO;
 export const STAGE_NAMES = Object.keys(STAGE_IO) as StageName[];
 
+/**
+ * Stages only a stage pack carries: no pipeline step runs them, so a full model pack has none.
+ * `lowLevelEncoder` is VDVAE's encoder, which `mirage features --model vdvae` runs to compute
+ * MIRAGE's low-level targets of new images (docs/model-packs.md, "VDVAE").
+ */
+export const EXTRA_STAGE_IO = { lowLevelEncoder: { inputs: ['pixels'], outputs: ['latents'] } } as const;
+export const PACKED_STAGE_IO = { ...STAGE_IO, ...EXTRA_STAGE_IO } as const;
+export type PackedStageName = keyof typeof PACKED_STAGE_IO;
+export const PACKED_STAGE_NAMES = Object.keys(PACKED_STAGE_IO) as PackedStageName[];
+
 const StageSchema = z.object({
   /** ONNX file inside the pack. */
   file: relPath,
@@ -104,6 +114,30 @@ export function parseModelPack(json: unknown, file = PACK_MANIFEST): ModelPackMa
 
 export type PackLoadProgress = ByteProgress;
 
+/** An ONNX external-data file: the path the graph names (relative to its model file) and its bytes. */
+export interface ExternalDataFile {
+  path: string;
+  data: Uint8Array;
+}
+
+/** Where one stage of a loaded pack came from and which build of it was loaded (UI, provenance). */
+export interface StageOrigin {
+  /** The name of the pack the stage was read from (the base pack, or a stage pack of a composite). */
+  pack: string;
+  /** That pack's location (URL or folder). */
+  source: string;
+  kind: 'real' | 'stand-in' | 'simulated';
+  /** float32 or float16: the weights loaded. */
+  precision: string;
+  /** The variant key loaded (e.g. "float16"), absent for the stage's own file. */
+  variant?: string;
+  /** Why that build (precision.ts). */
+  reason: string;
+  /** Bytes of the graph and its external-data files. */
+  bytes: number;
+  files: number;
+}
+
 /** The pack's files in memory, each checked against the manifest's size and sha256. */
 export interface LoadedModelPack {
   manifest: ModelPackManifest;
@@ -111,9 +145,39 @@ export interface LoadedModelPack {
   onnx: Record<StageName, Uint8Array>;
   unconditional: { clipImg: Float32Array; clipText: Float32Array; clipTextPooled: Float32Array };
   vocab: string[];
+  /** Per stage, the ONNX external-data files its graph refers to (real packs keep weights outside the protobuf). */
+  externalData?: Partial<Record<StageName, ExternalDataFile[]>>;
+  /** Per stage, the pack and build it came from (packOpen.ts); absent for packs read by loadModelPack. */
+  origins?: Record<StageName, StageOrigin>;
+  /** A composite pack's name and parts (packOpen.ts); absent for a plain model pack. */
+  composite?: { name: string; base: string; parts: { stage: StageName; pack: string; source: string }[] };
 }
 
-/** Reads a model pack (manifest, every ONNX file, tensors, vocab), verifying each file. */
+/** The float32 values of a pack's .npy tensor. */
+export function npyFloat32(bytes: Uint8Array, path: string): Float32Array {
+  const a = readNpy(bytes, path);
+  return a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number>);
+}
+
+/** The pack's caption vocabulary (a JSON array of strings), or a BundleError naming the file. */
+export function parseVocab(bytes: Uint8Array, path: string): string[] {
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new BundleError(path, 'not valid JSON', { cause: e, expected: 'a JSON array of token strings' });
+  }
+  if (!Array.isArray(vocab) || !vocab.every((t) => typeof t === 'string')) {
+    throw new BundleError(path, 'vocabulary is not an array of strings', { expected: 'a JSON array of token strings' });
+  }
+  return vocab as string[];
+}
+
+/**
+ * Reads a model pack (manifest, every listed file, tensors, vocab), verifying each file. The page and
+ * the CLI's reconstruction open packs with `openModelPack` (packOpen.ts) instead: composite packs,
+ * external-data weights, one precision build per stage, only the files the stages use.
+ */
 export async function loadModelPack(
   source: ShardSource,
   opts: { signal?: AbortSignal; onProgress?: (p: PackLoadProgress) => void; verify?: boolean } = {},
@@ -122,19 +186,8 @@ export async function loadModelPack(
   const files = await readPackFiles(source, manifest.files, undefined, opts);
   const get = (p: string) => files.get(p) as Uint8Array;
   const onnx = Object.fromEntries(STAGE_NAMES.map((s) => [s, get(manifest.stages[s].file)])) as Record<StageName, Uint8Array>;
-  const f32 = (p: string) => {
-    const a = readNpy(get(p), p);
-    return a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number>);
-  };
-  let vocab: unknown;
-  try {
-    vocab = JSON.parse(new TextDecoder().decode(get(manifest.vocab)));
-  } catch (e) {
-    throw new BundleError(manifest.vocab, 'not valid JSON', { cause: e, expected: 'a JSON array of token strings' });
-  }
-  if (!Array.isArray(vocab) || !vocab.every((t) => typeof t === 'string')) {
-    throw new BundleError(manifest.vocab, 'vocabulary is not an array of strings', { expected: 'a JSON array of token strings' });
-  }
+  const f32 = (p: string) => npyFloat32(get(p), p);
+  const vocab = parseVocab(get(manifest.vocab), manifest.vocab);
   return {
     manifest,
     source,
@@ -144,7 +197,7 @@ export async function loadModelPack(
       clipText: f32(manifest.unconditional.clipText),
       clipTextPooled: f32(manifest.unconditional.clipTextPooled),
     },
-    vocab: vocab as string[],
+    vocab,
   };
 }
 

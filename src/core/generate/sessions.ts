@@ -77,7 +77,9 @@ export class PackSessions {
       const preferredOutputLocation = Object.fromEntries(
         Object.entries(spec.outputs).map(([role, ts]) => [ts.name, keep.includes(role) ? 'gpu-buffer' : 'cpu'] as const),
       );
-      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage), preferredOutputLocation }).catch((e: unknown) => {
+      // A real pack's weights are external data: the files the graph names travel with it.
+      const externalData = this.pack.externalData?.[stage];
+      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage), preferredOutputLocation, externalData }).catch((e: unknown) => {
         this.sessions.delete(stage);
         throw new BundleError(this.pack.manifest.stages[stage].file, `cannot create an ONNX session: ${(e as Error).message}`, {
           field: `stages.${stage}`,
