@@ -2,7 +2,7 @@
 // the images were given), e.g. MIRAGE's CLIP targets of new images. Logic: src/core/generate/packers/features.ts.
 import type { Command } from 'commander';
 import { BundleError } from '../../src/core/base/errors.ts';
-import { clipFeatures, FEATURE_MODELS, type FeatureModel } from '../../src/core/generate/packers/features.ts';
+import { clipFeatures, FEATURE_MODELS, vdvaeFeatures, type FeatureModel } from '../../src/core/generate/packers/features.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
 import { writeNpy } from '../../src/core/tensor/npy.ts';
@@ -19,6 +19,8 @@ interface FeaturesOptions {
   out: string;
   batch: string;
   variant?: string;
+  seed?: string;
+  deterministic?: boolean;
   quiet?: boolean;
 }
 
@@ -26,6 +28,8 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
   if (!(o.model in FEATURE_MODELS)) throw new BundleError('command line', `--model ${o.model}`, { expected: Object.keys(FEATURE_MODELS).join(', ') });
   const batch = Number(o.batch);
   if (!Number.isInteger(batch) || batch < 1) throw new BundleError('command line', `--batch ${o.batch}`, { expected: 'a positive integer' });
+  const seed = Number(o.seed ?? 0);
+  if (!Number.isInteger(seed)) throw new BundleError('command line', `--seed ${o.seed}`, { expected: 'an integer' });
   const images = []; // read first: a bad PNG is refused before the pack is loaded
   for (const name of o.images) {
     const bytes = await readRegularFile(name, { expected: 'a PNG file' });
@@ -35,7 +39,10 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
   const stage = await loadPackStage(new FsShardSource(o.models), FEATURE_MODELS[o.model as FeatureModel], { variant: o.variant });
   const bar = o.quiet ? undefined : progressBar('features');
   try {
-    const r = await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });
+    const r =
+      o.model === 'vdvae'
+        ? await vdvaeFeatures(stage, images, { batch, seed, deterministic: o.deterministic, onProgress: bar?.update })
+        : await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });
     await writeFileAtomically(o.out, writeNpy(r.data, r.dims, '<f4'));
     return { out: o.out, shape: r.dims };
   } finally {
@@ -50,7 +57,9 @@ export function register(program: Command): void {
     .requiredOption('--models <dir>', 'model pack or stage pack folder (e.g. from `mirage pack clip`)')
     .requiredOption('--model <name>', `which model: ${Object.keys(FEATURE_MODELS).join(', ')}`)
     .requiredOption('--images <png...>', 'PNG files')
-    .option('--output <role>', 'output role: image_embeds (CLIP embedding) or last_hidden_state (tokens)', 'image_embeds')
+    .option('--output <role>', 'CLIP output role: image_embeds (CLIP embedding) or last_hidden_state (tokens)', 'image_embeds')
+    .option('--seed <k>', 'VDVAE: seed of the posterior noise (image k uses seed + k)', '0')
+    .option('--deterministic', 'VDVAE: the posterior means instead of posterior samples')
     .option('--batch <n>', 'images per run', '8')
     .option('--variant <name>', 'another build of the stage, e.g. float16')
     .requiredOption('--out <file.npy>', 'output .npy (float32)')

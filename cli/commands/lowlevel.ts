@@ -43,8 +43,8 @@ export function register(program: Command): void {
     .requiredOption('--models <dir>', 'model pack or stage pack folder with a lowLevelDecoder stage (e.g. from `mirage pack vdvae`)')
     .requiredOption('--latents <file.npy>', 'N x 91168 float .npy: the 31 decoded layers, flattened in layer order')
     .requiredOption('--out <file>', '.png (one per row) or .npy (px, [N, 64, 64, 3] in [-1, 1])')
-    .option('--seed <k>', 'seed of the prior noise of the undecoded layers (row k uses seed + k, as the pipeline)', '0')
-    .option('--deterministic', 'undecoded layers at their prior means (no noise)')
+    .option('--seed <k>', 'seed of the prior noise of the undecoded layers and of the pixel sampling (row k uses seed + k, as the pipeline)', '0')
+    .option('--deterministic', 'undecoded layers at their prior means, each pixel the mean of its most likely mixture component')
     .action(async (opts: LowLevelOptions) => {
       const r = await runLowLevel(opts);
       process.stderr.write(`lowlevel: [${r.dims.join(', ')}] -> ${r.files.join(', ')}\n`);

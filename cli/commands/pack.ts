@@ -1,6 +1,6 @@
 // `mirage pack <model>`: real model packs from public checkpoints, in TypeScript (issue 14). Today:
 // `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage) and `mirage pack vdvae`
-// (VDVAE ImageNet-64 decoder -> the lowLevelDecoder stage). The logic is
+// (VDVAE ImageNet-64 decoder and encoder -> the lowLevelDecoder and lowLevelEncoder stages). The logic is
 // src/core/generate/packers/; this file only parses flags and wires Node's files in.
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
@@ -88,7 +88,7 @@ interface PackVdvaeOptions {
 
 export async function runPackVdvae(
   o: PackVdvaeOptions,
-): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
+): Promise<{ out: string; files: number; bytes: number; parameters: unknown; encoderParameters: unknown }> {
   const bytes = maxFileBytes(o.maxFileMib);
   const temperature = Number(o.temperature);
   if (!(temperature > 0))
@@ -108,6 +108,7 @@ export async function runPackVdvae(
     files: m.files.length,
     bytes: m.files.reduce((a, f) => a + f.bytes, 0),
     parameters: m.stages.lowLevelDecoder?.settings.parameters,
+    encoderParameters: m.stages.lowLevelEncoder?.settings.parameters,
   };
 }
 
@@ -145,11 +146,11 @@ export function register(program: Command): void {
   pack
     .command('vdvae')
     .description(
-      'VDVAE ImageNet 64x64 decoder (openai/vdvae imagenet64-iter-1600000-model-ema.th) -> a stage pack with the lowLevelDecoder stage',
+      'VDVAE ImageNet 64x64 (openai/vdvae imagenet64-iter-1600000-model-ema.th) -> a stage pack with the lowLevelDecoder and lowLevelEncoder stages',
     )
     .requiredOption(
       '--checkpoint <file>',
-      'the .th checkpoint (torch.save of the VAE state dict; only decoder.* is read)',
+      'the .th checkpoint (torch.save of the whole VAE state dict: encoder.* and decoder.*)',
     )
     .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
     .option('--temperature <t>', 'prior temperature for the undecoded layers (std scaled by t)', '1')
@@ -161,7 +162,7 @@ export function register(program: Command): void {
     .action(async (opts: PackVdvaeOptions) => {
       const r = await runPackVdvae(opts);
       process.stderr.write(
-        `pack vdvae: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} decoder parameters)\n`,
+        `pack vdvae: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} decoder and ${String(r.encoderParameters)} encoder-graph parameters)\n`,
       );
     });
 }

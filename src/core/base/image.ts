@@ -52,10 +52,17 @@ function bicubic(x: number): number {
   return 0;
 }
 
-export type PilFilter = 'lanczos' | 'bicubic';
+/** Pillow's triangle filter (Resample.c bilinear_filter): what torchvision's default resize of a PIL image uses. */
+function bilinear(x: number): number {
+  const a = Math.abs(x);
+  return a < 1 ? 1 - a : 0;
+}
+
+export type PilFilter = 'lanczos' | 'bicubic' | 'bilinear';
 const FILTERS: Record<PilFilter, { fn: (x: number) => number; support: number }> = {
   lanczos: { fn: lanczos, support: 3 },
   bicubic: { fn: bicubic, support: 2 },
+  bilinear: { fn: bilinear, support: 1 },
 };
 
 interface Coeffs {

@@ -242,3 +242,17 @@ export function batchNoise(seed: number, batch: number, perRow: number, stream: 
   for (let k = 0; k < batch; k++) new NoiseRng(seed + k, 0, sid).fillNormal(out, k * perRow, perRow);
   return out;
 }
+
+/**
+ * Uniform draws in [low, high] for a batch, laid out as batchNoise: row k from NoiseRng(seed + k, 0,
+ * stream), so a row's draws never depend on the batch size (e.g. VDVAE's mixture-of-logistics draws).
+ */
+export function batchUniform(seed: number, batch: number, perRow: number, stream: string, low = 0, high = 1): Float32Array {
+  const out = new Float32Array(batch * perRow);
+  const sid = streamId(stream);
+  for (let k = 0; k < batch; k++) {
+    const rng = new NoiseRng(seed + k, 0, sid);
+    for (let i = 0; i < perRow; i++) out[k * perRow + i] = low + (high - low) * rng.uniform();
+  }
+  return out;
+}

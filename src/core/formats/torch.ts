@@ -4,7 +4,7 @@
 // keep storages on disk until a tensor's values are asked for.
 import { readExactly, sourceName, type ByteSource } from './byteSource.ts';
 import { FormatError } from './errors.ts';
-import { Opaque, unpickle, type GlobalImpl, type PyValue } from './pickle.ts';
+import { isDict, Opaque, unpickle, type GlobalImpl, type PyValue } from './pickle.ts';
 import { openZip } from './zip.ts';
 import { fromHalf } from '../tensor/float16.ts';
 
@@ -223,6 +223,22 @@ export async function loadTorch(src: ByteSource): Promise<TorchFile> {
   await Promise.all(pending);
   // Checked once every storage is known: a shape larger than its storage, or a negative stride, is
   // a clear error here rather than a RangeError or wrong values when the tensor is read.
-  for (const t of tensors) checkTensorGeometry(file, t);
+  const names = tensorKeys(root);
+  for (const t of tensors) {
+    const key = names.get(t);
+    checkTensorGeometry(file, t, key === undefined ? undefined : `tensor ${key} (storage ${t.storage.key})`);
+  }
   return { root, file };
+}
+
+/** The dict key (dotted through nested dicts, e.g. a state dict under 'model') of each tensor, so errors name the weight, not only its storage. */
+function tensorKeys(root: PyValue, prefix = '', out = new Map<TorchTensor, string>(), depth = 0): Map<TorchTensor, string> {
+  if (!isDict(root) || depth > 3) return out;
+  for (const [k, v] of root) {
+    const name = `${prefix}${String(k)}`;
+    if (v instanceof TorchTensor) {
+      if (!out.has(v)) out.set(v, name);
+    } else tensorKeys(v, `${name}.`, out, depth + 1);
+  }
+  return out;
 }

@@ -1,23 +1,26 @@
-// `mirage lowlevel` on a packed VDVAE decoder (the reduced fixture): the prior noise is the
-// pipeline's (row k from seed + k, scaled by the stage's priorTemperature), --deterministic uses
-// the prior means, PNGs are VDVAE's uint8 conversion of px.
+// `mirage lowlevel` on a packed VDVAE decoder (the reduced fixture): the random inputs are the
+// pipeline's (row k from seed + k; prior noise scaled by the stage's priorTemperature, the mixture's
+// uniform draws from their own streams), --deterministic uses the prior means and draws of 0.5 (the
+// most likely component's mean), PNGs are VDVAE's uint8 conversion of px.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vdvaeToRgb } from '../../../src/core/base/image.ts';
-import { batchNoise } from '../../../src/core/base/rng.ts';
+import { batchNoise, batchUniform } from '../../../src/core/base/rng.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import { openCheckpoint } from '../../../src/core/generate/packers/checkpoint.ts';
 import { runStage } from '../../../src/core/generate/packers/runStage.ts';
 import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
 import type { VdvaeConfig } from '../../../src/core/generate/packers/vdvae.ts';
 import { packVdvae } from '../../../src/core/generate/packers/vdvaePack.ts';
-import { readNpy, writeNpy } from '../../../src/core/tensor/npy.ts';
+import { readNpy, writeNpy, type NpyArray } from '../../../src/core/tensor/npy.ts';
 import { decodePng, pngToRgb } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
 import { runLowLevel } from '../../../cli/commands/lowlevel.ts';
+import { lowLevelRandomInputs } from '../../../src/core/generate/lowLevelImage.ts';
+import { realStageSpecs } from '../../../src/core/generate/standInPack.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/vdvae-tiny');
 const TINY: VdvaeConfig = { name: 'tiny', decBlocks: '1x2,4m1,4x1,8m4,8x2', width: 16, zdim: 4, bottleneckMultiple: 0.25, numMixtures: 3, imageSize: 8, decodedLayers: 4 };
@@ -35,23 +38,40 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function direct(pack: string, noise: Float32Array): Promise<Float32Array> {
+const MIX = 8 * 8 * 3; // [8, 8, 3 mixtures] per image
+const PIX = 8 * 8 * 3; // [8, 8, 3 channels] per image
+const f32 = (data: Float32Array, shape: number[]): NpyArray => ({ dtype: '<f4', shape, data, fortranOrder: false });
+const seeded = (seed: number) => ({
+  mix: batchUniform(seed, 2, MIX, 'lowlevel/mixture', 1e-5, 1 - 1e-5),
+  pix: batchUniform(seed, 2, PIX, 'lowlevel/logistic', 1e-5, 1 - 1e-5),
+});
+const halves = () => ({ mix: new Float32Array(2 * MIX).fill(0.5), pix: new Float32Array(2 * PIX).fill(0.5) });
+
+async function direct(pack: string, noise: Float32Array, u: { mix: Float32Array; pix: Float32Array }): Promise<Float32Array> {
   const lat = readNpy(new Uint8Array(await readFile(join(FIX, 'latents.npy'))));
-  const r = await runStage(await loadPackStage(new FsShardSource(join(dir, pack)), 'lowLevelDecoder'), { latents: lat, prior_noise: { dtype: '<f4', shape: [2, PRIOR], data: noise, fortranOrder: false } });
+  const r = await runStage(await loadPackStage(new FsShardSource(join(dir, pack)), 'lowLevelDecoder'), {
+    latents: lat,
+    prior_noise: f32(noise, [2, PRIOR]),
+    mix_uniform: f32(u.mix, [2, 8, 8, 3]),
+    pixel_uniform: f32(u.pix, [2, 8, 8, 3]),
+  });
   return r.outputs.px.data as Float32Array;
 }
 const px = async (f: string) => readNpy(new Uint8Array(await readFile(f))).data as Float32Array;
 
 describe('mirage lowlevel', () => {
-  it('uses the seeded prior noise of the pipeline, scaled by the pack temperature; --deterministic the prior means', async () => {
+  it('uses the seeded prior noise and mixture draws of the pipeline (noise scaled by the pack temperature); --deterministic the prior means and the most likely components', async () => {
     const out = join(dir, 'px.npy');
     await runLowLevel({ models: join(dir, 'pack-0.5'), latents: join(dir, 'latents.npy'), out, seed: '7' });
     const noise = batchNoise(7, 2, PRIOR, 'lowlevel/prior').map((v) => v * 0.5);
-    expect(Array.from(await px(out))).toEqual(Array.from(await direct('pack-0.5', noise)));
+    const sampled = await px(out);
+    expect(Array.from(sampled)).toEqual(Array.from(await direct('pack-0.5', noise, seeded(7))));
+    // the pixels are sampled: the same prior noise with draws of 0.5 gives another image
+    expect(Array.from(sampled)).not.toEqual(Array.from(await direct('pack-0.5', noise, halves())));
     await runLowLevel({ models: join(dir, 'pack-1'), latents: join(dir, 'latents.npy'), out, seed: '7', deterministic: true });
     const means = await px(out);
-    expect(Array.from(means)).toEqual(Array.from(await direct('pack-1', new Float32Array(2 * PRIOR))));
-    expect(Array.from(means)).not.toEqual(Array.from(await direct('pack-1', batchNoise(7, 2, PRIOR, 'lowlevel/prior'))));
+    expect(Array.from(means)).toEqual(Array.from(await direct('pack-1', new Float32Array(2 * PRIOR), halves())));
+    expect(Array.from(means)).not.toEqual(Array.from(await direct('pack-1', batchNoise(7, 2, PRIOR, 'lowlevel/prior'), halves())));
   });
 
   it('writes one PNG per row, VDVAE uint8 conversion of px', async () => {
@@ -64,5 +84,18 @@ describe('mirage lowlevel', () => {
     await writeFile(join(dir, 'bad.npy'), writeNpy(new Float32Array(84), [84]));
     await expect(runLowLevel({ models: join(dir, 'pack-1'), latents: join(dir, 'bad.npy'), out: join(dir, 'x.png'), seed: '0' })).rejects.toThrow(/bad\.npy: header\.shape: shape \[84\] \(expected \[N, latent values\]/);
     await expect(runLowLevel({ models: join(dir, 'pack-1'), latents: join(dir, 'latents.npy'), out: join(dir, 'x.jpg'), seed: '0' })).rejects.toThrow(/--out .*x\.jpg \(expected a \.png/);
+  });
+
+  it('the pipeline and the CLI share the random inputs: only the roles a stage declares (the stand-in decoder has no mixture draws), each from its own stream', async () => {
+    const spec = (await loadPackStage(new FsShardSource(join(dir, 'pack-0.5')), 'lowLevelDecoder')).spec;
+    const r = lowLevelRandomInputs(spec, 2, 7);
+    expect(Object.keys(r).sort()).toEqual(['mix_uniform', 'pixel_uniform', 'prior_noise']);
+    expect(r.mix_uniform.dims).toEqual([2, 8, 8, 3]);
+    expect(Array.from(r.mix_uniform.data)).toEqual(Array.from(seeded(7).mix));
+    expect(Array.from(r.pixel_uniform.data)).toEqual(Array.from(seeded(7).pix));
+    expect(Math.min(...r.pixel_uniform.data)).toBeGreaterThanOrEqual(Math.fround(1e-5));
+    const standIn = lowLevelRandomInputs(realStageSpecs('stand-in').lowLevelDecoder, 1, 7);
+    expect(Object.keys(standIn)).toEqual(['prior_noise']);
+    expect(Array.from(standIn.prior_noise.data.subarray(0, 50))).toEqual(Array.from(batchNoise(7, 1, 50, 'lowlevel/prior')));
   });
 });

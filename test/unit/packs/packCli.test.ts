@@ -79,7 +79,7 @@ describe('mirage features --model clip', () => {
     const a = got.data as Float32Array;
     const b = want.outputs.image_embeds.data as Float32Array;
     for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
-    await expect(runFeatures({ models: packDir, model: 'vdvae', images: [], output: 'image_embeds', out, batch: '2', quiet: true })).rejects.toThrow(/--model vdvae \(expected clip\)/);
+    await expect(runFeatures({ models: packDir, model: 'dino', images: [], output: 'image_embeds', out, batch: '2', quiet: true })).rejects.toThrow(/--model dino \(expected clip, vdvae/);
     await expect(runFeatures({ models: packDir, model: 'clip', images: [join(dir, 'img', '0.png')], output: 'pooled', out, batch: '2', quiet: true })).rejects.toThrow(
       /the image encoder has no output "pooled" \(expected last_hidden_state, image_embeds\)/,
     );

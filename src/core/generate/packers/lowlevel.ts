@@ -1,12 +1,12 @@
 // `mirage lowlevel`: the low-level decoder stage (VDVAE in MIRAGE) on decoded latents from a file,
-// with the undecoded layers' prior noise made as the pipeline makes it (seeded standard normal, the
-// 'lowlevel/prior' stream of row k from seed + k, scaled by the stage's priorTemperature), or zero
-// (`deterministic`: the undecoded layers at their prior means).
+// with its random inputs made as the pipeline makes them (lowLevelImage.ts lowLevelRandomInputs:
+// row k from seed + k; the prior noise of the undecoded layers scaled by the stage's
+// priorTemperature, the mixture-of-logistics draws from their own streams), or `deterministic`:
+// the undecoded layers at their prior means and each pixel at the mean of its most likely component.
 import { BundleError } from '../../base/errors.ts';
 import { vdvaeToRgb, type RgbImage } from '../../base/image.ts';
-import { batchNoise } from '../../base/rng.ts';
 import type { NpyArray } from '../../tensor/npy.ts';
-import { settingNumber } from '../preprocess.ts';
+import { lowLevelRandomInputs } from '../lowLevelImage.ts';
 import { runStage } from './runStage.ts';
 import type { LoadedStage } from './stagePack.ts';
 
@@ -28,15 +28,13 @@ export async function decodeLowLevelFile(
   if (latents.shape.length !== 2) throw new BundleError(file, `shape [${latents.shape.join(', ')}]`, { field: 'header.shape', expected: '[N, latent values] (one row per image)' });
   const rows = latents.shape[0];
   const inputs: Record<string, NpyArray> = { latents };
-  const noiseSpec = stage.spec.inputs.prior_noise;
-  if (noiseSpec) {
-    const per = Number(noiseSpec.shape[1]);
-    const t = settingNumber(stage.spec.settings, 'priorTemperature', 1);
-    const noise = opts.deterministic ? new Float32Array(rows * per) : batchNoise(opts.seed ?? 0, rows, per, 'lowlevel/prior');
-    if (t !== 1) for (let i = 0; i < noise.length; i++) noise[i] *= t;
-    inputs.prior_noise = { dtype: '<f4', shape: [rows, per], data: noise, fortranOrder: false };
+  const files: Record<string, string> = { latents: file };
+  const seed = opts.seed ?? 0;
+  for (const [role, r] of Object.entries(lowLevelRandomInputs(stage.spec, rows, seed, opts.deterministic))) {
+    inputs[role] = { dtype: '<f4', shape: r.dims, data: r.data, fortranOrder: false };
+    files[role] = opts.deterministic ? `${role}: deterministic (prior means, 0.5 draws)` : `${role}: seeded (seed ${seed})`;
   }
-  const r = await runStage(stage, inputs, { files: { latents: file, prior_noise: opts.deterministic ? 'prior means (zero noise)' : `seeded noise (seed ${opts.seed ?? 0})` } });
+  const r = await runStage(stage, inputs, { files });
   const px = r.outputs.px;
   if (px.dims.length !== 4 || px.dims[3] !== 3) throw new BundleError(stage.spec.file, `px has shape [${px.dims.join(', ')}]`, { expected: '[N, H, W, 3] (NHWC, [-1, 1])' });
   const [, h, w] = px.dims;

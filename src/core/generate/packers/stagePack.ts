@@ -19,9 +19,10 @@ import {
   PackFileSchema,
   PackPathSchema,
   PackProvenanceSchema,
-  STAGE_IO,
-  STAGE_NAMES,
-  type StageName,
+  // Stage packs also hold the stages no pipeline step runs (EXTRA_STAGE_IO: VDVAE's encoder).
+  PACKED_STAGE_IO as STAGE_IO,
+  PACKED_STAGE_NAMES as STAGE_NAMES,
+  type PackedStageName as StageName,
   type StageSpec,
 } from '../modelPack.ts';
 

@@ -1,13 +1,20 @@
-// VDVAE's top-down decoder (Child, 2021, "Very Deep VAEs Generalize Autoregressive Models and Can
-// Outperform Them on Images"; openai/vdvae) as an ONNX graph for the `lowLevelDecoder` stage, built
-// from the checkpoint's `decoder.*` tensors: latents [B, decoded] (the first layers, flattened
-// [zdim, res, res] each, in layer order) and prior_noise [B, rest] (standard normal, one per
-// undecoded layer) -> px [B, S, S, 3] in [-1, 1]. Each block: optional nearest upsampling of the
-// lower resolution mixed in, the prior Block (GELU before each of 4 convs, 3x3 above 2x2) giving
-// the prior's mean, log std and a residual, z = decoded latent or mean + std·t·noise, a 1x1
-// projection of z added, a residual Block. Output: gain/bias, a 1x1 conv to the discretised mixture
-// of logistics, read here at the mean of its most likely component (the deterministic pixel).
-// Config-driven (block string, width, zdim, mixtures), so tests run a reduced decoder against the
+// VDVAE (Child, 2021, "Very Deep VAEs Generalize Autoregressive Models and Can Outperform Them on
+// Images"; openai/vdvae) as two ONNX graphs built from the checkpoint's tensors:
+// - the top-down decoder (`lowLevelDecoder`): latents [B, decoded] (the first layers, flattened
+//   [zdim, res, res] each, in layer order) and prior_noise [B, rest] (standard normal, one per
+//   undecoded layer) -> px [B, S, S, 3] in [-1, 1]. Each block: optional nearest upsampling of the
+//   lower resolution mixed in, the prior Block (GELU before each of 4 convs, 3x3 above 2x2) giving
+//   the prior's mean, log std and a residual, z = decoded latent or mean + std·noise, a 1x1
+//   projection of z added, a residual Block. Output: gain/bias, a 1x1 conv to the discretised
+//   mixture of logistics, sampled with the uniform draws given as inputs (mix_uniform picks the
+//   component by the Gumbel-max trick, pixel_uniform the logistic sample); draws of 0.5 everywhere
+//   give the mean of the most likely component (the deterministic pixel).
+// - the encoder (`lowLevelEncoder`, for MIRAGE's targets of new images): the bottom-up encoder,
+//   then the first decoded layers' top-down blocks with their posterior q(z|x) Blocks, returning
+//   each layer's posterior sample z = mean + std·posterior_noise (the `z` vae.py's
+//   `forward(..., get_latents=True)` reports; zero noise gives the posterior means), flattened in
+//   the same order as the decoder's latents input.
+// Config-driven (block strings, width, zdim, mixtures), so tests run a reduced model against the
 // reference implementation on the same random checkpoint.
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
@@ -24,8 +31,11 @@ export interface VdvaeConfig {
   imageSize: number;
   /** How many leading layers come from the brain (the rest from the prior). */
   decodedLayers: number;
-  /** The encoder's blocks (hps.py enc_blocks): only counted here (parameter check), not built. */
+  /** The encoder's blocks (hps.py enc_blocks: resolution x count, resolution d down-rate); absent: decoder only. */
   encBlocks?: string;
+  /** The encoder's input preprocessing (vdvae data.py): (pixel + shift)·scale on 0..255 values. */
+  inputShift?: number;
+  inputScale?: number;
 }
 
 /** imagenet64-iter-1600000-model-ema.th (hps.py `imagenet64`); MIRAGE decodes the first 31 layers. */
@@ -39,18 +49,27 @@ export const VDVAE_IMAGENET64: VdvaeConfig = {
   imageSize: 64,
   decodedLayers: 31,
   encBlocks: '64x11,64d2,32x20,32d2,16x9,16d2,8x8,8d2,4x7,4d4,1x5',
+  // data.py, imagenet64: the training set's pixel mean and std.
+  inputShift: -115.92961967,
+  inputScale: 1 / 69.37404,
 };
 
-/** [resolution, mixin] per decoder block, as vae.py parse_layer_string reads the string. */
+/** The sampler's uniform draws lie in [UNIFORM_LOW, 1 − UNIFORM_LOW] (vae_helpers.py), so no log sees 0 or 1. */
+export const UNIFORM_LOW = 1e-5;
+
+/**
+ * [resolution, n] per block, as vae.py parse_layer_string reads the string: n is the mixed-in
+ * resolution of an `RmM` decoder block, the down-rate of an `RdD` encoder block, else null.
+ */
 export function parseBlocks(s: string): [number, number | null][] {
   const out: [number, number | null][] = [];
   for (const ss of s.split(',')) {
     if (ss.includes('x')) {
       const [res, n] = ss.split('x').map(Number);
       for (let i = 0; i < n; i++) out.push([res, null]);
-    } else if (ss.includes('m')) {
-      const [res, mixin] = ss.split('m').map(Number);
-      out.push([res, mixin]);
+    } else if (ss.includes('m') || ss.includes('d')) {
+      const [res, n] = ss.split(/[md]/).map(Number);
+      out.push([res, n]);
     } else out.push([Number(ss), null]);
   }
   return out;
@@ -64,89 +83,140 @@ export function vdvaeLatentSizes(cfg: VdvaeConfig): { decoded: number; prior: nu
 }
 
 const D = 'decoder.';
+const E = 'encoder.';
 
-/** Every decoder tensor the graph reads, under the checkpoint's key names (the encoder and the posterior `enc` are not read). */
-export function vdvaeDecoderShapes(cfg: VdvaeConfig): Map<string, number[]> {
+type Shapes = Map<string, number[]>;
+
+function conv(m: Shapes, key: string, o: number, i: number, k: number): void {
+  m.set(`${key}.weight`, [o, i, k, k]);
+  m.set(`${key}.bias`, [o]);
+}
+
+/** vae.py Block: 1x1 in->mid, two k x k mid->mid, 1x1 mid->out (k = 3 above 2x2), each with a bias. */
+function blockShapes(m: Shapes, cfg: VdvaeConfig, key: string, inW: number, outW: number, res: number): void {
+  const mid = Math.floor(cfg.width * cfg.bottleneckMultiple);
+  const k = res > 2 ? 3 : 1;
+  conv(m, `${key}.c1`, mid, inW, 1);
+  conv(m, `${key}.c2`, mid, mid, k);
+  conv(m, `${key}.c3`, mid, mid, k);
+  conv(m, `${key}.c4`, outW, mid, 1);
+}
+
+/** Decoder block i's prior, z projection and residual Block (what the top-down pass runs). */
+function topDownShapes(m: Shapes, cfg: VdvaeConfig, i: number, res: number): void {
   const w = cfg.width;
-  const mid = Math.floor(w * cfg.bottleneckMultiple);
-  const m = new Map<string, number[]>();
-  const conv = (key: string, o: number, i: number, k: number) => {
-    m.set(`${key}.weight`, [o, i, k, k]);
-    m.set(`${key}.bias`, [o]);
-  };
-  const block = (key: string, inW: number, outW: number, k: number) => {
-    conv(`${key}.c1`, mid, inW, 1);
-    conv(`${key}.c2`, mid, mid, k);
-    conv(`${key}.c3`, mid, mid, k);
-    conv(`${key}.c4`, outW, mid, 1);
-  };
-  parseBlocks(cfg.decBlocks).forEach(([res], i) => {
-    const k = res > 2 ? 3 : 1;
-    block(`${D}dec_blocks.${i}.prior`, w, 2 * cfg.zdim + w, k);
-    conv(`${D}dec_blocks.${i}.z_proj`, w, cfg.zdim, 1);
-    block(`${D}dec_blocks.${i}.resnet`, w, w, k);
-  });
-  resolutions(cfg).forEach((r, j) => m.set(`${D}bias_xs.${j}`, [1, w, r, r]));
-  m.set(`${D}gain`, [1, w, 1, 1]);
-  m.set(`${D}bias`, [1, w, 1, 1]);
-  conv(`${D}out_net.out_conv`, cfg.numMixtures * 10, w, 1);
-  return m;
+  blockShapes(m, cfg, `${D}dec_blocks.${i}.prior`, w, 2 * cfg.zdim + w, res);
+  conv(m, `${D}dec_blocks.${i}.z_proj`, w, cfg.zdim, 1);
+  blockShapes(m, cfg, `${D}dec_blocks.${i}.resnet`, w, w, res);
 }
 
 function resolutions(cfg: VdvaeConfig): number[] {
   return [...new Set(parseBlocks(cfg.decBlocks).map(([r]) => r))].sort((a, b) => a - b);
 }
 
-/**
- * Parameters of the whole VAE as trained (encoder, decoder with its posterior blocks), from the
- * config alone: what the paper's parameter count covers. Each Block is 1x1 in->mid, two k x k
- * mid->mid, 1x1 mid->out, with biases.
- */
-export function vdvaeParamCount(cfg: VdvaeConfig): number {
+/** Every decoder tensor the decoder graph reads, under the checkpoint's key names (not the encoder, not the posterior `enc`). */
+export function vdvaeDecoderShapes(cfg: VdvaeConfig): Shapes {
   const w = cfg.width;
-  const mid = Math.floor(w * cfg.bottleneckMultiple);
-  const block = (inW: number, outW: number, k: number) => inW * mid + mid + 2 * (mid * mid * k * k + mid) + mid * outW + outW;
-  let n = vdvaeDecoderParamCount(cfg);
-  for (const [res] of parseBlocks(cfg.decBlocks)) n += block(2 * w, 2 * cfg.zdim, res > 2 ? 3 : 1); // posterior q(z|x)
-  n += 3 * w * 9 + w; // encoder in_conv 3x3
-  for (const ss of (cfg.encBlocks ?? '').split(',').filter(Boolean)) {
-    const res = Number(ss.split(/[xmd]/)[0]);
-    const count = ss.includes('x') ? Number(ss.split('x')[1]) : 1;
-    n += count * block(w, w, res > 2 ? 3 : 1);
-  }
-  return n;
+  const m: Shapes = new Map();
+  parseBlocks(cfg.decBlocks).forEach(([res], i) => topDownShapes(m, cfg, i, res));
+  resolutions(cfg).forEach((r, j) => m.set(`${D}bias_xs.${j}`, [1, w, r, r]));
+  m.set(`${D}gain`, [1, w, 1, 1]);
+  m.set(`${D}bias`, [1, w, 1, 1]);
+  conv(m, `${D}out_net.out_conv`, cfg.numMixtures * 10, w, 1);
+  return m;
 }
 
-/** Parameters of the decoder as built (from the config, no weights). */
+function requireEncoder(cfg: VdvaeConfig): string {
+  if (!cfg.encBlocks) throw new BundleError(cfg.name, 'no encoder blocks in the config', { field: 'encBlocks', expected: 'hps.py enc_blocks, e.g. 64x11,64d2,...' });
+  return cfg.encBlocks;
+}
+
+/** The bottom-up encoder's tensors (`encoder.*`): a 3x3 input conv, then residual Blocks. */
+export function vdvaeEncoderNetShapes(cfg: VdvaeConfig): Shapes {
+  const w = cfg.width;
+  const m: Shapes = new Map();
+  conv(m, `${E}in_conv`, w, 3, 3);
+  parseBlocks(requireEncoder(cfg)).forEach(([res], i) => blockShapes(m, cfg, `${E}enc_blocks.${i}`, w, w, res));
+  return m;
+}
+
+/** The posterior q(z|x) Block of decoder blocks 0..n-1 (`decoder.dec_blocks.N.enc.*`): [x, activations] -> mean, log std. */
+function posteriorShapes(cfg: VdvaeConfig, n: number): Shapes {
+  const m: Shapes = new Map();
+  parseBlocks(cfg.decBlocks).slice(0, n).forEach(([res], i) => blockShapes(m, cfg, `${D}dec_blocks.${i}.enc`, 2 * cfg.width, 2 * cfg.zdim, res));
+  return m;
+}
+
+/**
+ * Every tensor the encoder graph reads: the encoder, the posterior Blocks of the decoded layers,
+ * the top-down blocks before the last decoded one (the last one only needs its posterior), and the
+ * learned starting activations of the resolutions those blocks use.
+ */
+export function vdvaeEncoderShapes(cfg: VdvaeConfig): Shapes {
+  const blocks = parseBlocks(cfg.decBlocks).slice(0, cfg.decodedLayers);
+  const m = new Map([...vdvaeEncoderNetShapes(cfg), ...posteriorShapes(cfg, cfg.decodedLayers)]);
+  blocks.slice(0, -1).forEach(([res], i) => topDownShapes(m, cfg, i, res));
+  const used = new Set(blocks.map(([r]) => r));
+  resolutions(cfg).forEach((r, j) => {
+    if (used.has(r)) m.set(`${D}bias_xs.${j}`, [1, cfg.width, r, r]);
+  });
+  return m;
+}
+
+const count = (m: Shapes) => [...m.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+
+/**
+ * Parameters of the whole VAE as trained (encoder, decoder with its posterior blocks), from the
+ * config alone: what the paper's parameter count covers.
+ */
+export function vdvaeParamCount(cfg: VdvaeConfig): number {
+  const all = new Map([...vdvaeDecoderShapes(cfg), ...posteriorShapes(cfg, parseBlocks(cfg.decBlocks).length)]);
+  return count(all) + (cfg.encBlocks ? count(vdvaeEncoderNetShapes(cfg)) : 0);
+}
+
+/** Parameters of the decoder graph (from the config, no weights). */
 export function vdvaeDecoderParamCount(cfg: VdvaeConfig): number {
-  let n = 0;
-  for (const s of vdvaeDecoderShapes(cfg).values()) n += s.reduce((a, b) => a * b, 1);
-  return n;
+  return count(vdvaeDecoderShapes(cfg));
+}
+
+/** Parameters of the encoder graph, and of the bottom-up encoder (`encoder.*`) alone. */
+export function vdvaeEncoderParamCount(cfg: VdvaeConfig): { graph: number; encoder: number } {
+  return { graph: count(vdvaeEncoderShapes(cfg)), encoder: count(vdvaeEncoderNetShapes(cfg)) };
 }
 
 /** Every tensor present with its shape; a checkpoint of another config is named by the tensor that differs. */
-export function checkVdvaeCheckpoint(ck: Checkpoint, cfg: VdvaeConfig): void {
-  for (const [k, shape] of vdvaeDecoderShapes(cfg)) {
+function checkShapes(ck: Checkpoint, cfg: VdvaeConfig, shapes: Shapes): void {
+  for (const [k, shape] of shapes) {
     const t = ck.tensors.get(k);
     if (!t) throw new BundleError(ck.files.join(', ') || ck.label, 'missing tensor', { field: `tensor ${k}`, expected: `shape [${shape.join(', ')}] (${cfg.name})` });
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new BundleError(t.file, `shape [${t.shape.join(', ')}]`, { field: `tensor ${k}`, expected: `[${shape.join(', ')}] (${cfg.name})` });
     }
   }
-  const extra = ck.tensors.get(`${D}dec_blocks.${parseBlocks(cfg.decBlocks).length}.prior.c1.weight`);
-  if (extra) throw new BundleError(extra.file, `more decoder blocks than the ${parseBlocks(cfg.decBlocks).length} of ${cfg.name}`, { field: `tensor ${extra.name}`, expected: cfg.decBlocks });
 }
 
-/**
- * Builds the decoder graph (checkVdvaeCheckpoint first). The prior temperature is not in the graph:
- * the caller scales the standard-normal `prior_noise` by it (exp(log std)·t·ε = exp(log std)·(t·ε)),
- * as the pipeline does with the stage's `priorTemperature` setting.
- */
-export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
-  checkVdvaeCheckpoint(ck, cfg);
-  const shapes = vdvaeDecoderShapes(cfg);
-  const g = new GraphBuilder('vdvae_decoder');
-  g.metadata.model = `${cfg.name} top-down decoder (openai/vdvae), mixture read at the mean of its most likely component`;
+/** A deeper model (more blocks than the config) is refused by its first extra block's tensor. */
+function checkNoExtraBlock(ck: Checkpoint, cfg: VdvaeConfig, key: string, blocks: string, n: number): void {
+  const extra = ck.tensors.get(key);
+  if (extra) throw new BundleError(extra.file, `more blocks than the ${n} of ${cfg.name}`, { field: `tensor ${extra.name}`, expected: blocks });
+}
+
+/** The decoder's tensors present with their shapes, and no decoder block beyond the config's. */
+export function checkVdvaeCheckpoint(ck: Checkpoint, cfg: VdvaeConfig): void {
+  checkShapes(ck, cfg, vdvaeDecoderShapes(cfg));
+  const n = parseBlocks(cfg.decBlocks).length;
+  checkNoExtraBlock(ck, cfg, `${D}dec_blocks.${n}.prior.c1.weight`, cfg.decBlocks, n);
+}
+
+/** The encoder graph's tensors present with their shapes, and no encoder block beyond the config's. */
+export function checkVdvaeEncoderCheckpoint(ck: Checkpoint, cfg: VdvaeConfig): void {
+  checkShapes(ck, cfg, vdvaeEncoderShapes(cfg));
+  const n = parseBlocks(requireEncoder(cfg)).length;
+  checkNoExtraBlock(ck, cfg, `${E}enc_blocks.${n}.c1.weight`, requireEncoder(cfg), n);
+}
+
+/** The ops both graphs share, over one builder and one checkpoint. */
+function vdvaeOps(g: GraphBuilder, ck: Checkpoint, shapes: Shapes, cfg: VdvaeConfig) {
   const w = async (key: string) => {
     g.initializer(key, await ck.read(key), shapes.get(key) as number[]);
     return key;
@@ -157,74 +227,147 @@ export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): 
   const one = g.floats([1], [1], 'one');
   const invSqrt2 = g.floats([Math.SQRT1_2], [1], 'inv_sqrt2');
   const gelu = (x: string) => g.op('Mul', [g.op('Mul', [x, half]), g.op('Add', [one, g.op('Erf', [g.op('Mul', [x, invSqrt2])])])]);
-  const block = async (x: string, key: string, k: number, residual: boolean) => {
+  const block = async (x: string, key: string, res: number, residual: boolean) => {
+    const k = res > 2 ? 3 : 1;
     let h = await convK(gelu(x), `${key}.c1`, 1);
     h = await convK(gelu(h), `${key}.c2`, k);
     h = await convK(gelu(h), `${key}.c3`, k);
     h = await convK(gelu(h), `${key}.c4`, 1);
     return residual ? g.op('Add', [x, h]) : h;
   };
+  const channels = (t: string, a: number, b: number) => g.op('Slice', [t, g.int64s([a]), g.int64s([b]), g.int64s([1])]);
+  /** Layer values [B, n] at `offset` of a flat [B, total] input, as [B, zdim, res, res]. */
+  const layer = (input: string, offset: number, res: number) => {
+    const n = cfg.zdim * res * res;
+    return g.op('Reshape', [g.op('Slice', [input, g.int64s([offset]), g.int64s([offset + n]), g.int64s([1])]), g.int64s([-1, cfg.zdim, res, res])]);
+  };
+  /** mean + exp(log std)·ε, as vae_helpers.py draw_gaussian_diag_samples with ε given. */
+  const gaussian = (mean: string, logStd: string, eps: string) => g.op('Add', [g.op('Mul', [g.op('Exp', [logStd]), eps]), mean]);
+  /** The block's input: the running activation of its resolution, plus the lower one upsampled (nearest) where it mixes one in. */
+  const blockInput = (xs: Map<number, string>, res: number, mixin: number | null) => {
+    const x = xs.get(res) as string;
+    if (mixin === null) return x;
+    const low = xs.get(mixin) as string;
+    return g.op('Add', [x, g.op('Resize', [low, '', g.floats([1, 1, res / mixin, res / mixin], [4], 'scales')], { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' })]);
+  };
+  /** DecBlock after z is known: the prior's residual, the projection of z, the residual Block. */
+  const finishBlock = async (x: string, priorResidual: string, z: string, key: string, res: number) =>
+    block(g.op('Add', [g.op('Add', [x, priorResidual]), await convK(z, `${key}.z_proj`, 1)]), `${key}.resnet`, res, true);
+  return { w, convK, block, channels, layer, gaussian, blockInput, finishBlock };
+}
 
+/**
+ * Builds the decoder graph (checkVdvaeCheckpoint first). The prior temperature is not in the graph:
+ * the caller scales the standard-normal `prior_noise` by it (exp(log std)·t·ε = exp(log std)·(t·ε)),
+ * as the pipeline does with the stage's `priorTemperature` setting.
+ */
+export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
+  checkVdvaeCheckpoint(ck, cfg);
+  const g = new GraphBuilder('vdvae_decoder');
+  g.metadata.model = `${cfg.name} top-down decoder (openai/vdvae), pixels sampled from the mixture of logistics with the given uniform draws`;
+  const ops = vdvaeOps(g, ck, vdvaeDecoderShapes(cfg), cfg);
+  const s = cfg.imageSize;
+  const nm = cfg.numMixtures;
   const sizes = vdvaeLatentSizes(cfg);
   g.input('latents', 'float32', ['batch', sizes.decoded]).input('prior_noise', 'float32', ['batch', sizes.prior]);
-  const blocks = parseBlocks(cfg.decBlocks);
+  g.input('mix_uniform', 'float32', ['batch', s, s, nm]).input('pixel_uniform', 'float32', ['batch', s, s, 3]);
   const zdim = cfg.zdim;
   // xs[res]: the running activation of each resolution, starting from its learned bias (tiled over the batch by broadcasting).
   const batchZeros = g.op('Mul', [g.op('Reshape', [g.op('Slice', ['latents', g.int64s([0]), g.int64s([1]), g.int64s([1])]), g.int64s([-1, 1, 1, 1])]), g.floats([0], [1], 'zero')]);
   const xs = new Map<number, string>();
-  for (const [j, r] of resolutions(cfg).entries()) xs.set(r, g.op('Add', [batchZeros, await w(`${D}bias_xs.${j}`)]));
+  for (const [j, r] of resolutions(cfg).entries()) xs.set(r, g.op('Add', [batchZeros, await ops.w(`${D}bias_xs.${j}`)]));
   let offDecoded = 0;
   let offPrior = 0;
-  for (const [i, [res, mixin]] of blocks.entries()) {
+  for (const [i, [res, mixin]] of parseBlocks(cfg.decBlocks).entries()) {
     const key = `${D}dec_blocks.${i}`;
-    const k = res > 2 ? 3 : 1;
-    let x = xs.get(res) as string;
-    if (mixin !== null) {
-      const low = xs.get(mixin) as string;
-      x = g.op('Add', [x, g.op('Resize', [low, '', g.floats([1, 1, res / mixin, res / mixin], [4], 'scales')], { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' })]);
-    }
-    const feats = await block(x, `${key}.prior`, k, false);
-    const split = (a: number, b: number) => g.op('Slice', [feats, g.int64s([a]), g.int64s([b]), g.int64s([1])]);
-    const pm = split(0, zdim);
-    const pv = split(zdim, 2 * zdim);
-    x = g.op('Add', [x, split(2 * zdim, 2 * zdim + cfg.width)]);
-    const n = zdim * res * res;
+    const x = ops.blockInput(xs, res, mixin);
+    const feats = await ops.block(x, `${key}.prior`, res, false);
     let z: string;
     if (i < cfg.decodedLayers) {
-      z = g.op('Reshape', [g.op('Slice', ['latents', g.int64s([offDecoded]), g.int64s([offDecoded + n]), g.int64s([1])]), g.int64s([-1, zdim, res, res])]);
-      offDecoded += n;
+      z = ops.layer('latents', offDecoded, res);
+      offDecoded += zdim * res * res;
     } else {
-      const eps = g.op('Reshape', [g.op('Slice', ['prior_noise', g.int64s([offPrior]), g.int64s([offPrior + n]), g.int64s([1])]), g.int64s([-1, zdim, res, res])]);
-      offPrior += n;
-      z = g.op('Add', [g.op('Mul', [g.op('Exp', [pv]), eps]), pm]);
+      z = ops.gaussian(ops.channels(feats, 0, zdim), ops.channels(feats, zdim, 2 * zdim), ops.layer('prior_noise', offPrior, res));
+      offPrior += zdim * res * res;
     }
-    x = g.op('Add', [x, await convK(z, `${key}.z_proj`, 1)]);
-    xs.set(res, await block(x, `${key}.resnet`, k, true));
+    xs.set(res, await ops.finishBlock(x, ops.channels(feats, 2 * zdim, 2 * zdim + cfg.width), z, key, res));
   }
   // Output: gain/bias, 1x1 conv to the mixture's parameters, NHWC.
-  const top = g.op('Add', [g.op('Mul', [xs.get(cfg.imageSize) as string, await w(`${D}gain`)]), await w(`${D}bias`)]);
-  const l = g.op('Transpose', [await convK(top, `${D}out_net.out_conv`, 1)], { perm: [0, 2, 3, 1] });
-  const nm = cfg.numMixtures;
-  const s = cfg.imageSize;
+  const top = g.op('Add', [g.op('Mul', [xs.get(s) as string, await ops.w(`${D}gain`)]), await ops.w(`${D}bias`)]);
+  const l = g.op('Transpose', [await ops.convK(top, `${D}out_net.out_conv`, 1)], { perm: [0, 2, 3, 1] });
   const logits = g.op('Slice', [l, g.int64s([0]), g.int64s([nm]), g.int64s([3])]);
   const params = g.op('Reshape', [g.op('Slice', [l, g.int64s([nm]), g.int64s([10 * nm]), g.int64s([3])]), g.int64s([-1, s, s, 3, 3 * nm])]);
-  // The most likely component, one-hot over the mixtures, broadcast over the 3 channels.
-  const idx = g.op('ArgMax', [logits], { axis: 3, keepdims: 0 });
+  // The component: argmax of logits − log(−log u) (Gumbel-max), one-hot, broadcast over the 3 channels.
+  const gumbel = g.op('Log', [g.op('Neg', [g.op('Log', ['mix_uniform'])])]);
+  const idx = g.op('ArgMax', [g.op('Sub', [logits, gumbel])], { axis: 3, keepdims: 0 });
   const sel = g.op('Unsqueeze', [g.op('OneHot', [idx, g.int64s([nm]), g.floats([0, 1], [2], 'onehot')], { axis: -1 }), g.int64s([3])]);
   const pick = (a: number, f?: (t: string) => string) => {
     const p = g.op('Slice', [params, g.int64s([a * nm]), g.int64s([(a + 1) * nm]), g.int64s([4])]);
     return g.op('ReduceSum', [g.op('Mul', [f ? f(p) : p, sel]), g.int64s([4])], { keepdims: 0 });
   };
-  const means = pick(0);
+  const one = g.floats([1], [], 'one_scalar');
+  // The logistic sample: mean + exp(max(log scale, −7))·(log u − log(1 − u)); u = 0.5 gives the mean.
+  const logScales = g.op('Max', [pick(1), g.floats([-7], [], 'min_log_scale')]);
+  const logit = g.op('Sub', [g.op('Log', ['pixel_uniform']), g.op('Log', [g.op('Sub', [one, 'pixel_uniform'])])]);
+  const x = g.op('Add', [pick(0), g.op('Mul', [g.op('Exp', [logScales]), logit])]);
   const coeffs = pick(2, (p) => g.op('Tanh', [p]));
   const ch = (t: string, c: number) => g.op('Slice', [t, g.int64s([c]), g.int64s([c + 1]), g.int64s([3])]);
   const lo = g.floats([-1], [], 'minus_one');
-  const hi = g.floats([1], [], 'plus_one');
-  const clip = (t: string) => g.op('Clip', [t, lo, hi]);
-  const x0 = clip(ch(means, 0));
-  const x1 = clip(g.op('Add', [ch(means, 1), g.op('Mul', [ch(coeffs, 0), x0])]));
-  const x2 = clip(g.op('Add', [g.op('Add', [ch(means, 2), g.op('Mul', [ch(coeffs, 1), x0])]), g.op('Mul', [ch(coeffs, 2), x1])]));
+  const clip = (t: string) => g.op('Clip', [t, lo, one]);
+  const x0 = clip(ch(x, 0));
+  const x1 = clip(g.op('Add', [ch(x, 1), g.op('Mul', [ch(coeffs, 0), x0])]));
+  const x2 = clip(g.op('Add', [g.op('Add', [ch(x, 2), g.op('Mul', [ch(coeffs, 1), x0])]), g.op('Mul', [ch(coeffs, 2), x1])]));
   g.op('Concat', [x0, x1, x2], { axis: 3 }, 'px');
   g.output('px', 'float32', ['batch', s, s, 3]);
+  return g;
+}
+
+/**
+ * Builds the encoder graph (checkVdvaeEncoderCheckpoint first): pixels [B, S, S, 3] (NHWC, already
+ * (value + inputShift)·inputScale) and posterior_noise [B, decoded] -> latents [B, decoded].
+ */
+export async function buildVdvaeEncoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
+  checkVdvaeEncoderCheckpoint(ck, cfg);
+  const g = new GraphBuilder('vdvae_encoder');
+  g.metadata.model = `${cfg.name} encoder (openai/vdvae): posterior samples of the first ${cfg.decodedLayers} latent layers`;
+  const ops = vdvaeOps(g, ck, vdvaeEncoderShapes(cfg), cfg);
+  const s = cfg.imageSize;
+  const decoded = vdvaeLatentSizes(cfg).decoded;
+  g.input('pixels', 'float32', ['batch', s, s, 3]).input('posterior_noise', 'float32', ['batch', decoded]);
+  // Bottom-up: activations[res] is the output of the last block at that resolution (vae.py Encoder.forward).
+  let x = await ops.convK(g.op('Transpose', ['pixels'], { perm: [0, 3, 1, 2] }), `${E}in_conv`, 3);
+  const acts = new Map<number, string>([[s, x]]);
+  for (const [i, [res, down]] of parseBlocks(requireEncoder(cfg)).entries()) {
+    x = await ops.block(x, `${E}enc_blocks.${i}`, res, true);
+    if (down !== null) x = g.op('AveragePool', [x], { kernel_shape: [down, down], strides: [down, down] });
+    acts.set(down === null ? res : res / down, x);
+  }
+  // Top-down over the decoded layers, as vae.py DecBlock.forward: z from the posterior of [x, activations].
+  const zdim = cfg.zdim;
+  const blocks = parseBlocks(cfg.decBlocks).slice(0, cfg.decodedLayers);
+  const xs = new Map<number, string>();
+  const used = new Set(blocks.map(([r]) => r));
+  for (const [j, r] of resolutions(cfg).entries()) {
+    const a = acts.get(r);
+    if (!used.has(r)) continue;
+    if (!a) throw new BundleError(cfg.name, `the encoder has no ${r}x${r} activations`, { field: 'encBlocks', expected: `a block at resolution ${r}` });
+    // The learned start, tiled over the batch (get_inputs repeats it to the activations' batch).
+    xs.set(r, g.op('Expand', [await ops.w(`${D}bias_xs.${j}`), g.op('Shape', [a])]));
+  }
+  const zs: string[] = [];
+  let off = 0;
+  for (const [i, [res, mixin]] of blocks.entries()) {
+    const key = `${D}dec_blocks.${i}`;
+    const xin = ops.blockInput(xs, res, mixin);
+    const q = await ops.block(g.op('Concat', [xin, acts.get(res) as string], { axis: 1 }), `${key}.enc`, res, false);
+    const z = ops.gaussian(ops.channels(q, 0, zdim), ops.channels(q, zdim, 2 * zdim), ops.layer('posterior_noise', off, res));
+    off += zdim * res * res;
+    zs.push(g.op('Reshape', [z, g.int64s([0, -1])]));
+    if (i === blocks.length - 1) break; // the last decoded layer's z needs nothing after it
+    const feats = await ops.block(xin, `${key}.prior`, res, false);
+    xs.set(res, await ops.finishBlock(xin, ops.channels(feats, 2 * zdim, 2 * zdim + cfg.width), z, key, res));
+  }
+  g.op('Concat', zs, { axis: 1 }, 'latents');
+  g.output('latents', 'float32', ['batch', decoded]);
   return g;
 }
