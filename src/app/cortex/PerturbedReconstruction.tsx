@@ -108,7 +108,7 @@ export function PerturbedReconstruction({ location, subject, stimulus, condition
   const cancel = useCallback(() => {
     run.current++;
     setPhase({ kind: 'cancelled' });
-    void cancelReconstruction().catch(() => undefined);
+    cancelReconstruction('cortex');
   }, []);
 
   return (

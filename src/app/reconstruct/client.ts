@@ -5,6 +5,7 @@
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
 import { useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
+import { ReconstructionQueue, type RunOwner } from './runQueue.ts';
 import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from '../../core/generate/protocol.ts';
 
 let worker: Worker | null = null;
@@ -89,12 +90,30 @@ export function ensureOpen(
   return p;
 }
 
+interface QueuedRun {
+  req: ReconstructRequest;
+  onProgress?: (p: GenerateProgress) => void;
+  onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void;
+}
+
+/** One job in the worker at a time (runQueue.ts): the set run, manual runs and the cortex panel do not cancel each other. */
+const queue = new ReconstructionQueue<QueuedRun, ReconstructReply>(
+  ({ req, onProgress, onLowLevel }) => generateClient().reconstruct(transfer(req, headDeltaBuffers(req)), onProgress && proxy(onProgress), onLowLevel && proxy(onLowLevel)),
+  () => generateClient().cancel(),
+);
+
 /**
- * Runs one reconstruction in the worker (a later call cancels the running one). The request's
- * headDeltas (if any) are transferred: the caller's Float32Arrays are detached afterwards.
+ * Runs one reconstruction in the worker once the jobs queued before it are done; a later call of
+ * the same `owner` cancels this one, other owners' calls wait their turn. The request's headDeltas
+ * (if any) are transferred: the caller's Float32Arrays are detached afterwards.
  */
-export function runReconstruction(req: ReconstructRequest, onProgress?: (p: GenerateProgress) => void, onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply> {
-  return generateClient().reconstruct(transfer(req, headDeltaBuffers(req)), onProgress && proxy(onProgress), onLowLevel && proxy(onLowLevel));
+export function runReconstruction(
+  req: ReconstructRequest,
+  onProgress?: (p: GenerateProgress) => void,
+  onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void,
+  owner: RunOwner = 'manual',
+): Promise<ReconstructReply> {
+  return queue.submit(owner, { req, onProgress, onLowLevel });
 }
 
 /**
@@ -104,9 +123,10 @@ export function runReconstruction(req: ReconstructRequest, onProgress?: (p: Gene
  */
 export async function reconstructPerturbed(location: BundleLocation, req: ReconstructRequest, opts: { device?: GenerateDevice; onProgress?: (p: GenerateProgress) => void } = {}): Promise<ReconstructReply> {
   await ensureOpen(location, defaultPack(location), opts.device);
-  return runReconstruction(req, opts.onProgress);
+  return runReconstruction(req, opts.onProgress, undefined, 'cortex');
 }
 
-export function cancelReconstruction(): Promise<void> {
-  return generateClient().cancel();
+/** Cancels `owner`'s reconstruction (running or waiting); the others' go on. */
+export function cancelReconstruction(owner: RunOwner = 'manual'): void {
+  queue.cancel(owner);
 }

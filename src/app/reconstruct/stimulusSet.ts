@@ -1,6 +1,7 @@
 // Reconstructing a subject's whole stimulus set, vision and imagery, in the generate worker — what
 // the Evaluation tab runs so that a bundle without reconstructions (the demo) gets its own point on
-// the vision-vs-imagery scatter. One reconstruction at a time (the worker runs one), MIRAGE's
+// the vision-vs-imagery scatter. One reconstruction at a time (queued with manual runs, which wait
+// for the item in flight instead of cancelling it: runQueue.ts), MIRAGE's
 // settings, progress per reconstruction and per stage, cancel between and inside runs. Finished
 // reconstructions go to sessionRecons in one step at the end (also when cancelled or failed), so
 // the evaluation starts once, not after every item.
@@ -50,7 +51,7 @@ export interface StimulusSetOptions {
 export async function reconstructStimulusSet(jobs: StimulusSetJob[], opts: StimulusSetOptions): Promise<{ replies: ReconstructReply[]; cancelled: boolean }> {
   const replies: ReconstructReply[] = [];
   const total = jobs.length;
-  const onAbort = () => void cancelReconstruction();
+  const onAbort = () => cancelReconstruction('set');
   opts.signal?.addEventListener('abort', onAbort);
   try {
     await ensureOpen(opts.location, defaultPack(opts.location), opts.device);
@@ -66,7 +67,7 @@ export async function reconstructStimulusSet(jobs: StimulusSetJob[], opts: Stimu
         opts.onProgress?.({ done: i, total, label: `${what} — ${p.stage} ${p.step}/${p.total}`, fraction: (i + inRun) / total });
       };
       try {
-        replies.push(await runReconstruction({ ...job, settings: opts.settings }, stage));
+        replies.push(await runReconstruction({ ...job, settings: opts.settings }, stage, undefined, 'set'));
         live = false;
       } catch (e) {
         live = false;
