@@ -1,0 +1,133 @@
+// A stage as a chain of consecutive sub-graphs. onnxruntime-web cannot create one session over
+// stage C at 3.6B parameters (the wasm heap is 4 GB and a session's weights pass through it; a
+// WebGPU adapter grants limited buffers), so the network is written as a list of units (the
+// conditioning + embedding, each block, each rescaler, the head) and cut into parts of at most
+// `maxPartBytes` of weights. Units pass values through named *slots* (the hidden state `h`, the
+// conditioning `cond`, the r embedding `r_embed`, the down path's skips); at a cut, every slot a
+// later unit still reads becomes a named output of the part (`h.1`, `skip_0.0`, …) and an input of
+// the part that reads it. Values computed once (cond, r_embed) are handed to every later part that
+// reads them, not recomputed; the stage's own inputs (x, r, clip_*) are read by name wherever needed.
+import type { Dim, OnnxDType } from '../../../onnx/builder.ts';
+import type { TensorSpec } from '../../modelPack.ts';
+import type { Checkpoint } from '../checkpoint.ts';
+import { bytesPerWeight, type StageBuildOptions, type StagePartGraph } from './pack.ts';
+import { CascadeGraph, type ShapeMap } from './blocks.ts';
+
+/** The values a unit reads and writes, by slot name, inside the part being built. */
+export interface Slots {
+  /** The slot's value in this graph (declared as a part input on first use when an earlier part made it). */
+  get(slot: string): string;
+  /** Sets a slot; `shape` is its shape (symbolic batch) in case it crosses a cut. */
+  set(slot: string, value: string, shape: Dim[]): void;
+}
+
+/** One step of the network: its parameters and the slots it reads and writes. */
+export interface ChainUnit {
+  label: string;
+  /** Parameters this unit reads from the checkpoint. */
+  params: number;
+  reads: readonly string[];
+  writes: readonly string[];
+  run(cg: CascadeGraph, slots: Slots): Promise<void>;
+}
+
+export interface ChainSpec {
+  /** Graph and file base name, e.g. 'stage_c'. */
+  name: string;
+  /** The stage's inputs (float32), by ONNX name: slots every unit may read. */
+  inputs: Record<string, TensorSpec>;
+  /** The stage's outputs by ONNX name; the last unit writes these slots (converted to float32). */
+  outputs: Record<string, TensorSpec>;
+  units: ChainUnit[];
+  /** Every tensor the units read, with its shape. */
+  shapes: ShapeMap;
+}
+
+/** Consecutive groups of unit indices, each under `maxParams` parameters (a larger unit stands alone). */
+export function planParts(units: readonly { params: number }[], maxParams: number): number[][] {
+  const parts: number[][] = [];
+  let cur: number[] = [];
+  let sum = 0;
+  units.forEach((u, i) => {
+    if (cur.length && sum + u.params > maxParams) {
+      parts.push(cur);
+      cur = [];
+      sum = 0;
+    }
+    cur.push(i);
+    sum += u.params;
+  });
+  if (cur.length) parts.push(cur);
+  return parts;
+}
+
+/** Whether `slot` is read by a unit after index `after` before being overwritten. */
+function liveAfter(units: readonly ChainUnit[], after: number, slot: string): boolean {
+  for (let v = after + 1; v < units.length; v++) {
+    if (units[v].reads.includes(slot)) return true;
+    if (units[v].writes.includes(slot)) return false;
+  }
+  return false;
+}
+
+/**
+ * Builds the chain's parts one after another (each yielded before the next reads its weights).
+ * With no `maxPartBytes` the whole stage is one graph with the stage's inputs and outputs.
+ */
+export async function* buildChain(spec: ChainSpec, ck: Checkpoint, opts: StageBuildOptions = {}): AsyncGenerator<StagePartGraph> {
+  const precision = opts.precision ?? 'float32';
+  const maxParams = opts.maxPartBytes && Number.isFinite(opts.maxPartBytes) ? opts.maxPartBytes / bytesPerWeight(precision) : Infinity;
+  const groups = planParts(spec.units, maxParams);
+  const total = spec.shapes.size;
+  let read = 0;
+  // Slots made by earlier parts: the hand-off name and spec each later part reads them by.
+  const pool = new Map<string, TensorSpec>();
+  const f16 = precision === 'float16';
+  const dtype: OnnxDType = precision;
+  for (const [k, group] of groups.entries()) {
+    const single = groups.length === 1;
+    const base = single ? spec.name : `${spec.name}.part-${k}`;
+    const cg = new CascadeGraph(`${base}${f16 ? '_f16' : ''}`, ck, spec.shapes, precision, (key) => opts.onTensor?.(key, ++read, total));
+    const g = cg.g;
+    const inputs: Record<string, TensorSpec> = {};
+    const local = new Map<string, { value: string; shape: Dim[]; made: boolean }>();
+    const slots: Slots = {
+      get(slot) {
+        const have = local.get(slot);
+        if (have) return have.value;
+        const from = spec.inputs[slot] ?? pool.get(slot);
+        if (!from) throw new Error(`${base}: slot "${slot}" is read before any unit wrote it`);
+        g.input(from.name, from.dtype, from.shape);
+        inputs[from.name] = from;
+        local.set(slot, { value: from.name, shape: from.shape, made: false });
+        return from.name;
+      },
+      set(slot, value, shape) {
+        local.set(slot, { value, shape, made: true });
+      },
+    };
+    let params = 0;
+    for (const i of group) {
+      await spec.units[i].run(cg, slots);
+      params += spec.units[i].params;
+    }
+    const last = group[group.length - 1];
+    const outputs: Record<string, TensorSpec> = {};
+    for (const [slot, v] of local) {
+      if (!v.made) continue;
+      const out = spec.outputs[slot];
+      if (out && last === spec.units.length - 1) {
+        cg.toFloat(v.value, out.name);
+        g.output(out.name, out.dtype, out.shape);
+        outputs[out.name] = out;
+      } else if (liveAfter(spec.units, last, slot)) {
+        const h: TensorSpec = { name: `${slot}.${k}`, dtype, shape: v.shape };
+        g.op('Identity', [v.value], undefined, h.name);
+        g.output(h.name, dtype, v.shape);
+        outputs[h.name] = h;
+        pool.set(slot, h);
+      }
+    }
+    yield { base, graph: g, inputs, outputs, parameters: params };
+  }
+}
