@@ -9,8 +9,8 @@
 // outputs computed on the same random checkpoint, and the real ViT-L/14 is the same code.
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
-import { encodeFloat16 } from '../../tensor/float16.ts';
 import type { Checkpoint } from './checkpoint.ts';
+import { graphWeights, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
 
 export interface ClipVisionConfig {
   /** Short name, used in messages ("ViT-L/14"). */
@@ -37,12 +37,26 @@ export function clipTokens(cfg: ClipVisionConfig): number {
   return (cfg.imageSize / cfg.patchSize) ** 2 + 1;
 }
 
-const P = 'vision_model.';
-const L = (i: number) => `${P}encoder.layers.${i}.`;
+/**
+ * Where the tower sits in a checkpoint and what its `last_hidden_state` is. CLIPVisionModelWithProjection:
+ * keys under `vision_model.`, a `visual_projection`, and last_hidden_state = the encoder output
+ * before post_layernorm. GiT (GitVisionModel inside GitForCausalLM): keys under
+ * `git.image_encoder.vision_model.`, no projection, and last_hidden_state = post_layernorm applied
+ * to every token (what GiT's text decoder reads).
+ */
+export interface ClipTowerLayout {
+  prefix: string;
+  /** The projection's key (Linear without bias), or null for a tower without one. */
+  projection: string | null;
+  lastHiddenState: 'encoder' | 'post_layernorm';
+}
+export const CLIP_LAYOUT: ClipTowerLayout = { prefix: 'vision_model.', projection: 'visual_projection.weight', lastHiddenState: 'encoder' };
 
-/** Every tensor the vision tower and its projection read, with its shape, under the official HF key names. */
-export function clipVisionShapes(cfg: ClipVisionConfig): Map<string, number[]> {
+/** Every tensor the vision tower (and its projection, if the layout has one) reads, with its shape, under the official HF key names. */
+export function clipVisionShapes(cfg: ClipVisionConfig, layout: ClipTowerLayout = CLIP_LAYOUT): Map<string, number[]> {
   const { width: w, mlp, patchSize: p } = cfg;
+  const P = layout.prefix;
+  const L = (i: number) => `${P}encoder.layers.${i}.`;
   const m = new Map<string, number[]>([
     [`${P}embeddings.patch_embedding.weight`, [w, 3, p, p]],
     [`${P}embeddings.class_embedding`, [w]],
@@ -67,15 +81,15 @@ export function clipVisionShapes(cfg: ClipVisionConfig): Map<string, number[]> {
   }
   m.set(`${P}post_layernorm.weight`, [w]);
   m.set(`${P}post_layernorm.bias`, [w]);
-  m.set('visual_projection.weight', [cfg.projectionDim, w]);
+  if (layout.projection) m.set(layout.projection, [cfg.projectionDim, w]);
   return m;
 }
 
 /** Parameter counts from the config alone (no weights): the tower, the projection, and both. */
-export function clipParamCount(cfg: ClipVisionConfig): { vision: number; projection: number; total: number } {
+export function clipParamCount(cfg: ClipVisionConfig, layout: ClipTowerLayout = CLIP_LAYOUT): { vision: number; projection: number; total: number } {
   let total = 0;
-  for (const s of clipVisionShapes(cfg).values()) total += s.reduce((a, b) => a * b, 1);
-  const projection = cfg.projectionDim * cfg.width;
+  for (const s of clipVisionShapes(cfg, layout).values()) total += s.reduce((a, b) => a * b, 1);
+  const projection = layout.projection ? cfg.projectionDim * cfg.width : 0;
   return { vision: total - projection, projection, total };
 }
 
@@ -86,15 +100,17 @@ const fmt = (c: Partial<ClipVisionConfig>) => `width ${c.width}, ${c.layers} lay
  * compared with the expected config: a different model (ViT-B/32 given for ViT-L/14) is named as
  * such; a checkpoint without the vision tower says which key is missing.
  */
-export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig): void {
+export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig, layout: ClipTowerLayout = CLIP_LAYOUT): void {
   const get = (k: string) => ck.tensors.get(k);
+  const P = layout.prefix;
+  const L = (i: number) => `${P}encoder.layers.${i}.`;
   const patch = get(`${P}embeddings.patch_embedding.weight`);
   if (!patch) {
     const hint = [...ck.tensors.keys()].some((k) => k.startsWith('visual.')) ? ' (this looks like an OpenAI CLIP .pt state dict; convert it to the Hugging Face layout, or use the HF folder)' : '';
     throw new BundleError(ck.files.join(', ') || ck.label, `no CLIP vision tower${hint}`, { field: `tensor ${P}embeddings.patch_embedding.weight`, expected: `a Hugging Face CLIP checkpoint (${cfg.name})` });
   }
   const pos = get(`${P}embeddings.position_embedding.weight`);
-  const proj = get('visual_projection.weight');
+  const proj = layout.projection ? get(layout.projection) : undefined;
   let layers = 0;
   while (get(`${L(layers)}self_attn.q_proj.weight`)) layers++;
   const found: Partial<ClipVisionConfig> = {
@@ -102,7 +118,7 @@ export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig): void
     patchSize: patch.shape[2],
     layers,
     imageSize: pos && pos.shape.length === 2 ? Math.round(Math.sqrt(pos.shape[0] - 1)) * patch.shape[2] : undefined,
-    projectionDim: proj?.shape[0],
+    projectionDim: layout.projection ? proj?.shape[0] : cfg.projectionDim,
   };
   const same = (a: Partial<ClipVisionConfig>, b: ClipVisionConfig) =>
     a.width === b.width && a.patchSize === b.patchSize && a.layers === b.layers && a.imageSize === b.imageSize && a.projectionDim === b.projectionDim;
@@ -120,7 +136,7 @@ export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig): void
     if (heads !== undefined && heads !== cfg.heads) throw new BundleError(`${ck.label}/config.json`, `num_attention_heads ${String(heads)}`, { field: 'vision_config.num_attention_heads', expected: `${cfg.heads} (${cfg.name})` });
     if (act !== undefined && act !== 'quick_gelu') throw new BundleError(`${ck.label}/config.json`, `hidden_act ${String(act)}`, { field: 'vision_config.hidden_act', expected: 'quick_gelu (OpenAI CLIP)' });
   }
-  for (const [k, shape] of clipVisionShapes(cfg)) {
+  for (const [k, shape] of clipVisionShapes(cfg, layout)) {
     const t = get(k);
     if (!t) throw new BundleError(ck.files.join(', ') || ck.label, 'missing tensor', { field: `tensor ${k}`, expected: `shape [${shape.join(', ')}] (${cfg.name})` });
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -129,21 +145,11 @@ export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig): void
   }
 }
 
-function transpose2d(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
-}
-
-/** Weights and arithmetic in float32 (every backend), or float16 (WebGPU with shader-f16: half the bytes). */
-export type ClipPrecision = 'float32' | 'float16';
+export type ClipPrecision = GraphPrecision;
+export type ClipGraphProgress = GraphProgress;
 // ONNX TensorProto data types, for Cast.
 const FLOAT = 1;
 const HALF = 10;
-
-export interface ClipGraphProgress {
-  (done: number, total: number, label: string): void;
-}
 
 /**
  * Builds the graph, reading each tensor once (checkCheckpoint first). Linear weights [out, in]
@@ -152,33 +158,17 @@ export interface ClipGraphProgress {
 export async function buildClipVisionGraph(
   ck: Checkpoint,
   cfg: ClipVisionConfig,
-  opts: { precision?: ClipPrecision; onProgress?: ClipGraphProgress } = {},
+  opts: { precision?: ClipPrecision; onProgress?: ClipGraphProgress; layout?: ClipTowerLayout; graphName?: string } = {},
 ): Promise<GraphBuilder> {
-  checkClipCheckpoint(ck, cfg);
+  const layout = opts.layout ?? CLIP_LAYOUT;
+  checkClipCheckpoint(ck, cfg, layout);
   const f16 = opts.precision === 'float16';
-  const shapes = clipVisionShapes(cfg);
-  const total = shapes.size;
-  let done = 0;
-  const g = new GraphBuilder(`clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}_vision${f16 ? '_f16' : ''}`);
-  g.metadata.model = `CLIP ${cfg.name} vision tower + projection (CLIPVisionModelWithProjection), ${f16 ? 'float16' : 'float32'} weights and arithmetic`;
-  /** A constant in the graph's float type. */
-  const konst = (data: Float32Array, dims: number[], name: string): string => {
-    if (f16) g.initializer(name, encodeFloat16(data), dims, 'float16');
-    else g.initializer(name, data, dims);
-    return name;
-  };
-  const w = async (key: string, as?: number[]): Promise<string> => {
-    const data = await ck.read(key);
-    const shape = shapes.get(key) as number[];
-    const name = konst(as ? transpose2d(data, shape[0], shape[1]) : data, as ? [shape[1], shape[0]] : shape, as ? `${key}.T` : key);
-    opts.onProgress?.(++done, total, key);
-    return name;
-  };
-  const linear = async (x: string, key: string) => {
-    const s = shapes.get(`${key}.weight`) as number[];
-    return g.op('Add', [g.op('MatMul', [x, await w(`${key}.weight`, [s[1], s[0]])]), await w(`${key}.bias`)]);
-  };
-  const layerNorm = async (x: string, key: string) => g.op('LayerNormalization', [x, await w(`${key}.weight`), await w(`${key}.bias`)], { axis: -1, epsilon: { float: cfg.layerNormEps } });
+  const P = layout.prefix;
+  const L = (i: number) => `${P}encoder.layers.${i}.`;
+  const g = new GraphBuilder(`${opts.graphName ?? `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`}_vision${f16 ? '_f16' : ''}`);
+  g.metadata.model = `CLIP ${cfg.name} vision tower${layout.projection ? ' + projection (CLIPVisionModelWithProjection)' : ` (${P}*)`}, ${f16 ? 'float16' : 'float32'} weights and arithmetic`;
+  const { konst, w, linear, layerNorm: ln } = graphWeights(g, ck, clipVisionShapes(cfg, layout), opts);
+  const layerNorm = (x: string, key: string) => ln(x, key, cfg.layerNormEps);
 
   const { width, heads, patchSize: p, imageSize: s } = cfg;
   const grid = s / p;
@@ -211,10 +201,17 @@ export async function buildClipVisionGraph(
     x = g.op('Add', [x, await linear(act, `${L(i)}mlp.fc2`)]);
   }
   const toFloat = (t: string, name: string) => (f16 ? g.op('Cast', [t], { to: FLOAT }, name) : g.op('Identity', [t], undefined, name));
-  toFloat(x, 'last_hidden_state');
-  const pooled = await layerNorm(g.op('Gather', [x, g.int64s([0])], { axis: 1 }), `${P}post_layernorm`);
-  const embeds = g.op('MatMul', [pooled, await w('visual_projection.weight', [width, cfg.projectionDim])]);
-  toFloat(g.op('Reshape', [embeds, g.int64s([0, cfg.projectionDim])]), 'image_embeds');
-  g.output('last_hidden_state', 'float32', ['batch', clipTokens(cfg), width]).output('image_embeds', 'float32', ['batch', cfg.projectionDim]);
+  g.output('last_hidden_state', 'float32', ['batch', clipTokens(cfg), width]);
+  if (layout.lastHiddenState === 'post_layernorm') {
+    toFloat(await layerNorm(x, `${P}post_layernorm`), 'last_hidden_state');
+  } else {
+    toFloat(x, 'last_hidden_state');
+  }
+  if (layout.projection) {
+    const pooled = await layerNorm(g.op('Gather', [x, g.int64s([0])], { axis: 1 }), `${P}post_layernorm`);
+    const embeds = g.op('MatMul', [pooled, await w(layout.projection, true)]);
+    toFloat(g.op('Reshape', [embeds, g.int64s([0, cfg.projectionDim])]), 'image_embeds');
+    g.output('image_embeds', 'float32', ['batch', cfg.projectionDim]);
+  }
   return g;
 }
