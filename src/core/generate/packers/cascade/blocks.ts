@@ -51,6 +51,8 @@ export class CascadeGraph {
   readonly g: GraphBuilder;
   readonly f16: boolean;
   private readonly consts = new Map<string, string>();
+  /** Initializers already made from the checkpoint: a block applied twice in one graph (stage B's block_repeat) reads its weights once. */
+  private readonly made = new Set<string>();
   private done = 0;
 
   constructor(
@@ -107,6 +109,7 @@ export class CascadeGraph {
   }
 
   private init(name: string, data: Float32Array, dims: number[]): string {
+    this.made.add(name);
     if (this.f16) this.g.initializer(name, encodeFloat16(data), dims, 'float16');
     else this.g.initializer(name, data, dims);
     return name;
@@ -114,6 +117,7 @@ export class CascadeGraph {
 
   /** The checkpoint tensor as an initializer, reshaped to `as` when given (same element count). */
   async weight(key: string, as?: number[]): Promise<string> {
+    if (this.made.has(key)) return key;
     const { data, shape } = await this.load(key);
     return this.init(key, data, as ?? shape);
   }
@@ -123,6 +127,7 @@ export class CascadeGraph {
    * rows [from, to) of `out` (the q/k/v thirds of MultiheadAttention's in_proj_weight).
    */
   async weightT(key: string, rows?: [number, number], suffix = '.T'): Promise<string> {
+    if (this.made.has(`${key}${suffix}`)) return `${key}${suffix}`;
     const { data, shape } = await this.load(key);
     const cols = numel(shape.slice(1));
     const [a, b] = rows ?? [0, shape[0]];
@@ -132,6 +137,7 @@ export class CascadeGraph {
 
   /** A slice [from, to) of a 1-D checkpoint tensor (the q/k/v thirds of in_proj_bias). */
   async weightSlice(key: string, from: number, to: number, suffix: string): Promise<string> {
+    if (this.made.has(`${key}${suffix}`)) return `${key}${suffix}`;
     const { data } = await this.load(key);
     return this.init(`${key}${suffix}`, data.slice(from, to), [to - from]);
   }
