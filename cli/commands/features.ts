@@ -2,7 +2,7 @@
 // the images were given), e.g. MIRAGE's CLIP targets of new images. Logic: src/core/generate/packers/features.ts.
 import type { Command } from 'commander';
 import { BundleError } from '../../src/core/base/errors.ts';
-import { clipFeatures, FEATURE_MODELS, vdvaeFeatures, type FeatureModel } from '../../src/core/generate/packers/features.ts';
+import { clipFeatures, FEATURE_MODELS, gitFeatures, vdvaeFeatures, type FeatureModel } from '../../src/core/generate/packers/features.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import { decodePng, pngToRgb } from '../../src/core/tensor/png.ts';
 import { writeNpy } from '../../src/core/tensor/npy.ts';
@@ -42,7 +42,9 @@ export async function runFeatures(o: FeaturesOptions): Promise<{ out: string; sh
     const r =
       o.model === 'vdvae'
         ? await vdvaeFeatures(stage, images, { batch, seed, deterministic: o.deterministic, onProgress: bar?.update })
-        : await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });
+        : o.model === 'git'
+          ? await gitFeatures(stage, images, { batch, onProgress: bar?.update })
+          : await clipFeatures(stage, images, o.output, { batch, onProgress: bar?.update });
     await writeFileAtomically(o.out, writeNpy(r.data, r.dims, '<f4'));
     return { out: o.out, shape: r.dims };
   } finally {
@@ -57,7 +59,7 @@ export function register(program: Command): void {
     .requiredOption('--models <dir>', 'model pack or stage pack folder (e.g. from `mirage pack clip`)')
     .requiredOption('--model <name>', `which model: ${Object.keys(FEATURE_MODELS).join(', ')}`)
     .requiredOption('--images <png...>', 'PNG files')
-    .option('--output <role>', 'CLIP output role: image_embeds (CLIP embedding) or last_hidden_state (tokens)', 'image_embeds')
+    .option('--output <role>', 'CLIP output role: image_embeds (CLIP embedding) or last_hidden_state (tokens); GiT always gives its 257 x 1024 features', 'image_embeds')
     .option('--seed <k>', 'VDVAE: seed of the posterior noise (image k uses seed + k)', '0')
     .option('--deterministic', 'VDVAE: the posterior means instead of posterior samples')
     .option('--batch <n>', 'images per run', '8')

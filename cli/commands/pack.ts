@@ -1,6 +1,7 @@
 // `mirage pack <model>`: real model packs from public checkpoints, in TypeScript (issue 14). Today:
 // `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage) and `mirage pack vdvae`
-// (VDVAE ImageNet-64 decoder and encoder -> the lowLevelDecoder and lowLevelEncoder stages). The logic is
+// (VDVAE ImageNet-64 decoder and encoder -> the lowLevelDecoder and lowLevelEncoder stages), `mirage pack
+// git` (GiT-large-coco -> the imageEncoder and captionDecoder stages). The logic is
 // src/core/generate/packers/; this file only parses flags and wires Node's files in.
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
@@ -10,6 +11,8 @@ import { hasWeights, openCheckpoint } from '../../src/core/generate/packers/chec
 import { isTransformersJsClip, packClipOnnx } from '../../src/core/generate/packers/clipOnnx.ts';
 import { packClip, WEBGPU_DEFAULT_LIMITS } from '../../src/core/generate/packers/clipPack.ts';
 import { packVdvae } from '../../src/core/generate/packers/vdvaePack.ts';
+import { checkGitCheckpoint, GIT_LARGE_COCO } from '../../src/core/generate/packers/git.ts';
+import { packGit, readGitVocab } from '../../src/core/generate/packers/gitPack.ts';
 import { writeAtomically } from '../../src/node/atomic.ts';
 import { fsTree } from '../../src/node/files.ts';
 import { progressBar } from '../../src/node/progress.ts';
@@ -112,6 +115,33 @@ export async function runPackVdvae(
   };
 }
 
+interface PackGitOptions {
+  checkpoint: string;
+  out: string;
+  maxFileMib: string;
+  quiet?: boolean;
+}
+
+/** `mirage pack git`: the checkpoint (folder or one weights file) and the tokenizer's vocab.txt / tokenizer.json beside it. */
+export async function runPackGit(o: PackGitOptions): Promise<{ out: string; files: number; bytes: number; parameters: number }> {
+  const fileBytes = maxFileBytes(o.maxFileMib);
+  const ck = await checkpointAt(o.checkpoint);
+  if (!('tensors' in ck))
+    throw new BundleError(o.checkpoint, 'a transformers.js folder is not a GiT checkpoint', { field: '--checkpoint', expected: 'the microsoft/git-large-coco folder (model.safetensors or pytorch_model.bin, vocab.txt)' });
+  checkGitCheckpoint(ck, GIT_LARGE_COCO); // the weights first: a wrong model is named before its vocabulary
+  const folder = fsTree((await stat(o.checkpoint)).isDirectory() ? o.checkpoint : dirname(o.checkpoint));
+  const vocab = await readGitVocab(folder, GIT_LARGE_COCO);
+  const bar = o.quiet ? undefined : progressBar('pack git');
+  try {
+    const command = `mirage pack git --checkpoint ${o.checkpoint} --out ${o.out}`;
+    const m = await writeAtomically(o.out, (sink) => packGit(ck, vocab, sink, { maxFileBytes: fileBytes, command, onProgress: bar?.update }));
+    const p = (s: 'imageEncoder' | 'captionDecoder') => Number(m.stages[s]?.settings.parameters);
+    return { out: o.out, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.bytes, 0), parameters: p('imageEncoder') + p('captionDecoder') };
+  } finally {
+    bar?.stop();
+  }
+}
+
 export function register(program: Command): void {
   const pack = program
     .command('pack')
@@ -142,6 +172,19 @@ export function register(program: Command): void {
       process.stderr.write(
         `pack clip: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} parameters)\n`,
       );
+    });
+  pack
+    .command('git')
+    .description(
+      'GiT-large-coco (microsoft/git-large-coco HF folder) -> a stage pack with the imageEncoder (257x1024 features) and captionDecoder (with a key/value cache) stages and the vocabulary',
+    )
+    .requiredOption('--checkpoint <path>', 'HF model folder (model.safetensors, pytorch_model.bin, or sharded; vocab.txt or tokenizer.json) or one weights file with the vocabulary beside it')
+    .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
+    .option('--max-file-mib <n>', 'largest weight file, MiB', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: PackGitOptions) => {
+      const r = await runPackGit(opts);
+      process.stderr.write(`pack git: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${r.parameters} parameters)\n`);
     });
   pack
     .command('vdvae')

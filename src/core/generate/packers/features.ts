@@ -7,6 +7,9 @@
 //   0..255, NHWC, then the stage with seeded standard-normal posterior noise (row k from seed + k,
 //   stream 'features/vdvae-posterior'): each layer's posterior sample, MIRAGE's training target;
 //   `deterministic`: zero noise, the posterior means.
+// - GiT (`imageEncoder` of a `mirage pack git` pack, settings.model "git"): CLIP's preprocessing (GiT's
+//   processor is CLIP's: 224 px, bicubic, CLIP mean/std), then GiT's tower: `last_hidden_state`
+//   [N, 257, 1024], post_layernorm on every token, the features MIRAGE's prompt head predicts.
 import { BundleError } from '../../base/errors.ts';
 import { resizeCenterCrop, resizePil, toNormalizedChw, type RgbImage } from '../../base/image.ts';
 import { batchNoise } from '../../base/rng.ts';
@@ -15,7 +18,7 @@ import { CLIP_MEAN, CLIP_STD, settingNumber, settingNumbers } from '../preproces
 import { openStageSession, runStage } from './runStage.ts';
 import type { LoadedStage } from './stagePack.ts';
 
-export const FEATURE_MODELS = { clip: 'imageEncoder', vdvae: 'lowLevelEncoder' } as const;
+export const FEATURE_MODELS = { clip: 'imageEncoder', vdvae: 'lowLevelEncoder', git: 'imageEncoder' } as const;
 export type FeatureModel = keyof typeof FEATURE_MODELS;
 
 type NamedImage = { name: string; image: RgbImage };
@@ -98,6 +101,19 @@ export async function clipFeatures(
   opts: { batch?: number; onProgress?: Progress } = {},
 ): Promise<{ data: Float32Array; dims: number[] }> {
   checkStage(stage, 'clip');
+  // GiT's tower has the same stage name and input but another last_hidden_state (after post_layernorm).
+  if (stage.spec.settings.model === 'git') throw new BundleError(stage.packName, "the image encoder is GiT's, not CLIP's", { field: 'stages.imageEncoder.settings.model', expected: 'a pack from `mirage pack clip` (or use --model git)' });
+  return towerFeatures(stage, images, output, opts);
+}
+
+/** GiT image features [N, 257, 1024] (`last_hidden_state` of a `mirage pack git` pack), `batch` images at a time. */
+export async function gitFeatures(stage: LoadedStage, images: NamedImage[], opts: { batch?: number; onProgress?: Progress } = {}): Promise<{ data: Float32Array; dims: number[] }> {
+  checkStage(stage, 'git');
+  if (stage.spec.settings.model !== 'git') throw new BundleError(stage.packName, "the image encoder is not GiT's", { field: 'stages.imageEncoder.settings.model', expected: '"git" (a pack from `mirage pack git`)' });
+  return towerFeatures(stage, images, 'last_hidden_state', opts);
+}
+
+async function towerFeatures(stage: LoadedStage, images: NamedImage[], output: string, opts: { batch?: number; onProgress?: Progress }): Promise<{ data: Float32Array; dims: number[] }> {
   if (!stage.spec.outputs[output])
     throw new BundleError(stage.packName, `the image encoder has no output "${output}"`, {
       field: 'stages.imageEncoder.outputs',
