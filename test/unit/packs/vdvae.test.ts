@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resizePil } from '../../../src/core/base/image.ts';
 import { batchNoise } from '../../../src/core/base/rng.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import { openCheckpoint, type Checkpoint } from '../../../src/core/generate/packers/checkpoint.ts';
@@ -131,6 +132,15 @@ describe('VDVAE encoder vs the reference implementation (reduced config)', () =>
     const refMeans = (await npy('ref_latents_mean.npy')).data as Float32Array;
     expect(maxDiff(means.outputs.latents.data as Float32Array, refMeans)).toBeLessThan(1e-4);
     expect(maxDiff(refMeans, (await npy('ref_latents_sampled.npy')).data as Float32Array)).toBeGreaterThan(0.1);
+  });
+
+  it("the resize is torchvision's of a PIL image (Pillow bilinear), bit-exact, down (90x70) and up (30x40) to 64x64", async () => {
+    const a = await npy('resize_in.npy'); // uint8 [70, 90, 3]
+    const img = { width: 90, height: 70, data: Uint8Array.from(a.data as Uint8Array) };
+    expect(Array.from(resizePil(img, 64, 64, 'bilinear').data)).toEqual(Array.from((await npy('resize_ref.npy')).data as Uint8Array));
+    const crop = { width: 30, height: 40, data: new Uint8Array(30 * 40 * 3) };
+    for (let y = 0; y < 40; y++) crop.data.set(img.data.subarray(y * 270, y * 270 + 90), y * 90);
+    expect(Array.from(resizePil(crop, 64, 64, 'bilinear').data)).toEqual(Array.from((await npy('resize_up_ref.npy')).data as Uint8Array));
   });
 
   it('mirage features --model vdvae on PNG files: --deterministic gives the reference posterior means; a seed gives the samples of that seed (image k from seed + k, any batch size)', async () => {
