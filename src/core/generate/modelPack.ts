@@ -46,6 +46,22 @@ export const PACKED_STAGE_IO = { ...STAGE_IO, ...EXTRA_STAGE_IO } as const;
 export type PackedStageName = keyof typeof PACKED_STAGE_IO;
 export const PACKED_STAGE_NAMES = Object.keys(PACKED_STAGE_IO) as PackedStageName[];
 
+/**
+ * One link of a stage stored as a chain of graphs (stageChain.ts): a model too large for one
+ * session is cut into consecutive parts that read the stage's inputs and earlier parts' outputs by
+ * ONNX name; the last part writes the stage's outputs.
+ */
+export const StagePartSchema = z.object({
+  file: relPath,
+  /** ONNX external-data files of this part's weights. */
+  data: z.array(relPath).optional(),
+  /** ONNX names it reads: stage inputs or earlier parts' outputs. */
+  inputs: z.array(z.string().min(1)).min(1),
+  /** What it writes: hand-offs, or (last part) the stage's outputs. */
+  outputs: z.array(TensorSpecSchema).min(1),
+});
+export type StagePart = z.infer<typeof StagePartSchema>;
+
 const StageSchema = z.object({
   /** ONNX file inside the pack. */
   file: relPath,
@@ -56,6 +72,8 @@ const StageSchema = z.object({
   outputs: z.record(z.string(), TensorSpecSchema),
   /** Stage settings (sizes, normalisation, token ids…): see docs/model-packs.md per stage. */
   settings: z.record(z.string(), z.unknown()).default({}),
+  /** A chained stage's parts, in order (`file` is then the first part's). */
+  parts: z.array(StagePartSchema).optional(),
 });
 export type StageSpec = z.infer<typeof StageSchema>;
 

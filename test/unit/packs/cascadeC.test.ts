@@ -2,47 +2,12 @@
 // compared with the public reference implementation (StableCascade modules/stage_c.py) run on the
 // same random reduced checkpoint (test/fixtures/packs/README.md, cascade-c-tiny/), float32 and
 // bfloat16 files; parameter counts of the published configs from the config alone.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bytesSource } from '../../../src/core/formats/byteSource.ts';
-import { openCheckpoint, type Checkpoint } from '../../../src/core/generate/packers/checkpoint.ts';
-import { buildStageC, STAGE_C_FULL, STAGE_C_LITE, stageCParamCount, type StageCConfig } from '../../../src/core/generate/packers/cascade/stageC.ts';
-import { createSession, ort } from '../../../src/core/onnx/runtime.ts';
-import { readNpy } from '../../../src/core/tensor/npy.ts';
+import type { Checkpoint } from '../../../src/core/generate/packers/checkpoint.ts';
+import { buildStageC, STAGE_C_FULL, STAGE_C_LITE, stageCParamCount } from '../../../src/core/generate/packers/cascade/stageC.ts';
+import { createSession } from '../../../src/core/onnx/runtime.ts';
+import { checkpoint, fixture, npy, stageCInputs, TINY_C } from './cascadeCFixture.ts';
 
-const DIR = join(import.meta.dirname, '../../fixtures/packs/cascade-c-tiny');
-/** The reduced config the fixture was made with (two levels of different widths). */
-export const TINY_C: StageCConfig = {
-  ...STAGE_C_FULL,
-  name: 'tiny stage C',
-  cCond: 16,
-  cHidden: [24, 32],
-  nhead: [4, 4],
-  blocks: [
-    [2, 2],
-    [3, 1],
-  ],
-  cClipText: 24,
-  cClipTextPooled: 20,
-  cClipImg: 16,
-  latentSize: 8,
-};
-
-const fixture = async (name: string) => new Uint8Array(await readFile(join(DIR, name)));
-const npy = async (name: string) => readNpy(await fixture(name), name);
-async function checkpoint(file: string): Promise<Checkpoint> {
-  const bytes = await fixture(file);
-  return openCheckpoint({ label: 'cascade-c-tiny', open: async (p) => (p === file ? bytesSource(bytes, `cascade-c-tiny/${p}`) : null) }, { file });
-}
-export async function stageCInputs(rFile = 'r.npy'): Promise<Record<string, ort.Tensor>> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const k of ['x', 'r', 'clip_text', 'clip_text_pooled', 'clip_img']) {
-    const a = await npy(k === 'r' ? rFile : `${k}.npy`);
-    feeds[k] = new ort.Tensor('float32', a.data as Float32Array, a.shape);
-  }
-  return feeds;
-}
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;

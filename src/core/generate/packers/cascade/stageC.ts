@@ -28,6 +28,7 @@ import {
 } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
 import { buildChain, type ChainSpec, type ChainUnit } from './split.ts';
+import { checkCascadeCheckpoint, identifyCascadeFile } from './stageFiles.ts';
 
 export interface StageCConfig {
   /** Short name for messages ('Stable Cascade stage C (3.6B)'). */
@@ -136,44 +137,27 @@ export function stageCParamCount(cfg: StageCConfig): number {
 const fmt = (c: { width: number; down: number[] }) => `width ${c.width}, down blocks [${c.down.join(', ')}]`;
 
 /**
- * What the checkpoint is, compared with the config: a stage B file (effnet_mapper, clip_mapper)
- * or the other stage C variant is named as such; then every tensor's presence and shape.
+ * What the checkpoint is, compared with the config: a file of another stage (stageFiles.ts) or the
+ * other stage C variant (lite given for full) is named as such; then every tensor's presence and shape.
  */
 export function checkStageCCheckpoint(ck: Checkpoint, cfg: StageCConfig): void {
-  const where = ck.files.join(', ') || ck.label;
-  const has = (k: string) => ck.tensors.has(k);
-  if (!has('clip_txt_mapper.weight')) {
-    const looksB = has('effnet_mapper.0.weight') || has('clip_mapper.weight');
-    const looksA = [...ck.tensors.keys()].some((k) => k.startsWith('vquantizer.') || k.startsWith('down_blocks.0.0.conv'));
-    const what = looksB
-      ? 'a Stable Cascade stage B checkpoint (it has effnet_mapper.* and clip_mapper.*, stage C has clip_txt_mapper.*)'
-      : looksA
-        ? 'not stage C (it looks like stage A or the EfficientNet encoder)'
-        : 'not a Stable Cascade stage C checkpoint';
-    throw new BundleError(where, `the file is ${what}`, { field: 'tensor clip_txt_mapper.weight', expected: `${cfg.name}` });
-  }
+  const shapes = stageCShapes(cfg);
+  const kind = identifyCascadeFile(ck)?.kind;
   const emb = ck.tensors.get('embedding.1.weight');
-  let down0 = 0;
-  while (has(`down_blocks.0.${down0}.depthwise.weight`) || has(`down_blocks.0.${down0}.mapper.weight`) || has(`down_blocks.0.${down0}.kv_mapper.1.weight`)) down0++;
-  let down1 = 0;
-  while (has(`down_blocks.1.${down1}.depthwise.weight`) || has(`down_blocks.1.${down1}.mapper.weight`) || has(`down_blocks.1.${down1}.kv_mapper.1.weight`)) down1++;
-  const per = cfg.levelConfig[0].length;
-  const found = { width: emb?.shape[0] ?? 0, down: [down0 / per, down1 / per] };
-  const want = { width: cfg.cHidden[0], down: cfg.blocks[0] };
-  if (found.width !== want.width || found.down.some((d, i) => d !== want.down[i])) {
-    const known = [STAGE_C_FULL, STAGE_C_LITE].find((k) => k.cHidden[0] === found.width && k.blocks[0].every((d, i) => d === found.down[i]));
-    throw new BundleError(emb?.file ?? where, `the checkpoint is ${known ? known.name : 'another stage C'} (${fmt(found)})`, {
-      field: 'tensor embedding.1.weight',
-      expected: `${cfg.name} (${fmt(want)})`,
-    });
-  }
-  for (const [k, shape] of stageCShapes(cfg)) {
-    const t = ck.tensors.get(k);
-    if (!t) throw new BundleError(where, 'missing tensor', { field: `tensor ${k}`, expected: `shape [${shape.join(', ')}] (${cfg.name})` });
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new BundleError(t.file, `shape [${t.shape.join(', ')}]`, { field: `tensor ${k}`, expected: `[${shape.join(', ')}] (${cfg.name})` });
+  if (kind === 'stageC' && emb) {
+    const count = (level: number) => {
+      let n = 0;
+      while (ck.tensors.has(`down_blocks.${level}.${n}.depthwise.weight`) || ck.tensors.has(`down_blocks.${level}.${n}.mapper.weight`) || ck.tensors.has(`down_blocks.${level}.${n}.kv_mapper.1.weight`)) n++;
+      return n / cfg.levelConfig[level].length;
+    };
+    const found = { width: emb.shape[0], down: cfg.blocks[0].map((_, i) => count(i)) };
+    const want = { width: cfg.cHidden[0], down: cfg.blocks[0] };
+    if (found.width !== want.width || found.down.some((d, i) => d !== want.down[i])) {
+      const known = [STAGE_C_FULL, STAGE_C_LITE].find((k) => k.cHidden[0] === found.width && k.blocks[0].every((d, i) => d === found.down[i]));
+      throw new BundleError(emb.file, `the checkpoint is ${known ? known.name : 'another stage C'} (${fmt(found)})`, { field: 'tensor embedding.1.weight', expected: `${cfg.name} (${fmt(want)})` });
     }
   }
+  checkCascadeCheckpoint(ck, 'stageC', shapes, cfg.name);
 }
 
 /** The stage's ONNX inputs and output (float32 at both ends, whatever the precision inside). */
