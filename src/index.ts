@@ -14,7 +14,7 @@ import { decodeCondition, type DecodedCondition } from './core/decode/decodeCond
 import { HeadCache } from './core/decode/headCache.ts';
 import { evaluateBundle, type BundleEvalOptions, type BundleEvalResult } from './core/evaluate/bundleEval.ts';
 import { twoWayIdentification, type IdentificationVariant } from './core/evaluate/identification.ts';
-import { loadModelPack } from './core/generate/modelPack.ts';
+import { openModelPack } from './core/generate/packOpen.ts';
 import { reconstruct as runPipeline, type DecodedHeads, type GenerateProgress, type GenerateSettings, type Reconstruction } from './core/generate/pipeline.ts';
 import { PackSessions } from './core/generate/sessions.ts';
 import { matrix } from './core/tensor/matrix.ts';
@@ -173,7 +173,8 @@ export async function reconstruct(
   };
   const heads: DecodedHeads = { image: get('image'), text: get('text'), blurry: get('blurry'), retrieval: get('retrieval'), prompt: get('prompt') };
   const source = typeof models === 'string' || models instanceof URL ? new HttpShardSource(String(models)) : models;
-  const pack = await loadModelPack(source, { signal: opts.signal, onProgress: opts.onPackProgress });
+  // openModelPack: plain and composite packs (parts resolved next to the source), external-data weights.
+  const pack = await openModelPack(source, { signal: opts.signal, onProgress: opts.onPackProgress });
   const sessions = new PackSessions(pack, { executionProviders: opts.executionProviders });
   try {
     const r = await runPipeline(sessions, heads, opts.settings ?? {}, { signal: opts.signal, onProgress: opts.onProgress });

@@ -4,12 +4,13 @@ import { expose, transfer } from 'comlink';
 import { HttpShardSource } from '../src/core/bundle/httpSource.ts';
 import { FileListShardSource } from '../src/core/bundle/fileSource.ts';
 import type { ShardSource } from '../src/core/bundle/source.ts';
+import { resolveFolderRef, type PackResolver } from '../src/core/generate/packOpen.ts';
 import { ort } from '../src/core/onnx/runtime.ts';
 import { GenerateService, type StagePlacement } from '../src/core/generate/service.ts';
 import { PrefixSource } from '../src/core/bundle/prefixSource.ts';
 import { rgbToRgba, type RgbImage } from '../src/core/base/image.ts';
 import type { GenerateProgress } from '../src/core/generate/pipeline.ts';
-import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply } from '../src/core/generate/protocol.ts';
+import { DISPLAY_MAX, type DisplayImage, type GenerateWorkerApi, type PackFileProgress, type PackSourceSpec, type ReconstructReply } from '../src/core/generate/protocol.ts';
 import type { BundleSourceSpec } from '../src/core/decode/protocol.ts';
 import { installErrorTransfer } from './transferErrors.ts';
 
@@ -25,10 +26,22 @@ function bundleSource(s: BundleSourceSpec): ShardSource {
   return s.kind === 'url' ? new HttpShardSource(new URL(s.url, self.location.href).href, { cache: s.cache ?? true }) : new FileListShardSource(s.files);
 }
 
-function packSource(s: PackSourceSpec): ShardSource {
-  if (s.kind === 'url') return new HttpShardSource(new URL(s.url, self.location.href).href, { cache: true });
-  return new PrefixSource(new FileListShardSource(s.files), s.prefix);
+/**
+ * The pack's source and the resolver of a composite pack's parts. Over HTTP, pack files are kept in
+ * Cache Storage and downloaded resumably (chunks stored as they arrive: an interrupted or cancelled
+ * load continues where it stopped); a picked folder resolves parts inside the folder.
+ */
+function packSource(s: PackSourceSpec): { source: ShardSource; resolve: PackResolver } {
+  if (s.kind === 'url') {
+    const source = new HttpShardSource(new URL(s.url, self.location.href).href, { cache: true, resumable: {} });
+    return { source, resolve: (ref) => source.sibling(ref) };
+  }
+  const files = new FileListShardSource(s.files);
+  return { source: new PrefixSource(files, s.prefix), resolve: (ref) => new PrefixSource(files, resolveFolderRef(s.prefix, ref)) };
 }
+
+/** The open in progress (cancelOpen aborts it). */
+let opening: AbortController | null = null;
 
 /**
  * RGB bytes -> RGBA -> ImageBitmap at display size (at most DISPLAY_MAX a side), all here in the
@@ -54,12 +67,29 @@ const api: GenerateWorkerApi = {
   // `placement` (service.ts StagePlacement): 'fastest' runs every stage on wasm when the WebGPU
   // adapter is a CPU emulation (SwiftShader), 'webgpu' keeps WebGPU for every stage (the page's
   // "run on" choice, ?gen= in the URL; the browser specs pin 'webgpu').
-  open(bundle, pack, preferWebgpu, onProgress, placement: StagePlacement = 'fastest') {
-    return service.open(bundleSource(bundle), packSource(pack), {
-      preferWebgpu,
-      placement,
-      onProgress: onProgress && ((p) => onProgress(p.loadedBytes, p.totalBytes, p.file)),
-    });
+  async open(bundle, pack, preferWebgpu, onProgress, placement: StagePlacement = 'fastest', precision = 'auto') {
+    opening?.abort();
+    const controller = new AbortController();
+    opening = controller;
+    const { source, resolve } = packSource(pack);
+    // Byte progress at most every PROGRESS_MS (and each file's end): every message is a task on the page.
+    let lastSent = -Infinity;
+    const progress =
+      onProgress &&
+      ((p: PackFileProgress) => {
+        const now = performance.now();
+        if (p.fileLoadedBytes !== p.fileBytes && now - lastSent < PROGRESS_MS) return;
+        lastSent = now;
+        void onProgress(p);
+      });
+    try {
+      return await service.open(bundleSource(bundle), source, { preferWebgpu, placement, precision, resolve, onProgress: progress, signal: controller.signal });
+    } finally {
+      if (opening === controller) opening = null;
+    }
+  },
+  cancelOpen() {
+    opening?.abort();
   },
   async reconstruct(req, onProgress, onLowLevel) {
     // Progress goes to the page at most every PROGRESS_MS (and at each stage's first and last
@@ -87,6 +117,7 @@ const api: GenerateWorkerApi = {
     const reply: ReconstructReply = {
       request,
       executionProvider: r.executionProvider,
+      modelPack: r.modelPack,
       stageFallbacks: r.stageFallbacks,
       decoding: r.decoding,
       perturbed: r.perturbed,

@@ -17,6 +17,11 @@ export class FsShardSource implements ShardSource {
     this.label = this.dir;
   }
 
+  /** The folder `ref` names relative to this one (a composite model pack's parts, e.g. "../clip-l14/"). */
+  sibling(ref: string): FsShardSource {
+    return new FsShardSource(resolve(this.dir, ref));
+  }
+
   private file(path: string): string {
     const full = resolve(join(this.dir, path));
     if (full !== this.dir && !full.startsWith(this.dir + sep)) {

@@ -6,7 +6,8 @@ import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { BundleLocation } from '../../state/bundleStore.ts';
 import { useGenerateDeviceStore, type GenerateDevice } from '../../state/generateDeviceStore.ts';
 import { ReconstructionQueue, type RunOwner } from './runQueue.ts';
-import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackSourceSpec, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from '../../core/generate/protocol.ts';
+import { headDeltaBuffers, type DisplayImage, type GenerateProgress, type GenerateWorkerApi, type PackFileProgress, type PackSourceSpec, type PrecisionSetting, type ReconstructReply, type ReconstructRequest, type ServiceInfo } from '../../core/generate/protocol.ts';
+import { usePackSettings } from './packSettings.ts';
 
 let worker: Worker | null = null;
 let remote: Remote<GenerateWorkerApi> | null = null;
@@ -21,8 +22,10 @@ export function generateClient(): Remote<GenerateWorkerApi> {
   return remote;
 }
 
-/** The default pack location for a bundle: its "modelpack/" sub-folder. */
+/** The pack location for a bundle: `?pack=URL` when given, else the bundle's "modelpack/" sub-folder. */
 export function defaultPack(location: BundleLocation): PackSourceSpec {
+  const packUrl = usePackSettings.getState().packUrl;
+  if (packUrl) return { kind: 'url', url: packUrl };
   if (location.kind === 'url') return { kind: 'url', url: `${location.url.replace(/\/?(manifest\.json)?$/, '')}/modelpack/` };
   return { kind: 'files', prefix: 'modelpack/', files: location.files };
 }
@@ -30,13 +33,15 @@ export function defaultPack(location: BundleLocation): PackSourceSpec {
 /** The worker's state as the page sees it (an external store: React reads it with useSyncExternalStore). */
 export interface ServiceState {
   info: ServiceInfo | null;
-  /** "loading model pack: file 40%" while opening. */
+  /** "loading model pack…" while opening (with `load` once bytes arrive). */
   loading: string | null;
+  /** Byte progress of the pack's files while opening: the file being read and the total. */
+  load: PackFileProgress | null;
   /** Why opening failed. */
   error: unknown;
 }
 
-let serviceState: ServiceState = { info: null, loading: null, error: null };
+let serviceState: ServiceState = { info: null, loading: null, load: null, error: null };
 const serviceListeners = new Set<() => void>();
 function setServiceState(patch: Partial<ServiceState>): void {
   serviceState = { ...serviceState, ...patch };
@@ -59,35 +64,44 @@ export function ensureOpen(
   location: BundleLocation,
   pack: PackSourceSpec = defaultPack(location),
   device: GenerateDevice = useGenerateDeviceStore.getState().device,
-  onProgress?: (loaded: number, total: number, file: string) => void,
+  onProgress?: (p: PackFileProgress) => void,
+  precision: PrecisionSetting = usePackSettings.getState().precision,
 ): Promise<ServiceInfo> {
-  const key = `${location.kind === 'url' ? location.url : location.label}|${pack.kind === 'url' ? pack.url : pack.prefix}|${device}`;
+  const key = `${location.kind === 'url' ? location.url : location.label}|${pack.kind === 'url' ? pack.url : pack.prefix}|${device}|${precision}`;
   if (key === openKey && opening) return opening;
   openKey = key;
   const bundle = location.kind === 'url' ? { kind: 'url' as const, url: location.url } : { kind: 'files' as const, label: location.label, files: location.files };
-  setServiceState({ info: null, error: null, loading: 'loading model pack…' });
+  setServiceState({ info: null, error: null, loading: 'loading model pack…', load: null });
   const p = generateClient().open(
     bundle,
     pack,
     device !== 'wasm',
-    proxy((l: number, t: number, f: string) => {
-      if (openKey === key) setServiceState({ loading: `loading model pack: ${f} ${((100 * l) / Math.max(1, t)).toFixed(0)}%` });
-      onProgress?.(l, t, f);
+    proxy((progress: PackFileProgress) => {
+      // progress rides its own port and may land after the reply: ignored once this open is settled
+      if (openKey === key && opening === p && serviceState.loading) setServiceState({ load: progress });
+      onProgress?.(progress);
     }),
     device === 'webgpu' ? 'webgpu' : 'fastest',
+    precision,
   );
   opening = p;
   p.then(
     (info) => {
-      if (openKey === key) setServiceState({ info, loading: null, error: null });
+      if (openKey === key) setServiceState({ info, loading: null, load: null, error: null });
     },
     (error: unknown) => {
       if (openKey !== key) return;
       openKey = null;
-      setServiceState({ info: null, loading: null, error });
+      opening = null;
+      setServiceState({ info: null, loading: null, load: null, error });
     },
   );
   return p;
+}
+
+/** Stops the pack download in progress (files and chunks already cached stay: the next open resumes). */
+export function cancelOpen(): Promise<void> {
+  return generateClient().cancelOpen();
 }
 
 interface QueuedRun {

@@ -16,6 +16,8 @@ import { SettingsPanel } from './SettingsPanel.tsx';
 import { sessionRecons } from './sessionRecons.ts';
 import { Button, ProgressBar as Bar, Select } from '../common/controls.tsx';
 import { OrtLog } from '../common/OrtLog.tsx';
+import { PackDetails, PackLoad, PrecisionSelect } from './PackPanel.tsx';
+import { usePackSettings } from './packSettings.ts';
 import './reconstruct.css';
 
 declare global {
@@ -223,6 +225,11 @@ function ProviderBadge({ info, device }: { info: ServiceInfo; device: GenerateDe
   );
 }
 
+/** A load the user cancelled (an AbortError from the worker) is not an error to show. */
+function isCancelled(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
+}
+
 /** The pack's name, with its kind only when the name does not already say it ("… (simulated world)" was followed by "(simulated)"). */
 export function packLabel(info: Pick<ServiceInfo, 'packName' | 'packKind'>): string {
   return info.packName.toLowerCase().includes(info.packKind.toLowerCase()) ? info.packName : `${info.packName} (${info.packKind})`;
@@ -237,6 +244,8 @@ export function ReconstructPanel() {
   const [settings, setSettings] = useState<GenerateSettings>(MIRAGE_DEFAULTS);
   const device = useGenerateDeviceStore((s) => s.device);
   const setDevice = useGenerateDeviceStore((s) => s.setDevice);
+  const precision = usePackSettings((s) => s.precision);
+  const packUrl = usePackSettings((s) => s.packUrl);
   const service = useSyncExternalStore(serviceStore.subscribe, serviceStore.get);
   const info = service.info;
   const [result, setResult] = useState<ReconstructReply | null>(null);
@@ -244,7 +253,7 @@ export function ReconstructPanel() {
   const [busy, setBusy] = useState(false);
   const [runError, setRunError] = useState<AppError | null>(null);
   const lastRef = useRef<ReconstructReply | null>(null);
-  const error = runError ?? (service.error ? toAppError('opening the model pack', service.error) : null);
+  const error = runError ?? (service.error && !isCancelled(service.error) ? toAppError('opening the model pack', service.error) : null);
 
   useEffect(() => {
     window.mirageReconstruct = { last: () => lastRef.current, info: () => info, busy: () => busy };
@@ -253,7 +262,7 @@ export function ReconstructPanel() {
   // Open the worker on the bundle (the outcome lands in serviceStore, not in this component's state).
   useEffect(() => {
     if (location) ensureOpen(location, defaultPack(location), device).catch(() => {});
-  }, [location, device]);
+  }, [location, device, precision, packUrl]);
 
   const run = useCallback(
     async (cond: 'vision' | 'imagery') => {
@@ -347,8 +356,18 @@ export function ReconstructPanel() {
             ))}
           </Select>
         </label>
+        <PrecisionSelect disabled={busy} />
       </div>
-      {service.loading ? <p className="rc-note">{service.loading}</p> : null}
+      <PackLoad />
+      {info ? <PackDetails info={info} /> : null}
+      {isCancelled(service.error) ? (
+        <p className="rc-note" data-testid="rc-load-cancelled">
+          Loading the model pack was cancelled; the files already downloaded stay cached.{' '}
+          <Button onClick={() => location && void ensureOpen(location, defaultPack(location), device).catch(() => {})} data-testid="rc-load-retry">
+            Load again
+          </Button>
+        </p>
+      ) : null}
       <ProgressBar busy={busy} />
       <OrtLog context="mirage-generate" />
       {error ? (

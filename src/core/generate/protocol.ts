@@ -29,10 +29,12 @@
 // the caller's arrays are detached after the call (pass copies if you still need them).
 import type { GenerateProgress, GenerateSettings, PipelineStage } from './pipeline.ts';
 import type { RgbImage } from '../base/image.ts';
-import type { HeadDeltas, ReconstructRequest, ServiceInfo, StagePlacement } from './service.ts';
+import type { HeadDeltas, ReconstructRequest, ServiceInfo, StageInfo, StagePlacement, StageProvenance } from './service.ts';
+import type { PackFileProgress } from './packOpen.ts';
+import type { PrecisionSetting } from './precision.ts';
 import type { BundleSourceSpec } from '../decode/protocol.ts';
 
-export type { GenerateProgress, GenerateSettings, HeadDeltas, RgbImage, ReconstructRequest, ServiceInfo, PipelineStage };
+export type { GenerateProgress, GenerateSettings, HeadDeltas, PackFileProgress, PrecisionSetting, RgbImage, ReconstructRequest, ServiceInfo, StageInfo, StageProvenance, PipelineStage };
 
 /** The buffers of a request's head deltas (to transfer, not copy, to the worker); each buffer once. */
 export function headDeltaBuffers(req: ReconstructRequest): ArrayBuffer[] {
@@ -62,6 +64,8 @@ export type PackSourceSpec = { kind: 'url'; url: string } | { kind: 'files'; pre
 export interface ReconstructReply {
   request: ReconstructRequest;
   executionProvider: 'webgpu' | 'wasm';
+  /** Which pack made it, and per stage its pack, precision (float32/float16) and placement. */
+  modelPack: { name: string; kind: string; stages: StageProvenance };
   /** Stages moved to wasm because a WebGPU kernel failed, with the error. */
   stageFallbacks: Record<string, string>;
   decoding: string;
@@ -82,8 +86,13 @@ export interface ReconstructReply {
 }
 
 export interface GenerateWorkerApi {
-  /** `placement` (with preferWebgpu): 'fastest' leaves a CPU-emulated WebGPU adapter for wasm, 'webgpu' keeps WebGPU for every stage. */
-  open(bundle: BundleSourceSpec, pack: PackSourceSpec, preferWebgpu: boolean, onProgress?: (loaded: number, total: number, file: string) => void, placement?: StagePlacement): Promise<ServiceInfo>;
+  /**
+   * `placement` (with preferWebgpu): 'fastest' leaves a CPU-emulated WebGPU adapter for wasm, 'webgpu'
+   * keeps WebGPU for every stage. `precision`: which build of each stage to load (default 'auto').
+   * Progress is per file and in total; cancelOpen() stops the download (cached files and chunks stay).
+   */
+  open(bundle: BundleSourceSpec, pack: PackSourceSpec, preferWebgpu: boolean, onProgress?: (p: PackFileProgress) => void, placement?: StagePlacement, precision?: PrecisionSetting): Promise<ServiceInfo>;
+  cancelOpen(): void;
   reconstruct(req: ReconstructRequest, onProgress?: (p: GenerateProgress) => void, onLowLevel?: (low: DisplayImage, enhanced: DisplayImage) => void): Promise<ReconstructReply>;
   cancel(): void;
 }

@@ -14,7 +14,9 @@ import { applyOutputNorm } from '../decode/predict.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { createSession } from '../onnx/runtime.ts';
 import type { RgbImage } from '../base/image.ts';
-import { loadModelPack, type LoadedModelPack, type PackLoadProgress } from './modelPack.ts';
+import type { LoadedModelPack, StageName } from './modelPack.ts';
+import { openModelPack, type PackFileProgress, type PackResolver } from './packOpen.ts';
+import { adapterHasShaderF16, type PrecisionSetting } from './precision.ts';
 import { reconstruct, type DecodedHeads, type GenerateProgress, type GenerateSettings, type Reconstruction } from './pipeline.ts';
 import { PackSessions } from './sessions.ts';
 
@@ -48,6 +50,22 @@ export function chooseExecutionProvider(
   return { ep: 'webgpu' };
 }
 
+/** One stage as the service loaded and placed it (the reconstruction screen lists these). */
+export interface StageInfo {
+  role: string;
+  kind: string;
+  /** The pack it came from (a composite's part, or the pack itself). */
+  pack: string;
+  /** float32 / float16: the build loaded, and why (precision.ts). */
+  precision: string;
+  precisionReason: string;
+  /** Where its session runs, and why not WebGPU when it does not. */
+  placement: ExecutionProvider;
+  placementReason?: string;
+  /** Bytes of its graph and weights. */
+  bytes: number;
+}
+
 export interface ServiceInfo {
   executionProvider: ExecutionProvider;
   /** Why WebGPU was not used (shown next to the wasm badge). */
@@ -59,8 +77,16 @@ export interface ServiceInfo {
   packName: string;
   packKind: string;
   imageSize: number;
-  stages: Record<string, { role: string; kind: string }>;
+  stages: Record<string, StageInfo>;
+  /** The precision setting the pack was opened with, and whether the adapter has shader-f16. */
+  precision: PrecisionSetting;
+  shaderF16: boolean;
+  /** A composite pack's base and replaced stages; null for a plain model pack. */
+  composite: LoadedModelPack['composite'] | null;
 }
+
+/** The per-stage packs, builds and placements of a reconstruction (its provenance). */
+export type StageProvenance = Record<string, { pack: string; precision: string; placement: ExecutionProvider }>;
 
 export type HeadKey = keyof DecodedHeads;
 export const HEAD_KEYS: readonly HeadKey[] = ['image', 'text', 'blurry', 'retrieval', 'prompt'];
@@ -86,6 +112,8 @@ export interface ReconstructRequest {
 export interface ReconstructResult extends Reconstruction {
   request: ReconstructRequest;
   executionProvider: ExecutionProvider;
+  /** Which pack made it, and per stage its pack, precision and placement. */
+  modelPack: { name: string; kind: string; stages: StageProvenance };
   /** Stages that run on wasm although WebGPU was chosen, with WebGPU's error. */
   stageFallbacks: Record<string, string>;
   /** What the decoded features were: batch used by MIRAGE's normalisation. */
@@ -126,6 +154,19 @@ export async function probeWebgpu(): Promise<{ ok: boolean; reason?: string }> {
   }
 }
 
+export interface OpenOptions {
+  preferWebgpu?: boolean;
+  placement?: StagePlacement;
+  /** Which build of each stage to load (precision.ts); default 'auto'. */
+  precision?: PrecisionSetting;
+  /** Byte progress per file and in total. */
+  onProgress?: (p: PackFileProgress) => void;
+  /** Cancels the open (the pack's download); files already cached stay cached. */
+  signal?: AbortSignal;
+  /** Opens a composite pack's parts (default: the pack source's `sibling`). */
+  resolve?: PackResolver;
+}
+
 export class GenerateService {
   private bundle: Bundle | null = null;
   private pack: LoadedModelPack | null = null;
@@ -134,6 +175,7 @@ export class GenerateService {
   private fallbackReason?: string;
   private placement: StagePlacement = 'fastest';
   private adapter: WebgpuAdapterInfo | null = null;
+  private shaderF16 = false;
   /** The plain-JS decoder backend with this service's heads on it. */
   private heads_: HeadCache | null = null;
   private readonly decoded = new Map<string, Promise<DecodedStimuli>>();
@@ -144,7 +186,7 @@ export class GenerateService {
   open(
     bundleSource: ShardSource,
     packSource: ShardSource,
-    opts: { preferWebgpu?: boolean; placement?: StagePlacement; onProgress?: (p: PackLoadProgress) => void } = {},
+    opts: OpenOptions = {},
   ): Promise<ServiceInfo> {
     // One open at a time: a second open (the page switching device while the first still loads)
     // would dispose the sessions the first is creating. Each waits for the previous one.
@@ -156,24 +198,30 @@ export class GenerateService {
   private async openNow(
     bundleSource: ShardSource,
     packSource: ShardSource,
-    opts: { preferWebgpu?: boolean; placement?: StagePlacement; onProgress?: (p: PackLoadProgress) => void },
+    opts: OpenOptions,
   ): Promise<ServiceInfo> {
     await this.sessions?.dispose();
     this.sessions = null;
+    this.pack = null;
     this.decoded.clear();
-    this.bundle = await Bundle.open(bundleSource, { verify: 'sizes' });
-    this.pack = await loadModelPack(packSource, { onProgress: opts.onProgress });
+    this.bundle = await Bundle.open(bundleSource, { verify: 'sizes', signal: opts.signal });
     this.fallbackReason = undefined;
     this.ep = 'wasm';
     this.placement = opts.placement ?? 'fastest';
     this.adapter = null;
+    this.shaderF16 = false;
+    // Where the stages run is decided before the pack is read: it picks each stage's precision build.
     if (opts.preferWebgpu) {
       const probe = await probeWebgpu();
       this.adapter = probe.ok ? await webgpuAdapterInfo().catch(() => null) : null;
+      this.shaderF16 = probe.ok && (await adapterHasShaderF16());
       ({ ep: this.ep, reason: this.fallbackReason } = chooseExecutionProvider(probe, this.adapter, this.placement));
     } else {
       this.fallbackReason = 'WebGPU not requested';
     }
+    const precision = opts.precision ?? 'auto';
+    const onWebgpu = this.ep === 'webgpu';
+    this.pack = await openModelPack(packSource, { onProgress: opts.onProgress, signal: opts.signal, resolve: opts.resolve, precision, shaderF16: this.shaderF16, onWebgpu: () => onWebgpu });
     this.sessions = new PackSessions(this.pack, { executionProviders: [this.ep] });
     try {
       await this.sessions.warm();
@@ -196,8 +244,27 @@ export class GenerateService {
       packName: m.name,
       packKind: m.provenance.kind,
       imageSize: m.imageSize,
-      stages: Object.fromEntries(Object.entries(m.stages).map(([k, v]) => [k, { role: v.role, kind: v.kind }])),
+      stages: this.stageInfo(),
+      precision,
+      shaderF16: this.shaderF16,
+      composite: this.pack.composite ?? null,
     };
+  }
+
+  /** Each stage's pack, build and placement (a stage that fell back to wasm says why). */
+  private stageInfo(): Record<string, StageInfo> {
+    const pack = this.pack!;
+    const sessions = this.sessions!;
+    return Object.fromEntries(
+      (Object.keys(pack.manifest.stages) as StageName[]).map((k) => {
+        const v = pack.manifest.stages[k];
+        const o = pack.origins?.[k];
+        const onGpu = sessions.onGpu(k);
+        const placementReason = onGpu ? undefined : (sessions.fallbacks.get(k) ?? this.fallbackReason);
+        const info: StageInfo = { role: v.role, kind: v.kind, pack: o?.pack ?? pack.manifest.name, precision: o?.precision ?? 'float32', precisionReason: o?.reason ?? '', placement: onGpu ? 'webgpu' : 'wasm', bytes: o?.bytes ?? pack.onnx[k].byteLength, ...(placementReason ? { placementReason } : {}) };
+        return [k, info];
+      }),
+    );
   }
 
   /**
@@ -306,7 +373,18 @@ export class GenerateService {
       if (controller.signal.aborted) throw new AbortError();
       const r = await reconstruct(this.sessions, heads, req.settings ?? {}, { signal: controller.signal, onProgress, onLowLevel });
       const stim = this.bundle.manifest.stimuli.find((s) => s.id === req.stimulus);
-      return { ...r, request: req, executionProvider: this.ep, stageFallbacks: Object.fromEntries(this.sessions.fallbacks), decoding: note, perturbed, trueCaption: stim?.caption ?? '' };
+      const m = this.pack!.manifest;
+      const stages: StageProvenance = Object.fromEntries(Object.entries(this.stageInfo()).map(([k, v]) => [k, { pack: v.pack, precision: v.precision, placement: v.placement }]));
+      return {
+        ...r,
+        request: req,
+        executionProvider: this.ep,
+        modelPack: { name: m.name, kind: m.provenance.kind, stages },
+        stageFallbacks: Object.fromEntries(this.sessions.fallbacks),
+        decoding: note,
+        perturbed,
+        trueCaption: stim?.caption ?? '',
+      };
     } finally {
       if (this.controller === controller) this.controller = null;
     }
