@@ -11,48 +11,12 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { collectPageErrors } from './helpers/page.ts';
 import { RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
+import { clippedSvgText, nativeLookingControls } from './helpers/screenChecks.ts';
 
 const DIR = RECON_BUNDLE;
 const url = (q: string) => `/?bundle=${encodeURIComponent(`/${DIR}/`)}&gen=wasm&${q}`;
 
 useReconBundle();
-
-/** Controls inside `root` that still look like the browser's own (light background, or not our classes). */
-async function nativeLookingControls(root: Locator): Promise<string[]> {
-  return root.evaluate((el) => {
-    const out: string[] = [];
-    const lum = (c: string) => {
-      const m = /rgba?\(([\d.]+), ([\d.]+), ([\d.]+)/.exec(c);
-      return m ? (0.2126 * +m[1] + 0.7152 * +m[2] + 0.0722 * +m[3]) / 255 : 0;
-    };
-    for (const c of el.querySelectorAll<HTMLElement>('button, select, input')) {
-      const type = c.getAttribute('type') ?? '';
-      if (c instanceof HTMLInputElement && type === 'file') {
-        if (c.offsetParent !== null) out.push(`visible native file input ${c.outerHTML.slice(0, 80)}`);
-        continue;
-      }
-      if (c.offsetParent === null || type === 'checkbox' || type === 'range') continue;
-      const cs = getComputedStyle(c);
-      const themed = c.classList.contains('btn') || c.classList.contains('ctl') || c.classList.contains('tabs__tab') || c.classList.contains('aud-choice') || c.classList.contains('segmented__item');
-      // a light background (the native widget's) or a dark text colour on the dark page
-      if (!themed || lum(cs.backgroundColor) > 0.5 || lum(cs.color) < 0.5) out.push(`${c.tagName.toLowerCase()} "${(c.textContent ?? '').trim().slice(0, 30)}" bg ${cs.backgroundColor} color ${cs.color}`);
-    }
-    return out;
-  });
-}
-
-/** SVG text of a chart that falls outside the chart (an <svg> clips what is outside its box: a cut title or tick). */
-async function clippedSvgText(svg: Locator): Promise<string[]> {
-  return svg.evaluate((s: SVGSVGElement) => {
-    const box = s.getBoundingClientRect();
-    const out: string[] = [];
-    for (const t of s.querySelectorAll<SVGTextElement>('text')) {
-      const b = t.getBoundingClientRect();
-      if (b.width > 0 && (b.left < box.left - 0.5 || b.right > box.right + 0.5 || b.top < box.top - 0.5 || b.bottom > box.bottom + 0.5)) out.push(t.textContent ?? '');
-    }
-    return out;
-  });
-}
 
 /** Opens the page on one screen (a tab) of the test bundle; its panel is shown, page errors are collected from here on. */
 async function openScreen(page: Page, tab: 'reconstruct' | 'evaluate'): Promise<{ errors: string[]; panel: Locator }> {

@@ -1,6 +1,8 @@
 // d3 charts of the cortex panel: the overlay's colour bar, per-head size of change, the image
 // head's cosine similarity to every stimulus (before as outlines, after as bars), and the lesion
-// profile (vision vs imagery). d3 makes the scales and ticks; React draws the SVG.
+// profile (vision vs imagery). d3 makes the scales and ticks; React draws the SVG. `width` is the
+// viewBox width: the card's measured width outside presentation mode (one unit = one px, so text
+// is drawn at its font size), a fixed width scaled to the grid cell in presentation mode.
 import * as d3 from 'd3';
 import { useId } from 'react';
 import type { Manifest } from '../../core/bundle/manifest.ts';
@@ -41,6 +43,37 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
   );
 }
 
+const FONT = 14;
+
+/** A caption broken into lines that fit `width` px (an average glyph is ~0.58 em wide in the UI font). */
+export function captionLines(text: string, width: number, fontSize = FONT): string[] {
+  const perLine = Math.max(12, Math.floor(width / (0.58 * fontSize)));
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > perLine) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** A muted caption at (x, y) for its first line, further lines below it. */
+function Caption({ lines, x, y }: { lines: string[]; x: number; y: number }) {
+  return (
+    <text x={x} y={y} fill="#97a3b3" fontSize={FONT}>
+      {lines.map((l, i) => (
+        <tspan key={i} x={x} dy={i === 0 ? 0 : FONT + 3}>
+          {l}
+        </tspan>
+      ))}
+    </text>
+  );
+}
+const captionExtra = (lines: string[]) => (lines.length - 1) * (FONT + 3);
+
 /** Shown while the worker computes the first update for the current selection (never a claim about the bundle). */
 export function ChartPending({ what }: { what: string }) {
   return (
@@ -57,8 +90,9 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
   const left = 70;
   const max = Math.max(0.05, d3.max(rows, (r) => r.relNorm) ?? 0);
   const x = d3.scaleLinear().domain([0, max]).nice().range([0, width - left - 50]);
+  const caption = captionLines('|Δ| / |prediction|, this trial (exact)', width - 6);
   return (
-    <svg viewBox={`0 0 ${width} ${rows.length * rowH + 22}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-head-change">
+    <svg viewBox={`0 0 ${width} ${rows.length * rowH + 22 + captionExtra(caption)}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-head-change">
       {rows.map((r, i) => (
         <g key={r.head} transform={`translate(0,${i * rowH})`} data-head={r.head} data-relnorm={r.relNorm}>
           <text x={left - 8} y={15} textAnchor="end" fill="#e8edf3" fontSize={14}>
@@ -70,9 +104,7 @@ export function HeadChangeChart({ update, width = 300 }: { update: CortexUpdate 
           </text>
         </g>
       ))}
-      <text x={6} y={rows.length * rowH + 16} fill="#97a3b3" fontSize={14}>
-        |Δ| / |prediction|, this trial (exact)
-      </text>
+      <Caption lines={caption} x={6} y={rows.length * rowH + 16} />
     </svg>
   );
 }
@@ -99,8 +131,9 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
   const y = d3.scaleLinear().domain([lo, hi]).nice().range([h - bottom, top]);
   const cue = (id: number) => manifest.stimuli.find((s) => s.id === id)?.cue ?? String(id);
   const name = (id: number) => manifest.stimuli.find((s) => s.id === id)?.name ?? `stimulus ${id}`;
+  const caption = captionLines(`image-head cosine: bars after, dashed before · green true${targetStimulus != null ? ' · orange target' : ''}`, width - 6);
   return (
-    <svg viewBox={`0 0 ${width} ${h}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-cosines">
+    <svg viewBox={`0 0 ${width} ${h + captionExtra(caption)}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-cosines">
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />
@@ -126,9 +159,7 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
           </g>
         );
       })}
-      <text x={6} y={h - 6} fill="#97a3b3" fontSize={14}>
-        image-head cosine: bars after, dashed before · green true{targetStimulus != null ? ' · orange target' : ''}
-      </text>
+      <Caption lines={caption} x={6} y={h - 6} />
     </svg>
   );
 }
@@ -147,8 +178,13 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
   const max = d3.max(rows, (c) => c[metric]) ?? 1;
   const y = d3.scaleLinear().domain([0, max || 1]).nice().range([h - bottom, 8]);
   const color = { vision: '#5fb3ff', imagery: '#ffb454' };
+  // the caption goes beside the legend when it fits, else on lines under it
+  const captionText = `${metric === 'relNorm' ? '|Δ| / |prediction|' : '1 − cos(prediction, lesioned)'} when the ROI is silenced`;
+  const besideLegend = captionLines(captionText, width - left - 190);
+  const caption = besideLegend.length === 1 ? besideLegend : captionLines(captionText, width - left);
+  const extra = besideLegend.length === 1 ? 0 : captionExtra(caption) + FONT + 3;
   return (
-    <svg viewBox={`0 0 ${width} ${h}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-lesion">
+    <svg viewBox={`0 0 ${width} ${h + extra}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-lesion">
       {y.ticks(4).map((t) => (
         <g key={t} transform={`translate(0,${y(t)})`}>
           <line x1={left} x2={width - 6} stroke="#2a3441" />
@@ -182,9 +218,7 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
             </text>
           </g>
         ))}
-        <text x={190} fill="#97a3b3" fontSize={14}>
-          {metric === 'relNorm' ? '|Δ| / |prediction|' : '1 − cos(prediction, lesioned)'} when the ROI is silenced
-        </text>
+        {besideLegend.length === 1 ? <Caption lines={caption} x={190} y={0} /> : <Caption lines={caption} x={0} y={FONT + 3} />}
       </g>
     </svg>
   );

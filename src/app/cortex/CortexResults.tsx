@@ -12,6 +12,7 @@ import { LowLevelPair } from './LowLevelPair.tsx';
 import { describe } from './PerturbEditor.tsx';
 import { PerturbedReconstruction } from './PerturbedReconstruction.tsx';
 import { Select } from '../common/controls.tsx';
+import { useContentWidth } from '../common/useContentWidth.ts';
 
 interface Props {
   manifest: Manifest;
@@ -37,22 +38,29 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
   const targetStimulus = last?.kind === 'drive' ? last.stimulus : null;
   const heads = view?.heads ?? [];
   const sim = simulated ? ' · simulated' : '';
+  // Outside presentation mode the charts are drawn at their card's width (text at its font size on
+  // screen); presentation mode scales fixed-size charts into its grid cells.
+  const presentation = useCortexStore((s) => s.presentation);
+  const [headsRef, headsW] = useContentWidth<HTMLDivElement>();
+  const [cosRef, cosW] = useContentWidth<HTMLDivElement>();
+  const [lesionRef, lesionW] = useContentWidth<HTMLDivElement>();
+  const fit = (w: number | null) => (presentation || w === null ? undefined : Math.max(260, w));
   return (
     <div className="cortex__charts">
       <div className="cortex__chart cortex__chart--lowlevel">
         <h3>Low-level image (blurry head → low-level decoder){sim}</h3>
         <LowLevelPair result={update?.lowLevel ?? null} />
       </div>
-      <div className="cortex__chart cortex__chart--heads">
+      <div className="cortex__chart cortex__chart--heads" ref={headsRef}>
         <h3>Change per head</h3>
-        <HeadChangeChart update={update} />
+        <HeadChangeChart update={update} width={fit(headsW)} />
         {update && (
           <div className="cortex__facts muted" data-testid="cortex-facts">
             {update.changedVoxels} voxels changed · |Δx| = {update.dxNorm.toFixed(2)} · computed in {update.ms.toFixed(1)} ms (worker, exact factored update)
           </div>
         )}
       </div>
-      <div className="cortex__chart cortex__chart--wide cortex__chart--cosine">
+      <div className="cortex__chart cortex__chart--wide cortex__chart--cosine" ref={cosRef}>
         <h3>
           Identification among the {update ? `${update.stimulusIds.length} ` : ''}stimuli
           {update && update.rankBefore !== null && (
@@ -62,9 +70,9 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
             </span>
           )}
         </h3>
-        <StimulusCosineChart update={update} manifest={manifest} trueStimulus={stimulus} targetStimulus={targetStimulus} />
+        <StimulusCosineChart update={update} manifest={manifest} trueStimulus={stimulus} targetStimulus={targetStimulus} width={fit(cosW)} />
       </div>
-      <div className="cortex__chart cortex__chart--wide cortex__chart--lesion">
+      <div className="cortex__chart cortex__chart--wide cortex__chart--lesion" ref={lesionRef}>
         <h3>
           Lesion profile: silencing each ROI ({trueStim?.name}, all repeats)
           {heads.length > 0 && (
@@ -81,7 +89,7 @@ export function CortexResults({ manifest, location, view, update, trialsKey, sub
             <option value="cosineChange">1 − cosine</option>
           </Select>
         </h3>
-        <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} />
+        <LesionChart cells={lesion} head={lesionHead} metric={lesionMetric} width={fit(lesionW)} />
       </div>
       <div className="cortex__chart cortex__chart--wide cortex__chart--recon">
         <h3>
