@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
-import { greedyCaption, type CaptionDecoderRunner } from '../../../src/core/generate/caption.ts';
+import { decodeCaption, greedyCaption, type CaptionDecoderRunner } from '../../../src/core/generate/caption.ts';
+import type { LoadedModelPack } from '../../../src/core/generate/modelPack.ts';
+import { PackSessions } from '../../../src/core/generate/sessions.ts';
+import { Transfers } from '../../../src/core/generate/transfers.ts';
 import { openCheckpoint, type Checkpoint, type CheckpointFolder } from '../../../src/core/generate/packers/checkpoint.ts';
 import { clipVisionShapes } from '../../../src/core/generate/packers/clip.ts';
 import { checkGitCheckpoint, gitDecoderShapes, GIT_BASE, GIT_LARGE_COCO, GIT_VISION_LAYOUT, gitParamCount, type GitConfig } from '../../../src/core/generate/packers/git.ts';
@@ -139,6 +142,27 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
       expect(seen.length).toBe(20);
     } finally {
       await session.release();
+    }
+  });
+
+  it("the pipeline's decodeCaption takes the cached path for this stage (PackSessions, external weights)", async () => {
+    const { store } = await packTiny();
+    const stage = await loadPackStage(store, 'captionDecoder');
+    const vocab = await loadCaptionVocab(store, stage);
+    // Only what the caption step reads of a loaded pack: the stage's spec, graph, weights and the vocabulary.
+    const pack = { manifest: { stages: { captionDecoder: stage.spec } }, onnx: { captionDecoder: stage.onnx }, externalData: { captionDecoder: stage.externalData }, vocab } as unknown as LoadedModelPack;
+    const sessions = new PackSessions(pack);
+    try {
+      const feats = (await npy('ref_features.npy')).data as Float32Array;
+      const steps: number[] = [];
+      const io = new Transfers();
+      const r = await decodeCaption(sessions, feats.slice(5 * 32), 20, undefined, (s) => steps.push(s), io);
+      const [, ref1] = await refIds();
+      expect(r.captionTokens).toEqual(captionOf(ref1));
+      expect(r.caption).toMatch(/^groupn bird group bathroom /); // '##n' glued to 'group'
+      expect(steps).toEqual([...Array.from({ length: 20 }, (_, i) => i), 20]);
+    } finally {
+      await sessions.dispose();
     }
   });
 
