@@ -51,11 +51,11 @@ function shapesOnly(shapes: Map<string, number[]>, drop: string[] = [], reshape:
 }
 const allShapes = (cfg: GitConfig) => new Map([...clipVisionShapes(cfg.vision, GIT_VISION_LAYOUT), ...gitDecoderShapes(cfg)]);
 
-async function packTiny(weights: 'model.safetensors' | 'pytorch_model.bin' = 'model.safetensors') {
+async function packTiny(weights: 'model.safetensors' | 'pytorch_model.bin' = 'model.safetensors', precision: 'float32' | 'both' = 'float32') {
   const folder = memFolder({ [weights]: await fixture(weights), 'config.json': await fixture('config.json'), 'vocab.txt': await fixture('vocab.txt') });
   const ck = await openCheckpoint(folder);
   const store = new MemoryStore('pack');
-  const manifest = await packGit(ck, await readGitVocab(folder, TINY), store, { config: TINY, createdAt: 'fixed' });
+  const manifest = await packGit(ck, await readGitVocab(folder, TINY), store, { config: TINY, createdAt: 'fixed', precision });
   return { store, manifest };
 }
 const refIds = async () => {
@@ -164,6 +164,20 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
     } finally {
       await sessions.dispose();
     }
+  });
+
+  it('float16 builds of both stages (variants.float16): within half precision of the reference, same captions', async () => {
+    const { store, manifest } = await packTiny('model.safetensors', 'both');
+    expect(Object.keys(manifest.stages.imageEncoder?.variants ?? {})).toEqual(['float16']);
+    expect(Object.keys(manifest.stages.captionDecoder?.variants ?? {})).toEqual(['float16']);
+    const relDiff = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b) / b.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const enc = await loadPackStage(store, 'imageEncoder', { variant: 'float16' });
+    const r = await runStage(enc, { pixel_values: await npy('pixel_values.npy') });
+    expect(relDiff(r.outputs.last_hidden_state.data as Float32Array, (await npy('ref_features.npy')).data as Float32Array)).toBeLessThan(5e-3);
+    const dec = await loadPackStage(store, 'captionDecoder', { variant: 'float16' });
+    const rows = await captionFeatures(dec, await loadCaptionVocab(store, dec), await npy('ref_features.npy'));
+    const [ref0, ref1] = await refIds();
+    expect(rows.map((x) => x.tokens)).toEqual([captionOf(ref0), captionOf(ref1)]);
   });
 
   it('pytorch_model.bin gives the same captions as model.safetensors', async () => {

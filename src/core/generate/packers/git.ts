@@ -18,7 +18,7 @@ import { BundleError } from '../../base/errors.ts';
 import { GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { buildClipVisionGraph, checkClipCheckpoint, clipParamCount, clipTokens, CLIP_VIT_B16, CLIP_VIT_L14, type ClipTowerLayout, type ClipVisionConfig } from './clip.ts';
-import { graphWeights, type GraphProgress } from './graphWeights.ts';
+import { graphWeights, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
 
 export interface GitConfig {
   /** Short name, used in messages ("GiT-large"). */
@@ -150,9 +150,9 @@ export function checkGitCheckpoint(ck: Checkpoint, cfg: GitConfig): void {
 }
 
 /** The image encoder graph: pixel_values [B, 3, S, S] -> last_hidden_state [B, 257, 1024] (post_layernorm of every token). */
-export function buildGitImageGraph(ck: Checkpoint, cfg: GitConfig, opts: { onProgress?: GraphProgress } = {}): Promise<GraphBuilder> {
+export function buildGitImageGraph(ck: Checkpoint, cfg: GitConfig, opts: { onProgress?: GraphProgress; precision?: GraphPrecision } = {}): Promise<GraphBuilder> {
   checkGitCheckpoint(ck, cfg);
-  return buildClipVisionGraph(ck, cfg.vision, { layout: GIT_VISION_LAYOUT, graphName: 'git_image_encoder', onProgress: opts.onProgress });
+  return buildClipVisionGraph(ck, cfg.vision, { layout: GIT_VISION_LAYOUT, graphName: 'git_image_encoder', onProgress: opts.onProgress, precision: opts.precision });
 }
 
 /** The ONNX names and layout of the decoder's cache: [2·layers (k, v per layer), batch, heads, positions, head dim]. */
@@ -164,11 +164,15 @@ export const GIT_CACHE = { past: 'past_key_values', present: 'present_key_values
  * call). Outputs: logits [B, S, V] (text rows only; row S - 1 predicts the next token) and
  * present_key_values [2L, B, H, P + n + S, D].
  */
-export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts: { onProgress?: GraphProgress; check?: boolean } = {}): Promise<GraphBuilder> {
+export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts: { onProgress?: GraphProgress; check?: boolean; precision?: GraphPrecision } = {}): Promise<GraphBuilder> {
   if (opts.check !== false) checkGitCheckpoint(ck, cfg);
-  const g = new GraphBuilder('git_text_decoder');
-  g.metadata.model = `${cfg.name} text decoder (GitForCausalLM without its image encoder), with a key/value cache`;
+  const f16 = opts.precision === 'float16';
+  const g = new GraphBuilder(`git_text_decoder${f16 ? '_f16' : ''}`);
+  g.metadata.model = `${cfg.name} text decoder (GitForCausalLM without its image encoder), with a key/value cache, ${f16 ? 'float16' : 'float32'} weights and arithmetic`;
   const { konst, w, linear, layerNorm } = graphWeights(g, ck, gitDecoderShapes(cfg), opts);
+  // float16: the contract (features, cache, logits) stays float32; Casts at the ends (ONNX types 10 = half, 1 = float).
+  const inHalf = (x: string) => (f16 ? g.op('Cast', [x], { to: 10 }) : x);
+  const outFloat = (x: string, name: string) => (f16 ? g.op('Cast', [x], { to: 1 }, name) : g.op('Identity', [x], undefined, name));
   const { hidden, heads } = cfg;
   const headDim = hidden / heads;
   const NI = gitImageTokens(cfg);
@@ -190,7 +194,8 @@ export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts:
   const step = scalar(1);
 
   // Image rows: the visual projection (Linear 1024 -> 768, LayerNorm with the vision epsilon).
-  const img = await layerNorm(await linear('prompt_features', `${VP}0`), `${VP}1`, cfg.vision.layerNormEps);
+  const img = await layerNorm(await linear(inHalf('prompt_features'), `${VP}0`), `${VP}1`, cfg.vision.layerNormEps);
+  const pastKv = inHalf(GIT_CACHE.past);
   // Text rows: word + absolute position (text positions continue after the cached text), LayerNorm.
   const textStart = g.op('Sub', [g.op('Add', [past, nImg]), scalar(NI)]);
   const posIds = g.op('Range', [textStart, g.op('Add', [textStart, nText]), step]);
@@ -217,7 +222,7 @@ export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts:
   const presents: string[] = [];
   for (let i = 0; i < cfg.layers; i++) {
     const L = LAYER(i);
-    const cached = (j: number) => g.op('Gather', [GIT_CACHE.past, scalar(j)], { axis: 0 }); // [B, H, P, D]
+    const cached = (j: number) => g.op('Gather', [pastKv, scalar(j)], { axis: 0 }); // [B, H, P, D]
     const qh = toHeads(await linear(h, `${L}attention.self.query`));
     const kAll = g.op('Concat', [cached(2 * i), toHeads(await linear(h, `${L}attention.self.key`))], { axis: 2 });
     const vAll = g.op('Concat', [cached(2 * i + 1), toHeads(await linear(h, `${L}attention.self.value`))], { axis: 2 });
@@ -233,8 +238,8 @@ export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts:
   }
   // Logits of the text rows only (the image rows predict nothing).
   const textRows = g.op('Slice', [h, g.op('Unsqueeze', [nImg, g.int64s([0])]), g.int64s([2 ** 62]), one]);
-  await linear(textRows, 'output').then((t) => g.op('Identity', [t], undefined, 'logits'));
-  g.op('Concat', presents, { axis: 0 }, GIT_CACHE.present);
+  outFloat(await linear(textRows, 'output'), 'logits');
+  outFloat(g.op('Concat', presents, { axis: 0 }), GIT_CACHE.present);
   g.output('logits', 'float32', ['batch', 'seq', cfg.vocab]);
   g.output(GIT_CACHE.present, 'float32', [2 * cfg.layers, 'batch', heads, 'total', headDim]);
   return g;

@@ -11,7 +11,8 @@ import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
 import type { Checkpoint, CheckpointFolder } from './checkpoint.ts';
 import { WEBGPU_DEFAULT_LIMITS } from './clipPack.ts';
 import { buildGitDecoderGraph, buildGitImageGraph, checkGitCheckpoint, GIT_CACHE, GIT_LARGE_COCO, gitImageTokens, gitParamCount, type GitConfig } from './git.ts';
-import type { GraphProgress } from './graphWeights.ts';
+import type { GraphBuilder } from '../../onnx/builder.ts';
+import type { GraphPrecision, GraphProgress } from './graphWeights.ts';
 import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 export const GIT_VOCAB_FILE = 'vocab.json';
@@ -56,6 +57,8 @@ export async function readGitVocab(folder: CheckpointFolder, cfg: GitConfig): Pr
 export interface GitPackOptions {
   config?: GitConfig;
   maxFileBytes?: number;
+  /** float32 (default), float16, or both in one pack (float32 as each stage's file, float16 as its `float16` variant). */
+  precision?: GraphPrecision | 'both';
   command?: string;
   createdAt?: string;
   onProgress?: GraphProgress;
@@ -69,10 +72,19 @@ export async function packGit(ck: Checkpoint, vocab: string[], sink: ShardSink, 
   const params = gitParamCount(cfg);
   const tokens = gitImageTokens(cfg);
   const { width } = cfg.vision;
-  const progress = (stage: string) => opts.onProgress && ((d: number, t: number, l: string) => opts.onProgress?.(d, t, `${stage} ${l}`));
+  const precisions: GraphPrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
   // One graph at a time: its weights are written and dropped before the next is built.
-  const image = await addGraphFiles(w, await buildGitImageGraph(ck, cfg, { onProgress: progress('imageEncoder') }), 'git_image_encoder', maxFileBytes);
-  const decoder = await addGraphFiles(w, await buildGitDecoderGraph(ck, cfg, { onProgress: progress('captionDecoder'), check: false }), 'git_text_decoder', maxFileBytes);
+  const graphs = async (base: string, build: (precision: GraphPrecision, onProgress?: GraphProgress) => Promise<GraphBuilder>) => {
+    const built: { file: string; data: string[] }[] = [];
+    for (const p of precisions) {
+      const onProgress = opts.onProgress && ((d: number, t: number, l: string) => opts.onProgress?.(d, t, `${base} ${p} ${l}`));
+      built.push(await addGraphFiles(w, await build(p, onProgress), `${base}${p === 'float16' ? '.f16' : ''}`, maxFileBytes));
+    }
+    const [main, ...others] = built;
+    return { ...main, ...(others.length ? { variants: Object.fromEntries(others.map((o, i) => [precisions[i + 1], o])) } : {}) };
+  };
+  const image = await graphs('git_image_encoder', (precision, onProgress) => buildGitImageGraph(ck, cfg, { precision, onProgress }));
+  const decoder = await graphs('git_text_decoder', (precision, onProgress) => buildGitDecoderGraph(ck, cfg, { precision, onProgress, check: false }));
   const vocabFile = await w.addFile(GIT_VOCAB_FILE, new TextEncoder().encode(JSON.stringify(vocab)));
   const cache = [2 * cfg.layers, 'batch', cfg.heads, 'past', cfg.hidden / cfg.heads];
   const imageEncoder: PackedStage & StageSpec = {
@@ -81,7 +93,7 @@ export async function packGit(ck: Checkpoint, vocab: string[], sink: ShardSink, 
     kind: 'real',
     inputs: { pixel_values: { name: 'pixel_values', dtype: 'float32', shape: ['batch', 3, cfg.vision.imageSize, cfg.vision.imageSize] } },
     outputs: { last_hidden_state: { name: 'last_hidden_state', dtype: 'float32', shape: ['batch', tokens, width] } },
-    settings: { model: 'git', inputSize: cfg.vision.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg.vision, parameters: params.imageEncoder, precision: 'float32' },
+    settings: { model: 'git', inputSize: cfg.vision.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg.vision, parameters: params.imageEncoder, precision: precisions[0] },
   };
   const captionDecoder: PackedStage & StageSpec = {
     ...decoder,
@@ -105,12 +117,12 @@ export async function packGit(ck: Checkpoint, vocab: string[], sink: ShardSink, 
       vocab: vocabFile,
       config: { ...cfg, vision: undefined },
       parameters: params.textDecoder,
-      precision: 'float32',
+      precision: precisions[0],
     },
   };
   return w.finish({
     name: `${cfg.name} (${ck.label})`,
-    description: `imageEncoder + captionDecoder stages: ${params.total} parameters (${params.imageEncoder} image encoder, ${params.textDecoder} text decoder), float32, weight files of at most ${maxFileBytes} bytes`,
+    description: `imageEncoder + captionDecoder stages: ${params.total} parameters (${params.imageEncoder} image encoder, ${params.textDecoder} text decoder), ${precisions.join(' + ')}, weight files of at most ${maxFileBytes} bytes`,
     provenance: { kind: 'real', command: opts.command ?? 'packGit', createdAt: opts.createdAt ?? new Date().toISOString(), notes: `checkpoint files: ${ck.files.join(', ')}` },
     stages: { imageEncoder, captionDecoder },
   });
