@@ -1,7 +1,8 @@
 // Main-thread responsiveness of the explorer page on the default demo bundle (`mirage demo`, what
 // `npm start` serves): the longest main-thread task (a) from opening the page until the first decoded
 // trial AND the cortex panel's first update are shown, and (b) for each selection change (subject,
-// condition, stimulus) until the page shows the new selection decoded and perturbed. Goal (issue 17):
+// condition, stimulus) until the page shows the new selection decoded and perturbed, (c) a perturbation
+// of an ROI, opening the Reconstruction tab, one reconstruction and the Evaluation tab. Goal (issue 17):
 // no task over 50 ms on a real GPU, none over 250 ms on a 2-core machine with SwiftShader.
 // Measured with a PerformanceObserver on 'longtask' (wall time of every task >= 50 ms, with its
 // attribution) and, unless MIRAGE_BENCH_TRACE=0, a CDP trace of the main thread (wall and thread CPU
@@ -109,7 +110,7 @@ function topSelfTime(p: CpuProfile, n = 12): string[] {
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${k} ${(us / 1000).toFixed(1)} ms`);
 }
 
-async function measure(page: Page, cdp: CDPSession | null, name: string, act: () => Promise<void>, ctx: BenchContext): Promise<Step> {
+async function measure(page: Page, cdp: CDPSession | null, name: string, act: () => Promise<void>, ctx: BenchContext, until: () => boolean = settled): Promise<Step> {
   await page.evaluate(() => {
     (window as unknown as { __tasks: LongTask[] }).__tasks = [];
   });
@@ -123,7 +124,7 @@ async function measure(page: Page, cdp: CDPSession | null, name: string, act: ()
   }
   const { events } = await traced(cdp, async () => {
     await act();
-    await pollUntil(page, settled, 600_000, `${name}: decoded trial + cortex update`);
+    await pollUntil(page, until, 600_000, `${name}: ${until === settled ? 'decoded trial + cortex update' : 'its result on screen'}`);
     // the last results paint
     await page.waitForTimeout(1500);
   });
@@ -200,6 +201,26 @@ async function session(ctx: BenchContext, build: AppBuild, bundleDir: string): P
     steps.push(await measure(page, cdp, 'condition change (imagery)', () => page.getByTestId('condition-imagery').click(), ctx));
     const stimuli = await page.locator('[data-testid^=stimulus-]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!));
     for (const s of stimuli.slice(3, 5)) steps.push(await measure(page, cdp, `stimulus change (${s})`, () => page.getByTestId(s).click(), ctx));
+    // A perturbation: select the first ROI, apply the editor's default (gain) and wait for the worker's update.
+    const roi = page.locator('[data-testid^=cortex-roi-]').first();
+    if (await roi.count()) {
+      await roi.click();
+      await pollUntil(page, settled, 600_000, 'ROI selected');
+      steps.push(
+        await measure(page, cdp, 'perturbation (apply gain to an ROI)', async () => {
+          await page.getByTestId('cortex-apply').click();
+          await page.waitForTimeout(300);
+        }, ctx),
+      );
+    }
+    // Reconstruction: open the tab (model pack), then one run with 2 candidates until its result shows.
+    steps.push(await measure(page, cdp, 'reconstruction tab (model pack opens)', () => page.getByRole('tab', { name: 'Reconstruction' }).click(), ctx, () => !!document.querySelector('[data-testid=rc-ep]')));
+    await page.getByTestId('rc-candidates').fill('2');
+    steps.push(await measure(page, cdp, 'reconstruction run (2 candidates)', () => page.getByTestId('rc-run').click(), ctx, () => !!document.querySelector('[data-testid=rc-result]')));
+    // Evaluation of that reconstruction.
+    steps.push(
+      await measure(page, cdp, 'evaluation tab (scores the session reconstruction)', () => page.getByRole('tab', { name: 'Evaluation' }).click(), ctx, () => /done|error/.test(document.querySelector('[data-testid=eval-status]')?.getAttribute('data-status') ?? '')),
+    );
     const gl = await page.evaluate(() => {
       const c = document.createElement('canvas').getContext('webgl2');
       const dbg = c?.getExtension('WEBGL_debug_renderer_info');
