@@ -47,8 +47,7 @@ export async function runPackClip(
   o: PackClipOptions,
 ): Promise<{ out: string; files: number; bytes: number; parameters: unknown }> {
   const fileBytes = maxFileBytes(o.maxFileMib);
-  if (!['float32', 'float16', 'both'].includes(o.precision))
-    throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
+  const precision = precisionFlag(o.precision);
   const ck = await checkpointAt(o.checkpoint);
   const bar = o.quiet ? undefined : progressBar('pack clip');
   try {
@@ -57,7 +56,7 @@ export async function runPackClip(
       'tensors' in ck
         ? packClip(ck, sink, {
             maxFileBytes: fileBytes,
-            precision: o.precision as 'float32' | 'float16' | 'both',
+            precision,
             command,
             onProgress: bar?.update,
           })
@@ -74,6 +73,12 @@ export async function runPackClip(
   }
 }
 
+/** --precision: float32, float16 or both (one pack, the float16 build as the stage's variant). */
+function precisionFlag(text: string): 'float32' | 'float16' | 'both' {
+  if (text === 'float32' || text === 'float16' || text === 'both') return text;
+  throw new BundleError('command line', `--precision ${text}`, { expected: 'float32, float16 or both' });
+}
+
 function maxFileBytes(mibText: string): number {
   const mib = Number(mibText);
   const most = WEBGPU_DEFAULT_LIMITS.maxBufferSize / 2 ** 20;
@@ -87,6 +92,7 @@ interface PackVdvaeOptions {
   out: string;
   maxFileMib: string;
   temperature: string;
+  precision?: string;
 }
 
 export async function runPackVdvae(
@@ -104,8 +110,9 @@ export async function runPackVdvae(
       field: '--checkpoint',
       expected: 'imagenet64-iter-1600000-model-ema.th',
     });
-  const command = `mirage pack vdvae --checkpoint ${o.checkpoint} --temperature ${o.temperature} --out ${o.out}`;
-  const m = await writeAtomically(o.out, (sink) => packVdvae(ck, sink, { temperature, maxFileBytes: bytes, command }));
+  const precision = precisionFlag(o.precision ?? 'float32');
+  const command = `mirage pack vdvae --checkpoint ${o.checkpoint} --temperature ${o.temperature} --precision ${precision} --out ${o.out}`;
+  const m = await writeAtomically(o.out, (sink) => packVdvae(ck, sink, { temperature, maxFileBytes: bytes, precision, command }));
   return {
     out: o.out,
     files: m.files.length,
@@ -119,12 +126,14 @@ interface PackGitOptions {
   checkpoint: string;
   out: string;
   maxFileMib: string;
+  precision: string;
   quiet?: boolean;
 }
 
 /** `mirage pack git`: the checkpoint (folder or one weights file) and the tokenizer's vocab.txt / tokenizer.json beside it. */
 export async function runPackGit(o: PackGitOptions): Promise<{ out: string; files: number; bytes: number; parameters: number }> {
   const fileBytes = maxFileBytes(o.maxFileMib);
+  const precision = precisionFlag(o.precision);
   const ck = await checkpointAt(o.checkpoint);
   if (!('tensors' in ck))
     throw new BundleError(o.checkpoint, 'a transformers.js folder is not a GiT checkpoint', { field: '--checkpoint', expected: 'the microsoft/git-large-coco folder (model.safetensors or pytorch_model.bin, vocab.txt)' });
@@ -133,8 +142,8 @@ export async function runPackGit(o: PackGitOptions): Promise<{ out: string; file
   const vocab = await readGitVocab(folder, GIT_LARGE_COCO);
   const bar = o.quiet ? undefined : progressBar('pack git');
   try {
-    const command = `mirage pack git --checkpoint ${o.checkpoint} --out ${o.out}`;
-    const m = await writeAtomically(o.out, (sink) => packGit(ck, vocab, sink, { maxFileBytes: fileBytes, command, onProgress: bar?.update }));
+    const command = `mirage pack git --checkpoint ${o.checkpoint} --precision ${precision} --out ${o.out}`;
+    const m = await writeAtomically(o.out, (sink) => packGit(ck, vocab, sink, { maxFileBytes: fileBytes, precision, command, onProgress: bar?.update }));
     const p = (s: 'imageEncoder' | 'captionDecoder') => Number(m.stages[s]?.settings.parameters);
     return { out: o.out, files: m.files.length, bytes: m.files.reduce((a, f) => a + f.bytes, 0), parameters: p('imageEncoder') + p('captionDecoder') };
   } finally {
@@ -181,6 +190,7 @@ export function register(program: Command): void {
     .requiredOption('--checkpoint <path>', 'HF model folder (model.safetensors, pytorch_model.bin, or sharded; vocab.txt or tokenizer.json) or one weights file with the vocabulary beside it')
     .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
     .option('--max-file-mib <n>', 'largest weight file, MiB', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
+    .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
     .option('--quiet', 'no progress bar')
     .action(async (opts: PackGitOptions) => {
       const r = await runPackGit(opts);
@@ -197,6 +207,7 @@ export function register(program: Command): void {
     )
     .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
     .option('--temperature <t>', 'prior temperature for the undecoded layers (std scaled by t)', '1')
+    .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
     .option(
       '--max-file-mib <n>',
       'largest weight file, MiB',

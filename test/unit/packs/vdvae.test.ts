@@ -162,6 +162,30 @@ describe('VDVAE encoder vs the reference implementation (reduced config)', () =>
   });
 });
 
+describe('float16 builds in the same pack (precision both)', () => {
+  it('each stage gets a float16 variant (half-precision weights and arithmetic), within half precision of the reference', async () => {
+    await writeAtomically(join(dir, 'pack-both'), (sink) => packVdvae(ck, sink, { config: VDVAE_TINY, precision: 'both' }));
+    const src = new FsShardSource(join(dir, 'pack-both'));
+    const dec = await loadPackStage(src, 'lowLevelDecoder', { variant: 'float16' });
+    const enc = await loadPackStage(src, 'lowLevelEncoder', { variant: 'float16' });
+    expect(new TextDecoder().decode(dec.onnx)).toContain('vdvae_decoder_f16');
+    expect(new TextDecoder().decode(enc.onnx)).toContain('vdvae_encoder_f16');
+    const r = await runStage(dec, { latents: await npy('latents.npy'), prior_noise: await npy('prior_noise.npy'), mix_uniform: await npy('mix_uniform.npy'), pixel_uniform: await npy('pixel_uniform.npy') });
+    // px in [-1, 1]; float16 keeps 11 significant bits (the mixture is sampled in float32)
+    expect(maxDiff(r.outputs.px.data as Float32Array, (await npy('ref_px_sampled.npy')).data as Float32Array)).toBeLessThan(5e-3);
+    const imgs = await npy('images.npy');
+    const px = new Float32Array(2 * 192);
+    for (let k = 0; k < 2; k++) px.set(vdvaePixels(enc, { width: 13, height: 11, data: (imgs.data as Uint8Array).subarray(k * 429, (k + 1) * 429) }), k * 192);
+    const e = await runStage(enc, { pixels: f32(px, [2, 8, 8, 3]), posterior_noise: await npy('posterior_noise.npy') });
+    const ref = (await npy('ref_latents_sampled.npy')).data as Float32Array;
+    const scale = Math.max(...Array.from(ref, Math.abs));
+    expect(maxDiff(e.outputs.latents.data as Float32Array, ref)).toBeLessThan(5e-3 * scale);
+    // half-precision arithmetic indeed: not the float32 graph's bits
+    const full = await runStage(encoder, { pixels: f32(px, [2, 8, 8, 3]), posterior_noise: await npy('posterior_noise.npy') });
+    expect(maxDiff(e.outputs.latents.data as Float32Array, full.outputs.latents.data as Float32Array)).toBeGreaterThan(1e-5);
+  });
+});
+
 describe('VDVAE checkpoint errors name the file and the tensor', () => {
   const fake = (m: Map<string, number[]>): Checkpoint => ({ label: 'c', files: ['model-ema.th'], tensors: new Map([...m].map(([name, shape]) => [name, { name, shape, dtype: 'float32', file: 'model-ema.th' }])), read: () => Promise.reject(new Error('not read')) });
 

@@ -10,7 +10,7 @@
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { graphWeights, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
+import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
 
 export interface ClipVisionConfig {
   /** Short name, used in messages ("ViT-L/14"). */
@@ -148,8 +148,8 @@ export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig, layou
 export type ClipPrecision = GraphPrecision;
 export type ClipGraphProgress = GraphProgress;
 // ONNX TensorProto data types, for Cast.
-const FLOAT = 1;
-const HALF = 10;
+const FLOAT = ONNX_FLOAT;
+const HALF = ONNX_HALF;
 
 /**
  * Builds the graph, reading each tensor once (checkCheckpoint first). Linear weights [out, in]

@@ -7,7 +7,7 @@ import type { StageSpec } from '../modelPack.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
 import { buildClipVisionGraph, CLIP_VIT_L14, clipParamCount, clipTokens, type ClipGraphProgress, type ClipPrecision, type ClipVisionConfig } from './clip.ts';
-import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
+import { addPrecisionGraphs, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 /** WebGPU's default limits (the spec's defaults, what an adapter grants without asking). */
 export const WEBGPU_DEFAULT_LIMITS = { maxStorageBufferBindingSize: 128 * 1024 * 1024, maxBufferSize: 256 * 1024 * 1024 };
@@ -27,24 +27,18 @@ export interface ClipPackOptions {
 export async function packClip(ck: Checkpoint, sink: ShardSink, opts: ClipPackOptions = {}): Promise<StagePackManifest> {
   const cfg = opts.config ?? CLIP_VIT_L14;
   const maxFileBytes = opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize;
-  const precisions: ClipPrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
   const w = new StagePackWriter(sink);
-  const graphs: { precision: ClipPrecision; file: string; data: string[] }[] = [];
-  // One graph per precision, built and written one after the other (one copy of the weights in memory at a time).
-  for (const precision of precisions) {
-    const g = await buildClipVisionGraph(ck, cfg, { precision, onProgress: opts.onProgress && ((d, t, l) => opts.onProgress?.(d, t, `${precision} ${l}`)) });
-    const base = `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}${precision === 'float16' ? '.f16' : ''}`;
-    graphs.push({ precision, ...(await addGraphFiles(w, g, base, maxFileBytes)) });
-  }
-  const [main, ...others] = graphs;
-  const { file, data } = main;
-  const variants = Object.fromEntries(others.map((o) => [o.precision, { file: o.file, data: o.data }]));
+  const { precisions, files } = await addPrecisionGraphs(
+    w,
+    (precision) => buildClipVisionGraph(ck, cfg, { precision, onProgress: opts.onProgress && ((d, t, l) => opts.onProgress?.(d, t, `${precision} ${l}`)) }),
+    `clip_${cfg.name.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`,
+    opts.precision ?? 'float32',
+    maxFileBytes,
+  );
   const tokens = clipTokens(cfg);
   const params = clipParamCount(cfg);
   const stage: PackedStage & StageSpec = {
-    file,
-    data,
-    ...(others.length ? { variants } : {}),
+    ...files,
     role: `CLIP ${cfg.name} vision tower with projection (CLIPVisionModelWithProjection), built from ${ck.label}`,
     kind: 'real',
     inputs: { pixel_values: { name: 'pixel_values', dtype: 'float32', shape: ['batch', 3, cfg.imageSize, cfg.imageSize] } },
@@ -52,11 +46,11 @@ export async function packClip(ck: Checkpoint, sink: ShardSink, opts: ClipPackOp
       last_hidden_state: { name: 'last_hidden_state', dtype: 'float32', shape: ['batch', tokens, cfg.width] },
       image_embeds: { name: 'image_embeds', dtype: 'float32', shape: ['batch', cfg.projectionDim] },
     },
-    settings: { inputSize: cfg.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg, parameters: params.total, precision: main.precision },
+    settings: { inputSize: cfg.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg, parameters: params.total, precision: precisions[0] },
   };
   return w.finish({
     name: `CLIP ${cfg.name} (${ck.label})`,
-    description: `imageEncoder stage: ${params.total} parameters, ${graphs.map((x) => `${x.precision} (${x.data.length} weight files)`).join(' + ')}, weight files of at most ${maxFileBytes} bytes`,
+    description: `imageEncoder stage: ${params.total} parameters, ${precisions.map((p, i) => `${p} (${(i === 0 ? files.data : (files.variants?.[p].data ?? [])).length} weight files)`).join(' + ')}, weight files of at most ${maxFileBytes} bytes`,
     provenance: { kind: 'real', command: opts.command ?? 'packClip', createdAt: opts.createdAt ?? new Date().toISOString(), notes: `checkpoint files: ${ck.files.join(', ')}` },
     stages: { imageEncoder: stage },
   });

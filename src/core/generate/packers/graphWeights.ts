@@ -9,6 +9,10 @@ import type { Checkpoint } from './checkpoint.ts';
 /** Weights and arithmetic in float32 (every backend), or float16 (WebGPU with shader-f16: half the bytes). */
 export type GraphPrecision = 'float32' | 'float16';
 
+/** ONNX TensorProto data types, for Cast between a float16 graph and its float32 contract. */
+export const ONNX_FLOAT = 1;
+export const ONNX_HALF = 10;
+
 export interface GraphProgress {
   (done: number, total: number, label: string): void;
 }

@@ -10,6 +10,7 @@ import type { ByteProgress } from '../../base/progress.ts';
 import { packManifestSchema, PackFileWriter, readPackFiles, readPackJson } from '../../bundle/pack.ts';
 import type { ShardSink } from '../../bundle/writer.ts';
 import type { GraphBuilder } from '../../onnx/builder.ts';
+import type { GraphPrecision } from './graphWeights.ts';
 import type { ShardSource } from '../../bundle/source.ts';
 import {
   ModelPackSchema,
@@ -24,14 +25,16 @@ import {
   PACKED_STAGE_NAMES as STAGE_NAMES,
   type PackedStageName as StageName,
   type StageSpec,
+  StagePartSchema,
 } from '../modelPack.ts';
+import { checkChain } from '../stageChain.ts';
 
 export const STAGE_PACK_FORMAT = 'mirage-stage-pack';
 
 const StageSchema = ModelPackSchema.shape.stages.shape.imageEncoder;
 
 /** The graph file and its external-data files (weights kept out of the protobuf). */
-const GraphFilesSchema = z.object({ file: PackPathSchema, data: z.array(PackPathSchema).optional() });
+const GraphFilesSchema = z.object({ file: PackPathSchema, data: z.array(PackPathSchema).optional(), parts: z.array(StagePartSchema).optional() });
 /**
  * A stage entry plus its external-data files, and other builds of the same stage with the same
  * roles and shapes (e.g. `float16`: half-precision weights and arithmetic, for WebGPU with
@@ -40,8 +43,16 @@ const GraphFilesSchema = z.object({ file: PackPathSchema, data: z.array(PackPath
 const PackedStageSchema = StageSchema.extend({ data: z.array(PackPathSchema).optional(), variants: z.record(z.string(), GraphFilesSchema).optional() });
 export type PackedStage = z.infer<typeof PackedStageSchema>;
 
+/**
+ * Conditioning constants a generator's stage pack carries (Stable Cascade: the CLIP embeddings of
+ * the empty prompt and a zero image), with where they came from: `computed` false means zeros
+ * standing in for embeddings nobody computed (no text encoder was given), shown as such.
+ */
+const UnconditionalSchema = z.object({ clipImg: PackPathSchema, clipText: PackPathSchema, clipTextPooled: PackPathSchema, computed: z.boolean(), source: z.string() });
+
 export const StagePackSchema = packManifestSchema(STAGE_PACK_FORMAT, PACK_VERSION, {
   stages: z.partialRecord(z.enum(STAGE_NAMES as [StageName, ...StageName[]]), PackedStageSchema),
+  unconditional: UnconditionalSchema.optional(),
 });
 export type StagePackManifest = z.infer<typeof StagePackSchema>;
 
@@ -51,8 +62,9 @@ function fail(file: string, issue: z.core.$ZodIssue): never {
 
 /** Checks a stage entry's roles and that its files are listed; throws naming the field. */
 function checkStage(file: string, stage: StageName, st: PackedStage, listed: Set<string>): void {
-  const variantFiles = Object.values(st.variants ?? {}).flatMap((v) => [v.file, ...(v.data ?? [])]);
-  for (const p of [st.file, ...(st.data ?? []), ...variantFiles]) {
+  const partFiles = (parts: PackedStage['parts']) => (parts ?? []).flatMap((p) => [p.file, ...(p.data ?? [])]);
+  const variantFiles = Object.values(st.variants ?? {}).flatMap((v) => [v.file, ...(v.data ?? []), ...partFiles(v.parts)]);
+  for (const p of [st.file, ...(st.data ?? []), ...partFiles(st.parts), ...variantFiles]) {
     if (!listed.has(p)) throw new BundleError(file, `"${p}" is not listed in files`, { field: `stages.${stage}`, expected: 'a path listed in files[]' });
   }
   for (const dir of ['inputs', 'outputs'] as const) {
@@ -62,6 +74,9 @@ function checkStage(file: string, stage: StageName, st: PackedStage, listed: Set
       }
     }
   }
+  const names = (io: PackedStage['inputs']) => Object.values(io).map((t) => t.name);
+  if (st.parts) checkChain(file, `stages.${stage}`, st.parts, names(st.inputs), names(st.outputs));
+  for (const [k, v] of Object.entries(st.variants ?? {})) if (v.parts) checkChain(file, `stages.${stage}.variants.${k}`, v.parts, names(st.inputs), names(st.outputs));
 }
 
 /** Parses a stage pack manifest; throws a BundleError naming the field path on the first problem. */
@@ -83,6 +98,16 @@ export interface LoadedStage {
   spec: PackedStage;
   onnx: Uint8Array;
   /** External weight files (ONNX external data), by the path the graph names. */
+  externalData: { path: string; data: Uint8Array }[];
+  /** A chained stage's parts (generate/stageChain.ts), each with its graph and weights; `onnx` is the first's. */
+  parts?: LoadedPart[];
+}
+
+export interface LoadedPart {
+  file: string;
+  inputs: string[];
+  outputs: string[];
+  onnx: Uint8Array;
   externalData: { path: string; data: Uint8Array }[];
 }
 
@@ -130,9 +155,10 @@ export async function loadPackStage(
   if (opts.variant) {
     const v = declared.variants?.[opts.variant];
     if (!v) throw new BundleError(where, `stage ${name} has no variant "${opts.variant}"`, { field: `stages.${name}.variants`, expected: Object.keys(declared.variants ?? {}).join(', ') || 'no variants in this pack' });
-    spec = { ...declared, file: v.file, data: v.data };
+    spec = { ...declared, file: v.file, data: v.data, parts: v.parts };
   }
-  const read = await readPackFiles(source, files, [spec.file, ...(spec.data ?? [])], opts);
+  const partFiles = (spec.parts ?? []).flatMap((p) => [p.file, ...(p.data ?? [])]);
+  const read = await readPackFiles(source, files, [...new Set([spec.file, ...(spec.data ?? []), ...partFiles])], opts);
   return {
     packName: header.name,
     packKind: header.kind,
@@ -141,6 +167,17 @@ export async function loadPackStage(
     spec,
     onnx: read.get(spec.file) as Uint8Array,
     externalData: (spec.data ?? []).map((p) => ({ path: externalDataPath(spec.file, p), data: read.get(p) as Uint8Array })),
+    ...(spec.parts
+      ? {
+          parts: spec.parts.map((p) => ({
+            file: p.file,
+            inputs: p.inputs,
+            outputs: p.outputs.map((o) => o.name),
+            onnx: read.get(p.file) as Uint8Array,
+            externalData: (p.data ?? []).map((d) => ({ path: externalDataPath(p.file, d), data: read.get(d) as Uint8Array })),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -161,6 +198,26 @@ export async function addGraphFiles(w: StagePackWriter, g: GraphBuilder, base: s
   const data: string[] = [];
   for (const f of files) data.push(await w.addFile(`models/${f.name}`, f.bytes));
   return { file, data };
+}
+
+/**
+ * One graph per precision (`both`: float32 then float16), each built and written before the next is
+ * built (one copy of the weights in memory at a time): the first is the stage's `file`/`data`, the
+ * others its `variants` (`<base>.f16` for float16).
+ */
+export async function addPrecisionGraphs(
+  w: StagePackWriter,
+  build: (precision: GraphPrecision) => Promise<GraphBuilder>,
+  base: string,
+  precision: GraphPrecision | 'both',
+  maxFileBytes: number,
+): Promise<{ files: { file: string; data: string[]; variants?: Record<string, { file: string; data: string[] }> }; precisions: GraphPrecision[] }> {
+  const precisions: GraphPrecision[] = precision === 'both' ? ['float32', 'float16'] : [precision];
+  const graphs: { precision: GraphPrecision; file: string; data: string[] }[] = [];
+  for (const p of precisions) graphs.push({ precision: p, ...(await addGraphFiles(w, await build(p), `${base}${p === 'float16' ? '.f16' : ''}`, maxFileBytes)) });
+  const [main, ...others] = graphs;
+  const variants = Object.fromEntries(others.map((o) => [o.precision, { file: o.file, data: o.data }]));
+  return { files: { file: main.file, data: main.data, ...(others.length ? { variants } : {}) }, precisions };
 }
 
 /** Writes a stage pack: files go to the sink as they are added; finish() writes the manifest last. */

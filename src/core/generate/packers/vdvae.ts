@@ -15,10 +15,13 @@
 //   `forward(..., get_latents=True)` reports; zero noise gives the posterior means), flattened in
 //   the same order as the decoder's latents input.
 // Config-driven (block strings, width, zdim, mixtures), so tests run a reduced model against the
-// reference implementation on the same random checkpoint.
+// reference implementation on the same random checkpoint. A float16 build keeps the float32
+// contract: inputs are cast to half at the start, and the decoder's mixture parameters back to
+// float32 before sampling (the component choice and the logistic's logs stay in full precision).
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
+import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision } from './graphWeights.ts';
 
 export interface VdvaeConfig {
   name: string;
@@ -215,17 +218,20 @@ export function checkVdvaeEncoderCheckpoint(ck: Checkpoint, cfg: VdvaeConfig): v
   checkNoExtraBlock(ck, cfg, `${E}enc_blocks.${n}.c1.weight`, requireEncoder(cfg), n);
 }
 
-/** The ops both graphs share, over one builder and one checkpoint. */
-function vdvaeOps(g: GraphBuilder, ck: Checkpoint, shapes: Shapes, cfg: VdvaeConfig) {
-  const w = async (key: string) => {
-    g.initializer(key, await ck.read(key), shapes.get(key) as number[]);
-    return key;
-  };
+/** The ops both graphs share, over one builder and one checkpoint, in the graph's precision. */
+function vdvaeOps(g: GraphBuilder, ck: Checkpoint, shapes: Shapes, cfg: VdvaeConfig, precision: GraphPrecision) {
+  const { w, konst } = graphWeights(g, ck, shapes, { precision });
+  const f16 = precision === 'float16';
+  const floats = (v: number[], name: string) => konst(Float32Array.from(v), [v.length], g.fresh(name));
+  /** A float32 graph input in the graph's precision. */
+  const input = (name: string) => (f16 ? g.op('Cast', [name], { to: ONNX_HALF }) : name);
+  /** A value back in float32 (the contract), optionally under a given name. */
+  const toFloat32 = (t: string, name?: string) => (f16 ? g.op('Cast', [t], { to: ONNX_FLOAT }, name) : name ? g.op('Identity', [t], undefined, name) : t);
   const convK = async (x: string, key: string, k: number) => conv2d(g, [x, await w(`${key}.weight`), await w(`${key}.bias`)], [k, k], { pads: k === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0] });
   // GELU, exact (torch's F.gelu default): x·(1 + erf(x/√2))/2.
-  const half = g.floats([0.5], [1], 'half');
-  const one = g.floats([1], [1], 'one');
-  const invSqrt2 = g.floats([Math.SQRT1_2], [1], 'inv_sqrt2');
+  const half = floats([0.5], 'half');
+  const one = floats([1], 'one');
+  const invSqrt2 = floats([Math.SQRT1_2], 'inv_sqrt2');
   const gelu = (x: string) => g.op('Mul', [g.op('Mul', [x, half]), g.op('Add', [one, g.op('Erf', [g.op('Mul', [x, invSqrt2])])])]);
   const block = async (x: string, key: string, res: number, residual: boolean) => {
     const k = res > 2 ? 3 : 1;
@@ -253,7 +259,7 @@ function vdvaeOps(g: GraphBuilder, ck: Checkpoint, shapes: Shapes, cfg: VdvaeCon
   /** DecBlock after z is known: the prior's residual, the projection of z, the residual Block. */
   const finishBlock = async (x: string, priorResidual: string, z: string, key: string, res: number) =>
     block(g.op('Add', [g.op('Add', [x, priorResidual]), await convK(z, `${key}.z_proj`, 1)]), `${key}.resnet`, res, true);
-  return { w, convK, block, channels, layer, gaussian, blockInput, finishBlock };
+  return { w, floats, input, toFloat32, convK, block, channels, layer, gaussian, blockInput, finishBlock };
 }
 
 /**
@@ -261,19 +267,22 @@ function vdvaeOps(g: GraphBuilder, ck: Checkpoint, shapes: Shapes, cfg: VdvaeCon
  * the caller scales the standard-normal `prior_noise` by it (exp(log std)·t·ε = exp(log std)·(t·ε)),
  * as the pipeline does with the stage's `priorTemperature` setting.
  */
-export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
+export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig, opts: { precision?: GraphPrecision } = {}): Promise<GraphBuilder> {
   checkVdvaeCheckpoint(ck, cfg);
-  const g = new GraphBuilder('vdvae_decoder');
-  g.metadata.model = `${cfg.name} top-down decoder (openai/vdvae), pixels sampled from the mixture of logistics with the given uniform draws`;
-  const ops = vdvaeOps(g, ck, vdvaeDecoderShapes(cfg), cfg);
+  const precision = opts.precision ?? 'float32';
+  const g = new GraphBuilder(`vdvae_decoder${precision === 'float16' ? '_f16' : ''}`);
+  g.metadata.model = `${cfg.name} top-down decoder (openai/vdvae), pixels sampled from the mixture of logistics with the given uniform draws, ${precision} weights`;
+  const ops = vdvaeOps(g, ck, vdvaeDecoderShapes(cfg), cfg, precision);
   const s = cfg.imageSize;
   const nm = cfg.numMixtures;
   const sizes = vdvaeLatentSizes(cfg);
   g.input('latents', 'float32', ['batch', sizes.decoded]).input('prior_noise', 'float32', ['batch', sizes.prior]);
   g.input('mix_uniform', 'float32', ['batch', s, s, nm]).input('pixel_uniform', 'float32', ['batch', s, s, 3]);
   const zdim = cfg.zdim;
+  const latents = ops.input('latents');
+  const priorNoise = ops.input('prior_noise');
   // xs[res]: the running activation of each resolution, starting from its learned bias (tiled over the batch by broadcasting).
-  const batchZeros = g.op('Mul', [g.op('Reshape', [g.op('Slice', ['latents', g.int64s([0]), g.int64s([1]), g.int64s([1])]), g.int64s([-1, 1, 1, 1])]), g.floats([0], [1], 'zero')]);
+  const batchZeros = g.op('Mul', [g.op('Reshape', [g.op('Slice', [latents, g.int64s([0]), g.int64s([1]), g.int64s([1])]), g.int64s([-1, 1, 1, 1])]), ops.floats([0], 'zero')]);
   const xs = new Map<number, string>();
   for (const [j, r] of resolutions(cfg).entries()) xs.set(r, g.op('Add', [batchZeros, await ops.w(`${D}bias_xs.${j}`)]));
   let offDecoded = 0;
@@ -284,17 +293,17 @@ export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): 
     const feats = await ops.block(x, `${key}.prior`, res, false);
     let z: string;
     if (i < cfg.decodedLayers) {
-      z = ops.layer('latents', offDecoded, res);
+      z = ops.layer(latents, offDecoded, res);
       offDecoded += zdim * res * res;
     } else {
-      z = ops.gaussian(ops.channels(feats, 0, zdim), ops.channels(feats, zdim, 2 * zdim), ops.layer('prior_noise', offPrior, res));
+      z = ops.gaussian(ops.channels(feats, 0, zdim), ops.channels(feats, zdim, 2 * zdim), ops.layer(priorNoise, offPrior, res));
       offPrior += zdim * res * res;
     }
     xs.set(res, await ops.finishBlock(x, ops.channels(feats, 2 * zdim, 2 * zdim + cfg.width), z, key, res));
   }
-  // Output: gain/bias, 1x1 conv to the mixture's parameters, NHWC.
+  // Output: gain/bias, 1x1 conv to the mixture's parameters, NHWC, float32 from here on.
   const top = g.op('Add', [g.op('Mul', [xs.get(s) as string, await ops.w(`${D}gain`)]), await ops.w(`${D}bias`)]);
-  const l = g.op('Transpose', [await ops.convK(top, `${D}out_net.out_conv`, 1)], { perm: [0, 2, 3, 1] });
+  const l = g.op('Transpose', [ops.toFloat32(await ops.convK(top, `${D}out_net.out_conv`, 1))], { perm: [0, 2, 3, 1] });
   const logits = g.op('Slice', [l, g.int64s([0]), g.int64s([nm]), g.int64s([3])]);
   const params = g.op('Reshape', [g.op('Slice', [l, g.int64s([nm]), g.int64s([10 * nm]), g.int64s([3])]), g.int64s([-1, s, s, 3, 3 * nm])]);
   // The component: argmax of logits − log(−log u) (Gumbel-max), one-hot, broadcast over the 3 channels.
@@ -326,16 +335,18 @@ export async function buildVdvaeDecoderGraph(ck: Checkpoint, cfg: VdvaeConfig): 
  * Builds the encoder graph (checkVdvaeEncoderCheckpoint first): pixels [B, S, S, 3] (NHWC, already
  * (value + inputShift)·inputScale) and posterior_noise [B, decoded] -> latents [B, decoded].
  */
-export async function buildVdvaeEncoderGraph(ck: Checkpoint, cfg: VdvaeConfig): Promise<GraphBuilder> {
+export async function buildVdvaeEncoderGraph(ck: Checkpoint, cfg: VdvaeConfig, opts: { precision?: GraphPrecision } = {}): Promise<GraphBuilder> {
   checkVdvaeEncoderCheckpoint(ck, cfg);
-  const g = new GraphBuilder('vdvae_encoder');
-  g.metadata.model = `${cfg.name} encoder (openai/vdvae): posterior samples of the first ${cfg.decodedLayers} latent layers`;
-  const ops = vdvaeOps(g, ck, vdvaeEncoderShapes(cfg), cfg);
+  const precision = opts.precision ?? 'float32';
+  const g = new GraphBuilder(`vdvae_encoder${precision === 'float16' ? '_f16' : ''}`);
+  g.metadata.model = `${cfg.name} encoder (openai/vdvae): posterior samples of the first ${cfg.decodedLayers} latent layers, ${precision} weights`;
+  const ops = vdvaeOps(g, ck, vdvaeEncoderShapes(cfg), cfg, precision);
   const s = cfg.imageSize;
   const decoded = vdvaeLatentSizes(cfg).decoded;
   g.input('pixels', 'float32', ['batch', s, s, 3]).input('posterior_noise', 'float32', ['batch', decoded]);
   // Bottom-up: activations[res] is the output of the last block at that resolution (vae.py Encoder.forward).
-  let x = await ops.convK(g.op('Transpose', ['pixels'], { perm: [0, 3, 1, 2] }), `${E}in_conv`, 3);
+  const noise = ops.input('posterior_noise');
+  let x = await ops.convK(g.op('Transpose', [ops.input('pixels')], { perm: [0, 3, 1, 2] }), `${E}in_conv`, 3);
   const acts = new Map<number, string>([[s, x]]);
   for (const [i, [res, down]] of parseBlocks(requireEncoder(cfg)).entries()) {
     x = await ops.block(x, `${E}enc_blocks.${i}`, res, true);
@@ -360,14 +371,14 @@ export async function buildVdvaeEncoderGraph(ck: Checkpoint, cfg: VdvaeConfig): 
     const key = `${D}dec_blocks.${i}`;
     const xin = ops.blockInput(xs, res, mixin);
     const q = await ops.block(g.op('Concat', [xin, acts.get(res) as string], { axis: 1 }), `${key}.enc`, res, false);
-    const z = ops.gaussian(ops.channels(q, 0, zdim), ops.channels(q, zdim, 2 * zdim), ops.layer('posterior_noise', off, res));
+    const z = ops.gaussian(ops.channels(q, 0, zdim), ops.channels(q, zdim, 2 * zdim), ops.layer(noise, off, res));
     off += zdim * res * res;
     zs.push(g.op('Reshape', [z, g.int64s([0, -1])]));
     if (i === blocks.length - 1) break; // the last decoded layer's z needs nothing after it
     const feats = await ops.block(xin, `${key}.prior`, res, false);
     xs.set(res, await ops.finishBlock(xin, ops.channels(feats, 2 * zdim, 2 * zdim + cfg.width), z, key, res));
   }
-  g.op('Concat', zs, { axis: 1 }, 'latents');
+  ops.toFloat32(g.op('Concat', zs, { axis: 1 }), 'latents');
   g.output('latents', 'float32', ['batch', decoded]);
   return g;
 }

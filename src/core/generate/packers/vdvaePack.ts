@@ -2,11 +2,13 @@
 // with the `lowLevelDecoder` stage (latents [B, 91168] + prior_noise [B, 1359872] + the mixture's
 // uniform draws -> px [B, 64, 64, 3]) and the `lowLevelEncoder` stage (pixels [B, 64, 64, 3] +
 // posterior_noise [B, 91168] -> latents [B, 91168], MIRAGE's targets), weights in external-data
-// files under WebGPU's default binding limit.
+// files under WebGPU's default binding limit; `precision: 'both'` adds a float16 build of each stage
+// as its `float16` variant (half the bytes, for WebGPU with shader-f16), chosen at load.
 import type { ShardSink } from '../../bundle/writer.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { WEBGPU_DEFAULT_LIMITS } from './clipPack.ts';
-import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
+import type { GraphPrecision } from './graphWeights.ts';
+import { addPrecisionGraphs, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 import {
   buildVdvaeDecoderGraph,
   buildVdvaeEncoderGraph,
@@ -22,7 +24,7 @@ import {
 export async function packVdvae(
   ck: Checkpoint,
   sink: ShardSink,
-  opts: { config?: VdvaeConfig; temperature?: number; maxFileBytes?: number; command?: string; createdAt?: string } = {},
+  opts: { config?: VdvaeConfig; temperature?: number; maxFileBytes?: number; precision?: GraphPrecision | 'both'; command?: string; createdAt?: string } = {},
 ): Promise<StagePackManifest> {
   const cfg = opts.config ?? VDVAE_IMAGENET64;
   const temperature = opts.temperature ?? 1;
@@ -32,7 +34,8 @@ export async function packVdvae(
   const s = cfg.imageSize;
   const nm = cfg.numMixtures;
   const blocks = parseBlocks(cfg.decBlocks);
-  const decoder = await addGraphFiles(w, await buildVdvaeDecoderGraph(ck, cfg), 'vdvae_decoder', maxFileBytes);
+  const precision = opts.precision ?? 'float32';
+  const { precisions, files: decoder } = await addPrecisionGraphs(w, (p) => buildVdvaeDecoderGraph(ck, cfg, { precision: p }), 'vdvae_decoder', precision, maxFileBytes);
   const uniform = `uniform draws in [${UNIFORM_LOW}, 1 − ${UNIFORM_LOW}]`;
   const stages: Record<string, PackedStage> = {
     lowLevelDecoder: {
@@ -55,11 +58,12 @@ export async function packVdvae(
         uniformRange: [UNIFORM_LOW, 1 - UNIFORM_LOW],
         config: cfg,
         parameters: vdvaeDecoderParamCount(cfg),
+        precision: precisions[0],
       },
     },
   };
   if (cfg.encBlocks) {
-    const encoder = await addGraphFiles(w, await buildVdvaeEncoderGraph(ck, cfg), 'vdvae_encoder', maxFileBytes);
+    const { files: encoder } = await addPrecisionGraphs(w, (p) => buildVdvaeEncoderGraph(ck, cfg, { precision: p }), 'vdvae_encoder', precision, maxFileBytes);
     const counts = vdvaeEncoderParamCount(cfg);
     stages.lowLevelEncoder = {
       ...encoder,
@@ -81,6 +85,7 @@ export async function packVdvae(
         config: cfg,
         parameters: counts.graph,
         encoderParameters: counts.encoder,
+        precision: precisions[0],
       },
     };
   }
