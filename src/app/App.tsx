@@ -3,7 +3,7 @@
 import { useBundleStore } from '../state/bundleStore.ts';
 import { useDecodeStore } from '../state/decodeStore.ts';
 import { useErrorStore } from '../state/errorStore.ts';
-import { useResolvedSelection } from '../state/hooks.ts';
+import { useDeferredSelection, useResolvedSelection } from '../state/hooks.ts';
 import { useSelectionStore, type ViewTab } from '../state/selectionStore.ts';
 import { ConditionSwitch, SubjectPicker } from './browse/SubjectPicker.tsx';
 import { StimulusGrid } from './browse/StimulusGrid.tsx';
@@ -30,6 +30,7 @@ function ScreenTabs() {
 function Explorer() {
   const manifest = useBundleStore((s) => s.manifest)!;
   const r = useResolvedSelection();
+  const shown = useDeferredSelection();
   const tab = useSelectionStore((s) => s.tab);
   if (!r) {
     return (
@@ -61,7 +62,7 @@ function Explorer() {
           ) : tab === 'evaluate' && hasEvaluatePanel ? (
             <EvaluateSlot />
           ) : (
-            <TrialView manifest={manifest} r={r} />
+            <TrialView manifest={manifest} r={shown ?? r} />
           )}
         </ErrorBoundary>
       </main>

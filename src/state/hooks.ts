@@ -1,6 +1,6 @@
 // Hooks other panels use to follow the page: the open manifest and the resolved selection
 // (which subject, stimulus and trial indices are shown, and whether repeats are averaged).
-import { useMemo } from 'react';
+import { useDeferredValue, useMemo } from 'react';
 import { useBundleStore } from './bundleStore.ts';
 import { useSelectionStore } from './selectionStore.ts';
 import { resolveSelection, type ResolvedSelection } from './selectors.ts';
@@ -20,4 +20,14 @@ export function useResolvedSelection(): ResolvedSelection | null {
     () => (manifest ? resolveSelection(manifest, { subject, stimulus, condition, trial, repeats, normalize: false, tab: 'trial' }) : null),
     [manifest, subject, stimulus, condition, trial, repeats],
   );
+}
+
+/**
+ * The resolved selection for the heavy views (trial view, cortex panel): after a click React first
+ * re-renders the light parts (the pressed pill or tile) and paints, then renders these in the
+ * background (interruptible, in 5 ms slices) instead of in the click's own task. Zustand's store
+ * updates are always synchronous renders, so a transition around set() would not do this.
+ */
+export function useDeferredSelection(): ResolvedSelection | null {
+  return useDeferredValue(useResolvedSelection());
 }

@@ -6,7 +6,7 @@ import type { Manifest } from '../../core/bundle/manifest.ts';
 import { useBundleStore, isSimulated, type BundleLocation } from '../../state/bundleStore.ts';
 import { cortexCodec } from '../../state/cortexUrl.ts';
 import { roisFor, useCortexStore, viewFor } from '../../state/cortexStore.ts';
-import { useResolvedSelection } from '../../state/hooks.ts';
+import { useDeferredSelection } from '../../state/hooks.ts';
 import { registerUrlCodec } from '../../state/url.ts';
 import { CortexHeader } from './CortexHeader.tsx';
 import { CortexResults } from './CortexResults.tsx';
@@ -29,7 +29,7 @@ if (import.meta.env.DEV) installCortexDevHook();
 export function CortexPanel() {
   const manifest = useBundleStore((s) => s.manifest);
   const location = useBundleStore((s) => s.location);
-  const r = useResolvedSelection();
+  const r = useDeferredSelection();
   if (!manifest || !location || !r) return null;
   const subject = manifest.subjects.find((s) => s.id === r.subject);
   if (!subject || subject.surfaces.length < 2 || !subject.voxelToVertex) {
