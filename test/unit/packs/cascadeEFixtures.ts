@@ -1,5 +1,5 @@
 // Shared by the stage A / EfficientNet / stage B tests: a fixture folder's checkpoint, a built graph
-// run on the wasm backend, and the largest absolute difference from a reference array.
+// run on the wasm backend, a stage builder's parts.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
@@ -44,18 +44,8 @@ export async function runGraph(g: GraphBuilder, inputs: Record<string, NpyArray>
   }
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`lengths ${a.length} and ${b.length} differ`);
-  let err = 0;
-  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]));
-  return err;
-}
-
-export function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
+// One copy of the array comparisons for the tests (test/unit/cortex/helpers.ts).
+export { maxAbs, maxAbsDiff } from '../cortex/helpers.ts';
 
 /** The parts a stage builder yields (pack.ts StageBuilder). */
 export async function collectParts(gen: AsyncGenerator<StagePartGraph>): Promise<StagePartGraph[]> {

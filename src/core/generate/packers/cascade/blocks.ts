@@ -316,3 +316,51 @@ export function rEmbeddings(g: GraphBuilder, r: string, cR: number, conds: reado
   const zeros = conds.some((n) => !given[n]) ? g.op('Mul', [r, g.floats([0], [1], 'zero')]) : '';
   return g.op('Concat', [rEmbedding(g, r, cR), ...conds.map((n) => rEmbedding(g, given[n] ?? zeros, cR))], { axis: 1 });
 }
+
+// ------------------------------------------------------------- a block by its level_config letter
+
+/** What stage B and C pass to every block (the fields both configs share). */
+export interface BlockSettings {
+  name: string;
+  cR: number;
+  cCond: number;
+  tConds: readonly string[];
+  kernelSize: number;
+  selfAttn: boolean;
+}
+
+/** The tensors of a block given by its level_config letter: C ResBlock, T TimestepBlock, A AttnBlock, F FeedForwardBlock. */
+export function typedBlockShapes(m: ShapeMap, s: BlockSettings, p: string, type: string, c: number, cSkip: number): void {
+  if (type === 'C') resBlockShapes(m, p, c, cSkip, s.kernelSize);
+  else if (type === 'T') timestepBlockShapes(m, p, c, s.cR, s.tConds);
+  else if (type === 'A') attnBlockShapes(m, p, c, s.cCond);
+  else if (type === 'F') feedForwardShapes(m, p, c);
+  else throw new RangeError(`${s.name}: block type ${type} is not one of C, T, A, F`);
+}
+
+/** The slots a block reads besides the hidden state: the r embedding (T) or the conditioning (A). */
+export function typedBlockReads(type: string): string[] {
+  return type === 'T' ? ['r_embed'] : type === 'A' ? ['cond'] : [];
+}
+
+/** Applies a block given by its letter to x [B, H, W, c]; `skip` only for a ResBlock with c_skip. */
+export async function typedBlock(
+  cg: CascadeGraph,
+  s: BlockSettings,
+  p: string,
+  type: string,
+  x: string,
+  c: number,
+  nhead: number,
+  ctx: { rEmbed?: () => string; cond?: () => string; skip?: string },
+): Promise<string> {
+  const need = (v: (() => string) | undefined, what: string) => {
+    if (!v) throw new Error(`${s.name}: block ${p} (${type}) needs ${what}`);
+    return v();
+  };
+  if (type === 'C') return resBlock(cg, p, x, c, ctx.skip, s.kernelSize);
+  if (type === 'T') return timestepBlock(cg, p, x, need(ctx.rEmbed, 'the r embedding'), c, s.cR, s.tConds);
+  if (type === 'A') return attnBlock(cg, p, x, need(ctx.cond, 'the conditioning'), c, nhead, s.selfAttn);
+  if (type === 'F') return feedForwardBlock(cg, p, x, c);
+  throw new RangeError(`${s.name}: block type ${type} is not one of C, T, A, F`);
+}

@@ -20,22 +20,7 @@ import { BundleError } from '../../../base/errors.ts';
 import { conv2d } from '../../../onnx/builder.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import {
-  attnBlock,
-  attnBlockShapes,
-  conv1x1Shapes,
-  countParams,
-  feedForwardBlock,
-  feedForwardShapes,
-  numel,
-  rEmbeddings,
-  resBlock,
-  resBlockShapes,
-  timestepBlock,
-  timestepBlockShapes,
-  type CascadeGraph,
-  type ShapeMap,
-} from './blocks.ts';
+import { conv1x1Shapes, countParams, numel, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type CascadeGraph, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
 import { buildChain, type ChainUnit, type Slots } from './split.ts';
 import { checkCascadeCheckpoint } from './stageFiles.ts';
@@ -118,16 +103,6 @@ const levels = (cfg: StageBConfig) => cfg.cHidden.length;
 /** Up-path counts for a level: the lists are read reversed by level, as the reference does. */
 const upOf = (list: number[], level: number) => list[list.length - 1 - level];
 
-/** The per-block tensors of one block type at a level. */
-function blockShapes(m: ShapeMap, cfg: StageBConfig, p: string, type: string, level: number, cSkip: number): void {
-  const c = cfg.cHidden[level];
-  if (type === 'C') resBlockShapes(m, p, c, cSkip, cfg.kernelSize);
-  else if (type === 'T') timestepBlockShapes(m, p, c, cfg.cR, cfg.tConds);
-  else if (type === 'A') attnBlockShapes(m, p, c, cfg.cCond);
-  else if (type === 'F') feedForwardShapes(m, p, c);
-  else throw new RangeError(`${cfg.name}: block type ${type} is not one of C, T, A, F`);
-}
-
 /** Every tensor stage B reads, in forward order, under the official key names. */
 export function stageBShapes(cfg: StageBConfig): ShapeMap {
   const m: ShapeMap = new Map();
@@ -149,13 +124,13 @@ export function stageBShapes(cfg: StageBConfig): ShapeMap {
   for (let i = 0; i < L; i++) {
     if (i > 0) conv2x2(`down_downscalers.${i}.1`, ch[i], ch[i - 1], false);
     const types = cfg.levelConfig[i];
-    for (let n = 0; n < cfg.blocks[0][i] * types.length; n++) blockShapes(m, cfg, `down_blocks.${i}.${n}`, types[n % types.length], i, 0);
+    for (let n = 0; n < cfg.blocks[0][i] * types.length; n++) typedBlockShapes(m, cfg, `down_blocks.${i}.${n}`, types[n % types.length], ch[i], 0);
     for (let r = 0; r < cfg.blockRepeat[0][i] - 1; r++) conv1x1Shapes(m, `down_repeat_mappers.${i}.${r}`, ch[i], ch[i]);
   }
   for (let u = 0; u < L; u++) {
     const i = L - 1 - u;
     const types = cfg.levelConfig[i];
-    for (let n = 0; n < upOf(cfg.blocks[1], i) * types.length; n++) blockShapes(m, cfg, `up_blocks.${u}.${n}`, types[n % types.length], i, n === 0 && i < L - 1 ? ch[i] : 0);
+    for (let n = 0; n < upOf(cfg.blocks[1], i) * types.length; n++) typedBlockShapes(m, cfg, `up_blocks.${u}.${n}`, types[n % types.length], ch[i], n === 0 && i < L - 1 ? ch[i] : 0);
     for (let r = 0; r < upOf(cfg.blockRepeat[1], i) - 1; r++) conv1x1Shapes(m, `up_repeat_mappers.${u}.${r}`, ch[i], ch[i]);
     if (i > 0) conv2x2(`up_upscalers.${u}.1`, ch[i - 1], ch[i], true);
   }
@@ -253,16 +228,11 @@ export function stageBUnits(cfg: StageBConfig, shapes: ShapeMap): ChainUnit[] {
       // A repeat reads the same weights again; counted again, so a part that holds them twice (or a
       // later part that needs them again) is never planned under its real size.
       params: paramsOf(`${p}.`),
-      reads: ['h', ...(type === 'T' ? ['r_embed'] : type === 'A' ? ['cond'] : []), ...(skip !== null ? [`skip_${skip}`] : [])],
+      reads: ['h', ...typedBlockReads(type), ...(skip !== null ? [`skip_${skip}`] : [])],
       writes: ['h'],
       async run(cg: CascadeGraph, st: Slots) {
-        const h = st.get('h');
-        let out: string;
-        if (type === 'C') out = await resBlock(cg, p, h, c, skip !== null ? st.get(`skip_${skip}`) : undefined, cfg.kernelSize);
-        else if (type === 'T') out = await timestepBlock(cg, p, h, st.get('r_embed'), c, cfg.cR, cfg.tConds);
-        else if (type === 'A') out = await attnBlock(cg, p, h, st.get('cond'), c, cfg.nhead[level], cfg.selfAttn);
-        else out = await feedForwardBlock(cg, p, h, c);
-        st.set('h', out, hShape(level));
+        const ctx = { rEmbed: () => st.get('r_embed'), cond: () => st.get('cond'), skip: skip !== null ? st.get(`skip_${skip}`) : undefined };
+        st.set('h', await typedBlock(cg, cfg, p, type, st.get('h'), c, cfg.nhead[level], ctx), hShape(level));
       },
     };
   };
