@@ -44,10 +44,11 @@ afterAll(async () => {
 
 describe('mirage pack git / caption / features --model git', () => {
   it('pack git refuses a checkpoint that is not GiT-large, naming the file and the tensor, and writes nothing', async () => {
-    await expect(runPackGit({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', quiet: true })).rejects.toThrow(
+    await expect(runPackGit({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', precision: 'both', quiet: true })).rejects.toThrow(
       /git-tiny\/model\.safetensors: tensor git\.image_encoder\.vision_model\.embeddings\.patch_embedding\.weight: the checkpoint is another model \(vision width 32, patch 14, 2 vision layers; text width 32, 2 text layers\) \(expected GiT-large/,
     );
     await expect(readFile(join(dir, 'p', 'modelpack.json'))).rejects.toThrow(/ENOENT/);
+    await expect(runPackGit({ checkpoint: FIX, out: join(dir, 'p'), maxFileMib: '128', precision: 'half', quiet: true })).rejects.toThrow(/--precision half \(expected float32, float16 or both\)/);
   });
 
   it('caption: one greedy caption per row (the reference ids), printed and written as .json and .txt', async () => {

@@ -18,7 +18,7 @@ import { BundleError } from '../../base/errors.ts';
 import { GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { buildClipVisionGraph, checkClipCheckpoint, clipParamCount, clipTokens, CLIP_VIT_B16, CLIP_VIT_L14, type ClipTowerLayout, type ClipVisionConfig } from './clip.ts';
-import { graphWeights, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
+import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
 
 export interface GitConfig {
   /** Short name, used in messages ("GiT-large"). */
@@ -170,9 +170,9 @@ export async function buildGitDecoderGraph(ck: Checkpoint, cfg: GitConfig, opts:
   const g = new GraphBuilder(`git_text_decoder${f16 ? '_f16' : ''}`);
   g.metadata.model = `${cfg.name} text decoder (GitForCausalLM without its image encoder), with a key/value cache, ${f16 ? 'float16' : 'float32'} weights and arithmetic`;
   const { konst, w, linear, layerNorm } = graphWeights(g, ck, gitDecoderShapes(cfg), opts);
-  // float16: the contract (features, cache, logits) stays float32; Casts at the ends (ONNX types 10 = half, 1 = float).
-  const inHalf = (x: string) => (f16 ? g.op('Cast', [x], { to: 10 }) : x);
-  const outFloat = (x: string, name: string) => (f16 ? g.op('Cast', [x], { to: 1 }, name) : g.op('Identity', [x], undefined, name));
+  // float16: the contract (features, cache, logits) stays float32; Casts at the ends.
+  const inHalf = (x: string) => (f16 ? g.op('Cast', [x], { to: ONNX_HALF }) : x);
+  const outFloat = (x: string, name: string) => (f16 ? g.op('Cast', [x], { to: ONNX_FLOAT }, name) : g.op('Identity', [x], undefined, name));
   const { hidden, heads } = cfg;
   const headDim = hidden / heads;
   const NI = gitImageTokens(cfg);

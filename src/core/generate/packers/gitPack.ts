@@ -11,9 +11,8 @@ import { CLIP_MEAN, CLIP_STD } from '../preprocess.ts';
 import type { Checkpoint, CheckpointFolder } from './checkpoint.ts';
 import { WEBGPU_DEFAULT_LIMITS } from './clipPack.ts';
 import { buildGitDecoderGraph, buildGitImageGraph, checkGitCheckpoint, GIT_CACHE, GIT_LARGE_COCO, gitImageTokens, gitParamCount, type GitConfig } from './git.ts';
-import type { GraphBuilder } from '../../onnx/builder.ts';
 import type { GraphPrecision, GraphProgress } from './graphWeights.ts';
-import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
+import { addPrecisionGraphs, StagePackWriter, type PackedStage, type StagePackManifest } from './stagePack.ts';
 
 export const GIT_VOCAB_FILE = 'vocab.json';
 
@@ -72,23 +71,16 @@ export async function packGit(ck: Checkpoint, vocab: string[], sink: ShardSink, 
   const params = gitParamCount(cfg);
   const tokens = gitImageTokens(cfg);
   const { width } = cfg.vision;
-  const precisions: GraphPrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
-  // One graph at a time: its weights are written and dropped before the next is built.
-  const graphs = async (base: string, build: (precision: GraphPrecision, onProgress?: GraphProgress) => Promise<GraphBuilder>) => {
-    const built: { file: string; data: string[] }[] = [];
-    for (const p of precisions) {
-      const onProgress = opts.onProgress && ((d: number, t: number, l: string) => opts.onProgress?.(d, t, `${base} ${p} ${l}`));
-      built.push(await addGraphFiles(w, await build(p, onProgress), `${base}${p === 'float16' ? '.f16' : ''}`, maxFileBytes));
-    }
-    const [main, ...others] = built;
-    return { ...main, ...(others.length ? { variants: Object.fromEntries(others.map((o, i) => [precisions[i + 1], o])) } : {}) };
-  };
-  const image = await graphs('git_image_encoder', (precision, onProgress) => buildGitImageGraph(ck, cfg, { precision, onProgress }));
-  const decoder = await graphs('git_text_decoder', (precision, onProgress) => buildGitDecoderGraph(ck, cfg, { precision, onProgress, check: false }));
+  const precision = opts.precision ?? 'float32';
+  const progress = (stage: string, p: GraphPrecision) => opts.onProgress && ((d: number, t: number, l: string) => opts.onProgress?.(d, t, `${stage} ${p} ${l}`));
+  // One graph at a time (per stage and precision): its weights are written and dropped before the next is built.
+  const image = await addPrecisionGraphs(w, (p) => buildGitImageGraph(ck, cfg, { precision: p, onProgress: progress('imageEncoder', p) }), 'git_image_encoder', precision, maxFileBytes);
+  const decoder = await addPrecisionGraphs(w, (p) => buildGitDecoderGraph(ck, cfg, { precision: p, onProgress: progress('captionDecoder', p), check: false }), 'git_text_decoder', precision, maxFileBytes);
+  const precisions = image.precisions;
   const vocabFile = await w.addFile(GIT_VOCAB_FILE, new TextEncoder().encode(JSON.stringify(vocab)));
   const cache = [2 * cfg.layers, 'batch', cfg.heads, 'past', cfg.hidden / cfg.heads];
   const imageEncoder: PackedStage & StageSpec = {
-    ...image,
+    ...image.files,
     role: `${cfg.name} image encoder (CLIP ${cfg.vision.name} tower of GitForCausalLM, post_layernorm on every token), built from ${ck.label}`,
     kind: 'real',
     inputs: { pixel_values: { name: 'pixel_values', dtype: 'float32', shape: ['batch', 3, cfg.vision.imageSize, cfg.vision.imageSize] } },
@@ -96,7 +88,7 @@ export async function packGit(ck: Checkpoint, vocab: string[], sink: ShardSink, 
     settings: { model: 'git', inputSize: cfg.vision.imageSize, mean: CLIP_MEAN, std: CLIP_STD, config: cfg.vision, parameters: params.imageEncoder, precision: precisions[0] },
   };
   const captionDecoder: PackedStage & StageSpec = {
-    ...decoder,
+    ...decoder.files,
     role: `${cfg.name} text decoder (visual projection, BERT embeddings, ${cfg.layers} layers, output), built from ${ck.label}`,
     kind: 'real',
     inputs: {
