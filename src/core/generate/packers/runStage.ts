@@ -8,6 +8,7 @@ import type { NpyArray, NpyData, NpyDtype } from '../../tensor/npy.ts';
 import { createSession, ort, type OrtSession } from '../../onnx/runtime.ts';
 import type { TensorSpec } from '../modelPack.ts';
 import type { LoadedStage } from './stagePack.ts';
+import { runChain } from '../stageChain.ts';
 
 export interface RoleArray {
   dtype: 'float32' | 'int64';
@@ -100,11 +101,19 @@ export async function runStage(
   }
   const given = Object.fromEntries(roles.map((r) => [r, toRoleArray(inputs[r], specIn[r], files[r])])) as Record<string, RoleArray>;
   const bind = bindShapes(specIn, given, files);
-  const session = opts.session ?? (await openStageSession(stage, opts.executionProviders));
+  // A chained stage (generate/stageChain.ts) runs its parts back to back, one session each.
+  const sessions = opts.session ? [opts.session] : await openStageSessions(stage, opts.executionProviders);
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const r of roles) feeds[specIn[r].name] = new ort.Tensor(given[r].dtype, given[r].data, given[r].shape);
-    const res = await session.run(feeds);
+    const res =
+      stage.parts && !opts.session
+        ? await runChain(
+            stage.parts.map((p, k) => ({ inputs: p.inputs, outputs: p.outputs, run: (f, fetches) => sessions[k].run(f, fetches) })),
+            feeds,
+            Object.values(stage.spec.outputs).map((o) => o.name),
+          )
+        : await sessions[0].run(feeds);
     const outputs: StageResult['outputs'] = {};
     for (const [role, spec] of Object.entries(stage.spec.outputs)) {
       const t = res[spec.name];
@@ -113,8 +122,16 @@ export async function runStage(
     }
     return { outputs, bind };
   } finally {
-    if (!opts.session) await session.release();
+    if (!opts.session) for (const s of sessions) await s.release();
   }
+}
+
+/** One session per part of a chained stage (the stage's own for a one-graph stage); the caller releases them. */
+async function openStageSessions(stage: LoadedStage, executionProviders: string[] = ['wasm']): Promise<OrtSession[]> {
+  if (!stage.parts) return [await openStageSession(stage, executionProviders)];
+  const out: OrtSession[] = [];
+  for (const p of stage.parts) out.push(await createSession(p.onnx, { executionProviders, externalData: p.externalData }));
+  return out;
 }
 
 /** A session for a loaded stage (its external weight files mounted); the caller releases it. */
