@@ -19,7 +19,9 @@ import { decodePng, pngToRgb } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
 import { runLowLevel } from '../../../cli/commands/lowlevel.ts';
-import { lowLevelRandomInputs } from '../../../src/core/generate/lowLevelImage.ts';
+import { decodeLowLevel, lowLevelRandomInputs } from '../../../src/core/generate/lowLevelImage.ts';
+import type { PackSessions } from '../../../src/core/generate/sessions.ts';
+import { Transfers } from '../../../src/core/generate/transfers.ts';
 import { realStageSpecs } from '../../../src/core/generate/standInPack.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/vdvae-tiny');
@@ -97,5 +99,34 @@ describe('mirage lowlevel', () => {
     const standIn = lowLevelRandomInputs(realStageSpecs('stand-in').lowLevelDecoder, 1, 7);
     expect(Object.keys(standIn)).toEqual(['prior_noise']);
     expect(Array.from(standIn.prior_noise.data.subarray(0, 50))).toEqual(Array.from(batchNoise(7, 1, 50, 'lowlevel/prior')));
+  });
+
+  it("the pipeline's low-level image (decodeLowLevel) feeds the VDVAE stage the seeded prior noise and mixture draws of its seed", async () => {
+    const stage = await loadPackStage(new FsShardSource(join(dir, 'pack-1')), 'lowLevelDecoder');
+    const fed: Record<string, Float32Array> = {};
+    // The pipeline's view of a pack: the manifest's stage and PackSessions.run, here over runStage.
+    const sessions = {
+      pack: { manifest: { stages: { lowLevelDecoder: stage.spec } } },
+      run: async (_stage: string, feeds: Record<string, { data: Float32Array }>) => {
+        const arrays: Record<string, NpyArray> = {};
+        for (const [role, f] of Object.entries(feeds)) {
+          fed[role] = f.data;
+          arrays[role] = f32(f.data, [1, ...(stage.spec.inputs[role].shape.slice(1) as number[])]);
+        }
+        const r = await runStage(stage, arrays);
+        return { px: { data: r.outputs.px.data as Float32Array, dims: r.outputs.px.dims } };
+      },
+    } as unknown as PackSessions;
+    const lat = readNpy(new Uint8Array(await readFile(join(FIX, 'latents.npy'))));
+    const row = (lat.data as Float32Array).slice(0, lat.shape[1]);
+    const img = await decodeLowLevel(sessions, row, 11, new Transfers());
+    expect(Object.keys(fed).sort()).toEqual(['latents', 'mix_uniform', 'pixel_uniform', 'prior_noise']);
+    expect(Array.from(fed.mix_uniform)).toEqual(Array.from(batchUniform(11, 1, MIX, 'lowlevel/mixture', 1e-5, 1 - 1e-5)));
+    expect(Array.from(fed.pixel_uniform)).toEqual(Array.from(batchUniform(11, 1, PIX, 'lowlevel/logistic', 1e-5, 1 - 1e-5)));
+    expect(Array.from(fed.prior_noise)).toEqual(Array.from(batchNoise(11, 1, PRIOR, 'lowlevel/prior')));
+    // the same image `mirage lowlevel --seed 11` writes for that row
+    await writeFile(join(dir, 'row0.npy'), writeNpy(row, [1, row.length]));
+    const r = await runLowLevel({ models: join(dir, 'pack-1'), latents: join(dir, 'row0.npy'), out: join(dir, 'row0.png'), seed: '11' });
+    expect(Array.from(img.data)).toEqual(Array.from(pngToRgb(decodePng(new Uint8Array(await readFile(r.files[0]))))));
   });
 });
