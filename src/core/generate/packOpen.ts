@@ -131,14 +131,16 @@ function checkHeads(where: string, stage: StageName, spec: PackedStage, from: st
 }
 
 /** A model pack's or stage pack's stages with their external data and variants (parseStagePack checks roles and listing). */
-function packedStages(json: unknown, where: string): { name: string; kind: StageOrigin['kind']; files: PackFile[]; stages: Partial<Record<StageName, PackedStage>> } {
+function packedStages(json: unknown, where: string): { name: string; kind: StageOrigin['kind']; files: PackFile[]; stages: Partial<Record<StageName, PackedStage>>; unconditional?: ModelPackManifest['unconditional'] } {
   const format = (json as { format?: unknown } | null)?.format;
   if (format !== PACK_FORMAT && format !== STAGE_PACK_FORMAT) {
     throw new BundleError(where, `format is ${JSON.stringify(format)}`, { field: 'format', expected: `"${PACK_FORMAT}" or "${STAGE_PACK_FORMAT}"` });
   }
-  // A full pack read through the stage-pack schema keeps each stage's `data` and `variants` (the model-pack schema drops them).
-  const m = parseStagePack({ ...(json as object), format: STAGE_PACK_FORMAT }, where);
-  return { name: m.name, kind: m.provenance.kind, files: m.files, stages: m.stages };
+  // A full pack read through the stage-pack schema keeps each stage's `data` and `variants` (the
+  // model-pack schema drops them); its own `unconditional` is the model pack's, read by parseModelPack.
+  const full = format === PACK_FORMAT;
+  const m = parseStagePack({ ...(json as object), format: STAGE_PACK_FORMAT, ...(full ? { unconditional: undefined } : {}) }, where);
+  return { name: m.name, kind: m.provenance.kind, files: m.files, stages: m.stages, unconditional: m.unconditional };
 }
 
 const KIND_ORDER: StageOrigin['kind'][] = ['real', 'stand-in', 'simulated'];
@@ -201,8 +203,17 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     const { data: _data, variants: _variants, ...plain } = spec;
     stages[stage] = plain;
   }
-  const u = base.unconditional;
-  for (const path of [u.clipImg, u.clipText, u.clipTextPooled, base.vocab]) plan.push({ source: baseSource, files: base.files, path, pack: base.name });
+  // The unconditional embeddings go with the generator: a prior denoiser taken from a stage pack that
+  // carries its own (Stable Cascade's) brings them, else the base pack's are used.
+  const prior = composite?.stages.priorDenoiser !== undefined ? parts.get(composite.stages.priorDenoiser) : undefined;
+  const uFrom = prior?.packed.unconditional ? { source: prior.source, files: prior.packed.files, u: prior.packed.unconditional, pack: prior.packed.name } : { source: baseSource, files: base.files, u: base.unconditional, pack: base.name };
+  const u = uFrom.u;
+  for (const path of [u.clipImg, u.clipText, u.clipTextPooled]) plan.push({ source: uFrom.source, files: uFrom.files, path, pack: uFrom.pack });
+  plan.push({ source: baseSource, files: base.files, path: base.vocab, pack: base.name });
+  // A caption decoder from another pack tokenises with its own vocabulary (GiT: `settings.vocab`).
+  const cap = stageFiles.captionDecoder;
+  const capVocab = cap.source !== baseSource && typeof cap.spec.settings.vocab === 'string' ? cap.spec.settings.vocab : null;
+  if (capVocab) plan.push({ source: cap.source, files: parts.get(composite!.stages.captionDecoder!)!.packed.files, path: capVocab, pack: cap.pack });
 
   const read = await readPlan(plan, opts);
   const get = (source: ShardSource, path: string) => read.get(`${source.label}\n${path}`) as Uint8Array;
@@ -235,8 +246,8 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     onnx,
     externalData,
     origins,
-    unconditional: { clipImg: npyFloat32(get(baseSource, u.clipImg), u.clipImg), clipText: npyFloat32(get(baseSource, u.clipText), u.clipText), clipTextPooled: npyFloat32(get(baseSource, u.clipTextPooled), u.clipTextPooled) },
-    vocab: parseVocab(get(baseSource, base.vocab), base.vocab),
+    unconditional: { clipImg: npyFloat32(get(uFrom.source, u.clipImg), u.clipImg), clipText: npyFloat32(get(uFrom.source, u.clipText), u.clipText), clipTextPooled: npyFloat32(get(uFrom.source, u.clipTextPooled), u.clipTextPooled) },
+    vocab: capVocab ? parseVocab(get(cap.source, capVocab), `${cap.source.label}/${capVocab}`) : parseVocab(get(baseSource, base.vocab), base.vocab),
     ...(composite ? { composite: { name: composite.name, base: baseSource.label, parts: replaced.map((s) => ({ stage: s, pack: origins[s].pack, source: origins[s].source })) } } : {}),
   };
 }

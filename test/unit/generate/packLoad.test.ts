@@ -17,12 +17,12 @@ import { packClip } from '../../../src/core/generate/packers/clipPack.ts';
 import { vdvaeLatentSizes, type VdvaeConfig } from '../../../src/core/generate/packers/vdvae.ts';
 import { packVdvae } from '../../../src/core/generate/packers/vdvaePack.ts';
 import { runStage } from '../../../src/core/generate/packers/runStage.ts';
-import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
+import { loadPackStage, StagePackWriter } from '../../../src/core/generate/packers/stagePack.ts';
 import { COMPOSITE_FORMAT, openModelPack, resolveFolderRef, type PackFileProgress, type PackResolver } from '../../../src/core/generate/packOpen.ts';
 import { choosePrecision } from '../../../src/core/generate/precision.ts';
 import { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { buildStandInPack } from '../../../src/core/generate/standInPack.ts';
-import { readNpy, type NpyArray } from '../../../src/core/tensor/npy.ts';
+import { readNpy, writeNpy, type NpyArray } from '../../../src/core/tensor/npy.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs');
 const CLIP_TINY: ClipVisionConfig = { name: 'tiny', imageSize: 28, patchSize: 14, width: 32, layers: 2, heads: 4, mlp: 128, projectionDim: 16, layerNormEps: 1e-5 };
@@ -188,6 +188,40 @@ describe('openModelPack: composite packs with external data', () => {
     expect(err).toBeInstanceOf(BundleError);
     expect((err as BundleError).field).toBe('stages.lowLevelDecoder');
     expect(String(err)).toMatch(/latents \[batch, 136\]: 136 values per row.*91168 values, the base pack's "blurry" head/s);
+  });
+
+  it("a caption decoder taken from another pack brings its own vocabulary (its settings.vocab)", async () => {
+    const m = JSON.parse(new TextDecoder().decode(base.files.get(PACK_MANIFEST)));
+    const store = new MemoryStore('packs/captioner');
+    const w = new StagePackWriter(store);
+    const file = await w.addFile('models/caption.onnx', base.files.get(m.stages.captionDecoder.file)!);
+    const words = Array.from({ length: 40 }, (_, i) => `word${i}`);
+    await w.addFile('vocab.json', new TextEncoder().encode(JSON.stringify(words)));
+    await w.finish({ name: 'captioner', provenance: { kind: 'real', command: 'test', createdAt: 'fixed' }, stages: { captionDecoder: { ...m.stages.captionDecoder, file, settings: { ...m.stages.captionDecoder.settings, vocab: 'vocab.json' } } } });
+    const resolve: PackResolver = (ref) => (ref === '../captioner/' ? store : resolver(ref));
+    const pack = await openModelPack(composite({ captionDecoder: '../captioner/' }), { resolve });
+    expect(pack.vocab).toEqual(words);
+    expect(pack.origins?.captionDecoder.pack).toBe('captioner');
+    const plain = await openModelPack(composite({ lowLevelDecoder: '../vdvae/' }), { resolve });
+    expect(plain.vocab).not.toEqual(words); // the base pack's vocabulary otherwise
+  });
+
+  it("a prior denoiser taken from a stage pack with its own unconditional embeddings brings them", async () => {
+    const m = JSON.parse(new TextDecoder().decode(base.files.get(PACK_MANIFEST)));
+    const store = new MemoryStore('packs/prior');
+    const w = new StagePackWriter(store);
+    const file = await w.addFile('models/prior.onnx', base.files.get(m.stages.priorDenoiser.file)!);
+    const text = Float32Array.from({ length: 77 * 1280 }, (_, i) => (i % 7) / 7);
+    const paths = {
+      clipImg: await w.addFile('cond/img.npy', writeNpy(new Float32Array(768), [1, 768], '<f4')),
+      clipText: await w.addFile('cond/text.npy', writeNpy(text, [77, 1280], '<f4')),
+      clipTextPooled: await w.addFile('cond/pooled.npy', writeNpy(new Float32Array(1280).fill(0.5), [1, 1280], '<f4')),
+    };
+    await w.finish({ name: 'prior', provenance: { kind: 'real', command: 'test', createdAt: 'fixed' }, stages: { priorDenoiser: { ...m.stages.priorDenoiser, file } }, unconditional: { ...paths, computed: true, source: 'test' } });
+    const resolve: PackResolver = (ref) => (ref === '../prior/' ? store : resolver(ref));
+    const pack = await openModelPack(composite({ priorDenoiser: '../prior/' }), { resolve });
+    expect(pack.unconditional.clipText).toEqual(text);
+    expect(pack.unconditional.clipTextPooled.every((v) => v === 0.5)).toBe(true);
   });
 
   it('refuses a part without the stage, a composite replacing nothing, and a ref leaving the folder', async () => {
