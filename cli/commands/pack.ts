@@ -1,7 +1,8 @@
 // `mirage pack <model>`: real model packs from public checkpoints, in TypeScript (issue 14). Today:
 // `mirage pack clip` (CLIP ViT-L/14 vision tower -> the imageEncoder stage) and `mirage pack vdvae`
 // (VDVAE ImageNet-64 decoder and encoder -> the lowLevelDecoder and lowLevelEncoder stages), `mirage pack
-// git` (GiT-large-coco -> the imageEncoder and captionDecoder stages). The logic is
+// git` (GiT-large-coco -> the imageEncoder and captionDecoder stages), `mirage pack stable-cascade`
+// (the official Stable Cascade files -> latentEncoder, priorDenoiser in parts, pixelDecoder). The logic is
 // src/core/generate/packers/; this file only parses flags and wires Node's files in.
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { packClip, WEBGPU_DEFAULT_LIMITS } from '../../src/core/generate/packers
 import { packVdvae } from '../../src/core/generate/packers/vdvaePack.ts';
 import { checkGitCheckpoint, GIT_LARGE_COCO } from '../../src/core/generate/packers/git.ts';
 import { packGit, readGitVocab } from '../../src/core/generate/packers/gitPack.ts';
+import { DEFAULT_MAX_PART_BYTES, packStableCascade, type CascadeVariant } from '../../src/core/generate/packers/cascade/packStableCascade.ts';
 import { writeAtomically } from '../../src/node/atomic.ts';
 import { fsTree } from '../../src/node/files.ts';
 import { progressBar } from '../../src/node/progress.ts';
@@ -151,6 +153,55 @@ export async function runPackGit(o: PackGitOptions): Promise<{ out: string; file
   }
 }
 
+interface PackCascadeOptions {
+  checkpoints: string;
+  variant: string;
+  out: string;
+  maxFileMib: string;
+  maxPartMib: string;
+  precision: string;
+  quiet?: boolean;
+}
+
+/** `mirage pack stable-cascade`: the official safetensors files of one variant, in one folder. */
+export async function runPackStableCascade(o: PackCascadeOptions): Promise<{ out: string; files: number; bytes: number; parts: number; unconditional: string }> {
+  if (o.variant !== 'lite' && o.variant !== 'full') throw new BundleError('command line', `--variant ${o.variant}`, { expected: 'lite (stage C 1B) or full (stage C 3.6B)' });
+  if (!['float32', 'float16', 'both'].includes(o.precision)) throw new BundleError('command line', `--precision ${o.precision}`, { expected: 'float32, float16 or both' });
+  const fileBytes = maxFileBytes(o.maxFileMib);
+  const partMib = Number(o.maxPartMib);
+  if (!(partMib > 0 && partMib <= 3072)) throw new BundleError('command line', `--max-part-mib ${o.maxPartMib}`, { expected: 'a number in (0, 3072]: each part is created in a 4 GB wasm heap' });
+  let isDir = false;
+  try {
+    isDir = (await stat(o.checkpoints)).isDirectory();
+  } catch {
+    /* named below */
+  }
+  if (!isDir) throw new BundleError(o.checkpoints, 'not a folder', { field: '--checkpoints', expected: 'the folder with the official Stable Cascade safetensors files' });
+  const bar = o.quiet ? undefined : progressBar('pack stable-cascade');
+  try {
+    const command = `mirage pack stable-cascade --checkpoints ${o.checkpoints} --variant ${o.variant} --precision ${o.precision} --out ${o.out}`;
+    const m = await writeAtomically(o.out, (sink) =>
+      packStableCascade(fsTree(o.checkpoints), sink, {
+        variant: o.variant as CascadeVariant,
+        precision: o.precision as 'float32' | 'float16' | 'both',
+        maxFileBytes: fileBytes,
+        maxPartBytes: Math.floor(partMib * 2 ** 20),
+        command,
+        onProgress: bar?.update,
+      }),
+    );
+    return {
+      out: o.out,
+      files: m.files.length,
+      bytes: m.files.reduce((a, f) => a + f.bytes, 0),
+      parts: m.stages.priorDenoiser?.parts?.length ?? 1,
+      unconditional: m.unconditional?.source ?? '',
+    };
+  } finally {
+    bar?.stop();
+  }
+}
+
 export function register(program: Command): void {
   const pack = program
     .command('pack')
@@ -218,5 +269,22 @@ export function register(program: Command): void {
       process.stderr.write(
         `pack vdvae: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, ${String(r.parameters)} decoder and ${String(r.encoderParameters)} encoder-graph parameters)\n`,
       );
+    });
+
+  pack
+    .command('stable-cascade')
+    .description(
+      'Stable Cascade (stabilityai/stable-cascade safetensors: effnet_encoder, stage_c or stage_c_lite (bf16 or fp32), stage_a) -> a stage pack with the latentEncoder, priorDenoiser (in parts) and pixelDecoder stages and the unconditional CLIP constants',
+    )
+    .requiredOption('--checkpoints <dir>', 'folder with the official files: effnet_encoder.safetensors, stage_c(_lite)(_bf16).safetensors, stage_a.safetensors')
+    .requiredOption('--variant <v>', 'lite (stage C 1B) or full (stage C 3.6B)')
+    .requiredOption('--out <dir>', 'output pack folder (replaced atomically)')
+    .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
+    .option('--max-file-mib <n>', 'largest weight file, MiB', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
+    .option('--max-part-mib <n>', 'largest weights of one stage C part (one session), MiB', String(DEFAULT_MAX_PART_BYTES / 2 ** 20))
+    .option('--quiet', 'no progress bar')
+    .action(async (opts: PackCascadeOptions) => {
+      const r = await runPackStableCascade(opts);
+      process.stderr.write(`pack stable-cascade: wrote ${r.out} (${r.files} files, ${r.bytes} bytes, stage C in ${r.parts} part(s)); unconditional CLIP text: ${r.unconditional}\n`);
     });
 }

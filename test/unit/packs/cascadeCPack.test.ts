@@ -2,8 +2,10 @@
 // pack; stage C cut into parts under the part limit, written part by part, read back and run as a
 // chain by run-stage equals the reference; float16 variant chained the same way; the
 // unconditional constants say they were not computed; bad folders and files are named.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runPackStableCascade } from '../../../cli/commands/pack.ts';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
@@ -99,5 +101,22 @@ describe('packStableCascade', () => {
     await expect(packStableCascade(head, new MemoryStore(), opts())).rejects.toThrow(/stage_c_lite_bf16\.safetensors/);
     const cut = await officialFolder({ 'stage_c_lite_bf16.safetensors': whole.slice(0, whole.length >> 1) });
     await expect(packStableCascade(cut, new MemoryStore(), opts())).rejects.toThrow(/stage_c_lite_bf16\.safetensors.*tensor [a-z_]+\.[\w.]+/);
+  });
+});
+
+describe('mirage pack stable-cascade (command line)', () => {
+  it('checks its flags and folder, names what the variant lacks, and leaves no pack behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pack-cascade-'));
+    try {
+      const base = { checkpoints: dir, variant: 'full', out: join(dir, 'p'), maxFileMib: '128', maxPartMib: '1024', precision: 'both', quiet: true };
+      await expect(runPackStableCascade({ ...base, variant: 'medium' })).rejects.toThrow(/--variant medium \(expected lite \(stage C 1B\) or full/);
+      await expect(runPackStableCascade({ ...base, maxPartMib: '5000' })).rejects.toThrow(/--max-part-mib 5000/);
+      await expect(runPackStableCascade({ ...base, checkpoints: join(dir, 'nope') })).rejects.toThrow(/nope: --checkpoints: not a folder/);
+      await writeFile(join(dir, 'stage_a.safetensors'), await read('cascade-a-tiny', 'stage_a.safetensors'));
+      await expect(runPackStableCascade(base)).rejects.toThrow(/missing for --variant full: latentEncoder \(effnet_encoder\.safetensors\), priorDenoiser \(stage_c\.safetensors or stage_c_bf16\.safetensors\) \(expected/);
+      await expect(readFile(join(dir, 'p', 'modelpack.json'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
