@@ -15,31 +15,35 @@ export function ColorBar({ scale, width = 260 }: { scale: ColorScale | null; wid
   const x = d3.scaleLinear().domain(scale.domain).range([0, width]);
   const ticks = x.ticks(5);
   const stops = d3.range(0, 1.0001, 0.1);
+  // room each side for half of a tick label ("−0.40" at the bar's ends was cut by the SVG's edge)
+  const pad = 24;
   return (
-    <svg className="colorbar" width={width + 64} height={44} data-testid="cortex-colorbar">
-      <defs>
-        <linearGradient id={`cb${id}`}>
-          {stops.map((t) => (
-            <stop key={t} offset={`${t * 100}%`} stopColor={scale.interpolator(t)} />
+    <div data-testid="cortex-colorbar">
+      <svg className="colorbar" width={width + 2 * pad} height={34}>
+        <defs>
+          <linearGradient id={`cb${id}`}>
+            {stops.map((t) => (
+              <stop key={t} offset={`${t * 100}%`} stopColor={scale.interpolator(t)} />
+            ))}
+          </linearGradient>
+        </defs>
+        <g transform={`translate(${pad},2)`}>
+          <rect width={width} height={12} fill={`url(#cb${id})`} rx={2} />
+          {ticks.map((t) => (
+            <g key={t} transform={`translate(${x(t)},12)`}>
+              <line y2={4} stroke="#97a3b3" />
+              <text y={16} textAnchor="middle" fill="#c9d6e6" fontSize={14}>
+                {d3.format('~g')(t)}
+              </text>
+            </g>
           ))}
-        </linearGradient>
-      </defs>
-      <g transform="translate(12,2)">
-        <rect width={width} height={12} fill={`url(#cb${id})`} rx={2} />
-        {ticks.map((t) => (
-          <g key={t} transform={`translate(${x(t)},12)`}>
-            <line y2={4} stroke="#97a3b3" />
-            <text y={16} textAnchor="middle" fill="#c9d6e6" fontSize={14}>
-              {d3.format('~g')(t)}
-            </text>
-          </g>
-        ))}
-        {/* from the left edge, 12 px: the label is wider than the bar and was cut at both ends */}
-        <text x={-8} y={41} fill="#97a3b3" fontSize={12}>
-          {scale.label}
-        </text>
-      </g>
-    </svg>
+        </g>
+      </svg>
+      {/* HTML, not SVG text: the label is wider than the bar and wraps instead of being cut */}
+      <div className="cortex__colorbar-label" style={{ maxWidth: width + 2 * pad }}>
+        {scale.label}
+      </div>
+    </div>
   );
 }
 
