@@ -58,6 +58,12 @@ async function packTiny(weights: 'model.safetensors' | 'pytorch_model.bin' = 'mo
   const manifest = await packGit(ck, await readGitVocab(folder, TINY), store, { config: TINY, createdAt: 'fixed', precision });
   return { store, manifest };
 }
+/** The tiny pack's caption decoder stage and vocabulary. */
+async function tinyDecoder() {
+  const { store } = await packTiny();
+  const stage = await loadPackStage(store, 'captionDecoder');
+  return { stage, vocab: await loadCaptionVocab(store, stage) };
+}
 const refIds = async () => {
   const a = await npy('ref_greedy_ids.npy');
   const n = a.shape[1];
@@ -107,9 +113,7 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
   });
 
   it('greedy captions: the reference token ids, with the cache (one step per token) and without', async () => {
-    const { store } = await packTiny();
-    const stage = await loadPackStage(store, 'captionDecoder');
-    const vocab = await loadCaptionVocab(store, stage);
+    const { stage, vocab } = await tinyDecoder();
     expect(vocab.length).toBe(120);
     const [ref0, ref1] = await refIds();
     expect(ref0.at(-1)).toBe(102); // row 0 stops at [SEP] ...
@@ -146,9 +150,7 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
   });
 
   it("the pipeline's decodeCaption takes the cached path for this stage (PackSessions, external weights)", async () => {
-    const { store } = await packTiny();
-    const stage = await loadPackStage(store, 'captionDecoder');
-    const vocab = await loadCaptionVocab(store, stage);
+    const { stage, vocab } = await tinyDecoder();
     // Only what the caption step reads of a loaded pack: the stage's spec, graph, weights and the vocabulary.
     const pack = { manifest: { stages: { captionDecoder: stage.spec } }, onnx: { captionDecoder: stage.onnx }, externalData: { captionDecoder: stage.externalData }, vocab } as unknown as LoadedModelPack;
     const sessions = new PackSessions(pack);
