@@ -128,6 +128,13 @@ export class SharedFetches {
   }
 }
 
+/**
+ * Suffix of the cache keys of a resumable (model pack) source. A pack may sit inside a bundle's
+ * folder (the demo's `modelpack/`): the bundle's pruneCache, which drops entries under its URL that
+ * its manifest no longer lists, must not take the pack's files with it.
+ */
+export const PACK_KEY_TAG = '&mirage-pack';
+
 /** The cache key of a whole shard: its URL plus the sha256 the manifest promises. */
 export function cacheKey(url: string, sha256: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}mirage-sha256=${sha256}`;
@@ -164,6 +171,11 @@ export class HttpShardSource implements ShardSource {
     return new HttpShardSource(new URL(ref, this.baseUrl).href, this.options);
   }
 
+  /** This source's cache key of a file (pack sources tag theirs: PACK_KEY_TAG). */
+  private key(path: string, sha256: string): string {
+    return `${cacheKey(this.url(path), sha256)}${this.options.resumable ? PACK_KEY_TAG : ''}`;
+  }
+
   url(path: string): string {
     return new URL(path.split('/').map(encodeURIComponent).join('/'), this.baseUrl).href;
   }
@@ -189,7 +201,7 @@ export class HttpShardSource implements ShardSource {
     if (!this.useCache) return undefined;
     try {
       const cache = await this.cacheStorage!.open(CACHE_NAME);
-      const hit = await cache.match(cacheKey(this.url(path), sha256));
+      const hit = await cache.match(this.key(path, sha256));
       return hit ? new Uint8Array(await hit.arrayBuffer()) : undefined;
     } catch {
       return undefined; // a broken or full cache must never stop a load
@@ -202,7 +214,7 @@ export class HttpShardSource implements ShardSource {
       if (!verified && (await sha256Hex(bytes)) !== sha256) return; // never cache bytes that are not the manifest's
       const cache = await this.cacheStorage!.open(CACHE_NAME);
       await cache.put(
-        cacheKey(this.url(path), sha256),
+        this.key(path, sha256),
         new Response(bytes as Uint8Array<ArrayBuffer>, {
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) },
         }),
@@ -254,7 +266,7 @@ export class HttpShardSource implements ShardSource {
     if (known !== undefined) return known;
     if (!this.locks) return probeAndNote();
     try {
-      return await this.locks.request(`mirage-size ${cacheKey(this.url(path), sha256)}`, { signal }, async () => (await noted()) ?? probeAndNote());
+      return await this.locks.request(`mirage-size ${this.key(path, sha256)}`, { signal }, async () => (await noted()) ?? probeAndNote());
     } catch (e) {
       if (signal?.aborted) throw new AbortError();
       throw e;
@@ -265,7 +277,7 @@ export class HttpShardSource implements ShardSource {
   private async noted(path: string, sha256: string): Promise<number | undefined> {
     try {
       const cache = await this.cacheStorage!.open(CACHE_NAME);
-      const key = cacheKey(this.url(path), sha256);
+      const key = this.key(path, sha256);
       const hit = (await cache.match(key)) ?? (await cache.match(`${key}${SIZE_NOTE}`));
       const len = hit?.headers.get('content-length');
       return hit && len ? Number(len) : undefined;
@@ -277,7 +289,7 @@ export class HttpShardSource implements ShardSource {
   private async note(path: string, sha256: string, size: number): Promise<void> {
     try {
       const cache = await this.cacheStorage!.open(CACHE_NAME);
-      await cache.put(`${cacheKey(this.url(path), sha256)}${SIZE_NOTE}`, new Response(null, { headers: { 'content-length': String(size) } }));
+      await cache.put(`${this.key(path, sha256)}${SIZE_NOTE}`, new Response(null, { headers: { 'content-length': String(size) } }));
     } catch {
       /* not noted: the next open probes again */
     }
@@ -346,7 +358,7 @@ export class HttpShardSource implements ShardSource {
     };
     if (!sha256 || !this.locks) return attempt();
     try {
-      return await this.locks.request(`mirage-shard ${cacheKey(this.url(path), sha256)}`, { signal }, attempt);
+      return await this.locks.request(`mirage-shard ${this.key(path, sha256)}`, { signal }, attempt);
     } catch (e) {
       if (signal.aborted) throw new AbortError();
       throw e;
@@ -364,7 +376,7 @@ export class HttpShardSource implements ShardSource {
     }
     const d: ResumableDownload = {
       path,
-      key: cacheKey(this.url(path), sha256),
+      key: this.key(path, sha256),
       size,
       sha256,
       chunkBytes: this.options.resumable?.chunkBytes ?? DEFAULT_CHUNK_BYTES,

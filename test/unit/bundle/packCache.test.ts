@@ -3,12 +3,14 @@
 // mid-file, and an in-memory Cache Storage the test can inspect and corrupt.
 import { describe, expect, it } from 'vitest';
 import { AbortError, BundleError } from '../../../src/core/base/errors.ts';
-import { CACHE_NAME, cacheKey, HttpShardSource } from '../../../src/core/bundle/httpSource.ts';
+import { CACHE_NAME, cacheKey as urlKey, HttpShardSource, PACK_KEY_TAG } from '../../../src/core/bundle/httpSource.ts';
 import { chunkKey } from '../../../src/core/bundle/packCache.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
 import { MemoryCaches } from './memoryCaches.ts';
 
 const BASE = 'http://packs.test/clip/';
+/** A pack source's cache key: URL + sha256, tagged as a pack's. */
+const cacheKey = (url: string, sha256: string) => `${urlKey(url, sha256)}${PACK_KEY_TAG}`;
 const CHUNK = 1000;
 
 /** A file of `n` bytes that differ from position to position (a misplaced chunk changes the hash). */
@@ -154,6 +156,18 @@ describe('resumable pack downloads (Cache Storage chunks)', () => {
     const caches = new MemoryCaches();
     await expect(read(source(srv, caches))).rejects.toThrow(/sha256 of the downloaded file differs/);
     expect(caches.stores.get(CACHE_NAME)!.size).toBe(0);
+  });
+
+  it("a bundle's cache pruning never drops the files of a pack inside the bundle's folder", async () => {
+    const srv = server({ [PATH]: data });
+    const caches = new MemoryCaches();
+    await read(source(srv, caches));
+    // the bundle at the parent URL prunes entries its manifest does not list
+    const bundle = new HttpShardSource('http://packs.test/', { fetch: srv.fetch, cacheStorage: caches as unknown as CacheStorage });
+    expect(await bundle.pruneCache([{ path: 'manifest-listed.bin', sha256: '0'.repeat(64) }])).toBe(0);
+    const again = server({ [PATH]: data });
+    expect(await read(source(again, caches))).toEqual(data);
+    expect(again.requests).toHaveLength(0);
   });
 
   it('cancel (abort) stops the download with an AbortError and keeps the completed chunks for the next load', async () => {
