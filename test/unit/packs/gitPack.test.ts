@@ -19,7 +19,7 @@ import { packGit, readGitVocab } from '../../../src/core/generate/packers/gitPac
 import { openStageSession, runStage } from '../../../src/core/generate/packers/runStage.ts';
 import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
 import { ort } from '../../../src/core/onnx/runtime.ts';
-import { readNpy } from '../../../src/core/tensor/npy.ts';
+import { readNpy, writeNpy } from '../../../src/core/tensor/npy.ts';
 
 const DIR = join(import.meta.dirname, '../../fixtures/packs/git-tiny');
 /** The reference run's config (fixtures README): vision 32 wide, 2 layers, patch 14 at 28 px (5 tokens); text 32 wide, 2 layers, vocab 120. */
@@ -110,6 +110,20 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('run-stage (plain arrays) runs the first cached call: an empty past and the reference logits; an empty batch is refused', async () => {
+    const { store } = await packTiny();
+    const stage = await loadPackStage(store, 'captionDecoder');
+    const feats = await npy('ref_features.npy');
+    const ids = readNpy(writeNpy(Int32Array.from([101, 7, 55, 23, 101, 7, 55, 23]), [2, 4], '<i4'));
+    const past = (batch: number) => readNpy(writeNpy(new Float32Array(0), [4, batch, 4, 0, 8]));
+    const r = await runStage(stage, { prompt_features: feats, input_ids: ids, past_key_values: past(2) });
+    expect(r.bind).toMatchObject({ batch: 2, image_tokens: 5, seq: 4, past: 0 });
+    expect(maxAbsDiff(r.outputs.logits.data as Float32Array, (await npy('ref_logits.npy')).data as Float32Array)).toBeLessThan(1e-4);
+    expect(r.outputs.present_key_values.dims).toEqual([4, 2, 4, 9, 8]);
+    const empty = { prompt_features: readNpy(writeNpy(new Float32Array(0), [0, 5, 32])), input_ids: readNpy(writeNpy(new Int32Array(0), [0, 4], '<i4')), past_key_values: past(0) };
+    await expect(runStage(stage, empty)).rejects.toThrow(/dim 0 \("batch"\) is 0 \(expected at least 1\)/);
   });
 
   it('greedy captions: the reference token ids, with the cache (one step per token) and without', async () => {

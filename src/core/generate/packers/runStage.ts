@@ -56,7 +56,10 @@ export function bindShapes(specs: Record<string, TensorSpec>, given: Record<stri
       if (typeof d === 'number') {
         if (got !== d) throw new BundleError(file, `shape [${a.shape.join(', ')}]: dim ${i} is ${got}`, { field: 'header.shape', expected: `${d} (${want} for role "${role}")` });
       } else if (bind[d] === undefined) {
-        if (got < 1) throw new BundleError(file, `shape [${a.shape.join(', ')}]: dim ${i} ("${d}") is ${got}`, { field: 'header.shape', expected: 'at least 1' });
+        // Only the batch must be non-empty: other symbolic dims may be 0 by design (GiT's cached
+        // decoder starts from an empty past, and its cached steps take no image rows).
+        const least = d === 'batch' ? 1 : 0;
+        if (got < least) throw new BundleError(file, `shape [${a.shape.join(', ')}]: dim ${i} ("${d}") is ${got}`, { field: 'header.shape', expected: `at least ${least}` });
         bind[d] = got;
         boundBy[d] = file;
       } else if (bind[d] !== got) {
