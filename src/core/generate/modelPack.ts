@@ -156,6 +156,15 @@ export interface StageOrigin {
   files: number;
 }
 
+/** One part of a chained stage, read: its names, graph and external-data files. */
+export interface LoadedStagePart {
+  file: string;
+  inputs: string[];
+  outputs: string[];
+  onnx: Uint8Array;
+  externalData: ExternalDataFile[];
+}
+
 /** The pack's files in memory, each checked against the manifest's size and sha256. */
 export interface LoadedModelPack {
   manifest: ModelPackManifest;
@@ -165,6 +174,8 @@ export interface LoadedModelPack {
   vocab: string[];
   /** Per stage, the ONNX external-data files its graph refers to (real packs keep weights outside the protobuf). */
   externalData?: Partial<Record<StageName, ExternalDataFile[]>>;
+  /** Per chained stage (`parts` in its entry), every part's graph and weights, in order (stageChain.ts). */
+  parts?: Partial<Record<StageName, LoadedStagePart[]>>;
   /** Per stage, the pack and build it came from (packOpen.ts); absent for packs read by loadModelPack. */
   origins?: Record<StageName, StageOrigin>;
   /** A composite pack's name and parts (packOpen.ts); absent for a plain model pack. */

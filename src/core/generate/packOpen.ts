@@ -24,6 +24,7 @@ import {
   STAGE_NAMES,
   type ExternalDataFile,
   type LoadedModelPack,
+  type LoadedStagePart,
   type ModelPackManifest,
   type StageName,
   type StageOrigin,
@@ -194,8 +195,9 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     if (ref !== undefined) checkHeads(rootWhere, stage, declared, from.source.label, base);
     const choice = choosePrecision(declared, { setting: opts.precision ?? 'auto', onWebgpu: opts.onWebgpu?.(stage) ?? false, shaderF16: opts.shaderF16 ?? false });
     const build = choice.variant ? declared.variants![choice.variant] : declared;
-    const spec: PackedStage = { ...declared, file: build.file, data: build.data };
-    const paths = [spec.file, ...(spec.data ?? [])];
+    const spec: PackedStage = { ...declared, file: build.file, data: build.data, parts: build.parts };
+    // A chained stage (stageChain.ts) reads every part's graph and weights.
+    const paths = [...new Set([spec.file, ...(spec.data ?? []), ...(spec.parts ?? []).flatMap((p) => [p.file, ...(p.data ?? [])])])];
     const bytes = paths.reduce((a, p) => a + (from.packed.files.find((f) => f.path === p)?.bytes ?? 0), 0);
     for (const path of paths) plan.push({ source: from.source, files: from.packed.files, path, pack: from.packed.name });
     stageFiles[stage] = { spec, source: from.source, pack: from.packed.name };
@@ -219,10 +221,20 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
   const get = (source: ShardSource, path: string) => read.get(`${source.label}\n${path}`) as Uint8Array;
   const onnx = {} as Record<StageName, Uint8Array>;
   const externalData: Partial<Record<StageName, ExternalDataFile[]>> = {};
+  const chains: Partial<Record<StageName, LoadedStagePart[]>> = {};
   for (const stage of STAGE_NAMES) {
     const { spec, source: src } = stageFiles[stage];
     onnx[stage] = get(src, spec.file);
     if (spec.data?.length) externalData[stage] = spec.data.map((p) => ({ path: externalDataPath(spec.file, p), data: get(src, p) }));
+    if (spec.parts) {
+      chains[stage] = spec.parts.map((p) => ({
+        file: p.file,
+        inputs: p.inputs,
+        outputs: p.outputs.map((o) => o.name),
+        onnx: get(src, p.file),
+        externalData: (p.data ?? []).map((d) => ({ path: externalDataPath(p.file, d), data: get(src, d) })),
+      }));
+    }
   }
   const kinds = new Set(Object.values(origins).map((o) => o.kind));
   const kind = KIND_ORDER.reduce<StageOrigin['kind']>((k, x) => (kinds.has(x) ? x : k), 'real');
@@ -245,6 +257,7 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     source: baseSource,
     onnx,
     externalData,
+    ...(Object.keys(chains).length ? { parts: chains } : {}),
     origins,
     unconditional: { clipImg: npyFloat32(get(uFrom.source, u.clipImg), u.clipImg), clipText: npyFloat32(get(uFrom.source, u.clipText), u.clipText), clipTextPooled: npyFloat32(get(uFrom.source, u.clipTextPooled), u.clipTextPooled) },
     vocab: capVocab ? parseVocab(get(cap.source, capVocab), `${cap.source.label}/${capVocab}`) : parseVocab(get(baseSource, base.vocab), base.vocab),

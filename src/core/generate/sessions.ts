@@ -7,6 +7,7 @@
 import { BundleError } from '../base/errors.ts';
 import { createSession, releaseSessions, ort, type OrtSession } from '../onnx/runtime.ts';
 import { StepGraphs } from './gpuSteps.ts';
+import { runChain, type ChainLink } from './stageChain.ts';
 import { Transfers } from './transfers.ts';
 import { STAGE_IO, specDims, type LoadedModelPack, type StageName, type TensorSpec } from './modelPack.ts';
 
@@ -38,6 +39,8 @@ export interface StageOutput {
 
 export class PackSessions {
   private readonly sessions = new Map<StageName, Promise<OrtSession>>();
+  /** Sessions of chained stages' parts, keyed "<stage>#<part>". */
+  private readonly partSessions = new Map<string, Promise<OrtSession>>();
   /** The execution providers asked for, in order (e.g. ['webgpu', 'wasm']). */
   readonly executionProviders: string[];
   /**
@@ -69,6 +72,43 @@ export class PackSessions {
     return this.fallbacks.has(stage) ? ['wasm'] : this.executionProviders;
   }
 
+  /**
+   * The session of one part of a chained stage (stageChain.ts), created on first use. Under WebGPU
+   * every hand-off stays on the device; the last part's outputs follow GPU_RESIDENT_OUTPUTS.
+   */
+  private partSession(stage: StageName, k: number): Promise<OrtSession> {
+    const key = `${stage}#${k}`;
+    let s = this.partSessions.get(key);
+    if (!s) {
+      const part = (this.pack.parts?.[stage] ?? [])[k];
+      const spec = this.pack.manifest.stages[stage];
+      const keep = new Set((GPU_RESIDENT_OUTPUTS[stage] ?? []).map((role) => spec.outputs[role]?.name));
+      const stageOut = new Set(Object.values(spec.outputs).map((t) => t.name));
+      const preferredOutputLocation = Object.fromEntries(part.outputs.map((n) => [n, !stageOut.has(n) || keep.has(n) ? 'gpu-buffer' : 'cpu'] as const));
+      s = createSession(part.onnx, { executionProviders: this.providers(stage), preferredOutputLocation, externalData: part.externalData }).catch((e: unknown) => {
+        this.partSessions.delete(key);
+        throw new BundleError(part.file, `cannot create an ONNX session: ${(e as Error).message}`, { field: `stages.${stage}.parts.${k}`, cause: e });
+      });
+      this.partSessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** The stage's parts as chain links (sessions created on first use), or null for a one-graph stage. */
+  private chain(stage: StageName): ChainLink[] | null {
+    const parts = this.pack.parts?.[stage];
+    if (!parts?.length) return null;
+    return parts.map((p, k) => ({ inputs: p.inputs, outputs: p.outputs, run: async (feeds, fetches) => (await this.partSession(stage, k)).run(feeds, fetches) }));
+  }
+
+  private async releaseChain(stage: StageName): Promise<void> {
+    for (const [key, s] of [...this.partSessions]) {
+      if (!key.startsWith(`${stage}#`)) continue;
+      this.partSessions.delete(key);
+      await (await s.catch(() => null))?.release().catch(() => {});
+    }
+  }
+
   session(stage: StageName): Promise<OrtSession> {
     let s = this.sessions.get(stage);
     if (!s) {
@@ -96,7 +136,9 @@ export class PackSessions {
     const names = Object.keys(STAGE_IO) as StageName[];
     for (let i = 0; i < names.length; i++) {
       onStage?.(names[i], i, names.length);
-      await this.session(names[i]);
+      const parts = this.pack.parts?.[names[i]];
+      if (parts?.length) for (let k = 0; k < parts.length; k++) await this.partSession(names[i], k);
+      else await this.session(names[i]);
     }
   }
 
@@ -161,19 +203,25 @@ export class PackSessions {
       return placed;
     };
     let onGpu = this.onGpu(stage);
-    const session = await this.session(stage);
+    // A chained stage runs its parts back to back; hand-offs never leave the device under WebGPU.
+    const runOnce = async (feedsPlaced: Record<string, ort.Tensor>) => {
+      const links = this.chain(stage);
+      return links ? runChain(links, feedsPlaced, fetches) : (await this.session(stage)).run(feedsPlaced, fetches);
+    };
     let res: Awaited<ReturnType<OrtSession['run']>>;
     try {
-      res = await session.run(await place(onGpu), fetches);
+      res = await runOnce(await place(onGpu));
     } catch (e) {
       if (this.fallbacks.has(stage) || !this.webgpu) throw e;
       // A kernel WebGPU cannot run: this stage moves to wasm for good, the others stay on WebGPU;
       // its GPU-resident inputs are downloaded from now on (mixed placement).
       this.fallbacks.set(stage, e instanceof Error ? e.message : String(e));
+      const session = this.sessions.get(stage);
       this.sessions.delete(stage);
-      await session.release().catch(() => {});
+      await (await session?.catch(() => null))?.release().catch(() => {});
+      await this.releaseChain(stage);
       onGpu = false;
-      res = await (await this.session(stage)).run(await place(false), fetches);
+      res = await runOnce(await place(false));
     }
     const out = {} as Record<R, ort.Tensor>;
     outputs.forEach((r, i) => {
@@ -202,6 +250,7 @@ export class PackSessions {
 
   async dispose(): Promise<void> {
     await releaseSessions(this.sessions);
+    await releaseSessions(this.partSessions);
     await this.steps.dispose();
   }
 }

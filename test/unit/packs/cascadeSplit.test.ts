@@ -7,6 +7,9 @@ import type { StagePartGraph } from '../../../src/core/generate/packers/cascade/
 import { planParts } from '../../../src/core/generate/packers/cascade/split.ts';
 import { buildStageC, stageCParamCount, stageCShapes, stageCUnits } from '../../../src/core/generate/packers/cascade/stageC.ts';
 import { checkChain, lastReaders, runChain, type ChainLink } from '../../../src/core/generate/stageChain.ts';
+import type { LoadedModelPack } from '../../../src/core/generate/modelPack.ts';
+import { PackSessions } from '../../../src/core/generate/sessions.ts';
+import { stageCSignature } from '../../../src/core/generate/packers/cascade/stageC.ts';
 import { createSession, ort } from '../../../src/core/onnx/runtime.ts';
 import { checkpoint, stageCInputs, TINY_C } from './cascadeCFixture.ts';
 
@@ -66,6 +69,33 @@ describe('stage C as a chain of parts', () => {
     expect(diff).toBeLessThan(1e-5);
     // Every hand-off was freed once, after its last reader; the stage output was not.
     expect(chain.disposed.sort()).toEqual(handoffs.sort());
+  });
+
+  it('PackSessions runs a pack\'s chained priorDenoiser through its parts (the pipeline\'s path) and equals the unsplit graph', async () => {
+    const ck = await checkpoint('stage_c.safetensors');
+    const [whole] = await build(ck);
+    const s = await createSession(whole.graph.toBytes());
+    const feeds = await stageCInputs();
+    const ref = (await s.run(feeds)).pred.data as Float32Array;
+    const parts = await build(ck, (stageCParamCount(TINY_C) * 4) / 3);
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    const sig = stageCSignature(TINY_C);
+    // Only what PackSessions reads of a loaded pack: the stage's entry and its parts.
+    const pack = {
+      manifest: { stages: { priorDenoiser: { file: `${parts[0].base}.onnx`, role: 'stage C', kind: 'real', ...sig, settings: {} } } },
+      onnx: {},
+      parts: { priorDenoiser: parts.map((p) => ({ file: `${p.base}.onnx`, inputs: Object.keys(p.inputs), outputs: Object.keys(p.outputs), onnx: p.graph.toBytes(), externalData: [] })) },
+    } as unknown as LoadedModelPack;
+    const sessions = new PackSessions(pack);
+    try {
+      const out = await sessions.runTensors('priorDenoiser', feeds, ['pred']);
+      const pred = out.pred.data as Float32Array;
+      let diff = 0;
+      for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(pred[i] - ref[i]));
+      expect(diff).toBeLessThan(1e-5);
+    } finally {
+      await sessions.dispose();
+    }
   });
 
   it('cut points follow the weight budget; a part never splits a block', () => {

@@ -26,6 +26,7 @@ import {
   type PackedStageName as StageName,
   type StageSpec,
   StagePartSchema,
+  type LoadedStagePart,
 } from '../modelPack.ts';
 import { checkChain } from '../stageChain.ts';
 
@@ -100,15 +101,7 @@ export interface LoadedStage {
   /** External weight files (ONNX external data), by the path the graph names. */
   externalData: { path: string; data: Uint8Array }[];
   /** A chained stage's parts (generate/stageChain.ts), each with its graph and weights; `onnx` is the first's. */
-  parts?: LoadedPart[];
-}
-
-export interface LoadedPart {
-  file: string;
-  inputs: string[];
-  outputs: string[];
-  onnx: Uint8Array;
-  externalData: { path: string; data: Uint8Array }[];
+  parts?: LoadedStagePart[];
 }
 
 export type StageLoadProgress = ByteProgress;
