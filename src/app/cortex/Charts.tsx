@@ -127,7 +127,7 @@ export function StimulusCosineChart({ update, manifest, trueStimulus, targetStim
   const h = 190;
   const top = 10;
   const bottom = 40;
-  const left = 40;
+  const left = 54; // room for a negative tick label ("−0.40" at 14 px was cut at 40)
   const all = [...update.cosBefore, ...update.cosAfter];
   const lo = Math.min(0, d3.min(all) ?? 0);
   const hi = Math.max(0.05, d3.max(all) ?? 1);
