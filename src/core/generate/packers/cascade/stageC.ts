@@ -134,6 +134,38 @@ export function stageCParamCount(cfg: StageCConfig): number {
   return countParams(stageCShapes(cfg));
 }
 
+/**
+ * Multiply-adds of one forward pass for `batch` samples (the matrix products, convolutions and
+ * attention; norms and activations are not counted): what per-step time scales with.
+ */
+export function stageCMacs(cfg: StageCConfig, batch: number): number {
+  const S = cfg.latentSize ** 2;
+  const T = 77 + 2 * cfg.cClipSeq;
+  const { cCond: cc, cHidden: ch } = cfg;
+  let n = 77 * cfg.cClipText * cc + cfg.cClipSeq * cc * (cfg.cClipTextPooled + cfg.cClipImg) + S * cfg.cIn * ch[0];
+  const block = (type: string, c: number, skip: number) => {
+    if (type === 'C') return S * c * cfg.kernelSize ** 2 + S * (c + skip) * 4 * c + S * 4 * c * c;
+    if (type === 'T') return (1 + cfg.tConds.length) * cfg.cR * 2 * c;
+    if (type === 'A') {
+      const kv = cfg.selfAttn ? S + T : T;
+      return T * cc * c + 2 * S * c * c + 2 * kv * c * c + 2 * S * kv * c;
+    }
+    return 8 * S * c * c;
+  };
+  for (let i = 0; i < levels(cfg); i++) {
+    const t = cfg.levelConfig[i];
+    if (i > 0) n += S * ch[i - 1] * ch[i];
+    for (let k = 0; k < cfg.blocks[0][i] * t.length; k++) n += block(t[k % t.length], ch[i], 0);
+  }
+  for (let u = 0; u < levels(cfg); u++) {
+    const i = levels(cfg) - 1 - u;
+    const t = cfg.levelConfig[i];
+    for (let k = 0; k < upBlocks(cfg, i) * t.length; k++) n += block(t[k % t.length], ch[i], k === 0 && i < levels(cfg) - 1 ? ch[i] : 0);
+    if (i > 0) n += S * ch[i] * ch[i - 1];
+  }
+  return batch * (n + S * ch[0] * cfg.cOut);
+}
+
 const fmt = (c: { width: number; down: number[] }) => `width ${c.width}, down blocks [${c.down.join(', ')}]`;
 
 /**
