@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildStageB, checkStageBCheckpoint, STAGE_B_FULL, STAGE_B_LITE, stageBParamCount, stageBShapes, type StageBConfig } from '../../../src/core/generate/packers/cascade/stageB.ts';
 import type { StagePartGraph } from '../../../src/core/generate/packers/cascade/pack.ts';
+import { partParams, planParts } from '../../../src/core/generate/packers/cascade/split.ts';
 import type { NpyArray } from '../../../src/core/tensor/npy.ts';
 import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbs, maxAbsDiff, runGraph, shapesOnly } from './cascadeEFixtures.ts';
 
@@ -66,11 +67,26 @@ describe('Stable Cascade stage B vs the reference implementation (reduced config
     const ck = await fixtureCheckpoint(DIR, 'stage_b.safetensors');
     const parts = await collectParts(buildStageB(ck, TINY, { maxPartBytes: 60_000 }));
     expect(parts.length).toBeGreaterThan(3);
+    // Each part holds at most 15,000 float32 parameters, a repeated block's weights once per part;
+    // together at least the whole stage (weights repeated across a cut are stored again).
+    expect(parts.every((p) => p.parameters <= 15_000)).toBe(true);
+    expect(parts.reduce((a, p) => a + p.parameters, 0)).toBeGreaterThanOrEqual(stageBParamCount(TINY));
     // Every part but the first reads hand-offs; a skip crosses at least one cut.
     expect(parts.slice(1).every((p) => Object.keys(p.inputs).some((k) => k.startsWith('h.')))).toBe(true);
     expect(parts.some((p) => Object.keys(p.inputs).some((k) => k.startsWith('skip_')))).toBe(true);
     const ref = (await fixtureNpy(DIR, REF)).data as Float32Array;
     expect(maxAbsDiff(await runParts(parts, await inputs()), ref)).toBeLessThan(2e-5 * Math.max(1, maxAbs(ref)));
+  });
+
+  it('plans a repeated block once per part', () => {
+    const units = [{ params: 5, weights: 'up_blocks.0.0' }, { params: 5, weights: 'up_blocks.0.0' }, { params: 5 }];
+    expect(planParts(units, 10)).toEqual([[0, 1, 2]]);
+    expect(partParams(units)).toBe(10);
+    expect(planParts(units.map((u) => ({ params: u.params })), 10)).toEqual([[0, 1], [2]]);
+    // A repeat that starts a new part brings its weights again.
+    const across = [{ params: 8, weights: 'a' }, { params: 4 }, { params: 8, weights: 'a' }];
+    expect(planParts(across, 11)).toEqual([[0], [1], [2]]);
+    expect(partParams([across[2]])).toBe(8);
   });
 
   it('float16 weights and arithmetic stay within 2 % of the output range', async () => {

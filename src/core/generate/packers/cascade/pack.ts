@@ -20,7 +20,7 @@ export interface StagePartGraph {
   inputs: Record<string, TensorSpec>;
   /** ONNX outputs: hand-offs to later parts, or the stage's output roles for the last part. */
   outputs: Record<string, TensorSpec>;
-  /** Parameters whose weights this part holds (the parts' sum is the stage's count). */
+  /** Parameters whose weights this part holds (the parts' sum is the stage's count, more when a repeated block's weights are stored again in a later part: stage B). */
   parameters: number;
 }
 

@@ -26,6 +26,11 @@ export interface ChainUnit {
   label: string;
   /** Parameters this unit reads from the checkpoint. */
   params: number;
+  /**
+   * The weights' identity when a unit runs weights an earlier unit ran too (stage B's block_repeat
+   * applies a level's blocks again): within one part they are held once, so counted once.
+   */
+  weights?: string;
   reads: readonly string[];
   writes: readonly string[];
   run(cg: CascadeGraph, slots: Slots): Promise<void>;
@@ -43,19 +48,41 @@ export interface ChainSpec {
   shapes: ShapeMap;
 }
 
-/** Consecutive groups of unit indices, each under `maxParams` parameters (a larger unit stands alone). */
-export function planParts(units: readonly { params: number }[], maxParams: number): number[][] {
+/** Parameters a group of units holds: each weight set (`weights`) once. */
+export function partParams(units: readonly { params: number; weights?: string }[]): number {
+  const seen = new Set<string>();
+  let n = 0;
+  for (const u of units) {
+    if (u.weights !== undefined) {
+      if (seen.has(u.weights)) continue;
+      seen.add(u.weights);
+    }
+    n += u.params;
+  }
+  return n;
+}
+
+/**
+ * Consecutive groups of unit indices, each under `maxParams` parameters (a larger unit stands
+ * alone). A unit repeating weights already in the group adds nothing; in a later part it adds them again.
+ */
+export function planParts(units: readonly { params: number; weights?: string }[], maxParams: number): number[][] {
   const parts: number[][] = [];
   let cur: number[] = [];
+  let seen = new Set<string>();
   let sum = 0;
   units.forEach((u, i) => {
-    if (cur.length && sum + u.params > maxParams) {
+    let cost = u.weights !== undefined && seen.has(u.weights) ? 0 : u.params;
+    if (cur.length && sum + cost > maxParams) {
       parts.push(cur);
       cur = [];
+      seen = new Set();
       sum = 0;
+      cost = u.params;
     }
     cur.push(i);
-    sum += u.params;
+    if (u.weights !== undefined) seen.add(u.weights);
+    sum += cost;
   });
   if (cur.length) parts.push(cur);
   return parts;
@@ -106,11 +133,8 @@ export async function* buildChain(spec: ChainSpec, ck: Checkpoint, opts: StageBu
         local.set(slot, { value, shape, made: true });
       },
     };
-    let params = 0;
-    for (const i of group) {
-      await spec.units[i].run(cg, slots);
-      params += spec.units[i].params;
-    }
+    for (const i of group) await spec.units[i].run(cg, slots);
+    const params = partParams(group.map((i) => spec.units[i]));
     const last = group[group.length - 1];
     const outputs: Record<string, TensorSpec> = {};
     for (const [slot, v] of local) {

@@ -225,9 +225,10 @@ export function stageBUnits(cfg: StageBConfig, shapes: ShapeMap): ChainUnit[] {
     const c = ch[level];
     return {
       label: repeat ? `${p} (repeat ${repeat})` : p,
-      // A repeat reads the same weights again; counted again, so a part that holds them twice (or a
-      // later part that needs them again) is never planned under its real size.
+      // A repeat runs the same weights again: held once in a part that already has them, stored
+      // again in a later part (split.ts counts them by this identity).
       params: paramsOf(`${p}.`),
+      weights: p,
       reads: ['h', ...typedBlockReads(type), ...(skip !== null ? [`skip_${skip}`] : [])],
       writes: ['h'],
       async run(cg: CascadeGraph, st: Slots) {
