@@ -13,6 +13,7 @@ import type { CheckpointFolder } from '../../../src/core/generate/packers/checkp
 import { EFFNET_V2_S, type EffnetConfig } from '../../../src/core/generate/packers/cascade/effnet.ts';
 import { packStableCascade, type CascadePackOptions } from '../../../src/core/generate/packers/cascade/packStableCascade.ts';
 import { STAGE_A, type StageAConfig } from '../../../src/core/generate/packers/cascade/stageA.ts';
+import { STAGE_B_FULL, stageBParamCount, type StageBConfig } from '../../../src/core/generate/packers/cascade/stageB.ts';
 import { stageCParamCount } from '../../../src/core/generate/packers/cascade/stageC.ts';
 import { runStage } from '../../../src/core/generate/packers/runStage.ts';
 import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
@@ -34,18 +35,38 @@ const TINY_E: EffnetConfig = {
   lastChannels: 48,
   imageSize: 64,
 };
+// The reduced stage B of cascade-b-tiny (four levels, block repeats).
+const TINY_B: StageBConfig = {
+  ...STAGE_B_FULL,
+  name: 'tiny stage B',
+  cCond: 16,
+  cHidden: [8, 16, 24, 24],
+  nhead: [-1, -1, 2, 2],
+  blocks: [
+    [1, 1, 2, 1],
+    [1, 2, 1, 1],
+  ],
+  blockRepeat: [
+    [1, 2, 1, 1],
+    [2, 1, 2, 3],
+  ],
+  cClip: 12,
+  latentSize: 32,
+  effnetSize: 6,
+};
 const read = async (dir: string, f: string) => new Uint8Array(await readFile(join(DIR, '..', dir, f)));
 
 async function officialFolder(over: Record<string, Uint8Array | null> = {}): Promise<CheckpointFolder> {
   const files: Record<string, Uint8Array | null> = {
     'stage_c_lite_bf16.safetensors': await read('cascade-c-tiny', 'stage_c.safetensors'),
     'stage_a.safetensors': await read('cascade-a-tiny', 'stage_a.safetensors'),
+    'stage_b_lite.safetensors': await read('cascade-b-tiny', 'stage_b.safetensors'),
     'effnet_encoder.safetensors': await read('cascade-effnet-tiny', 'effnet_encoder.safetensors'),
     ...over,
   };
   return { label: 'checkpoints', open: async (p) => (files[p] ? bytesSource(files[p] as Uint8Array, `checkpoints/${p}`) : null) };
 }
-const opts = (o: Partial<CascadePackOptions> = {}): CascadePackOptions => ({ variant: 'lite', configs: { stageC: TINY_C, stageA: TINY_A, effnet: TINY_E }, createdAt: 'fixed', ...o });
+const opts = (o: Partial<CascadePackOptions> = {}): CascadePackOptions => ({ variant: 'lite', configs: { stageC: TINY_C, stageB: TINY_B, stageA: TINY_A, effnet: TINY_E }, createdAt: 'fixed', ...o });
 const stageCRoles = async () => Object.fromEntries(await Promise.all(['x', 'clip_text', 'clip_text_pooled', 'clip_img'].map(async (k) => [k, await npy(`${k}.npy`)] as const).concat([(async () => ['r', await npy('r_small.npy')] as const)()])));
 
 describe('packStableCascade', () => {
@@ -53,7 +74,9 @@ describe('packStableCascade', () => {
     const store = new MemoryStore('pack');
     const maxPartBytes = stageCParamCount(TINY_C); // 4 bytes a weight: about 4 parts
     const m = await packStableCascade(await officialFolder(), store, opts({ precision: 'both', maxPartBytes, maxFileBytes: 64 * 1024 }));
-    expect(Object.keys(m.stages).sort()).toEqual(['latentEncoder', 'pixelDecoder', 'priorDenoiser']);
+    expect(Object.keys(m.stages).sort()).toEqual(['latentDecoder', 'latentEncoder', 'pixelDecoder', 'priorDenoiser']);
+    expect(m.stages.latentDecoder?.parts?.length).toBeGreaterThanOrEqual(2);
+    expect(m.stages.latentDecoder?.settings.parameters).toBeGreaterThanOrEqual(stageBParamCount(TINY_B));
     const c = m.stages.priorDenoiser;
     expect(c?.parts?.length).toBeGreaterThanOrEqual(4);
     // The limit is in bytes: half-precision parts hold twice the weights, so fewer of them.
@@ -89,8 +112,8 @@ describe('packStableCascade', () => {
   it('a stage B file under a stage C name is named as stage B; the lite checkpoint for --variant full is named as such', async () => {
     const b = await officialFolder({ 'stage_c_lite_bf16.safetensors': await read('cascade-b-tiny', 'stage_b.safetensors') });
     await expect(packStableCascade(b, new MemoryStore(), opts())).rejects.toThrow(/stage_c_lite_bf16\.safetensors: tensor clip_txt_mapper\.weight: this is a stage B file/);
-    const full = await officialFolder({ 'stage_c_bf16.safetensors': await read('cascade-c-tiny', 'stage_c.safetensors') });
-    await expect(packStableCascade(full, new MemoryStore(), opts({ variant: 'full', configs: { stageA: TINY_A, effnet: TINY_E } }))).rejects.toThrow(
+    const full = await officialFolder({ 'stage_c_bf16.safetensors': await read('cascade-c-tiny', 'stage_c.safetensors'), 'stage_b.safetensors': await read('cascade-b-tiny', 'stage_b.safetensors') });
+    await expect(packStableCascade(full, new MemoryStore(), opts({ variant: 'full', configs: { stageA: TINY_A, effnet: TINY_E, stageB: TINY_B } }))).rejects.toThrow(
       /tensor embedding\.1\.weight: the checkpoint is another stage C \(width 24, down blocks \[2, 2\]\) \(expected Stable Cascade stage C \(3\.6B\) \(width 2048, down blocks \[8, 24\]\)\)/,
     );
   });
@@ -113,7 +136,7 @@ describe('mirage pack stable-cascade (command line)', () => {
       await expect(runPackStableCascade({ ...base, maxPartMib: '5000' })).rejects.toThrow(/--max-part-mib 5000/);
       await expect(runPackStableCascade({ ...base, checkpoints: join(dir, 'nope') })).rejects.toThrow(/nope: --checkpoints: not a folder/);
       await writeFile(join(dir, 'stage_a.safetensors'), await read('cascade-a-tiny', 'stage_a.safetensors'));
-      await expect(runPackStableCascade(base)).rejects.toThrow(/missing for --variant full: latentEncoder \(effnet_encoder\.safetensors\), priorDenoiser \(stage_c\.safetensors or stage_c_bf16\.safetensors\) \(expected/);
+      await expect(runPackStableCascade(base)).rejects.toThrow(/missing for --variant full: latentEncoder \(effnet_encoder\.safetensors\), priorDenoiser \(stage_c\.safetensors or stage_c_bf16\.safetensors\), latentDecoder \(stage_b\.safetensors or stage_b_bf16\.safetensors\) \(expected/);
       await expect(readFile(join(dir, 'p', 'modelpack.json'))).rejects.toThrow(/ENOENT/);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // `mirage pack stable-cascade`: the official Stable Cascade safetensors files (Hugging Face
 // stabilityai/stable-cascade) -> one stage pack with the generator's stages: latentEncoder
-// (effnet_encoder), priorDenoiser (stage C, lite or full, as a chain of parts when it passes
-// `maxPartBytes`) and pixelDecoder (stage A); and the unconditional CLIP tensors as the pack's
+// (effnet_encoder), priorDenoiser (stage C) and latentDecoder (stage B), lite or full, each a chain
+// of parts when it passes `maxPartBytes`, and pixelDecoder (stage A); and the unconditional CLIP tensors as the pack's
 // constants. Streaming: each stage (each part of stage C) is built by reading its tensors one at a
 // time and its weight files are written before the next part reads anything, so the converter holds
 // at most one part's weights (twice: the graph's initializers and the data file being assembled).
@@ -17,19 +17,24 @@ import type { CascadePrecision } from './blocks.ts';
 import { buildEffnet, EFFNET_V2_S, effnetSettings, type EffnetConfig } from './effnet.ts';
 import { bytesPerWeight, type StageBuildOptions, type StagePartGraph } from './pack.ts';
 import { buildStageA, STAGE_A, type StageAConfig } from './stageA.ts';
+import { buildStageB, STAGE_B_FULL, STAGE_B_LITE, stageBSignature, type StageBConfig } from './stageB.ts';
 import { buildStageC, STAGE_C_FULL, STAGE_C_LITE, stageCParamCount, stageCSignature, type StageCConfig } from './stageC.ts';
 
 export type CascadeVariant = 'lite' | 'full';
 
 /** The official file names per stage and variant (plain, then the _bf16 release). */
-export function cascadeFiles(variant: CascadeVariant): Record<'latentEncoder' | 'priorDenoiser' | 'pixelDecoder', string[]> {
+export function cascadeFiles(variant: CascadeVariant): Record<CascadeStage, string[]> {
   const c = variant === 'lite' ? 'stage_c_lite' : 'stage_c';
+  const b = variant === 'lite' ? 'stage_b_lite' : 'stage_b';
   return {
     latentEncoder: ['effnet_encoder.safetensors'],
     priorDenoiser: [`${c}.safetensors`, `${c}_bf16.safetensors`],
+    latentDecoder: [`${b}.safetensors`, `${b}_bf16.safetensors`],
     pixelDecoder: ['stage_a.safetensors'],
   };
 }
+
+type CascadeStage = 'latentEncoder' | 'priorDenoiser' | 'latentDecoder' | 'pixelDecoder';
 
 /** The empty prompt's CLIP ViT-bigG/14 encodings and a zero image embedding, with their source. */
 export interface UnconditionalClip {
@@ -49,7 +54,7 @@ export interface CascadePackOptions {
   /** Computed unconditional text tensors; zeros with a 'not computed' note when absent. */
   unconditional?: UnconditionalClip;
   /** Configs other than the published ones (tests at reduced size). */
-  configs?: { stageC?: StageCConfig; stageA?: StageAConfig; effnet?: EffnetConfig };
+  configs?: { stageC?: StageCConfig; stageB?: StageBConfig; stageA?: StageAConfig; effnet?: EffnetConfig };
   command?: string;
   createdAt?: string;
   onProgress?: (done: number, total: number, label: string) => void;
@@ -117,33 +122,36 @@ export async function packStableCascade(folder: CheckpointFolder, sink: ShardSin
   const maxPartBytes = opts.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const precisions: CascadePrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
   const cfgC = opts.configs?.stageC ?? (opts.variant === 'lite' ? STAGE_C_LITE : STAGE_C_FULL);
+  const cfgB = opts.configs?.stageB ?? (opts.variant === 'lite' ? STAGE_B_LITE : STAGE_B_FULL);
   const cfgA = opts.configs?.stageA ?? STAGE_A;
   const cfgE = opts.configs?.effnet ?? EFFNET_V2_S;
   const total = [...Object.values(cks)].reduce((a, ck) => a + ck.tensors.size, 0) * precisions.length;
   let done = 0;
   const onTensor: StageBuildOptions['onTensor'] = (key) => opts.onProgress?.(++done, total, key);
   const w = new StagePackWriter(sink);
-  const builders: Record<'latentEncoder' | 'priorDenoiser' | 'pixelDecoder', (o: StageBuildOptions) => AsyncGenerator<StagePartGraph>> = {
+  const builders: Record<CascadeStage, (o: StageBuildOptions) => AsyncGenerator<StagePartGraph>> = {
     latentEncoder: (o) => buildEffnet(cks.latentEncoder, cfgE, o),
     priorDenoiser: (o) => buildStageC(cks.priorDenoiser, cfgC, o),
+    latentDecoder: (o) => buildStageB(cks.latentDecoder, cfgB, o),
     pixelDecoder: (o) => buildStageA(cks.pixelDecoder, cfgA, o),
   };
   const roles: Record<string, string> = {
     latentEncoder: `Stable Cascade EfficientNetV2-S encoder (${cks.latentEncoder.label})`,
     priorDenoiser: `${cfgC.name} (${cks.priorDenoiser.label})`,
+    latentDecoder: `${cfgB.name} (${cks.latentDecoder.label})`,
     pixelDecoder: `Stable Cascade stage A decoder (${cks.pixelDecoder.label})`,
   };
   const stages: Partial<Record<StageName, PackedStage>> = {};
   for (const stage of Object.keys(builders) as (keyof typeof builders)[]) {
     const builds: { precision: CascadePrecision; g: BuiltGraphs }[] = [];
     for (const precision of precisions) {
-      // Only stage C is cut; the others refuse a limit below their size, so give them none.
-      const limit = stage === 'priorDenoiser' ? maxPartBytes : undefined;
+      // Stages C and B are cut; the others refuse a limit below their size, so give them none.
+      const limit = stage === 'priorDenoiser' || stage === 'latentDecoder' ? maxPartBytes : undefined;
       builds.push({ precision, g: await writeStage(w, builders[stage]({ precision, maxPartBytes: limit, onTensor }), maxFileBytes, precision === 'float16') });
     }
     const [main, ...others] = builds;
     const sig: { inputs: Record<string, TensorSpec>; outputs: Record<string, TensorSpec> } =
-      stage === 'priorDenoiser' ? stageCSignature(cfgC) : { inputs: main.g.first.inputs, outputs: main.g.first.outputs };
+      stage === 'priorDenoiser' ? stageCSignature(cfgC) : stage === 'latentDecoder' ? stageBSignature(cfgB) : { inputs: main.g.first.inputs, outputs: main.g.first.outputs };
     stages[stage] = {
       file: main.g.file,
       data: main.g.data,
@@ -155,6 +163,7 @@ export async function packStableCascade(folder: CheckpointFolder, sink: ShardSin
       settings: {
         ...(stage === 'latentEncoder' ? effnetSettings(cfgE) : {}),
         ...(stage === 'priorDenoiser' ? { config: cfgC, variant: opts.variant, parts: main.g.parts?.length ?? 1, maxPartBytes } : {}),
+        ...(stage === 'latentDecoder' ? { config: cfgB, variant: opts.variant, parts: main.g.parts?.length ?? 1, maxPartBytes } : {}),
         parameters: main.g.parameters,
         precision: main.precision,
         checkpoint: cks[stage].files.join(', '),
@@ -178,7 +187,7 @@ export async function packStableCascade(folder: CheckpointFolder, sink: ShardSin
   const paramsC = stageCParamCount(cfgC);
   return w.finish({
     name: `Stable Cascade ${opts.variant} (${folder.label})`,
-    description: `latentEncoder, priorDenoiser (${paramsC} parameters in ${stages.priorDenoiser?.parts?.length ?? 1} part(s) of at most ${maxPartBytes} bytes at ${precisions[0]}, ${bytesPerWeight(precisions[0]) * paramsC} bytes), pixelDecoder; ${precisions.join(' + ')}; weight files of at most ${maxFileBytes} bytes`,
+    description: `latentEncoder, priorDenoiser (${paramsC} parameters in ${stages.priorDenoiser?.parts?.length ?? 1} part(s) of at most ${maxPartBytes} bytes at ${precisions[0]}, ${bytesPerWeight(precisions[0]) * paramsC} bytes), latentDecoder (${stages.latentDecoder?.parts?.length ?? 1} part(s)), pixelDecoder; ${precisions.join(' + ')}; weight files of at most ${maxFileBytes} bytes`,
     provenance: {
       kind: 'real',
       command: opts.command ?? 'packStableCascade',
