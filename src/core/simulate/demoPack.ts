@@ -4,6 +4,10 @@
 // - latents are PCA coefficients of the training images at 64x64 in one global unit (mean variance 1
 //   over the 64 components, NOT whitened: coarse components keep their large variance, so they survive
 //   img2img's noise): the first 16 are stage C's latent, all 64 are stage B's, stage A decodes them linearly;
+// - stage C and B are exact denoisers of MIXTURE priors over the training scenes' latents; stage C weighs
+//   the scenes by fitted Gaussian conditionals of their coarse latents and of their oriented energy on a
+//   4x4 grid (a thin edge's angle, which the coarse latents lose) — docs/simulation.md §12; the text below
+//   describes the Gaussian conditional of the coarse latents (once the whole prior, now the weights):
 // - the conditional prior of stage C is Gaussian in that space, mean fitted by ridge from the
 //   conditioning MIRAGE feeds it (0.5·image embedding, 0.5·text embedding at textStrength 0.5, the
 //   unconditional tensors being zeros), residual variance per dimension measured on held-out images;
@@ -39,6 +43,7 @@ import {
 } from './dims.ts';
 import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from './encoders.ts';
 import { downsample, renderScene, toCHW } from './render.ts';
+import { orientedEnergyGrid } from './imageStats.ts';
 import { trainingScenes } from './stimuli.ts';
 import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, indefiniteArticle, type Scene } from './world.ts';
 import { matrix64 } from '../tensor/matrix.ts';
@@ -46,6 +51,12 @@ import { ModelPackWriter, type ModelPackManifest, type StageSpec } from '../gene
 import { COSINE_S } from '../generate/sampler.ts';
 import type { StepProgress } from '../base/progress.ts';
 
+/**
+ * Stage C's orientation descriptor of a scene: its oriented energy (0°, 45°, 90°, 135°) on a 4×4 grid,
+ * the layout in which the demo image encoder's energy branch carries it (docs/simulation.md §7).
+ */
+const ORIENT_CELLS = 4;
+const ORIENT_DIM = ORIENT_CELLS * ORIENT_CELLS * 4;
 /** Coarse (stage C) and total (stage B) PCA components. */
 export const DEMO_C_DIM = 16;
 export const DEMO_B_DIM = 64;
@@ -91,6 +102,8 @@ export interface DemoPackReport {
   /** Held-out R² of the conditional mean (stage C coefficients from image + text embeddings). */
   priorR2: number;
   priorAlpha: number;
+  /** Held-out R² of the orientation readout (a scene's oriented energy per angle and 4×4 cell, from the same conditioning). */
+  orientationR2: number;
   /** Held-out accuracy of each caption slot readout. */
   captionAccuracy: Record<(typeof SLOTS)[number], number>;
 }
@@ -160,6 +173,12 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     const Yc = new Float64Array(n * DEMO_C_DIM);
     for (let i = 0; i < n; i++) for (let k = 0; k < DEMO_C_DIM; k++) Yc[i * DEMO_C_DIM + k] = z[i * DEMO_B_DIM + k];
     const prior = fitRidgeHeldOut(X, Yc, n, condDim, DEMO_C_DIM, opts.signal);
+    // Orientation readout: a scene's oriented energy per angle on a 4×4 grid from the same conditioning.
+    // The coarse PCA coefficients carry layout and colour but hardly a thin edge's angle; the image
+    // embedding's oriented-energy branch does (docs/simulation.md §12, "Orientation").
+    const orient = new Float64Array(n * ORIENT_DIM);
+    for (let i = 0; i < n; i++) orient.set(orientedEnergyGrid(images[i], ORIENT_CELLS), i * ORIENT_DIM);
+    const orientFit = fitRidgeHeldOut(X, orient, n, condDim, ORIENT_DIM, opts.signal);
 
     // Caption slots: ridge from the flattened prompt features to one-hot slot words.
     report(4, 'fitting the caption readout');
@@ -197,13 +216,14 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     // The mixture's components: the training scenes' latents and, for stage A, what 64 PCA
     // components lose of each image (its edges and small objects).
     const mix = mixtureComponents(pix, pca, z, n, lat, Math.min(n, DEMO_MIXTURE_MAX));
+    const scene = { prior, orientation: { ...orientFit, table: orient.subarray(0, mix.k * ORIENT_DIM) } };
 
     report(5, 'writing graphs');
     const w = new ModelPackWriter(sink, opts.prefix ?? '');
     const files = {
       lowLevelDecoder: await w.addFile('models/lowlevel_decoder.onnx', opts.encoders.bytes.lowlevel_decoder),
       latentEncoder: await w.addFile('models/pca_encoder.onnx', pcaEncoderGraph(pca, lat.unit)),
-      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(prior.sol, prior.residualVar, lat.variance, mix)),
+      priorDenoiser: await w.addFile('models/prior_c.onnx', priorGraph(scene, lat.variance, mix)),
       latentDecoder: await w.addFile('models/decoder_b.onnx', decoderGraph(lat.variance, mix)),
       pixelDecoder: await w.addFile('models/pca_decoder.onnx', pcaDecoderGraph({ ...pca, sigma: new Float64Array(DEMO_B_DIM).fill(lat.unit) }, mix)),
       imageEncoder: await w.addFile('models/retrieval_encoder.onnx', opts.encoders.bytes.retrieval_encoder),
@@ -219,6 +239,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       explainedB: pca.explained(DEMO_B_DIM),
       priorR2: prior.r2,
       priorAlpha: prior.sol.alpha,
+      orientationR2: orientFit.r2,
       captionAccuracy,
     };
     const sp = (name: string, shape: (number | string)[], dtype: 'float32' | 'int64' = 'float32') => ({ name, dtype, shape });
@@ -235,7 +256,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
         settings: { inputSize: LOWLEVEL_SIZE, mean: [0, 0, 0], std: [1, 1, 1] },
       },
       priorDenoiser: {
-        file: files.priorDenoiser, kind: 'simulated', role: 'Stage C role: exact Gaussian-prior denoiser over 16 coarse PCA coefficients, conditioned on image + text embeddings',
+        file: files.priorDenoiser, kind: 'simulated', role: 'Stage C role: exact mixture-prior denoiser over the training scenes\' 16 coarse PCA coefficients, scenes weighted by their coarse latents and oriented energy given the image + text embeddings',
         inputs: {
           x: sp('x', ['batch', DEMO_C_DIM]), r: sp('r', ['batch']),
           clip_text: sp('clip_text', ['batch', TEXT_TOKENS, TEXT_DIM]), clip_text_pooled: sp('clip_text_pooled', ['batch', 1, TEXT_DIM]),
@@ -475,32 +496,43 @@ function mixtureComponents(pix: Float64Array, pca: Pca, z: Float64Array, n: numb
   };
 }
 
-/** Columns 0..dims-1 of the mixture's latents, transposed: [dims, K]. */
-function componentsT(mix: Mixture, dims: number): Float32Array {
-  const t = new Float32Array(dims * mix.k);
-  for (let k = 0; k < mix.k; k++) for (let j = 0; j < dims; j++) t[j * mix.k + k] = mix.z[k * DEMO_B_DIM + j];
-  return t;
+/** K per-scene descriptors: scene k's are rows[k·stride … k·stride + dims − 1]. */
+interface SceneTable {
+  k: number;
+  rows: ArrayLike<number>;
+  stride: number;
+  dims: number;
 }
 
-/** Σ_d z_kd² / v_d per component: [K] (the quadratic part of a Gaussian log-density at each z_k). */
-function componentNorms(mix: Mixture, dims: number, v: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(mix.k);
-  for (let k = 0; k < mix.k; k++) {
+/** The first `dims` latents of the mixture's scenes. */
+const latentTable = (mix: Mixture, dims: number): SceneTable => ({ k: mix.k, rows: mix.z, stride: DEMO_B_DIM, dims });
+
+/** The table transposed: [dims, K]. */
+function componentsT(t: SceneTable): Float32Array {
+  const out = new Float32Array(t.dims * t.k);
+  for (let k = 0; k < t.k; k++) for (let j = 0; j < t.dims; j++) out[j * t.k + k] = t.rows[k * t.stride + j];
+  return out;
+}
+
+/** Σ_d z_kd² / v_d per scene: [K] (the quadratic part of a Gaussian log-density at each z_k). */
+function componentNorms(t: SceneTable, v: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(t.k);
+  for (let k = 0; k < t.k; k++) {
     let s = 0;
-    for (let j = 0; j < dims; j++) s += mix.z[k * DEMO_B_DIM + j] ** 2 / v[j];
+    for (let j = 0; j < t.dims; j++) s += t.rows[k * t.stride + j] ** 2 / v[j];
     out[k] = s;
   }
   return out;
 }
 
 /**
- * log N(z_k; m, diag v) up to a per-row constant, for every component k: (m/v)·z_kᵀ − ½ Σ z_k²/v.
+ * log N(z_k; m, diag v) up to a per-row constant, for every scene k: (m/v)·z_kᵀ − ½ Σ z_k²/v.
  * `m` [B, dims] may depend on the batch row; v is a constant vector.
  */
-function gaussianLogWeights(g: GraphBuilder, m: string, mix: Mixture, dims: number, v: ArrayLike<number>): string {
-  const inv = g.floats(Float32Array.from({ length: dims }, (_, j) => 1 / v[j]), [dims]);
-  const cross = g.op('MatMul', [g.op('Mul', [m, inv]), g.floats(componentsT(mix, dims), [dims, mix.k])]);
-  return g.op('Sub', [cross, g.floats(componentNorms(mix, dims, v).map((x) => 0.5 * x), [mix.k])]);
+function gaussianLogWeights(g: GraphBuilder, m: string, t: SceneTable, v: ArrayLike<number>): string {
+  const inv = g.floats(Float32Array.from({ length: t.dims }, (_, j) => 1 / v[j]), [t.dims]);
+  const cross = g.op('MatMul', [g.op('Mul', [m, inv]), g.floats(componentsT(t), [t.dims, t.k])]);
+  return g.op('Sub', [cross, g.floats(componentNorms(t, v).map((x) => 0.5 * x), [t.k])]);
 }
 
 /**
@@ -514,8 +546,8 @@ function mixtureEpsilon(g: GraphBuilder, x: string, logPi: string, mix: Mixture,
   const sig = g.floats(f32(mix.spread.subarray(0, dims)), [dims]);
   const s = g.op('Add', [g.op('Mul', [a2, sig]), b2]); // [B, dims]
   const invS = g.op('Reciprocal', [s]);
-  const ZT = g.floats(componentsT(mix, dims), [dims, mix.k]);
-  const Z2T = g.floats(componentsT(mix, dims).map((v) => v * v), [dims, mix.k]);
+  const ZT = g.floats(componentsT(latentTable(mix, dims)), [dims, mix.k]);
+  const Z2T = g.floats(componentsT(latentTable(mix, dims)).map((v) => v * v), [dims, mix.k]);
   // log N(x; a z_k, s) = a·(x/s)·z_k − ½a²·(1/s)·z_k² + const(row)
   const cross = g.op('Mul', [a, g.op('MatMul', [g.op('Mul', [x, invS]), ZT])]);
   const quad = g.op('Mul', [g.op('Mul', [a2, g.floats([0.5], [1])]), g.op('MatMul', [invS, Z2T])]);
@@ -528,32 +560,53 @@ function mixtureEpsilon(g: GraphBuilder, x: string, logPi: string, mix: Mixture,
   g.op('Div', [g.op('Sub', [x, g.op('Mul', [a, x0])]), b], undefined, out);
 }
 
+/** A Gaussian conditional of one per-scene descriptor: ridge mean from the conditioning, held-out residual variance. */
+interface SceneConditional {
+  sol: RidgeSolution;
+  residualVar: Float64Array;
+}
+
 /**
  * Stage C (demo): exact denoiser of a MIXTURE prior over the training scenes' 16 coarse latents. The
- * conditioning weighs the scenes by how likely each is under the fitted Gaussian conditional
- * N(μ(c), diag λ) (ridge mean, held-out residual variance): log π_k = log N(z_k; μ(c), λ); an all-zero
- * conditioning (CFG's unconditional branch) weighs them equally.
+ * conditioning weighs the scenes by how likely each is under two fitted Gaussian conditionals (ridge
+ * mean, held-out residual variance), taken as independent: of its coarse latents z_k (layout, colour)
+ * and of its oriented energy per angle o_k (what the coarse latents lose of a thin edge's angle):
+ * log π_k = log N(z_k; μ(c), λ) + log N(o_k; μ_o(c), λ_o). An all-zero conditioning (CFG's
+ * unconditional branch) weighs them equally.
  */
-function priorGraph(sol: RidgeSolution, residualVar: Float64Array, priorVar: Float64Array, mix: Mixture): Uint8Array {
+function priorGraph(
+  scene: { prior: SceneConditional; orientation: SceneConditional & { table: Float64Array } },
+  priorVar: Float64Array,
+  mix: Mixture,
+): Uint8Array {
   const g = new GraphBuilder('demo_prior_c');
   g.metadata.role = 'stage C (demo): exact mixture-prior denoiser over the training scenes\' coarse latents';
   g.input('x', 'float32', ['batch', DEMO_C_DIM]).input('r', 'float32', ['batch']);
   g.input('clip_text', 'float32', ['batch', TEXT_TOKENS, TEXT_DIM]).input('clip_text_pooled', 'float32', ['batch', 1, TEXT_DIM]);
   g.input('clip_img', 'float32', ['batch', 1, IMAGE_EMBED_DIM]);
-  const p = IMAGE_EMBED_DIM + TEXT_TOKENS * TEXT_DIM;
   const c = g.op('Concat', [
     g.op('Reshape', ['clip_img', g.int64s([-1, IMAGE_EMBED_DIM])]),
     g.op('Reshape', ['clip_text', g.int64s([-1, TEXT_TOKENS * TEXT_DIM])]),
   ], { axis: 1 });
   const ind = conditionedIndicator(g, c);
-  const Wt = new Float32Array(p * DEMO_C_DIM); // [p, 16] = coefᵀ
-  for (let o = 0; o < DEMO_C_DIM; o++) for (let j = 0; j < p; j++) Wt[j * DEMO_C_DIM + o] = sol.coef.data[o * p + j];
-  const mu = g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, DEMO_C_DIM])]), g.floats(f32(sol.intercept), [DEMO_C_DIM])]);
-  const lam = Float64Array.from(residualVar, (v, k) => Math.max(v, 1e-4 * priorVar[k]));
-  const logPi = g.op('Mul', [ind, gaussianLogWeights(g, mu, mix, DEMO_C_DIM, lam)]);
+  const { prior, orientation } = scene;
+  const lam = Float64Array.from(prior.residualVar, (v, k) => Math.max(v, 1e-4 * priorVar[k]));
+  const latentTerm = gaussianLogWeights(g, ridgeMean(g, c, prior.sol, DEMO_C_DIM), latentTable(mix, DEMO_C_DIM), lam);
+  const oriTable: SceneTable = { k: mix.k, rows: orientation.table, stride: ORIENT_DIM, dims: ORIENT_DIM };
+  const oriVar = Float64Array.from(orientation.residualVar, (v) => Math.max(v, 1e-12));
+  const oriTerm = gaussianLogWeights(g, ridgeMean(g, c, orientation.sol, ORIENT_DIM), oriTable, oriVar);
+  const logPi = g.op('Mul', [ind, g.op('Add', [latentTerm, oriTerm])]);
   mixtureEpsilon(g, 'x', logPi, mix, DEMO_C_DIM, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_C_DIM]);
   return g.toBytes();
+}
+
+/** c·coefᵀ + intercept in the graph: the ridge mean [B, q] of the conditioning `c` [B, p]. */
+function ridgeMean(g: GraphBuilder, c: string, sol: RidgeSolution, q: number): string {
+  const p = IMAGE_EMBED_DIM + TEXT_TOKENS * TEXT_DIM;
+  const Wt = new Float32Array(p * q); // [p, q] = coefᵀ
+  for (let o = 0; o < q; o++) for (let j = 0; j < p; j++) Wt[j * q + o] = sol.coef.data[o * p + j];
+  return g.op('Add', [g.op('MatMul', [c, g.floats(Wt, [p, q])]), g.floats(f32(sol.intercept), [q])]);
 }
 
 /**
@@ -569,7 +622,7 @@ function decoderGraph(priorVar: Float64Array, mix: Mixture): Uint8Array {
   g.input('x', 'float32', ['batch', DEMO_B_DIM]).input('r', 'float32', ['batch']);
   g.input('effnet', 'float32', ['batch', DEMO_C_DIM]).input('clip', 'float32', ['batch', 1, TEXT_DIM]);
   const ind = conditionedIndicator(g, 'effnet');
-  const logPi = g.op('Mul', [ind, gaussianLogWeights(g, 'effnet', mix, DEMO_C_DIM, mix.spread)]);
+  const logPi = g.op('Mul', [ind, gaussianLogWeights(g, 'effnet', latentTable(mix, DEMO_C_DIM), mix.spread)]);
   mixtureEpsilon(g, 'x', logPi, mix, DEMO_B_DIM, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_B_DIM]);
   return g.toBytes();
@@ -608,7 +661,7 @@ export function pcaDecoderGraph(pca: Pick<Pca, 'dim' | 'basis' | 'sigma' | 'mean
     g.floats(f32(pca.mean), [3, LOWLEVEL_SIZE, LOWLEVEL_SIZE]),
   ]);
   if (mix) {
-    const r = g.op('Softmax', [gaussianLogWeights(g, 'latents', mix, DEMO_B_DIM, mix.spread)], { axis: -1 });
+    const r = g.op('Softmax', [gaussianLogWeights(g, 'latents', latentTable(mix, DEMO_B_DIM), mix.spread)], { axis: -1 });
     // uint8 table -> float once: ORT folds Cast/Sub/Mul of constants at session creation
     const qName = g.fresh('detail_q');
     g.initializer(qName, mix.detail.q, [mix.k, mix.detail.dim], 'uint8');

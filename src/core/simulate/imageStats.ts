@@ -2,7 +2,7 @@
 // (docs/simulation.md §12): how much fine detail an image has, so "sharp scenes, not blurred means"
 // is a number, not a look.
 import { IMAGE_SIZE } from './dims.ts';
-import { orientedEnergy } from './encoding.ts';
+import { ENERGY_GRIDS, orientedEnergy } from './encoding.ts';
 
 /**
  * High-frequency energy of an RGB uint8 image (IMAGE_SIZE², HWC): after 2x2 pooling to 64x64 (so
@@ -30,10 +30,32 @@ export function highFrequencyEnergy(d: Uint8Array, size = IMAGE_SIZE): number {
 }
 
 /**
+ * Oriented energy of an RGB uint8 image (IMAGE_SIZE², HWC) on a cells × cells grid: the simulation's
+ * early code at its finest grid (32², 4 orientations) summed over each cell; layout cell-major, then
+ * 0°, 45°, 90°, 135° (as ORIENTATIONS). How much edge there is at each angle in each part of the image:
+ * the demo pack's stage C weighs scenes by it at 4×4 (docs/simulation.md §12).
+ */
+export function orientedEnergyGrid(rgb: Uint8Array, cells: number, size = IMAGE_SIZE): Float64Array {
+  const g0 = ENERGY_GRIDS[0];
+  if (g0 % cells !== 0) throw new RangeError(`orientedEnergyGrid: ${cells} cells do not divide the ${g0}-cell energy grid`);
+  const e = orientedEnergy(rgb, size);
+  const f = g0 / cells;
+  const out = new Float64Array(cells * cells * 4);
+  for (let y = 0; y < g0; y++) {
+    for (let x = 0; x < g0; x++) {
+      const cell = (Math.floor(y / f) * cells + Math.floor(x / f)) * 4;
+      for (let o = 0; o < 4; o++) out[cell + o] += e[(y * g0 + x) * 4 + o];
+    }
+  }
+  return out;
+}
+
+/**
  * Dominant edge orientation of an RGB uint8 image (IMAGE_SIZE², HWC): the index (0°, 45°, 90°, 135°,
  * as ORIENTATIONS) with the most oriented energy summed over every pooled grid of the simulation's
- * early code. A bar stimulus's is its own orientation, so a reconstruction "shows the bar at roughly
- * the right orientation" when this matches the bar's (4-way, chance 1/4).
+ * early code. A bar stimulus's is its own
+ * orientation, so a reconstruction "shows the bar at roughly the right orientation" when this matches
+ * the bar's (4-way, chance 1/4).
  */
 export function dominantOrientation(rgb: Uint8Array, size = IMAGE_SIZE): number {
   const e = orientedEnergy(rgb, size);
