@@ -74,3 +74,31 @@ test('opens the demo, decodes on WebGPU and identifies simple vision trials abov
   await waitForDecoded(page);
   expect(errors).toEqual([]);
 });
+
+// README "Giving a talk": after a first visit, the bundle's shards come from Cache Storage. A second
+// page of the same browser profile, with every shard request of the bundle refused (only
+// manifest.json is served), still decodes the trial and identifies it (the tiny test bundle).
+test('a second visit decodes with every shard request refused (shards from Cache Storage)', async ({ page, context }) => {
+  test.setTimeout(600_000);
+  const TINY = '/.cache/test-bundles/tiny/';
+  const url = `/?bundle=${encodeURIComponent(TINY)}`;
+  await page.goto(url);
+  await waitForDecoded(page);
+  await expect(page.getByTestId('ident-stimuli')).toBeVisible();
+  await page.close();
+
+  const second = await context.newPage();
+  const errors = collectPageErrors(second);
+  const refused: string[] = [];
+  await second.route(`**${TINY}**`, (route) => {
+    const u = route.request().url();
+    if (u.endsWith('/manifest.json')) return route.continue();
+    refused.push(u);
+    return route.abort('internetdisconnected');
+  });
+  await second.goto(url);
+  await waitForDecoded(second);
+  await expect(second.getByTestId('ident-stimuli')).toBeVisible();
+  expect(refused).toEqual([]);
+  expect(errors).toEqual([]);
+});
