@@ -11,21 +11,7 @@
 import { BundleError } from '../../../base/errors.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import {
-  attnBlock,
-  attnBlockShapes,
-  conv1x1Shapes,
-  countParams,
-  feedForwardBlock,
-  feedForwardShapes,
-  numel,
-  rEmbeddings,
-  resBlock,
-  resBlockShapes,
-  timestepBlock,
-  timestepBlockShapes,
-  type ShapeMap,
-} from './blocks.ts';
+import { conv1x1Shapes, countParams, numel, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
 import { buildChain, type ChainSpec, type ChainUnit } from './split.ts';
 import { checkCascadeCheckpoint, identifyCascadeFile } from './stageFiles.ts';
@@ -98,7 +84,7 @@ const levels = (cfg: StageCConfig) => cfg.cHidden.length;
 /** Every tensor stage C reads, in forward order, under the official key names. */
 export function stageCShapes(cfg: StageCConfig): ShapeMap {
   const m: ShapeMap = new Map();
-  const { cCond, cHidden: ch, cR } = cfg;
+  const { cCond, cHidden: ch } = cfg;
   const lin = (p: string, out: number, inp: number) => {
     m.set(`${p}.weight`, [out, inp]);
     m.set(`${p}.bias`, [out]);
@@ -107,14 +93,7 @@ export function stageCShapes(cfg: StageCConfig): ShapeMap {
   lin('clip_txt_pooled_mapper', cCond * cfg.cClipSeq, cfg.cClipTextPooled);
   lin('clip_img_mapper', cCond * cfg.cClipSeq, cfg.cClipImg);
   conv1x1Shapes(m, 'embedding.1', ch[0], cfg.cIn);
-  const block = (p: string, type: string, level: number, cSkip: number) => {
-    const c = ch[level];
-    if (type === 'C') resBlockShapes(m, p, c, cSkip, cfg.kernelSize);
-    else if (type === 'T') timestepBlockShapes(m, p, c, cR, cfg.tConds);
-    else if (type === 'A') attnBlockShapes(m, p, c, cCond);
-    else if (type === 'F') feedForwardShapes(m, p, c);
-    else throw new RangeError(`${cfg.name}: block type ${type} is not one of C, T, A, F`);
-  };
+  const block = (p: string, type: string, level: number, cSkip: number) => typedBlockShapes(m, cfg, p, type, ch[level], cSkip);
   for (let i = 0; i < levels(cfg); i++) {
     if (i > 0) conv1x1Shapes(m, `down_downscalers.${i}.1.blocks.0`, ch[i], ch[i - 1]);
     const types = cfg.levelConfig[i];
@@ -237,24 +216,18 @@ export function stageCUnits(cfg: StageCConfig, shapes: ShapeMap): ChainUnit[] {
   });
   const blockUnit = (p: string, type: string, level: number, skip: number | null): ChainUnit => {
     const c = ch[level];
-    const reads = ['h', ...(type === 'T' ? ['r_embed'] : type === 'A' ? ['cond'] : []), ...(skip !== null ? [`skip_${skip}`] : [])];
     return {
       label: p,
       params: paramsOf(`${p}.`),
-      reads,
+      reads: ['h', ...typedBlockReads(type), ...(skip !== null ? [`skip_${skip}`] : [])],
       writes: ['h'],
       async run(cg, st) {
-        const h = st.get('h');
-        let out: string;
-        if (type === 'C') out = await resBlock(cg, p, h, c, skip !== null ? st.get(`skip_${skip}`) : undefined, cfg.kernelSize);
-        else if (type === 'T') out = await timestepBlockFor(cg, p, h, st.get('r_embed'), c);
-        else if (type === 'A') out = await attnBlock(cg, p, h, st.get('cond'), c, cfg.nhead[level], cfg.selfAttn);
-        else out = await feedForwardBlock(cg, p, h, c);
+        const skipValue = skip !== null ? st.get(`skip_${skip}`) : undefined;
+        const out = await typedBlock(cg, cfg, p, type, st.get('h'), c, cfg.nhead[level], { rEmbed: () => st.get('r_embed'), cond: () => st.get('cond'), skip: skipValue });
         st.set('h', out, hShape(c));
       },
     };
   };
-  const timestepBlockFor = (cg: Parameters<ChainUnit['run']>[0], p: string, h: string, r: string, c: number) => timestepBlock(cg, p, h, r, c, cfg.cR, cfg.tConds);
   const rescale = (p: string, cIn: number, cOut: number): ChainUnit => ({
     label: p,
     params: paramsOf(`${p}.`),
