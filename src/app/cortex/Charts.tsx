@@ -184,9 +184,10 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
   const color = { vision: '#5fb3ff', imagery: '#ffb454' };
   // the caption goes beside the legend when it fits, else on lines under it
   const captionText = `${metric === 'relNorm' ? '|Δ| / |prediction|' : '1 − cos(prediction, lesioned)'} when the ROI is silenced`;
-  const besideLegend = captionLines(captionText, width - left - 190);
-  const caption = besideLegend.length === 1 ? besideLegend : captionLines(captionText, width - left);
-  const extra = besideLegend.length === 1 ? 0 : captionExtra(caption) + FONT + 3;
+  // (always beside it at the presentation grid's fixed 560 units, whose height is what fits 1280x720)
+  const beside = width >= 560 || captionLines(captionText, width - left - 190).length === 1;
+  const caption = beside ? [captionText] : captionLines(captionText, width - left);
+  const extra = beside ? 0 : captionExtra(caption) + FONT + 3;
   return (
     <svg viewBox={`0 0 ${width} ${h + extra}`} style={{ width: '100%', maxWidth: width * 1.4 }} data-testid="cortex-lesion">
       {y.ticks(4).map((t) => (
@@ -222,7 +223,7 @@ export function LesionChart({ cells, head, metric, width = 560 }: { cells: Lesio
             </text>
           </g>
         ))}
-        {besideLegend.length === 1 ? <Caption lines={caption} x={190} y={0} /> : <Caption lines={caption} x={0} y={FONT + 3} />}
+        {beside ? <Caption lines={caption} x={190} y={0} /> : <Caption lines={caption} x={0} y={FONT + 3} />}
       </g>
     </svg>
   );
