@@ -12,7 +12,7 @@ import type { ShardSink } from '../../../src/core/bundle/writer.ts';
 import type { Checkpoint } from '../../../src/core/generate/packers/checkpoint.ts';
 import { clipVisionShapes, type ClipVisionConfig } from '../../../src/core/generate/packers/clip.ts';
 import { packClip } from '../../../src/core/generate/packers/clipPack.ts';
-import { vdvaeDecoderShapes, type VdvaeConfig } from '../../../src/core/generate/packers/vdvae.ts';
+import { vdvaeDecoderShapes, vdvaeEncoderShapes, type VdvaeConfig } from '../../../src/core/generate/packers/vdvae.ts';
 import { packVdvae } from '../../../src/core/generate/packers/vdvaePack.ts';
 import { COMPOSITE_FORMAT } from '../../../src/core/generate/packOpen.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
@@ -21,7 +21,7 @@ import { ensureReconBundle, RECON_BUNDLE } from './reconBundle.ts';
 export const COMPOSITE_DIR = '.cache/test-bundles/composite';
 export const COMPOSITE_NAME = 'demo pack + VDVAE (reduced) + CLIP (reduced)';
 /** 8 layers at 1x1 and one at 4x4, zdim 16: 8·16 + 256 = 384 decoded values (the demo's blurry head). */
-export const VDVAE_SMALL: VdvaeConfig = { name: 'VDVAE (reduced)', decBlocks: '1x8,4m1,4x1,8m4,8x1', width: 16, zdim: 16, bottleneckMultiple: 0.25, numMixtures: 3, imageSize: 8, decodedLayers: 9 };
+export const VDVAE_SMALL: VdvaeConfig = { name: 'VDVAE (reduced)', decBlocks: '1x8,4m1,4x1,8m4,8x1', encBlocks: '8x1,8d2,4x1,4d4,1x1', width: 16, zdim: 16, bottleneckMultiple: 0.25, numMixtures: 3, imageSize: 8, decodedLayers: 9 };
 /** 56 px in patches of 14: 16 patches + class token = 17 tokens of width 32 (the demo's retrieval head). */
 export const CLIP_SMALL: ClipVisionConfig = { name: 'ViT (reduced)', imageSize: 56, patchSize: 14, width: 32, layers: 2, heads: 4, mlp: 128, projectionDim: 16, layerNormEps: 1e-5 };
 
@@ -48,7 +48,7 @@ export async function ensureCompositePack(): Promise<void> {
   if (existsSync(join(COMPOSITE_DIR, 'modelpack', 'modelpack.json'))) return;
   await writeAtomically(COMPOSITE_DIR, async (sink) => {
     // small weight files, so every stage has several external-data files (as the real packs do)
-    await packVdvae(randomCheckpoint('vdvae-reduced', vdvaeDecoderShapes(VDVAE_SMALL), 11), under(sink, 'vdvae/'), { config: VDVAE_SMALL, maxFileBytes: 16384, createdAt: 'test' });
+    await packVdvae(randomCheckpoint('vdvae-reduced', new Map([...vdvaeDecoderShapes(VDVAE_SMALL), ...vdvaeEncoderShapes(VDVAE_SMALL)]), 11), under(sink, 'vdvae/'), { config: VDVAE_SMALL, maxFileBytes: 16384, createdAt: 'test' });
     await packClip(randomCheckpoint('clip-reduced', clipVisionShapes(CLIP_SMALL), 23), under(sink, 'clip/'), { config: CLIP_SMALL, precision: 'both', maxFileBytes: 98304, createdAt: 'test' });
     const base = `../../${RECON_BUNDLE.split('/').pop()}/modelpack/`;
     const manifest = { format: COMPOSITE_FORMAT, version: 1, name: COMPOSITE_NAME, base, stages: { lowLevelDecoder: '../vdvae/', imageEncoder: '../clip/' } };

@@ -26,7 +26,7 @@ import { readNpy, writeNpy, type NpyArray } from '../../../src/core/tensor/npy.t
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs');
 const CLIP_TINY: ClipVisionConfig = { name: 'tiny', imageSize: 28, patchSize: 14, width: 32, layers: 2, heads: 4, mlp: 128, projectionDim: 16, layerNormEps: 1e-5 };
-const VDVAE_TINY: VdvaeConfig = { name: 'tiny', decBlocks: '1x2,4m1,4x1,8m4,8x2', width: 16, zdim: 4, bottleneckMultiple: 0.25, numMixtures: 3, imageSize: 8, decodedLayers: 4 };
+const VDVAE_TINY: VdvaeConfig = { name: 'tiny', decBlocks: '1x2,4m1,4x1,8m4,8x2', encBlocks: '8x1,8d2,4x1,4d4,1x1', width: 16, zdim: 4, bottleneckMultiple: 0.25, numMixtures: 3, imageSize: 8, decodedLayers: 4 };
 
 const fixture = async (p: string) => new Uint8Array(await readFile(join(FIX, p)));
 const npy = async (p: string) => readNpy(await fixture(p), p);
