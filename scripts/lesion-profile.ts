@@ -12,6 +12,7 @@ import { Bundle } from '../src/core/bundle/loader.ts';
 import { CortexSession } from '../src/core/cortex/session.ts';
 import { lesionProfile, type LesionCell, type LesionTrial } from '../src/core/cortex/lesion.ts';
 import type { HeadName } from '../src/core/bundle/manifest.ts';
+import { averageTrialBetas } from '../src/core/decode/trials.ts';
 import { FsShardSource } from '../src/node/fsSource.ts';
 
 const { values: o } = parseArgs({ options: { bundle: { type: 'string' }, heads: { type: 'string' }, average: { type: 'boolean', default: false } } });
@@ -45,14 +46,7 @@ async function averagedLesion(session: CortexSession, subject: number, stimulus:
   const trials: LesionTrial[] = [];
   for (const condition of ['vision', 'imagery'] as const) {
     const idx = m.trials.flatMap((t, i) => (t.subject === subject && t.stimulus === stimulus && t.condition === condition ? [i] : []));
-    if (!idx.length) continue;
-    let avg: Float32Array | null = null;
-    for (const i of idx) {
-      const b = await bundle.trialBetas(i);
-      avg ??= new Float32Array(b.length);
-      for (let j = 0; j < b.length; j++) avg[j] += b[j] / idx.length;
-    }
-    trials.push({ condition, betas: avg! });
+    if (idx.length) trials.push({ condition, betas: await averageTrialBetas(bundle, idx) });
   }
   const rois = session.rois.list().filter((r) => r.source === 'bundle');
   return lesionProfile(session.engine, rois, session.engine.headNames, trials);
