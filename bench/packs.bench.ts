@@ -7,13 +7,13 @@
 // projects the full tower; `MIRAGE_BENCH_CLIP_LAYERS=24` builds the whole 1.2 GB tower). Built once
 // into bench/tmp/packs/ (git-ignored). WebGPU here is SwiftShader, a CPU emulation, unless Chromium
 // finds a GPU: its times say that it runs, not how fast a GPU is. Results: bench/results/packs-browser.json.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from '../src/core/base/rng.ts';
 import type { Checkpoint } from '../src/core/generate/packers/checkpoint.ts';
 import { CLIP_VIT_L14, clipVisionShapes, type ClipVisionConfig } from '../src/core/generate/packers/clip.ts';
 import { packClip } from '../src/core/generate/packers/clipPack.ts';
-import { VDVAE_IMAGENET64, vdvaeDecoderShapes } from '../src/core/generate/packers/vdvae.ts';
+import { VDVAE_IMAGENET64, vdvaeDecoderShapes, vdvaeEncoderShapes } from '../src/core/generate/packers/vdvae.ts';
 import { packVdvae } from '../src/core/generate/packers/vdvaePack.ts';
 import { writeAtomically } from '../src/node/atomic.ts';
 import { CHROMIUM, devServerWasmPaths, REPO_DIR, runBenchPage } from './lib-browser.ts';
@@ -52,7 +52,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
   const clipLayers = Number(process.env.MIRAGE_BENCH_CLIP_LAYERS ?? (ctx.quick ? 1 : 4));
   const clip: ClipVisionConfig = { ...CLIP_VIT_L14, layers: clipLayers };
   const packs = [
-    { dir: 'vdvae', stage: 'lowLevelDecoder', what: 'VDVAE ImageNet-64 decoder, real size', build: (out: string) => writeAtomically(out, (sink) => packVdvae(randomCheckpoint('vdvae-imagenet64-random', vdvaeDecoderShapes(VDVAE_IMAGENET64)), sink, { createdAt: 'bench' })) },
+    { dir: 'vdvae', stage: 'lowLevelDecoder', what: 'VDVAE ImageNet-64 decoder, real size', build: (out: string) => writeAtomically(out, (sink) => packVdvae(randomCheckpoint('vdvae-imagenet64-random', new Map([...vdvaeDecoderShapes(VDVAE_IMAGENET64), ...vdvaeEncoderShapes(VDVAE_IMAGENET64)])), sink, { createdAt: 'bench' })) },
     {
       dir: `clip-l14-${clipLayers}layers`,
       stage: 'imageEncoder',
@@ -61,7 +61,11 @@ export default async function run(ctx: BenchContext): Promise<void> {
     },
   ];
   const only = process.env.MIRAGE_BENCH_PACKS?.split(',');
-  const rows: Record<string, unknown>[] = [];
+  const chosen = packs.filter((x) => !only || only.includes(x.dir));
+  // Rows of packs not run this time stay (MIRAGE_BENCH_PACKS runs one pack at a time).
+  const file = join(REPO_DIR, 'bench/results/packs-browser.json');
+  const kept = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { rows?: { pack?: string }[] }).rows ?? []).filter((r) => !chosen.some((c) => c.dir === r.pack)) : [];
+  const rows: Record<string, unknown>[] = [...kept];
   // Written after every pack, so a long WebGPU (SwiftShader) run keeps the numbers measured before it.
   const save = async () =>
     ctx.writeResult('packs-browser', {
@@ -71,7 +75,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
       loadAverage: (await import('node:os')).loadavg(),
       rows,
     });
-  for (const p of packs.filter((x) => !only || only.includes(x.dir))) {
+  for (const p of chosen) {
     const out = join(PACKS, p.dir);
     if (!existsSync(join(out, 'modelpack.json'))) {
       ctx.log(`building ${p.what} into ${out}`);
