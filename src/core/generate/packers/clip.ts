@@ -10,7 +10,7 @@
 import { BundleError } from '../../base/errors.ts';
 import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision, type GraphProgress } from './graphWeights.ts';
+import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision, type GraphProgress, type GraphWeights } from './graphWeights.ts';
 
 export interface ClipVisionConfig {
   /** Short name, used in messages ("ViT-L/14"). */
@@ -145,6 +145,53 @@ export function checkClipCheckpoint(ck: Checkpoint, cfg: ClipVisionConfig, layou
   }
 }
 
+/** The MLP's activation: OpenAI CLIP's x·sigmoid(1.702x), or exact (erf) GELU as OpenCLIP's ViT-bigG/14 uses. */
+export type ClipActivation = 'quick_gelu' | 'gelu';
+
+/**
+ * One pre-LN CLIP transformer layer (`encoder.layers.N.*`: layer_norm1, self-attention with q/k/v/out
+ * projections, residual; layer_norm2, fc1, activation, fc2, residual) as a function of the hidden
+ * state [B, T, W] and the layer's key prefix. Shared by the vision tower (no mask, quick_gelu) and the
+ * text tower (clipText.ts: an additive [B, 1, T, T] mask input for causality and padding, gelu or
+ * quick_gelu). Constants are created once, so call this once per graph.
+ */
+export function clipBlocks(
+  g: GraphBuilder,
+  wts: Pick<GraphWeights, 'konst' | 'linear' | 'layerNorm'>,
+  cfg: { width: number; heads: number; layerNormEps: number; act: ClipActivation },
+  mask?: string,
+): (x: string, prefix: string) => Promise<string> {
+  const { width, heads } = cfg;
+  const headDim = width / heads;
+  const { konst, linear } = wts;
+  const layerNorm = (x: string, key: string) => wts.layerNorm(x, key, cfg.layerNormEps);
+  const toHeads = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.int64s([0, 0, heads, headDim])])], { perm });
+  const scale = konst(Float32Array.of(headDim ** -0.5), [1], 'attn_scale');
+  let activation: (m: string) => string;
+  if (cfg.act === 'quick_gelu') {
+    const k = konst(Float32Array.of(1.702), [1], 'quick_gelu');
+    activation = (m) => g.op('Mul', [m, g.op('Sigmoid', [g.op('Mul', [m, k])])]);
+  } else {
+    // 0.5·x·(1 + erf(x/√2)): opset 17 has Erf but no Gelu operator.
+    const half = konst(Float32Array.of(0.5), [1], 'gelu_half');
+    const one = konst(Float32Array.of(1), [1], 'gelu_one');
+    const invSqrt2 = konst(Float32Array.of(Math.SQRT1_2), [1], 'gelu_inv_sqrt2');
+    activation = (m) => g.op('Mul', [g.op('Mul', [m, half]), g.op('Add', [one, g.op('Erf', [g.op('Mul', [m, invSqrt2])])])]);
+  }
+  return async (x, prefix) => {
+    const h = await layerNorm(x, `${prefix}layer_norm1`);
+    const q = toHeads(g.op('Mul', [await linear(h, `${prefix}self_attn.q_proj`), scale]), [0, 2, 1, 3]);
+    const kT = toHeads(await linear(h, `${prefix}self_attn.k_proj`), [0, 2, 3, 1]);
+    const v = toHeads(await linear(h, `${prefix}self_attn.v_proj`), [0, 2, 1, 3]);
+    const scores = g.op('MatMul', [q, kT]);
+    const attn = g.op('Softmax', [mask ? g.op('Add', [scores, mask]) : scores], { axis: -1 });
+    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attn, v])], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, width])]);
+    x = g.op('Add', [x, await linear(ctx, `${prefix}self_attn.out_proj`)]);
+    const m = await linear(await layerNorm(x, `${prefix}layer_norm2`), `${prefix}mlp.fc1`);
+    return g.op('Add', [x, await linear(activation(m), `${prefix}mlp.fc2`)]);
+  };
+}
+
 export type ClipPrecision = GraphPrecision;
 export type ClipGraphProgress = GraphProgress;
 // ONNX TensorProto data types, for Cast.
@@ -170,9 +217,8 @@ export async function buildClipVisionGraph(
   const { konst, w, linear, layerNorm: ln } = graphWeights(g, ck, clipVisionShapes(cfg, layout), opts);
   const layerNorm = (x: string, key: string) => ln(x, key, cfg.layerNormEps);
 
-  const { width, heads, patchSize: p, imageSize: s } = cfg;
+  const { width, patchSize: p, imageSize: s } = cfg;
   const grid = s / p;
-  const headDim = width / heads;
   g.input('pixel_values', 'float32', ['batch', 3, s, s]);
   // float16: the contract stays float32 at both ends; everything between runs in half precision.
   const pixels = f16 ? g.op('Cast', ['pixel_values'], { to: HALF }) : 'pixel_values';
@@ -185,21 +231,8 @@ export async function buildClipVisionGraph(
   const clsB = g.op('Expand', [cls, g.op('Concat', [batch, g.int64s([1, width])], { axis: 0 })]);
   let x = g.op('Add', [g.op('Concat', [clsB, seq], { axis: 1 }), await w(`${P}embeddings.position_embedding.weight`)]);
   x = await layerNorm(x, `${P}pre_layrnorm`);
-  const toHeads = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, g.int64s([0, 0, heads, headDim])])], { perm });
-  const scale = konst(Float32Array.of(headDim ** -0.5), [1], 'attn_scale');
-  const gelu = konst(Float32Array.of(1.702), [1], 'quick_gelu');
-  for (let i = 0; i < cfg.layers; i++) {
-    const h = await layerNorm(x, `${L(i)}layer_norm1`);
-    const q = toHeads(g.op('Mul', [await linear(h, `${L(i)}self_attn.q_proj`), scale]), [0, 2, 1, 3]);
-    const kT = toHeads(await linear(h, `${L(i)}self_attn.k_proj`), [0, 2, 3, 1]);
-    const v = toHeads(await linear(h, `${L(i)}self_attn.v_proj`), [0, 2, 1, 3]);
-    const attn = g.op('Softmax', [g.op('MatMul', [q, kT])], { axis: -1 });
-    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [attn, v])], { perm: [0, 2, 1, 3] }), g.int64s([0, 0, width])]);
-    x = g.op('Add', [x, await linear(ctx, `${L(i)}self_attn.out_proj`)]);
-    const m = await linear(await layerNorm(x, `${L(i)}layer_norm2`), `${L(i)}mlp.fc1`);
-    const act = g.op('Mul', [m, g.op('Sigmoid', [g.op('Mul', [m, gelu])])]);
-    x = g.op('Add', [x, await linear(act, `${L(i)}mlp.fc2`)]);
-  }
+  const block = clipBlocks(g, { konst, linear, layerNorm: ln }, { width, heads: cfg.heads, layerNormEps: cfg.layerNormEps, act: 'quick_gelu' });
+  for (let i = 0; i < cfg.layers; i++) x = await block(x, L(i));
   const toFloat = (t: string, name: string) => (f16 ? g.op('Cast', [t], { to: FLOAT }, name) : g.op('Identity', [t], undefined, name));
   g.output('last_hidden_state', 'float32', ['batch', clipTokens(cfg), width]);
   if (layout.lastHiddenState === 'post_layernorm') {
