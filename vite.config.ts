@@ -75,10 +75,12 @@ export default defineConfig({
   preview: { headers: { ...ISOLATION_HEADERS }, port: 4173 },
   worker: { format: 'es' },
   optimizeDeps: {
-    // Crawl the workers too, and pre-bundle what they import lazily, so the first visit does not
-    // re-optimise and reload the page mid-load. tfjs and its backends must share one pre-bundled
-    // copy of tfjs-core (a second copy would not see the registered backends).
-    entries: ['index.html', 'workers/*.worker.ts'],
+    // Crawl the workers and every screen module too (the panels are lazily imported), and
+    // pre-bundle what they import, so no visit discovers a dependency late: a late discovery
+    // re-optimises, and the chunks the page already asked for answer "504 Outdated Optimize Dep"
+    // (a lazy panel then fails to load). tfjs and its backends must share one pre-bundled copy of
+    // tfjs-core (a second copy would not see the registered backends).
+    entries: ['index.html', 'workers/*.worker.ts', 'src/app/**/*.tsx'],
     include: [
       'react',
       'react-dom/client',
