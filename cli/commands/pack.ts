@@ -18,6 +18,7 @@ import { DEFAULT_MAX_PART_BYTES, packStableCascade, type CascadeVariant } from '
 import { writeAtomically } from '../../src/node/atomic.ts';
 import { fsTree } from '../../src/node/files.ts';
 import { progressBar } from '../../src/node/progress.ts';
+import { sha256File } from '../../src/node/provenance.ts';
 
 interface PackClipOptions {
   checkpoint: string;
@@ -160,6 +161,7 @@ interface PackCascadeOptions {
   maxFileMib: string;
   maxPartMib: string;
   precision: string;
+  clipText?: string;
   quiet?: boolean;
 }
 
@@ -177,15 +179,25 @@ export async function runPackStableCascade(o: PackCascadeOptions): Promise<{ out
     /* named below */
   }
   if (!isDir) throw new BundleError(o.checkpoints, 'not a folder', { field: '--checkpoints', expected: 'the folder with the official Stable Cascade safetensors files' });
+  // The text encoder's files are hashed for the constants' provenance (each read once more, streamed).
+  let clipText: { checkpoint: Awaited<ReturnType<typeof openCheckpoint>>; sha256: Record<string, string> } | undefined;
+  if (o.clipText !== undefined) {
+    if (!(await hasWeights(fsTree(o.clipText)))) throw new BundleError(o.clipText, 'no model.safetensors or pytorch_model.bin', { field: '--clip-text', expected: "the CLIP ViT-bigG/14 text encoder folder (stabilityai/stable-cascade's text_encoder/)" });
+    const checkpoint = await openCheckpoint(fsTree(o.clipText));
+    const sha256: Record<string, string> = {};
+    for (const f of checkpoint.files) sha256[f] = await sha256File(f);
+    clipText = { checkpoint, sha256 };
+  }
   const bar = o.quiet ? undefined : progressBar('pack stable-cascade');
   try {
-    const command = `mirage pack stable-cascade --checkpoints ${o.checkpoints} --variant ${o.variant} --precision ${o.precision} --out ${o.out}`;
+    const command = `mirage pack stable-cascade --checkpoints ${o.checkpoints} --variant ${o.variant} --precision ${o.precision}${o.clipText !== undefined ? ` --clip-text ${o.clipText}` : ''} --out ${o.out}`;
     const m = await writeAtomically(o.out, (sink) =>
       packStableCascade(fsTree(o.checkpoints), sink, {
         variant: o.variant as CascadeVariant,
         precision: o.precision as 'float32' | 'float16' | 'both',
         maxFileBytes: fileBytes,
         maxPartBytes: Math.floor(partMib * 2 ** 20),
+        ...(clipText ? { clipText } : {}),
         command,
         onProgress: bar?.update,
       }),
@@ -282,6 +294,7 @@ export function register(program: Command): void {
     .option('--precision <p>', 'float32, float16 (half the bytes; WebGPU with shader-f16), or both in one pack (chosen at load)', 'both')
     .option('--max-file-mib <n>', 'largest weight file, MiB', String(WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize / 2 ** 20))
     .option('--max-part-mib <n>', 'largest weights of one stage C part (one session), MiB', String(DEFAULT_MAX_PART_BYTES / 2 ** 20))
+    .option('--clip-text <dir>', "CLIP ViT-bigG/14 text encoder folder (stabilityai/stable-cascade's text_encoder/: model.safetensors, config.json): the unconditional text constants are computed from it; without it they are zeros marked 'not computed'")
     .option('--quiet', 'no progress bar')
     .action(async (opts: PackCascadeOptions) => {
       const r = await runPackStableCascade(opts);

@@ -54,6 +54,12 @@ export function PrecisionSelect({ disabled }: { disabled: boolean }) {
   );
 }
 
+/** The unconditional CLIP tensors' line: zeros that nobody computed are said to be such. */
+export function unconditionalLabel(u: ServiceInfo['unconditional']): string {
+  if (!u) return 'unconditional CLIP tensors: source not recorded';
+  return u.computed === false ? `unconditional CLIP tensors: not computed (zeros) — pack ${u.pack}` : `unconditional CLIP tensors: ${u.source}`;
+}
+
 /** Which pack, build and device each stage has (the composite's parts named). */
 export function PackDetails({ info }: { info: ServiceInfo }) {
   const stages = Object.entries(info.stages);
@@ -70,6 +76,7 @@ export function PackDetails({ info }: { info: ServiceInfo }) {
           base: {info.composite.base}; {info.composite.parts.map((p) => `${p.stage} from ${p.pack} (${p.source})`).join('; ')}
         </p>
       ) : null}
+      <p className="rc-note" data-testid="rc-pack-unconditional" data-computed={String(info.unconditional?.computed ?? 'unknown')}>{unconditionalLabel(info.unconditional)}</p>
       <table className="rc-timings">
         <caption>per stage: the pack it came from, the weights loaded and where it runs (this browser)</caption>
         <tbody>

@@ -165,12 +165,25 @@ export interface LoadedStagePart {
   externalData: ExternalDataFile[];
 }
 
+/**
+ * The pack whose unconditional tensors a reconstruction uses, and whether they are real: a stage
+ * pack says so (`computed` false: zeros standing in for the empty prompt's CLIP encodings, e.g.
+ * `mirage pack stable-cascade` without --clip-text); a model pack's own constants say nothing (null).
+ */
+export interface UnconditionalOrigin {
+  pack: string;
+  computed: boolean | null;
+  source: string;
+}
+
 /** The pack's files in memory, each checked against the manifest's size and sha256. */
 export interface LoadedModelPack {
   manifest: ModelPackManifest;
   source: ShardSource;
   onnx: Record<StageName, Uint8Array>;
   unconditional: { clipImg: Float32Array; clipText: Float32Array; clipTextPooled: Float32Array };
+  /** Where `unconditional` came from (packOpen.ts; absent for packs read by loadModelPack). */
+  unconditionalOrigin?: UnconditionalOrigin;
   vocab: string[];
   /** Per stage, the ONNX external-data files its graph refers to (real packs keep weights outside the protobuf). */
   externalData?: Partial<Record<StageName, ExternalDataFile[]>>;

@@ -24,6 +24,7 @@ import {
   STAGE_NAMES,
   type ExternalDataFile,
   type LoadedModelPack,
+  type UnconditionalOrigin,
   type LoadedStagePart,
   type ModelPackManifest,
   type StageName,
@@ -259,10 +260,17 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     externalData,
     ...(Object.keys(chains).length ? { parts: chains } : {}),
     origins,
+    unconditionalOrigin: unconditionalOrigin(uFrom.pack, u),
     unconditional: { clipImg: npyFloat32(get(uFrom.source, u.clipImg), u.clipImg), clipText: npyFloat32(get(uFrom.source, u.clipText), u.clipText), clipTextPooled: npyFloat32(get(uFrom.source, u.clipTextPooled), u.clipTextPooled) },
     vocab: capVocab ? parseVocab(get(cap.source, capVocab), `${cap.source.label}/${capVocab}`) : parseVocab(get(baseSource, base.vocab), base.vocab),
     ...(composite ? { composite: { name: composite.name, base: baseSource.label, parts: replaced.map((s) => ({ stage: s, pack: origins[s].pack, source: origins[s].source })) } } : {}),
   };
+}
+
+/** What the page shows about the unconditional tensors: a stage pack's computed flag and source, or the model pack's own constants. */
+export function unconditionalOrigin(pack: string, u: { clipText: string; computed?: boolean; source?: string }): UnconditionalOrigin {
+  if (u.computed === undefined) return { pack, computed: null, source: `the constants of model pack ${pack}` };
+  return { pack, computed: u.computed, source: u.source ?? '' };
 }
 
 /** Reads the planned files one after the other (each once), with byte progress per file and in total. */

@@ -83,6 +83,8 @@ export interface ServiceInfo {
   shaderF16: boolean;
   /** A composite pack's base and replaced stages; null for a plain model pack. */
   composite: LoadedModelPack['composite'] | null;
+  /** Which pack the unconditional CLIP tensors came from and whether they were computed (null: not known). */
+  unconditional: LoadedModelPack['unconditionalOrigin'] | null;
 }
 
 /** The per-stage packs, builds and placements of a reconstruction (its provenance). */
@@ -248,6 +250,7 @@ export class GenerateService {
       precision,
       shaderF16: this.shaderF16,
       composite: this.pack.composite ?? null,
+      unconditional: this.pack.unconditionalOrigin ?? null,
     };
   }
 

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BundleError } from '../../../src/core/base/errors.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
-import { encodeSafetensors } from '../../../src/core/formats/safetensors.ts';
 import {
   checkClipTextCheckpoint,
   CLIP_TEXT_BIGG,
@@ -16,14 +15,13 @@ import {
   emptyCaptionTokens,
   encodeEmptyCaption,
   textAttentionMask,
-  type ClipTextConfig,
 } from '../../../src/core/generate/packers/cascade/clipText.ts';
 import { openCheckpoint, type CheckpointFolder } from '../../../src/core/generate/packers/checkpoint.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
+import { CLIP_TEXT_DIR, CLIP_TEXT_TINY } from './cascadeClipTextFixture.ts';
+import { maxAbsDiff, shapesOnly } from './cascadeEFixtures.ts';
 
-const DIR = join(import.meta.dirname, '../../fixtures/packs/clip-text-tiny');
-// The fixture's config: bigG's layout at width 32, 3 layers, 8 positions, a 50-token vocabulary whose last two ids play start/end.
-export const CLIP_TEXT_TINY: ClipTextConfig = { ...CLIP_TEXT_BIGG, name: 'tiny text', vocab: 50, positions: 8, width: 32, layers: 3, heads: 4, mlp: 128, projectionDim: 16, bos: 48, eos: 49, pad: 49 };
+const DIR = CLIP_TEXT_DIR;
 
 function memFolder(files: Record<string, Uint8Array>, label = 'clip-text-tiny'): CheckpointFolder {
   return { label, open: async (p) => (files[p] ? bytesSource(files[p], `${label}/${p}`) : null) };
@@ -31,12 +29,6 @@ function memFolder(files: Record<string, Uint8Array>, label = 'clip-text-tiny'):
 const fixture = async (name: string) => new Uint8Array(await readFile(join(DIR, name)));
 async function tinyCheckpoint(extra: Record<string, Uint8Array> = {}) {
   return openCheckpoint(memFolder({ 'model.safetensors': await fixture('model.safetensors'), 'config.json': await fixture('config.json'), ...extra }));
-}
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 describe('CLIP text tower on the empty caption vs the reference (reduced config)', () => {
@@ -77,17 +69,12 @@ describe('ViT-bigG/14 text tower from its config', () => {
 });
 
 describe('bad input names the file and the tensor', () => {
-  /** A checkpoint file with only the given tensors' shapes (zeros): enough for the shape checks. */
-  async function shapesOnly(shapes: Map<string, number[]>) {
-    const tensors = [...shapes].map(([name, shape]) => ({ name, dtype: 'F32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
-    return openCheckpoint(memFolder({ 'model.safetensors': encodeSafetensors(tensors) }, 'vit-l-text'));
-  }
 
   it('a ViT-L/14 text encoder (width 768) given for bigG', async () => {
     // ViT-L/14's text tower as its shapes show it (a 4-row token table and 1-value q_proj stand-ins
     // keep the file small: the width, depth and projection are what the check reads first).
     const layers: [string, number[]][] = Array.from({ length: 12 }, (_, i) => [`text_model.encoder.layers.${i}.self_attn.q_proj.weight`, [1]]);
-    const ck = await shapesOnly(
+    const ck = shapesOnly(
       new Map([['text_model.embeddings.token_embedding.weight', [4, 768]], ['text_model.embeddings.position_embedding.weight', [77, 768]], ...layers, ['text_projection.weight', [768, 768]]]),
     );
     const err = (() => {
@@ -108,8 +95,8 @@ describe('bad input names the file and the tensor', () => {
   it('a missing layer tensor, a vision checkpoint, and a config.json with quick_gelu', async () => {
     const shapes = clipTextShapes(CLIP_TEXT_TINY);
     shapes.delete('text_model.encoder.layers.2.mlp.fc2.bias');
-    await expect(encodeEmptyCaption(await shapesOnly(shapes), CLIP_TEXT_TINY)).rejects.toThrow(/model\.safetensors.*text_model\.encoder\.layers\.2\.mlp\.fc2\.bias: missing tensor/s);
-    const vision = await shapesOnly(new Map([['vision_model.embeddings.class_embedding', [32]]]));
+    await expect(encodeEmptyCaption(shapesOnly(shapes), CLIP_TEXT_TINY)).rejects.toThrow(/model\.safetensors.*text_model\.encoder\.layers\.2\.mlp\.fc2\.bias: missing tensor/s);
+    const vision = shapesOnly(new Map([['vision_model.embeddings.class_embedding', [32]]]));
     expect(() => checkClipTextCheckpoint(vision, CLIP_TEXT_TINY)).toThrow(/no CLIP text tower \(this is a CLIP vision model/);
     const cfg = JSON.parse(new TextDecoder().decode(await fixture('config.json'))) as Record<string, unknown>;
     const quick = await tinyCheckpoint({ 'config.json': new TextEncoder().encode(JSON.stringify({ ...cfg, hidden_act: 'quick_gelu' })) });

@@ -239,3 +239,17 @@ export async function encodeEmptyCaption(
   if (!pooled) throw new Error('CLIP text tower: the last graph gave no text_embeds');
   return { clipText: hidden, clipTextPooled: pooled };
 }
+
+/** The empty prompt's CLIP text encodings (the pack's unconditional constants), with their source. */
+export interface UnconditionalClip {
+  clipText: Float32Array;
+  clipTextPooled: Float32Array;
+  source: string;
+}
+
+/** encodeEmptyCaption with the files it read (and their sha256, when the caller hashed them) as the source. */
+export async function unconditionalFromClipText(ck: Checkpoint, cfg: ClipTextConfig = CLIP_TEXT_BIGG, sha256: Record<string, string> = {}): Promise<UnconditionalClip> {
+  const { clipText, clipTextPooled } = await encodeEmptyCaption(ck, cfg);
+  const files = ck.files.map((f) => (sha256[f] ? `${f} (sha256 ${sha256[f]})` : f)).join(', ');
+  return { clipText, clipTextPooled, source: `computed: CLIP ${cfg.name} encoder on the empty caption (hidden_states[-1] before final_layer_norm; text_embeds) from ${files}` };
+}

@@ -14,6 +14,7 @@ import { openCheckpoint, type Checkpoint, type CheckpointFolder } from '../check
 import { WEBGPU_DEFAULT_LIMITS } from '../clipPack.ts';
 import { addGraphFiles, StagePackWriter, type PackedStage, type StagePackManifest } from '../stagePack.ts';
 import type { CascadePrecision } from './blocks.ts';
+import { checkClipTextCheckpoint, CLIP_TEXT_BIGG, unconditionalFromClipText, type ClipTextConfig, type UnconditionalClip } from './clipText.ts';
 import { buildEffnet, EFFNET_V2_S, effnetSettings, type EffnetConfig } from './effnet.ts';
 import { bytesPerWeight, type StageBuildOptions, type StagePartGraph } from './pack.ts';
 import { buildStageA, STAGE_A, type StageAConfig } from './stageA.ts';
@@ -36,12 +37,7 @@ export function cascadeFiles(variant: CascadeVariant): Record<CascadeStage, stri
 
 type CascadeStage = 'latentEncoder' | 'priorDenoiser' | 'latentDecoder' | 'pixelDecoder';
 
-/** The empty prompt's CLIP ViT-bigG/14 encodings and a zero image embedding, with their source. */
-export interface UnconditionalClip {
-  clipText: Float32Array;
-  clipTextPooled: Float32Array;
-  source: string;
-}
+export type { UnconditionalClip } from './clipText.ts';
 
 export interface CascadePackOptions {
   variant: CascadeVariant;
@@ -53,8 +49,13 @@ export interface CascadePackOptions {
   maxPartBytes?: number;
   /** Computed unconditional text tensors; zeros with a 'not computed' note when absent. */
   unconditional?: UnconditionalClip;
+  /**
+   * The CLIP ViT-bigG/14 text encoder (`--clip-text`): the unconditional text tensors are computed
+   * from it (clipText.ts) when `unconditional` is not given; `sha256` per file, for the provenance.
+   */
+  clipText?: { checkpoint: Checkpoint; sha256?: Record<string, string> };
   /** Configs other than the published ones (tests at reduced size). */
-  configs?: { stageC?: StageCConfig; stageB?: StageBConfig; stageA?: StageAConfig; effnet?: EffnetConfig };
+  configs?: { stageC?: StageCConfig; stageB?: StageBConfig; stageA?: StageAConfig; effnet?: EffnetConfig; clipText?: ClipTextConfig };
   command?: string;
   createdAt?: string;
   onProgress?: (done: number, total: number, label: string) => void;
@@ -62,8 +63,6 @@ export interface CascadePackOptions {
 
 /** Weights per graph before stage C is cut: well inside the 4 GB wasm heap a session is created in. */
 export const DEFAULT_MAX_PART_BYTES = 2 ** 30;
-
-const CLIP_TEXT: [number, number] = [77, 1280];
 
 /** Opens the first present file of each stage; a missing stage names its files and the variant. */
 async function openStageFiles(folder: CheckpointFolder, variant: CascadeVariant): Promise<Record<string, Checkpoint>> {
@@ -118,6 +117,10 @@ async function writeStage(w: StagePackWriter, parts: AsyncGenerator<StagePartGra
 /** Builds the pack; the checkpoint folder must hold the variant's files (cascadeFiles). */
 export async function packStableCascade(folder: CheckpointFolder, sink: ShardSink, opts: CascadePackOptions): Promise<StagePackManifest> {
   const cks = await openStageFiles(folder, opts.variant);
+  const cfgT = opts.configs?.clipText ?? CLIP_TEXT_BIGG;
+  // A wrong text encoder is named before any stage is built; the tower runs once, before the stages.
+  if (opts.clipText) checkClipTextCheckpoint(opts.clipText.checkpoint, cfgT);
+  const u = opts.unconditional ?? (opts.clipText ? await unconditionalFromClipText(opts.clipText.checkpoint, cfgT, opts.clipText.sha256) : undefined);
   const maxFileBytes = opts.maxFileBytes ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize;
   const maxPartBytes = opts.maxPartBytes ?? DEFAULT_MAX_PART_BYTES;
   const precisions: CascadePrecision[] = opts.precision === 'both' ? ['float32', 'float16'] : [opts.precision ?? 'float32'];
@@ -172,15 +175,14 @@ export async function packStableCascade(folder: CheckpointFolder, sink: ShardSin
   }
   // The unconditional conditioning: clip_img is zeros by definition (get_conditions with
   // is_unconditional); the text ones are the empty prompt's encodings when computed.
-  const u = opts.unconditional;
-  const [tokens, width] = CLIP_TEXT;
-  if (u && (u.clipText.length !== tokens * width || u.clipTextPooled.length !== width)) {
-    throw new RangeError(`unconditional CLIP text: ${u.clipText.length} and ${u.clipTextPooled.length} values (expected [${tokens}, ${width}] and [1, ${width}])`);
+  const [tokens, width, pooledWidth] = [cfgT.positions, cfgT.width, cfgT.projectionDim];
+  if (u && (u.clipText.length !== tokens * width || u.clipTextPooled.length !== pooledWidth)) {
+    throw new RangeError(`unconditional CLIP text: ${u.clipText.length} and ${u.clipTextPooled.length} values (expected [${tokens}, ${width}] and [1, ${pooledWidth}])`);
   }
   const unconditional = {
     clipImg: await w.addFile('cond/uncond_clip_img.npy', writeNpy(new Float32Array(768), [1, 768], '<f4')),
     clipText: await w.addFile('cond/uncond_clip_text.npy', writeNpy(u?.clipText ?? new Float32Array(tokens * width), [tokens, width], '<f4')),
-    clipTextPooled: await w.addFile('cond/uncond_clip_text_pooled.npy', writeNpy(u?.clipTextPooled ?? new Float32Array(width), [1, width], '<f4')),
+    clipTextPooled: await w.addFile('cond/uncond_clip_text_pooled.npy', writeNpy(u?.clipTextPooled ?? new Float32Array(pooledWidth), [1, pooledWidth], '<f4')),
     computed: Boolean(u),
     source: u ? u.source : 'not computed: zeros (no CLIP ViT-bigG/14 text encoder was given: --clip-text)',
   };
