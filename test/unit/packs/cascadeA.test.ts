@@ -3,11 +3,11 @@
 // train_b.py decode_latents does) run on the same random checkpoint at reduced size
 // (test/fixtures/packs/README.md, cascade-a-tiny).
 import { describe, expect, it } from 'vitest';
-import { buildStageA, checkStageACheckpoint, STAGE_A, stageADecoderShapes, stageAGraph, stageAParamCount, type StageAConfig } from '../../../src/core/generate/packers/cascade/stageA.ts';
-import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbsDiff, runGraph, shapesOnly } from './cascadeEFixtures.ts';
+import { buildStageA, checkStageACheckpoint, STAGE_A, stageADecoderShapes, stageAGraph, stageAParamCount } from '../../../src/core/generate/packers/cascade/stageA.ts';
+import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbsDiff, runGraph, shapesOnly, TINY_A } from './cascadeEFixtures.ts';
 
 const DIR = fixtureDir('cascade-a-tiny');
-const TINY: StageAConfig = { name: 'tiny stage A', levels: 2, bottleneckBlocks: 2, cHidden: 16, cLatent: 4, codebookSize: 8, scaleFactor: 0.43, latentSize: 8 };
+const TINY = TINY_A;
 
 describe('Stable Cascade stage A decoder vs the reference implementation (reduced config)', () => {
   it.each(['stage_a.safetensors', 'stage_a_bf16.safetensors'])('%s: images equal StageA.decode(latents).clamp(0, 1)', async (file) => {

@@ -3,32 +3,14 @@
 // default) run on the same random checkpoint at reduced size (test/fixtures/packs/README.md,
 // cascade-b-tiny); whole and cut into parts (split.ts).
 import { describe, expect, it } from 'vitest';
-import { buildStageB, checkStageBCheckpoint, STAGE_B_FULL, STAGE_B_LITE, stageBParamCount, stageBShapes, type StageBConfig } from '../../../src/core/generate/packers/cascade/stageB.ts';
+import { buildStageB, checkStageBCheckpoint, STAGE_B_FULL, STAGE_B_LITE, stageBParamCount, stageBShapes } from '../../../src/core/generate/packers/cascade/stageB.ts';
 import type { StagePartGraph } from '../../../src/core/generate/packers/cascade/pack.ts';
 import { partParams, planParts } from '../../../src/core/generate/packers/cascade/split.ts';
 import type { NpyArray } from '../../../src/core/tensor/npy.ts';
-import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbs, maxAbsDiff, runGraph, shapesOnly } from './cascadeEFixtures.ts';
+import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbs, maxAbsDiff, runGraph, shapesOnly, TINY_B } from './cascadeEFixtures.ts';
 
 const DIR = fixtureDir('cascade-b-tiny');
-/** The fixture's StageB(...) arguments: four levels, repeats on both paths (down [1, 2, 1, 1], up deepest first [2, 1, 2, 3]). */
-const TINY: StageBConfig = {
-  ...STAGE_B_FULL,
-  name: 'tiny stage B',
-  cCond: 16,
-  cHidden: [8, 16, 24, 24],
-  nhead: [-1, -1, 2, 2],
-  blocks: [
-    [1, 1, 2, 1],
-    [1, 2, 1, 1],
-  ],
-  blockRepeat: [
-    [1, 2, 1, 1],
-    [2, 1, 2, 3],
-  ],
-  cClip: 12,
-  latentSize: 32,
-  effnetSize: 6,
-};
+const TINY = TINY_B;
 
 async function inputs(): Promise<Record<string, NpyArray>> {
   return { x: await fixtureNpy(DIR, 'x.npy'), r: await fixtureNpy(DIR, 'r.npy'), effnet: await fixtureNpy(DIR, 'effnet.npy'), clip: await fixtureNpy(DIR, 'clip.npy') };

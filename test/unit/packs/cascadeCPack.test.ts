@@ -10,50 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import type { CheckpointFolder } from '../../../src/core/generate/packers/checkpoint.ts';
-import { EFFNET_V2_S, type EffnetConfig } from '../../../src/core/generate/packers/cascade/effnet.ts';
 import { packStableCascade, type CascadePackOptions } from '../../../src/core/generate/packers/cascade/packStableCascade.ts';
-import { STAGE_A, type StageAConfig } from '../../../src/core/generate/packers/cascade/stageA.ts';
-import { STAGE_B_FULL, stageBParamCount, type StageBConfig } from '../../../src/core/generate/packers/cascade/stageB.ts';
+import { stageBParamCount } from '../../../src/core/generate/packers/cascade/stageB.ts';
 import { stageCParamCount } from '../../../src/core/generate/packers/cascade/stageC.ts';
 import { runStage } from '../../../src/core/generate/packers/runStage.ts';
 import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
 import { DIR, npy, TINY_C } from './cascadeCFixture.ts';
-import { maxAbsDiff } from './cascadeEFixtures.ts';
+import { maxAbsDiff, TINY_A, TINY_B, TINY_EFFNET } from './cascadeEFixtures.ts';
 
-// The reduced stage A and EfficientNet of their fixtures (cascade-a-tiny, cascade-effnet-tiny).
-const TINY_A: StageAConfig = { ...STAGE_A, name: 'tiny stage A', bottleneckBlocks: 2, cHidden: 16, codebookSize: 8, latentSize: 8 };
-const TINY_E: EffnetConfig = {
-  ...EFFNET_V2_S,
-  name: 'tiny EfficientNet encoder',
-  stages: [
-    { block: 'fused', expand: 1, kernel: 3, stride: 1, cin: 8, cout: 8, layers: 2 },
-    { block: 'fused', expand: 4, kernel: 3, stride: 2, cin: 8, cout: 16, layers: 2 },
-    { block: 'mb', expand: 4, kernel: 3, stride: 2, cin: 16, cout: 24, layers: 2 },
-    { block: 'mb', expand: 6, kernel: 3, stride: 1, cin: 24, cout: 32, layers: 1 },
-  ],
-  lastChannels: 48,
-  imageSize: 64,
-};
-// The reduced stage B of cascade-b-tiny (four levels, block repeats).
-const TINY_B: StageBConfig = {
-  ...STAGE_B_FULL,
-  name: 'tiny stage B',
-  cCond: 16,
-  cHidden: [8, 16, 24, 24],
-  nhead: [-1, -1, 2, 2],
-  blocks: [
-    [1, 1, 2, 1],
-    [1, 2, 1, 1],
-  ],
-  blockRepeat: [
-    [1, 2, 1, 1],
-    [2, 1, 2, 3],
-  ],
-  cClip: 12,
-  latentSize: 32,
-  effnetSize: 6,
-};
 const read = async (dir: string, f: string) => new Uint8Array(await readFile(join(DIR, '..', dir, f)));
 
 async function officialFolder(over: Record<string, Uint8Array | null> = {}): Promise<CheckpointFolder> {
@@ -66,7 +31,7 @@ async function officialFolder(over: Record<string, Uint8Array | null> = {}): Pro
   };
   return { label: 'checkpoints', open: async (p) => (files[p] ? bytesSource(files[p] as Uint8Array, `checkpoints/${p}`) : null) };
 }
-const opts = (o: Partial<CascadePackOptions> = {}): CascadePackOptions => ({ variant: 'lite', configs: { stageC: TINY_C, stageB: TINY_B, stageA: TINY_A, effnet: TINY_E }, createdAt: 'fixed', ...o });
+const opts = (o: Partial<CascadePackOptions> = {}): CascadePackOptions => ({ variant: 'lite', configs: { stageC: TINY_C, stageB: TINY_B, stageA: TINY_A, effnet: TINY_EFFNET }, createdAt: 'fixed', ...o });
 const stageCRoles = async () => Object.fromEntries(await Promise.all(['x', 'clip_text', 'clip_text_pooled', 'clip_img'].map(async (k) => [k, await npy(`${k}.npy`)] as const).concat([(async () => ['r', await npy('r_small.npy')] as const)()])));
 
 describe('packStableCascade', () => {
@@ -113,7 +78,7 @@ describe('packStableCascade', () => {
     const b = await officialFolder({ 'stage_c_lite_bf16.safetensors': await read('cascade-b-tiny', 'stage_b.safetensors') });
     await expect(packStableCascade(b, new MemoryStore(), opts())).rejects.toThrow(/stage_c_lite_bf16\.safetensors: tensor clip_txt_mapper\.weight: this is a stage B file/);
     const full = await officialFolder({ 'stage_c_bf16.safetensors': await read('cascade-c-tiny', 'stage_c.safetensors'), 'stage_b.safetensors': await read('cascade-b-tiny', 'stage_b.safetensors') });
-    await expect(packStableCascade(full, new MemoryStore(), opts({ variant: 'full', configs: { stageA: TINY_A, effnet: TINY_E, stageB: TINY_B } }))).rejects.toThrow(
+    await expect(packStableCascade(full, new MemoryStore(), opts({ variant: 'full', configs: { stageA: TINY_A, effnet: TINY_EFFNET, stageB: TINY_B } }))).rejects.toThrow(
       /tensor embedding\.1\.weight: the checkpoint is another stage C \(width 24, down blocks \[2, 2\]\) \(expected Stable Cascade stage C \(3\.6B\) \(width 2048, down blocks \[8, 24\]\)\)/,
     );
   });

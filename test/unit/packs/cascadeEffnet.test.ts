@@ -3,24 +3,11 @@
 // torchvision's EfficientNet classes) run on the same random checkpoint at reduced size
 // (test/fixtures/packs/README.md, cascade-effnet-tiny).
 import { describe, expect, it } from 'vitest';
-import { buildEffnet, checkEffnetCheckpoint, EFFNET_V2_S, effnetGraph, effnetLatentSize, effnetParamCount, effnetShapes, makeDivisible, type EffnetConfig } from '../../../src/core/generate/packers/cascade/effnet.ts';
-import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbs, maxAbsDiff, runGraph, shapesOnly } from './cascadeEFixtures.ts';
+import { buildEffnet, checkEffnetCheckpoint, EFFNET_V2_S, effnetGraph, effnetLatentSize, effnetParamCount, effnetShapes, makeDivisible } from '../../../src/core/generate/packers/cascade/effnet.ts';
+import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbs, maxAbsDiff, runGraph, shapesOnly, TINY_EFFNET } from './cascadeEFixtures.ts';
 
 const DIR = fixtureDir('cascade-effnet-tiny');
-// The reduced inverted_residual_setting of the fixture: two Fused-MBConv stages (ratio 1 and 4),
-// two MBConv stages, a stride-1 and stride-2 mix so residuals appear and disappear.
-const TINY: EffnetConfig = {
-  ...EFFNET_V2_S,
-  name: 'tiny EfficientNet encoder',
-  stages: [
-    { block: 'fused', expand: 1, kernel: 3, stride: 1, cin: 8, cout: 8, layers: 2 },
-    { block: 'fused', expand: 4, kernel: 3, stride: 2, cin: 8, cout: 16, layers: 2 },
-    { block: 'mb', expand: 4, kernel: 3, stride: 2, cin: 16, cout: 24, layers: 2 },
-    { block: 'mb', expand: 6, kernel: 3, stride: 1, cin: 24, cout: 32, layers: 1 },
-  ],
-  lastChannels: 48,
-  imageSize: 64,
-};
+const TINY = TINY_EFFNET;
 
 describe('Stable Cascade EfficientNet encoder vs the reference implementation (reduced config)', () => {
   it.each(['effnet_encoder.safetensors', 'effnet_encoder_bf16.safetensors'])('%s: latents equal EfficientNetEncoder(images) in eval mode, BatchNorm folded', async (file) => {
