@@ -52,6 +52,22 @@ export interface ClipTowerLayout {
 }
 export const CLIP_LAYOUT: ClipTowerLayout = { prefix: 'vision_model.', projection: 'visual_projection.weight', lastHiddenState: 'encoder' };
 
+/** The tensors of one transformer layer (clipBlocks) under `prefix` (`….encoder.layers.N.`), vision and text alike. */
+export function addClipLayerShapes(m: Map<string, number[]>, prefix: string, width: number, mlp: number): void {
+  for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+    m.set(`${prefix}self_attn.${proj}.weight`, [width, width]);
+    m.set(`${prefix}self_attn.${proj}.bias`, [width]);
+  }
+  for (const ln of ['layer_norm1', 'layer_norm2']) {
+    m.set(`${prefix}${ln}.weight`, [width]);
+    m.set(`${prefix}${ln}.bias`, [width]);
+  }
+  m.set(`${prefix}mlp.fc1.weight`, [mlp, width]);
+  m.set(`${prefix}mlp.fc1.bias`, [mlp]);
+  m.set(`${prefix}mlp.fc2.weight`, [width, mlp]);
+  m.set(`${prefix}mlp.fc2.bias`, [width]);
+}
+
 /** Every tensor the vision tower (and its projection, if the layout has one) reads, with its shape, under the official HF key names. */
 export function clipVisionShapes(cfg: ClipVisionConfig, layout: ClipTowerLayout = CLIP_LAYOUT): Map<string, number[]> {
   const { width: w, mlp, patchSize: p } = cfg;
@@ -65,20 +81,7 @@ export function clipVisionShapes(cfg: ClipVisionConfig, layout: ClipTowerLayout 
     [`${P}pre_layrnorm.weight`, [w]],
     [`${P}pre_layrnorm.bias`, [w]],
   ]);
-  for (let i = 0; i < cfg.layers; i++) {
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      m.set(`${L(i)}self_attn.${proj}.weight`, [w, w]);
-      m.set(`${L(i)}self_attn.${proj}.bias`, [w]);
-    }
-    for (const ln of ['layer_norm1', 'layer_norm2']) {
-      m.set(`${L(i)}${ln}.weight`, [w]);
-      m.set(`${L(i)}${ln}.bias`, [w]);
-    }
-    m.set(`${L(i)}mlp.fc1.weight`, [mlp, w]);
-    m.set(`${L(i)}mlp.fc1.bias`, [mlp]);
-    m.set(`${L(i)}mlp.fc2.weight`, [w, mlp]);
-    m.set(`${L(i)}mlp.fc2.bias`, [w]);
-  }
+  for (let i = 0; i < cfg.layers; i++) addClipLayerShapes(m, L(i), w, mlp);
   m.set(`${P}post_layernorm.weight`, [w]);
   m.set(`${P}post_layernorm.bias`, [w]);
   if (layout.projection) m.set(layout.projection, [cfg.projectionDim, w]);

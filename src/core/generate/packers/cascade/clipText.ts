@@ -15,7 +15,7 @@ import { BundleError } from '../../../base/errors.ts';
 import { GraphBuilder } from '../../../onnx/builder.ts';
 import { createSession, floatTensor } from '../../../onnx/runtime.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { clipBlocks, type ClipActivation } from '../clip.ts';
+import { addClipLayerShapes, clipBlocks, type ClipActivation } from '../clip.ts';
 import { graphWeights } from '../graphWeights.ts';
 
 export interface ClipTextConfig {
@@ -76,20 +76,7 @@ export function clipTextShapes(cfg: ClipTextConfig): Map<string, number[]> {
     [TOKEN_EMBEDDING, [cfg.vocab, w]],
     [POSITION_EMBEDDING, [cfg.positions, w]],
   ]);
-  for (let i = 0; i < cfg.layers; i++) {
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      m.set(`${layerKey(i)}self_attn.${proj}.weight`, [w, w]);
-      m.set(`${layerKey(i)}self_attn.${proj}.bias`, [w]);
-    }
-    for (const ln of ['layer_norm1', 'layer_norm2']) {
-      m.set(`${layerKey(i)}${ln}.weight`, [w]);
-      m.set(`${layerKey(i)}${ln}.bias`, [w]);
-    }
-    m.set(`${layerKey(i)}mlp.fc1.weight`, [mlp, w]);
-    m.set(`${layerKey(i)}mlp.fc1.bias`, [mlp]);
-    m.set(`${layerKey(i)}mlp.fc2.weight`, [w, mlp]);
-    m.set(`${layerKey(i)}mlp.fc2.bias`, [w]);
-  }
+  for (let i = 0; i < cfg.layers; i++) addClipLayerShapes(m, layerKey(i), w, mlp);
   m.set(`${P}final_layer_norm.weight`, [w]);
   m.set(`${P}final_layer_norm.bias`, [w]);
   m.set(PROJECTION, [cfg.projectionDim, w]);
