@@ -45,6 +45,16 @@ describe('CLIP text tower on the empty caption vs the reference (reduced config)
     }
   });
 
+  it('padding keys are masked: another padding id changes only the padding rows, not rows 0-1 nor the pooled vector', async () => {
+    const ck = await tinyCheckpoint();
+    const a = await encodeEmptyCaption(ck, CLIP_TEXT_TINY);
+    const b = await encodeEmptyCaption(ck, { ...CLIP_TEXT_TINY, pad: 7 });
+    const W = CLIP_TEXT_TINY.width;
+    expect(maxAbsDiff(a.clipText.subarray(0, 2 * W), b.clipText.subarray(0, 2 * W))).toBe(0);
+    expect(maxAbsDiff(a.clipTextPooled, b.clipTextPooled)).toBe(0);
+    for (let row = 2; row < CLIP_TEXT_TINY.positions; row++) expect(maxAbsDiff(a.clipText.subarray(row * W, (row + 1) * W), b.clipText.subarray(row * W, (row + 1) * W))).toBeGreaterThan(1e-3);
+  });
+
   it('the empty caption is [start, end, pad...] with only the first two positions attended; the mask is causal', () => {
     const { ids, mask, eosIndex } = emptyCaptionTokens(CLIP_TEXT_BIGG);
     expect(ids.length).toBe(77);
