@@ -11,10 +11,14 @@ import { unconditionalLabel } from '../../../src/app/reconstruct/PackPanel.tsx';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import { unconditionalFromClipText } from '../../../src/core/generate/packers/cascade/clipText.ts';
 import { openCheckpoint } from '../../../src/core/generate/packers/checkpoint.ts';
+import { packStableCascade } from '../../../src/core/generate/packers/cascade/packStableCascade.ts';
+import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
+import { fsTree } from '../../../src/node/files.ts';
 import { unconditionalOrigin } from '../../../src/core/generate/packOpen.ts';
 import { readNpy } from '../../../src/core/tensor/npy.ts';
 import { CLIP_TEXT_DIR as TEXT, CLIP_TEXT_TINY } from './cascadeClipTextFixture.ts';
-import { maxAbsDiff } from './cascadeEFixtures.ts';
+import { TINY_C } from './cascadeCFixture.ts';
+import { maxAbsDiff, TINY_A, TINY_B, TINY_EFFNET } from './cascadeEFixtures.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs');
 
@@ -28,7 +32,7 @@ describe('unconditional constants from a CLIP text encoder', () => {
     expect(u.source).toMatch(/^computed: CLIP tiny text encoder on the empty caption \(hidden_states\[-1\].*text_encoder\/model\.safetensors \(sha256 (ab){32}\)$/);
   });
 
-  it('mirage pack stable-cascade --clip-text: a text encoder other than ViT-bigG/14 is named by file and tensor; a folder without weights by the flag', async () => {
+  it('mirage pack stable-cascade --clip-text: a text encoder other than ViT-bigG/14 is named by file and tensor, a folder without weights by the flag; the right one gives computed constants', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mirage-cliptext-'));
     try {
       // The stage files are only opened before the text encoder is checked, so copies of the tiny fixtures do.
@@ -44,6 +48,20 @@ describe('unconditional constants from a CLIP text encoder', () => {
         /clip-text-tiny\/model\.safetensors: tensor text_model\.embeddings\.token_embedding\.weight: the checkpoint is another text model \(width 32, 3 layers, 8 positions, projection 16\).*expected.*ViT-bigG\/14 text \(width 1280, 32 layers, 77 positions, projection 1280\)/s,
       );
       await expect(runPackStableCascade({ ...base, clipText: join(dir, 'nothing') })).rejects.toThrow(/nothing.*--clip-text.*no model\.safetensors/s);
+
+      // The same folder packed with the reduced configs: the constants are the text tower's, marked computed.
+      const store = new MemoryStore('pack');
+      const checkpoint = await openCheckpoint(fsTree(TEXT));
+      const configs = { stageC: TINY_C, stageB: TINY_B, stageA: TINY_A, effnet: TINY_EFFNET, clipText: CLIP_TEXT_TINY };
+      const m = await packStableCascade(fsTree(dir), store, { variant: 'lite', precision: 'float32', configs, clipText: { checkpoint, sha256: { [checkpoint.files[0]]: 'cd'.repeat(32) } }, createdAt: 'fixed' });
+      expect(m.unconditional?.computed).toBe(true);
+      expect(m.unconditional?.source).toMatch(/^computed: CLIP tiny text encoder .*clip-text-tiny\/model\.safetensors \(sha256 (cd){32}\)$/);
+      expect(m.provenance.notes).toMatch(/unconditional text: computed: CLIP tiny text/);
+      const text = readNpy(await store.read(m.unconditional?.clipText as string), 'clip_text');
+      const pooled = readNpy(await store.read(m.unconditional?.clipTextPooled as string), 'clip_text_pooled');
+      expect(text.shape).toEqual([8, 32]);
+      expect(pooled.shape).toEqual([1, 16]);
+      expect(maxAbsDiff(text.data as Float32Array, readNpy(new Uint8Array(await readFile(join(TEXT, 'ref_clip_text.npy'))), 'ref').data as Float32Array)).toBeLessThan(2e-5);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
