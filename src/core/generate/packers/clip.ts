@@ -12,17 +12,21 @@ import { conv2d, GraphBuilder } from '../../onnx/builder.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { graphWeights, ONNX_FLOAT, ONNX_HALF, type GraphPrecision, type GraphProgress, type GraphWeights } from './graphWeights.ts';
 
-export interface ClipVisionConfig {
+/** The transformer sizes every CLIP tower (vision, text) is described by. */
+export interface ClipTowerSizes {
   /** Short name, used in messages ("ViT-L/14"). */
   name: string;
-  imageSize: number;
-  patchSize: number;
   width: number;
   layers: number;
   heads: number;
   mlp: number;
   projectionDim: number;
   layerNormEps: number;
+}
+
+export interface ClipVisionConfig extends ClipTowerSizes {
+  imageSize: number;
+  patchSize: number;
 }
 
 /** openai/clip-vit-large-patch14 (its config.json vision_config; projection_dim 768). */

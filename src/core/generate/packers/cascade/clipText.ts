@@ -15,21 +15,13 @@ import { BundleError } from '../../../base/errors.ts';
 import { GraphBuilder } from '../../../onnx/builder.ts';
 import { createSession, floatTensor } from '../../../onnx/runtime.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { addClipLayerShapes, clipBlocks, type ClipActivation } from '../clip.ts';
+import { addClipLayerShapes, clipBlocks, type ClipActivation, type ClipTowerSizes } from '../clip.ts';
 import { graphWeights } from '../graphWeights.ts';
 
-export interface ClipTextConfig {
-  /** Short name, used in messages. */
-  name: string;
+export interface ClipTextConfig extends ClipTowerSizes {
   vocab: number;
   /** max_position_embeddings: the padded caption length. */
   positions: number;
-  width: number;
-  layers: number;
-  heads: number;
-  mlp: number;
-  projectionDim: number;
-  layerNormEps: number;
   act: ClipActivation;
   /** The tokenizer's start, end and padding ids (the empty caption is [bos, eos, pad, ...]). */
   bos: number;
