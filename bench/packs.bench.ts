@@ -62,9 +62,11 @@ export default async function run(ctx: BenchContext): Promise<void> {
   ];
   const only = process.env.MIRAGE_BENCH_PACKS?.split(',');
   const chosen = packs.filter((x) => !only || only.includes(x.dir));
-  // Rows of packs not run this time stay (MIRAGE_BENCH_PACKS runs one pack at a time).
+  // Rows of packs and providers not run this time stay (MIRAGE_BENCH_PACKS / _PROVIDERS run a part).
+  const providers = (process.env.MIRAGE_BENCH_PROVIDERS ?? 'wasm,webgpu').split(',');
   const file = join(REPO_DIR, 'bench/results/packs-browser.json');
-  const kept = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { rows?: { pack?: string }[] }).rows ?? []).filter((r) => !chosen.some((c) => c.dir === r.pack)) : [];
+  const rerun = (r: { pack?: string; executionProvider?: string }) => chosen.some((c) => c.dir === r.pack) && providers.includes(r.executionProvider ?? '');
+  const kept = existsSync(file) ? ((JSON.parse(readFileSync(file, 'utf8')) as { rows?: { pack?: string; executionProvider?: string }[] }).rows ?? []).filter((r) => !rerun(r)) : [];
   const rows: Record<string, unknown>[] = [...kept];
   // Written after every pack, so a long WebGPU (SwiftShader) run keeps the numbers measured before it.
   const save = async () =>
@@ -82,7 +84,7 @@ export default async function run(ctx: BenchContext): Promise<void> {
       await p.build(out);
     }
     // One browser per execution provider: the wasm numbers are saved before a long SwiftShader run.
-    for (const ep of (process.env.MIRAGE_BENCH_PROVIDERS ?? 'wasm,webgpu').split(',')) {
+    for (const ep of providers) {
       try {
         const r = await runBenchPage<PageResult>(
           'packs',
