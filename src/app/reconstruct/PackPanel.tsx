@@ -16,6 +16,11 @@ export function formatBytes(n: number): string {
   return `${v.toPrecision(3)} ${u}`;
 }
 
+/** A pack's name, with its kind only when the name does not already say it ("… (simulated world)" was followed by "(simulated)"). */
+export function packLabel(name: string, kind: string): string {
+  return name.toLowerCase().includes(kind.toLowerCase()) ? name : `${name} (${kind})`;
+}
+
 /** The pack download in progress: this file and the whole pack, with cancel. */
 export function PackLoad() {
   const { loading, load } = useSyncExternalStore(serviceStore.subscribe, serviceStore.get);
@@ -67,8 +72,9 @@ export function PackDetails({ info }: { info: ServiceInfo }) {
   return (
     <details className="rc-pack" data-testid="rc-pack" open={info.composite !== null}>
       <summary>
-        model pack <b data-testid="rc-pack-name">{info.packName}</b> ({info.packKind}
-        {info.composite ? `, composite of ${info.composite.parts.length + 1} packs` : ''}), {formatBytes(total)} of graphs and weights loaded
+        model pack <b data-testid="rc-pack-name">{info.packName}</b>
+        {packLabel(info.packName, info.packKind).slice(info.packName.length)}
+        {info.composite ? ` (composite of ${info.composite.parts.length + 1} packs)` : ''}, {formatBytes(total)} of graphs and weights loaded
         {info.shaderF16 ? ' · adapter has shader-f16' : ''}
       </summary>
       {info.composite ? (
@@ -84,7 +90,7 @@ export function PackDetails({ info }: { info: ServiceInfo }) {
             <tr key={name} data-testid={`rc-stage-${name}`} data-precision={s.precision} data-placement={s.placement}>
               <td>{name}</td>
               <td title={s.role}>
-                {s.pack} ({s.kind})
+                {packLabel(s.pack, s.kind)}
               </td>
               <td title={s.precisionReason}>{s.precision}</td>
               <td title={s.placementReason}>{s.placement === 'webgpu' ? 'WebGPU' : s.placementReason && s.placementReason !== info.fallbackReason ? `wasm (WebGPU failed: ${s.placementReason})` : 'wasm'}</td>

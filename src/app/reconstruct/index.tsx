@@ -16,7 +16,7 @@ import { SettingsPanel } from './SettingsPanel.tsx';
 import { sessionRecons } from './sessionRecons.ts';
 import { Button, ProgressBar as Bar, Select } from '../common/controls.tsx';
 import { OrtLog } from '../common/OrtLog.tsx';
-import { PackDetails, PackLoad, PrecisionSelect } from './PackPanel.tsx';
+import { PackDetails, packLabel, PackLoad, PrecisionSelect } from './PackPanel.tsx';
 import { usePackSettings } from './packSettings.ts';
 import './reconstruct.css';
 
@@ -230,11 +230,6 @@ function isCancelled(e: unknown): boolean {
   return e instanceof Error && e.name === 'AbortError';
 }
 
-/** The pack's name, with its kind only when the name does not already say it ("… (simulated world)" was followed by "(simulated)"). */
-export function packLabel(info: Pick<ServiceInfo, 'packName' | 'packKind'>): string {
-  return info.packName.toLowerCase().includes(info.packKind.toLowerCase()) ? info.packName : `${info.packName} (${info.packKind})`;
-}
-
 export function ReconstructPanel() {
   const manifest = useBundleStore((s) => s.manifest);
   const location = useBundleStore((s) => s.location);
@@ -330,7 +325,7 @@ export function ReconstructPanel() {
         <h2>Reconstruction</h2>
         {info ? <ProviderBadge info={info} device={device} /> : null}
         {simulated ? <span className="badge rc-sim">SIMULATED</span> : null}
-        {info ? <span className="rc-note">model pack: {packLabel(info)}</span> : null}
+        {info ? <span className="rc-note">model pack: {packLabel(info.packName, info.packKind)}</span> : null}
       </header>
       <p className="rc-note">
         Subject {subject ?? '–'}, stimulus {stim ? `${stim.id} "${stim.name}"` : '–'}, {condition}. MIRAGE (Kneeland et al. 2026): low-level image → enhancement → img2img prior at strength{' '}

@@ -9,7 +9,7 @@ import { comparisonLines } from '../../../src/app/evaluate/Comparison.tsx';
 import { formatCell } from '../../../src/app/evaluate/format.ts';
 import { PUBLISHED_TABLE1 } from '../../../src/core/evaluate/published.ts';
 import { summarise, type ResultRow } from '../../../src/core/evaluate/tables.ts';
-import { packLabel } from '../../../src/app/reconstruct/index.tsx';
+import { packLabel } from '../../../src/app/reconstruct/PackPanel.tsx';
 import { hasDemoModels } from '../../../src/core/evaluate/demoMetricPack.ts';
 import type { ShardSource } from '../../../src/core/bundle/source.ts';
 
@@ -81,8 +81,8 @@ describe('formatCell', () => {
 
 describe('packLabel', () => {
   it('does not repeat the kind the name already says', () => {
-    expect(packLabel({ packName: 'demo model pack (simulated world)', packKind: 'simulated' })).toBe('demo model pack (simulated world)');
-    expect(packLabel({ packName: 'MIRAGE weights', packKind: 'real' })).toBe('MIRAGE weights (real)');
+    expect(packLabel('demo model pack (simulated world)', 'simulated')).toBe('demo model pack (simulated world)');
+    expect(packLabel('MIRAGE weights', 'real')).toBe('MIRAGE weights (real)');
   });
 });
 
