@@ -11,7 +11,7 @@ import type { Dim, OnnxDType } from '../../../onnx/builder.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
 import { bytesPerWeight, type StageBuildOptions, type StagePartGraph } from './pack.ts';
-import { CascadeGraph, type ShapeMap } from './blocks.ts';
+import { CascadeGraph, numel, type ShapeMap } from './blocks.ts';
 
 /** The values a unit reads and writes, by slot name, inside the part being built. */
 export interface Slots {
@@ -49,6 +49,31 @@ export interface ChainSpec {
 }
 
 /** Parameters a group of units holds: each weight set (`weights`) once. */
+/** Parameters of the checkpoint tensors whose keys start with one of the prefixes (a unit's `params`). */
+export function paramsWithPrefix(shapes: ShapeMap, ...prefixes: string[]): number {
+  let n = 0;
+  for (const [k, sh] of shapes) if (prefixes.some((p) => k.startsWith(p))) n += numel(sh);
+  return n;
+}
+
+/**
+ * The `clf` head both denoisers end with: LayerNorm2d and a 1x1 conv (a channel-last linear) back to
+ * NCHW, then, where the stage works on patches (stage B), PixelShuffle(patch) — DepthToSpace in CRD order.
+ */
+export function clfHeadUnit(shapes: ShapeMap, cIn: number, cOut: number, size: number, patch: number): ChainUnit {
+  return {
+    label: 'head',
+    params: paramsWithPrefix(shapes, 'clf.'),
+    reads: ['h'],
+    writes: ['pred'],
+    async run(cg, st) {
+      const g = cg.g;
+      const y = g.op('Transpose', [await cg.linear(cg.layerNorm(st.get('h'), cIn), 'clf.1')], { perm: [0, 3, 1, 2] });
+      st.set('pred', patch === 1 ? y : g.op('DepthToSpace', [y], { blocksize: patch, mode: 'CRD' }), ['batch', cOut, size, size]);
+    },
+  };
+}
+
 export function partParams(units: readonly { params: number; weights?: string }[]): number {
   const seen = new Set<string>();
   let n = 0;

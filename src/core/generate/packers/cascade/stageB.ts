@@ -20,9 +20,9 @@ import { BundleError } from '../../../base/errors.ts';
 import { conv2d } from '../../../onnx/builder.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { conv1x1Shapes, countParams, numel, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type CascadeGraph, type ShapeMap } from './blocks.ts';
+import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type CascadeGraph, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
-import { buildChain, type ChainUnit, type Slots } from './split.ts';
+import { buildChain, clfHeadUnit, paramsWithPrefix, type ChainUnit, type Slots } from './split.ts';
 import { checkCascadeCheckpoint } from './stageFiles.ts';
 
 export interface StageBConfig {
@@ -188,11 +188,7 @@ export function stageBUnits(cfg: StageBConfig, shapes: ShapeMap): ChainUnit[] {
   const p2 = cfg.patchSize;
   const grid = (level: number) => cfg.latentSize / p2 / 2 ** level;
   const hShape = (level: number, c = ch[level]) => ['batch', grid(level), grid(level), c];
-  const paramsOf = (...prefixes: string[]) => {
-    let n = 0;
-    for (const [k, sh] of shapes) if (prefixes.some((p) => k.startsWith(p))) n += numel(sh);
-    return n;
-  };
+  const paramsOf = (...prefixes: string[]) => paramsWithPrefix(shapes, ...prefixes);
   const units: ChainUnit[] = [];
   units.push({
     label: 'conditioning + embedding',
@@ -283,18 +279,7 @@ export function stageBUnits(cfg: StageBConfig, shapes: ShapeMap): ChainUnit[] {
     }
     if (i > 0) units.push(rescale(`up_upscalers.${u}.1`, i, i - 1, true));
   }
-  units.push({
-    label: 'head',
-    params: paramsOf('clf.'),
-    reads: ['h'],
-    writes: ['pred'],
-    async run(cg, st) {
-      const g = cg.g;
-      const y = g.op('Transpose', [await cg.linear(cg.layerNorm(st.get('h'), ch[0]), 'clf.1')], { perm: [0, 3, 1, 2] });
-      // PixelShuffle(p) is DepthToSpace in CRD order.
-      st.set('pred', g.op('DepthToSpace', [y], { blocksize: p2, mode: 'CRD' }), ['batch', cfg.cOut, cfg.latentSize, cfg.latentSize]);
-    },
-  });
+  units.push(clfHeadUnit(shapes, ch[0], cfg.cOut, cfg.latentSize, p2));
   return units;
 }
 

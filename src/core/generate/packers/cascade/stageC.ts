@@ -11,9 +11,9 @@
 import { BundleError } from '../../../base/errors.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { conv1x1Shapes, countParams, numel, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type ShapeMap } from './blocks.ts';
+import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
-import { buildChain, type ChainSpec, type ChainUnit } from './split.ts';
+import { buildChain, clfHeadUnit, paramsWithPrefix, type ChainSpec, type ChainUnit } from './split.ts';
 import { checkCascadeCheckpoint, identifyCascadeFile } from './stageFiles.ts';
 
 export interface StageCConfig {
@@ -191,11 +191,7 @@ export function stageCSignature(cfg: StageCConfig): { inputs: Record<string, Ten
 export function stageCUnits(cfg: StageCConfig, shapes: ShapeMap): ChainUnit[] {
   const s = cfg.latentSize;
   const ch = cfg.cHidden;
-  const paramsOf = (prefix: string) => {
-    let n = 0;
-    for (const [k, sh] of shapes) if (k.startsWith(prefix)) n += numel(sh);
-    return n;
-  };
+  const paramsOf = (prefix: string) => paramsWithPrefix(shapes, prefix);
   const hShape = (c: number) => ['batch', s, s, c];
   const tokens = 77 + 2 * cfg.cClipSeq;
   const units: ChainUnit[] = [];
@@ -255,16 +251,7 @@ export function stageCUnits(cfg: StageCConfig, shapes: ShapeMap): ChainUnit[] {
     }
     if (i > 0) units.push(rescale(`up_upscalers.${u}.1.blocks.1`, ch[i], ch[i - 1]));
   }
-  units.push({
-    label: 'head',
-    params: paramsOf('clf.'),
-    reads: ['h'],
-    writes: ['pred'],
-    async run(cg, st) {
-      const y = await cg.linear(cg.layerNorm(st.get('h'), ch[0]), 'clf.1');
-      st.set('pred', cg.g.op('Transpose', [y], { perm: [0, 3, 1, 2] }), ['batch', cfg.cOut, s, s]);
-    },
-  });
+  units.push(clfHeadUnit(shapes, ch[0], cfg.cOut, s, 1));
   return units;
 }
 
