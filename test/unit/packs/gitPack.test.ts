@@ -112,7 +112,7 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
     }
   });
 
-  it('run-stage (plain arrays) runs the first cached call: an empty past and the reference logits; an empty batch is refused', async () => {
+  it('run-stage (plain arrays) runs the first cached call (an empty past: the reference logits) and a later one (the past it returned, one token, no image rows); an empty batch is refused', async () => {
     const { store } = await packTiny();
     const stage = await loadPackStage(store, 'captionDecoder');
     const feats = await npy('ref_features.npy');
@@ -122,6 +122,22 @@ describe('GiT pack vs the reference implementation (reduced config)', () => {
     expect(r.bind).toMatchObject({ batch: 2, image_tokens: 5, seq: 4, past: 0 });
     expect(maxAbsDiff(r.outputs.logits.data as Float32Array, (await npy('ref_logits.npy')).data as Float32Array)).toBeLessThan(1e-4);
     expect(r.outputs.present_key_values.dims).toEqual([4, 2, 4, 9, 8]);
+    // Step k from Python: the previous call's present_key_values as past, the next token only, and
+    // no image rows (they are in the cache): the logits of the uncached 4-token run's last position.
+    const step1 = await runStage(stage, { prompt_features: feats, input_ids: readNpy(writeNpy(Int32Array.from([101, 7, 55, 101, 7, 55]), [2, 3], '<i4')), past_key_values: past(2) });
+    expect(step1.outputs.present_key_values.dims).toEqual([4, 2, 4, 8, 8]);
+    const present = step1.outputs.present_key_values;
+    const stepK = await runStage(stage, {
+      prompt_features: readNpy(writeNpy(new Float32Array(0), [2, 0, 32])),
+      input_ids: readNpy(writeNpy(Int32Array.from([23, 23]), [2, 1], '<i4')),
+      past_key_values: readNpy(writeNpy(present.data as Float32Array, present.dims)),
+    });
+    expect(stepK.bind).toMatchObject({ batch: 2, image_tokens: 0, seq: 1, past: 8 });
+    const V = 120;
+    const full = r.outputs.logits.data as Float32Array;
+    const lastOfFull = Float32Array.from({ length: 2 * V }, (_, i) => full[Math.floor(i / V) * 4 * V + 3 * V + (i % V)]);
+    expect(maxAbsDiff(stepK.outputs.logits.data as Float32Array, lastOfFull)).toBeLessThan(1e-4);
+    expect(stepK.outputs.present_key_values.dims).toEqual([4, 2, 4, 9, 8]);
     const empty = { prompt_features: readNpy(writeNpy(new Float32Array(0), [0, 5, 32])), input_ids: readNpy(writeNpy(new Int32Array(0), [0, 4], '<i4')), past_key_values: past(0) };
     await expect(runStage(stage, empty)).rejects.toThrow(/dim 0 \("batch"\) is 0 \(expected at least 1\)/);
   });
