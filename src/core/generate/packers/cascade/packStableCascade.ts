@@ -180,7 +180,7 @@ export async function packStableCascade(folder: CheckpointFolder, sink: ShardSin
     throw new RangeError(`unconditional CLIP text: ${u.clipText.length} and ${u.clipTextPooled.length} values (expected [${tokens}, ${width}] and [1, ${pooledWidth}])`);
   }
   const unconditional = {
-    clipImg: await w.addFile('cond/uncond_clip_img.npy', writeNpy(new Float32Array(768), [1, 768], '<f4')),
+    clipImg: await w.addFile('cond/uncond_clip_img.npy', writeNpy(new Float32Array(cfgC.cClipImg), [1, cfgC.cClipImg], '<f4')),
     clipText: await w.addFile('cond/uncond_clip_text.npy', writeNpy(u?.clipText ?? new Float32Array(tokens * width), [tokens, width], '<f4')),
     clipTextPooled: await w.addFile('cond/uncond_clip_text_pooled.npy', writeNpy(u?.clipTextPooled ?? new Float32Array(pooledWidth), [1, pooledWidth], '<f4')),
     computed: Boolean(u),

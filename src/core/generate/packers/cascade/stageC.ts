@@ -33,6 +33,11 @@ export interface StageCConfig {
   cClipTextPooled: number;
   cClipImg: number;
   cClipSeq: number;
+  /**
+   * CLIP text tokens in clip_text (77 as published). The network reads them through a per-token
+   * Linear, so a reduced config may take fewer (the browser spec sizes them to the demo's text head).
+   */
+  textTokens: number;
   kernelSize: number;
   selfAttn: boolean;
   tConds: string[];
@@ -58,6 +63,7 @@ export const STAGE_C_FULL: StageCConfig = {
   cClipTextPooled: 1280,
   cClipImg: 768,
   cClipSeq: 4,
+  textTokens: 77,
   kernelSize: 3,
   selfAttn: true,
   tConds: ['sca', 'crp'],
@@ -119,9 +125,9 @@ export function stageCParamCount(cfg: StageCConfig): number {
  */
 export function stageCMacs(cfg: StageCConfig, batch: number): number {
   const S = cfg.latentSize ** 2;
-  const T = 77 + 2 * cfg.cClipSeq;
+  const T = cfg.textTokens + 2 * cfg.cClipSeq;
   const { cCond: cc, cHidden: ch } = cfg;
-  let n = 77 * cfg.cClipText * cc + cfg.cClipSeq * cc * (cfg.cClipTextPooled + cfg.cClipImg) + S * cfg.cIn * ch[0];
+  let n = cfg.textTokens * cfg.cClipText * cc + cfg.cClipSeq * cc * (cfg.cClipTextPooled + cfg.cClipImg) + S * cfg.cIn * ch[0];
   const block = (type: string, c: number, skip: number) => {
     if (type === 'C') return S * c * cfg.kernelSize ** 2 + S * (c + skip) * 4 * c + S * 4 * c * c;
     if (type === 'T') return (1 + cfg.tConds.length) * cfg.cR * 2 * c;
@@ -179,7 +185,7 @@ export function stageCSignature(cfg: StageCConfig): { inputs: Record<string, Ten
     inputs: {
       x: f('x', ['batch', cfg.cIn, s, s]),
       r: f('r', ['batch']),
-      clip_text: f('clip_text', ['batch', 77, cfg.cClipText]),
+      clip_text: f('clip_text', ['batch', cfg.textTokens, cfg.cClipText]),
       clip_text_pooled: f('clip_text_pooled', ['batch', 1, cfg.cClipTextPooled]),
       clip_img: f('clip_img', ['batch', 1, cfg.cClipImg]),
     },
@@ -193,7 +199,7 @@ export function stageCUnits(cfg: StageCConfig, shapes: ShapeMap): ChainUnit[] {
   const ch = cfg.cHidden;
   const paramsOf = (prefix: string) => paramsWithPrefix(shapes, prefix);
   const hShape = (c: number) => ['batch', s, s, c];
-  const tokens = 77 + 2 * cfg.cClipSeq;
+  const tokens = cfg.textTokens + 2 * cfg.cClipSeq;
   const units: ChainUnit[] = [];
   units.push({
     label: 'conditioning + embedding',
