@@ -52,7 +52,13 @@ export function lastReaders(links: readonly Pick<ChainLink, 'inputs' | 'outputs'
  * returns `outputs` by name. Hand-offs are disposed after their last reader (GPU buffers freed
  * between parts), also when a part throws.
  */
-export async function runChain(links: readonly ChainLink[], feeds: Record<string, ort.Tensor>, outputs: readonly string[]): Promise<Record<string, ort.Tensor>> {
+export async function runChain(
+  links: readonly ChainLink[],
+  feeds: Record<string, ort.Tensor>,
+  outputs: readonly string[],
+  /** Sees every tensor a part writes (where it lives: the browser spec asserts the hand-offs stay on the GPU). */
+  onPartOutput?: (part: number, name: string, t: ort.Tensor) => void,
+): Promise<Record<string, ort.Tensor>> {
   const pool = new Map<string, ort.Tensor>(Object.entries(feeds));
   const last = lastReaders(links, outputs);
   const made = new Set<ort.Tensor>();
@@ -70,6 +76,7 @@ export async function runChain(links: readonly ChainLink[], feeds: Record<string
         if (!t) throw new Error(`stage chain: part ${k} returned no "${n}"`);
         pool.set(n, t);
         made.add(t);
+        onPartOutput?.(k, n, t);
       }
       for (const [n, at] of last) {
         if (at !== k) continue;
