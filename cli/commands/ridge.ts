@@ -2,15 +2,15 @@
 // [trials, outputs]), the same closed form as scikit-learn's Ridge(alpha, fit_intercept=True).
 // Writes coef.npy [outputs, voxels] (float64, like sklearn's coef_), intercept.npy, fit.json, and a
 // reduced-rank bundle head (head/head.json + head/subj0N/heads/<name>.bin) ready to splice into a
-// bundle's manifest. This file parses flags; the fit is src/core/decode/ridgeHead.ts, the files
-// src/node/ridgeFiles.ts.
+// bundle's manifest. This file parses flags; the fit is src/core/decode/ridgeHead.ts, the files and
+// the run src/node/ridgeFiles.ts.
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import { BundleError } from '../../src/core/base/errors.ts';
 import { HEAD_NAMES, type HeadName } from '../../src/core/bundle/manifest.ts';
-import { fitRidgeHead, type RidgeHeadFit, type RidgeHeadOptions } from '../../src/core/decode/ridgeHead.ts';
+import type { RidgeHeadFit, RidgeHeadOptions } from '../../src/core/decode/ridgeHead.ts';
 import { progressBar } from '../../src/node/progress.ts';
-import { describeRidgeFit, readMatrixNpy, writeRidgeFit } from '../../src/node/ridgeFiles.ts';
+import { describeRidgeFit, runRidgeFit } from '../../src/node/ridgeFiles.ts';
 import type { CommandContext } from '../context.ts';
 
 interface FitFlags {
@@ -85,10 +85,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const bar = progressBar('ridge fit');
       let fit: RidgeHeadFit;
       try {
-        const X = await readMatrixNpy(o.betas, 'betas');
-        const Y = await readMatrixNpy(o.targets, 'targets');
-        fit = await fitRidgeHead(X, Y, { ...opts, signal, onProgress: (d, t, l) => bar.update(d, t, l) });
-        await writeRidgeFit(o.out, fit, { betas: o.betas, targets: o.targets }, signal);
+        fit = await runRidgeFit({ ...opts, signal, onProgress: (d, t, l) => bar.update(d, t, l) }, o.out);
       } finally {
         bar.stop();
       }

@@ -9,6 +9,6 @@ export { baseProvenance, GENERATOR, provenanceSources, sha256File } from './prov
 export { discoverHeads, GEMMS, gemmKernel, runImport, runMirageWeights, type GemmName, type ImportRun, type MirageWeightsRun } from './importRun.ts';
 export { reconstructToFiles, type ReconstructFilesOptions } from './reconstructFiles.ts';
 export { runDecode, type DecodeRun } from './decodeRun.ts';
-export { describeRidgeFit, readMatrixNpy, writeRidgeFit } from './ridgeFiles.ts';
+export { describeRidgeFit, readMatrixNpy, runRidgeFit, writeRidgeFit } from './ridgeFiles.ts';
 export { progressBar, type ProgressFn } from './progress.ts';
 export { nodeWasmPaths } from './wasmPaths.ts';

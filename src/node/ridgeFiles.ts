@@ -1,10 +1,11 @@
 // The file side of `mirage ridge fit`: .npy matrices in (refused when not 2-D or not finite), the
 // fit's folder out (written atomically): coef.npy [outputs, voxels] and intercept.npy (float64,
 // like sklearn's coef_/intercept_), fit.json, and head/head.json + head/<shard> (the reduced-rank
-// head and its shard, ready to copy into a bundle). The fitting is src/core/decode/ridgeHead.ts.
+// head and its shard, ready to copy into a bundle). The fitting is src/core/decode/ridgeHead.ts;
+// runRidgeFit is the whole command after its flags (cli/commands/ridge.ts), also called by tests.
 import { basename } from 'node:path';
 import { BundleError } from '../core/base/errors.ts';
-import type { RidgeHeadFit } from '../core/decode/ridgeHead.ts';
+import { fitRidgeHead, type RidgeHeadFit, type RidgeHeadOptions } from '../core/decode/ridgeHead.ts';
 import { assertFinite } from '../core/tensor/finite.ts';
 import { matrix, matrix64, type Matrix } from '../core/tensor/matrix.ts';
 import { readNpy, writeNpy } from '../core/tensor/npy.ts';
@@ -24,6 +25,18 @@ export async function readMatrixNpy(path: string, what: 'betas' | 'targets'): Pr
   if (a.data instanceof Float64Array) return matrix64(r, c, a.data);
   if (a.data instanceof Float32Array) return matrix(r, c, a.data);
   return matrix(r, c, Float32Array.from(a.data as ArrayLike<number>));
+}
+
+/**
+ * `mirage ridge fit` after its flags: the two .npy files named in the options, the fit, the folder
+ * (the options' signal stops the fit and discards the output).
+ */
+export async function runRidgeFit(options: RidgeHeadOptions, out: string): Promise<RidgeHeadFit> {
+  const X = await readMatrixNpy(options.betasName, 'betas');
+  const Y = await readMatrixNpy(options.targetsName, 'targets');
+  const fit = await fitRidgeHead(X, Y, options);
+  await writeRidgeFit(out, fit, { betas: options.betasName, targets: options.targetsName }, options.signal);
+  return fit;
 }
 
 /** Writes the fit's folder; `inputs` are recorded in fit.json as given. */

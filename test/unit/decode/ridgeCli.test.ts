@@ -5,13 +5,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HeadSchema } from '../../../src/core/bundle/manifest.ts';
 import { sha256Hex } from '../../../src/core/bundle/sha256.ts';
-import { fitRidgeHead, type RidgeHeadOptions } from '../../../src/core/decode/ridgeHead.ts';
+import type { RidgeHeadOptions } from '../../../src/core/decode/ridgeHead.ts';
 import { readNpy, writeNpy } from '../../../src/core/tensor/npy.ts';
 import { maxRelativeError } from '../../../src/core/tensor/vector.ts';
-import { readMatrixNpy, writeRidgeFit } from '../../../src/node/ridgeFiles.ts';
+import { readMatrixNpy, runRidgeFit } from '../../../src/node/ridgeFiles.ts';
 
-// `mirage ridge fit` is flags (cli/commands/ridge.ts) -> fitRidgeHead (core) -> writeRidgeFit
-// (files). The fits run in-process; what only the command checks runs through bin/mirage.js.
+// `mirage ridge fit` is flags (cli/commands/ridge.ts) -> runRidgeFit (src/node/ridgeFiles.ts: the
+// files around fitRidgeHead of core). The fits run in-process; what only the command checks runs
+// through bin/mirage.js.
 const ROOT = resolve(import.meta.dirname, '../../..');
 const FIX = join(ROOT, 'test/fixtures/ridge');
 const dir = mkdtempSync(join(tmpdir(), 'mirage-ridge-'));
@@ -30,12 +31,9 @@ const options = (c: string, extra: Partial<RidgeHeadOptions>): RidgeHeadOptions 
   ...extra,
 });
 
-/** What the command does after parsing its flags. */
+/** What the command does after parsing its flags, into the test's folder. */
 async function ridgeFit(o: RidgeHeadOptions, out: string): Promise<void> {
-  const X = await readMatrixNpy(o.betasName, 'betas');
-  const Y = await readMatrixNpy(o.targetsName, 'targets');
-  const fit = await fitRidgeHead(X, Y, o);
-  await writeRidgeFit(join(dir, out), fit, { betas: o.betasName, targets: o.targetsName });
+  await runRidgeFit(o, join(dir, out));
 }
 
 function mirage(args: string[]): { status: number | null; stderr: string } {

@@ -5,7 +5,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPackStableCascade } from '../../../cli/commands/pack.ts';
+import { runPackStableCascade } from '../../../src/node/packRun.ts';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../src/core/bundle/memoryStore.ts';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPackStableCascade } from '../../../cli/commands/pack.ts';
+import { runPackStableCascade } from '../../../src/node/packRun.ts';
 import { unconditionalLabel } from '../../../src/app/reconstruct/PackPanel.tsx';
 import { bytesSource } from '../../../src/core/formats/byteSource.ts';
 import { unconditionalFromClipText } from '../../../src/core/generate/packers/cascade/clipText.ts';

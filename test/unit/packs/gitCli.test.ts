@@ -17,9 +17,9 @@ import { decodePng, encodePng, pngToRgb } from '../../../src/core/tensor/png.ts'
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { fsTree } from '../../../src/node/files.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
-import { runCaption } from '../../../cli/commands/caption.ts';
-import { runFeatures } from '../../../cli/commands/features.ts';
-import { runPackGit } from '../../../cli/commands/pack.ts';
+import { runCaption } from '../../../src/node/captionRun.ts';
+import { runFeatures } from '../../../src/node/featuresRun.ts';
+import { runPackGit } from '../../../src/node/packRun.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/git-tiny');
 const TINY: GitConfig = {

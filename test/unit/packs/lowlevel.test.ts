@@ -18,7 +18,7 @@ import { readNpy, writeNpy, type NpyArray } from '../../../src/core/tensor/npy.t
 import { decodePng, pngToRgb } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
-import { runLowLevel } from '../../../cli/commands/lowlevel.ts';
+import { runLowLevel } from '../../../src/node/lowlevelRun.ts';
 import { decodeLowLevel, lowLevelRandomInputs } from '../../../src/core/generate/lowLevelImage.ts';
 import type { PackSessions } from '../../../src/core/generate/sessions.ts';
 import { Transfers } from '../../../src/core/generate/transfers.ts';

@@ -16,8 +16,8 @@ import { readNpy } from '../../../src/core/tensor/npy.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
-import { runPackClip, runPackVdvae } from '../../../cli/commands/pack.ts';
-import { runFeatures } from '../../../cli/commands/features.ts';
+import { runPackClip, runPackVdvae } from '../../../src/node/packRun.ts';
+import { runFeatures } from '../../../src/node/featuresRun.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/clip-tiny');
 const TINY: ClipVisionConfig = { name: 'tiny', imageSize: 28, patchSize: 14, width: 32, layers: 2, heads: 4, mlp: 128, projectionDim: 16, layerNormEps: 1e-5 };

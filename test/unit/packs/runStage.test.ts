@@ -10,7 +10,7 @@ import { loadPackStage } from '../../../src/core/generate/packers/stagePack.ts';
 import { runStage } from '../../../src/core/generate/packers/runStage.ts';
 import { createSession, ort } from '../../../src/core/onnx/runtime.ts';
 import { readNpy, writeNpy, type NpyArray } from '../../../src/core/tensor/npy.ts';
-import { runStageCommand } from '../../../cli/commands/run-stage.ts';
+import { runStageCommand } from '../../../src/node/runStageFiles.ts';
 
 const store = new MemoryStore('stand-in');
 beforeAll(async () => {

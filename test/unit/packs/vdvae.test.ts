@@ -30,8 +30,8 @@ import { readNpy, type NpyArray } from '../../../src/core/tensor/npy.ts';
 import { encodePng } from '../../../src/core/tensor/png.ts';
 import { writeAtomically } from '../../../src/node/atomic.ts';
 import { FsShardSource } from '../../../src/node/fsSource.ts';
-import { runFeatures } from '../../../cli/commands/features.ts';
-import { runPackVdvae } from '../../../cli/commands/pack.ts';
+import { runFeatures } from '../../../src/node/featuresRun.ts';
+import { runPackVdvae } from '../../../src/node/packRun.ts';
 
 const FIX = join(import.meta.dirname, '../../fixtures/packs/vdvae-tiny');
 export const VDVAE_TINY: VdvaeConfig = {
