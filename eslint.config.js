@@ -46,6 +46,12 @@ export default tseslint.config(
     rules: { 'layers/one-way': 'error' },
   },
   {
+    // Nothing imports a command (cli/commands/*): not another command, a test, a bench or src.
+    files: ['src/**/*.{ts,tsx}', 'workers/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.{ts,mjs}', 'examples/**/*.{ts,mjs}', 'test/**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/commands-private': 'error' },
+  },
+  {
     files: ['cli/**/*.ts', 'bin/**/*.js', 'examples/**/*.{ts,mjs}', 'scripts/**/*.{js,mjs,ts}', 'bench/**/*.ts', 'test/**/*.ts', '*.config.{js,ts}', 'eslint/**', '.ci/**'],
     languageOptions: { globals: { ...globals.node } },
   },

@@ -1,4 +1,5 @@
-// The project's layers and the one direction of imports between them, enforced by `npm run lint`.
+// The project's layers and the one direction of imports between them, enforced by `npm run lint`
+// (rule layers/one-way), and the privacy of cli/commands/ (rule layers/commands-private, below).
 //
 // Why a local ESLint rule instead of no-restricted-imports or dependency-cruiser: the rule resolves
 // every relative import to the folder it lands in, so one table below is the whole policy (no
@@ -88,6 +89,12 @@ export function layerOf(rel) {
   return BY_LENGTH.find((l) => p === l || p.startsWith(l + '/')) ?? null;
 }
 
+/** The repository-relative path a relative import specifier lands on, or null for a package import. */
+function importTarget(filename, spec) {
+  if (typeof spec !== 'string' || !spec.startsWith('.')) return null;
+  return path.relative(ROOT, path.resolve(path.dirname(filename), spec)).split(path.sep).join('/');
+}
+
 const rule = {
   meta: {
     type: 'problem',
@@ -98,8 +105,8 @@ const rule = {
     const file = path.relative(ROOT, context.filename);
     const from = layerOf(file);
     function check(node, spec) {
-      if (typeof spec !== 'string' || !spec.startsWith('.')) return;
-      const target = path.relative(ROOT, path.resolve(path.dirname(context.filename), spec));
+      const target = importTarget(context.filename, spec);
+      if (!target) return;
       const to = layerOf(target);
       if (!to || to === from) return;
       if (!from) return;
@@ -119,4 +126,39 @@ const rule = {
   },
 };
 
-export default { rules: { 'one-way': rule } };
+// A command is an entry point, not a library: cli/main.ts loads every file of cli/commands/ by
+// name (a dynamic import of a computed path, which no rule sees), and nothing else may import one,
+// neither another command nor a test, bench or src file. Logic a command holds is then reachable
+// only through the command line; a test or a second command that needs it makes us move it to
+// src/node (file IO) or src/core (pure logic), where every caller shares one copy.
+const COMMANDS = 'cli/commands';
+
+const commandsPrivate = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'nothing imports a file of cli/commands/ (commands only parse flags; shared logic lives in src/node or src/core)' },
+    schema: [],
+  },
+  create(context) {
+    const file = path.relative(ROOT, context.filename).split(path.sep).join('/');
+    const fromCommand = file.startsWith(COMMANDS + '/');
+    function check(node, spec) {
+      const target = importTarget(context.filename, spec);
+      if (!target || !(target === COMMANDS || target.startsWith(COMMANDS + '/'))) return;
+      context.report({
+        node,
+        message: fromCommand
+          ? `a command may not import another command (${spec}): move what both need to src/node (file IO) or src/core (logic)`
+          : `${file} may not import a command (${spec}): commands only parse flags; import the run* function from src/node or src/core`,
+      });
+    }
+    return {
+      ImportDeclaration: (n) => check(n.source, n.source.value),
+      ExportNamedDeclaration: (n) => n.source && check(n.source, n.source.value),
+      ExportAllDeclaration: (n) => check(n.source, n.source.value),
+      ImportExpression: (n) => n.source.type === 'Literal' && check(n.source, n.source.value),
+    };
+  },
+};
+
+export default { rules: { 'one-way': rule, 'commands-private': commandsPrivate } };

@@ -1,5 +1,6 @@
-// The layer rule (eslint/layers.js) as `npm run lint` runs it: an upward import or a folder cycle is
-// an error, a downward import is not, and every source folder belongs to a layer.
+// The layer rules (eslint/layers.js) as `npm run lint` runs them: an upward import or a folder cycle
+// is an error, a downward import is not, and every source folder belongs to a layer; nothing imports a
+// command of cli/commands/ (not another command, a test, a bench or src).
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -9,10 +10,12 @@ import { LAYERS, layerOf } from '../../../eslint/layers.js';
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const eslint = new ESLint({ cwd: ROOT });
 
-async function layerErrors(file: string, code: string): Promise<string[]> {
+async function ruleErrors(rule: string, file: string, code: string): Promise<string[]> {
   const [res] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
-  return res.messages.filter((m) => m.ruleId === 'layers/one-way').map((m) => m.message);
+  return res.messages.filter((m) => m.ruleId === rule).map((m) => m.message);
 }
+const layerErrors = (file: string, code: string) => ruleErrors('layers/one-way', file, code);
+const commandErrors = (file: string, code: string) => ruleErrors('layers/commands-private', file, code);
 
 describe('eslint layers/one-way', () => {
   it('rejects an import that runs up the layers', async () => {
@@ -51,5 +54,27 @@ describe('eslint layers/one-way', () => {
     }
     expect(missing).toEqual([]);
     expect(LAYERS.length).toBeGreaterThan(10);
+  });
+});
+
+describe('eslint layers/commands-private', () => {
+  it('rejects a test, a src file or a bench importing a command', async () => {
+    const t = await commandErrors('test/unit/packs/probe.test.ts', "import { register } from '../../../cli/commands/pack.ts';\nexport { register };\n");
+    expect(t).toHaveLength(1);
+    expect(t[0]).toContain('may not import a command');
+    expect(await commandErrors('src/node/probe.ts', "export { register } from '../../cli/commands/ridge.ts';\n")).toHaveLength(1);
+    expect(await commandErrors('bench/probe.bench.ts', "const m = await import('../cli/commands/bench.ts');\nexport { m };\n")).toHaveLength(1);
+  });
+
+  it('rejects a command importing another command', async () => {
+    const errs = await commandErrors('cli/commands/probe.ts', "import { register } from './pack.ts';\nexport { register };\n");
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toContain('a command may not import another command');
+  });
+
+  it('accepts a command importing src/node and cli/context.ts, and a test importing src/node', async () => {
+    const cmd = "import type { CommandContext } from '../context.ts';\nimport { runPackClip } from '../../src/node/packRun.ts';\nexport type C = CommandContext;\nexport { runPackClip };\n";
+    expect(await commandErrors('cli/commands/probe.ts', cmd)).toEqual([]);
+    expect(await commandErrors('test/unit/packs/probe.test.ts', "export { runPackClip } from '../../../src/node/packRun.ts';\n")).toEqual([]);
   });
 });
