@@ -176,6 +176,14 @@ export interface UnconditionalOrigin {
   source: string;
 }
 
+/** One build of a stage, read: its graph, weights, parts, and where it came from. */
+export interface StageBuild {
+  onnx: Uint8Array;
+  externalData?: ExternalDataFile[];
+  parts?: LoadedStagePart[];
+  origin: StageOrigin;
+}
+
 /** The pack's files in memory, each checked against the manifest's size and sha256. */
 export interface LoadedModelPack {
   manifest: ModelPackManifest;
@@ -191,6 +199,12 @@ export interface LoadedModelPack {
   parts?: Partial<Record<StageName, LoadedStagePart[]>>;
   /** Per stage, the pack and build it came from (packOpen.ts); absent for packs read by loadModelPack. */
   origins?: Record<StageName, StageOrigin>;
+  /**
+   * The build of a stage for wasm (packOpen.ts): a stage loaded in float16 for WebGPU that ends up
+   * on wasm (a fallback) reads its float32 build through this; null when the loaded build is already
+   * the one for wasm. Absent for packs read by loadModelPack (one build only).
+   */
+  wasmBuild?: (stage: StageName, why: string) => Promise<StageBuild | null>;
   /** A composite pack's name and parts (packOpen.ts); absent for a plain model pack. */
   composite?: { name: string; base: string; parts: { stage: StageName; pack: string; source: string }[] };
 }

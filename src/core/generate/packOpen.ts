@@ -9,7 +9,8 @@
 // - ONNX external data: each stage's weight files are read (size + sha256 checked) and handed to
 //   the session with the paths the graph names.
 // - One build per stage (precision.ts), chosen before anything is read, and only the files the
-//   chosen builds, the unconditional tensors and the vocabulary use are read.
+//   chosen builds, the unconditional tensors and the vocabulary use are read. A stage that later
+//   falls back to wasm reads its wasm build then (`wasmBuild`, called by PackSessions).
 import { z } from 'zod';
 import { BundleError } from '../base/errors.ts';
 import type { ByteProgress } from '../base/progress.ts';
@@ -27,6 +28,7 @@ import {
   type UnconditionalOrigin,
   type LoadedStagePart,
   type ModelPackManifest,
+  type StageBuild,
   type StageName,
   type StageOrigin,
 } from './modelPack.ts';
@@ -147,6 +149,36 @@ function packedStages(json: unknown, where: string): { name: string; kind: Stage
 
 const KIND_ORDER: StageOrigin['kind'][] = ['real', 'stand-in', 'simulated'];
 
+/** One build of a declared stage (a variant, or the stage's own file) as a stage entry. */
+function buildOf(declared: PackedStage, variant: string | undefined): PackedStage {
+  const build = variant ? declared.variants![variant] : declared;
+  return { ...declared, file: build.file, data: build.data, parts: build.parts };
+}
+
+/** Every file a build reads: its graph and weights, and a chained stage's every part (stageChain.ts). */
+function buildPaths(spec: PackedStage): string[] {
+  return [...new Set([spec.file, ...(spec.data ?? []), ...(spec.parts ?? []).flatMap((p) => [p.file, ...(p.data ?? [])])])];
+}
+
+/** A build's graph, external data and parts from the files read (`get` by path). */
+function readBuild(spec: PackedStage, get: (path: string) => Uint8Array): Omit<StageBuild, 'origin'> {
+  return {
+    onnx: get(spec.file),
+    ...(spec.data?.length ? { externalData: spec.data.map((p) => ({ path: externalDataPath(spec.file, p), data: get(p) })) } : {}),
+    ...(spec.parts
+      ? {
+          parts: spec.parts.map((p) => ({
+            file: p.file,
+            inputs: p.inputs,
+            outputs: p.outputs.map((o) => o.name),
+            onnx: get(p.file),
+            externalData: (p.data ?? []).map((d) => ({ path: externalDataPath(p.file, d), data: get(d) })),
+          })),
+        }
+      : {}),
+  };
+}
+
 interface Planned {
   source: ShardSource;
   files: PackFile[];
@@ -173,7 +205,7 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
 
   const parts = new Map<string, { source: ShardSource; packed: ReturnType<typeof packedStages> }>();
   const plan: Planned[] = [];
-  const stageFiles = {} as Record<StageName, { spec: PackedStage; source: ShardSource; pack: string }>;
+  const stageFiles = {} as Record<StageName, { spec: PackedStage; declared: PackedStage; source: ShardSource; pack: string; files: PackFile[] }>;
   const origins = {} as Record<StageName, StageOrigin>;
   const stages = { ...base.stages };
   for (const stage of STAGE_NAMES) {
@@ -195,14 +227,11 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     }
     if (ref !== undefined) checkHeads(rootWhere, stage, declared, from.source.label, base);
     const choice = choosePrecision(declared, { setting: opts.precision ?? 'auto', onWebgpu: opts.onWebgpu?.(stage) ?? false, shaderF16: opts.shaderF16 ?? false });
-    const build = choice.variant ? declared.variants![choice.variant] : declared;
-    const spec: PackedStage = { ...declared, file: build.file, data: build.data, parts: build.parts };
-    // A chained stage (stageChain.ts) reads every part's graph and weights.
-    const paths = [...new Set([spec.file, ...(spec.data ?? []), ...(spec.parts ?? []).flatMap((p) => [p.file, ...(p.data ?? [])])])];
-    const bytes = paths.reduce((a, p) => a + (from.packed.files.find((f) => f.path === p)?.bytes ?? 0), 0);
+    const spec = buildOf(declared, choice.variant);
+    const paths = buildPaths(spec);
     for (const path of paths) plan.push({ source: from.source, files: from.packed.files, path, pack: from.packed.name });
-    stageFiles[stage] = { spec, source: from.source, pack: from.packed.name };
-    origins[stage] = { pack: from.packed.name, source: from.source.label, kind: from.packed.kind, precision: choice.precision, variant: choice.variant, reason: choice.reason, bytes, files: paths.length };
+    stageFiles[stage] = { spec, declared, source: from.source, pack: from.packed.name, files: from.packed.files };
+    origins[stage] = { pack: from.packed.name, source: from.source.label, kind: from.packed.kind, precision: choice.precision, variant: choice.variant, reason: choice.reason, bytes: planBytes(from.packed.files, paths), files: paths.length };
     const { data: _data, variants: _variants, ...plain } = spec;
     stages[stage] = plain;
   }
@@ -225,18 +254,24 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
   const chains: Partial<Record<StageName, LoadedStagePart[]>> = {};
   for (const stage of STAGE_NAMES) {
     const { spec, source: src } = stageFiles[stage];
-    onnx[stage] = get(src, spec.file);
-    if (spec.data?.length) externalData[stage] = spec.data.map((p) => ({ path: externalDataPath(spec.file, p), data: get(src, p) }));
-    if (spec.parts) {
-      chains[stage] = spec.parts.map((p) => ({
-        file: p.file,
-        inputs: p.inputs,
-        outputs: p.outputs.map((o) => o.name),
-        onnx: get(src, p.file),
-        externalData: (p.data ?? []).map((d) => ({ path: externalDataPath(p.file, d), data: get(src, d) })),
-      }));
-    }
+    const b = readBuild(spec, (p) => get(src, p));
+    onnx[stage] = b.onnx;
+    if (b.externalData) externalData[stage] = b.externalData;
+    if (b.parts) chains[stage] = b.parts;
   }
+  // A stage that ends up on wasm though its build was chosen for WebGPU (a fallback) is decided
+  // again with onWebgpu false: under 'auto' its float32 build is read now (the same sources, so the
+  // same cache and checks); null when the loaded build is already the wasm one.
+  const wasmBuild = async (stage: StageName, why: string): Promise<StageBuild | null> => {
+    const { declared, source: src, files } = stageFiles[stage];
+    const choice = choosePrecision(declared, { setting: opts.precision ?? 'auto', onWebgpu: false, shaderF16: opts.shaderF16 ?? false, fellBack: why });
+    if (choice.variant === origins[stage].variant) return null;
+    const spec = buildOf(declared, choice.variant);
+    const paths = buildPaths(spec);
+    const got = await readPlan(paths.map((path) => ({ source: src, files, path, pack: origins[stage].pack })), { verify: opts.verify });
+    const b = readBuild(spec, (p) => got.get(`${src.label}\n${p}`) as Uint8Array);
+    return { ...b, origin: { ...origins[stage], precision: choice.precision, variant: choice.variant, reason: choice.reason, bytes: planBytes(files, paths), files: paths.length } };
+  };
   const kinds = new Set(Object.values(origins).map((o) => o.kind));
   const kind = KIND_ORDER.reduce<StageOrigin['kind']>((k, x) => (kinds.has(x) ? x : k), 'real');
   const replaced = composite ? (Object.keys(composite.stages) as StageName[]) : [];
@@ -260,6 +295,7 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
     externalData,
     ...(Object.keys(chains).length ? { parts: chains } : {}),
     origins,
+    wasmBuild,
     unconditionalOrigin: unconditionalOrigin(uFrom.pack, u),
     unconditional: { clipImg: npyFloat32(get(uFrom.source, u.clipImg), u.clipImg), clipText: npyFloat32(get(uFrom.source, u.clipText), u.clipText), clipTextPooled: npyFloat32(get(uFrom.source, u.clipTextPooled), u.clipTextPooled) },
     vocab: capVocab ? parseVocab(get(cap.source, capVocab), `${cap.source.label}/${capVocab}`) : parseVocab(get(baseSource, base.vocab), base.vocab),
@@ -271,6 +307,11 @@ export async function openModelPack(source: ShardSource, opts: OpenPackOptions =
 export function unconditionalOrigin(pack: string, u: { clipText: string; computed?: boolean; source?: string }): UnconditionalOrigin {
   if (u.computed === undefined) return { pack, computed: null, source: `the constants of model pack ${pack}` };
   return { pack, computed: u.computed, source: u.source ?? '' };
+}
+
+/** The bytes of the listed files as the manifest gives them. */
+function planBytes(files: PackFile[], paths: string[]): number {
+  return paths.reduce((a, p) => a + (files.find((f) => f.path === p)?.bytes ?? 0), 0);
 }
 
 /** Reads the planned files one after the other (each once), with byte progress per file and in total. */

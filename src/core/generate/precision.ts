@@ -4,6 +4,8 @@
 // the adapter feature `shader-f16`; on wasm or without the feature the float32 graph is loaded
 // (float32 is the reference arithmetic; there the float16 build would only save download bytes).
 // The choice is made per stage before any weight byte is read, so only one build is downloaded.
+// A stage that then falls back from WebGPU to wasm is decided again (fellBack): under 'auto' it
+// swaps its float16 build for the float32 one (PackSessions, via LoadedModelPack.wasmBuild).
 import type { PackedStage } from './packers/stagePack.ts';
 
 /** The page's setting: 'auto' chooses as above; the others force a build wherever it exists. */
@@ -16,6 +18,8 @@ export interface PrecisionContext {
   onWebgpu: boolean;
   /** The WebGPU adapter offers `shader-f16`. */
   shaderF16: boolean;
+  /** Why a stage meant for WebGPU runs on wasm after all (it is decided again, with onWebgpu false). */
+  fellBack?: string;
 }
 
 export interface PrecisionChoice {
@@ -44,7 +48,11 @@ export function choosePrecision(spec: Pick<PackedStage, 'settings' | 'variants'>
     if (main === 'float32') return { precision: 'float32', reason: 'float32 chosen in the settings' };
     return spec.variants?.float32 ? { variant: 'float32', precision: 'float32', reason: 'float32 chosen in the settings' } : f16('the pack has no float32 build of this stage');
   }
-  if (!ctx.onWebgpu) return main === 'float32' ? { precision: 'float32', reason: 'runs on wasm: float32 (no float16 arithmetic there)' } : f16('the pack has no float32 build of this stage');
+  if (!ctx.onWebgpu) {
+    const where = ctx.fellBack ? `fell back to wasm (${ctx.fellBack})` : 'runs on wasm';
+    if (main === 'float32') return { precision: 'float32', reason: `${where}: float32 (no float16 arithmetic there)` };
+    return spec.variants?.float32 ? { variant: 'float32', precision: 'float32', reason: `${where}: float32 (no float16 arithmetic there)` } : f16('the pack has no float32 build of this stage');
+  }
   if (!ctx.shaderF16) return main === 'float32' ? { precision: 'float32', reason: 'the WebGPU adapter lacks shader-f16' } : f16('the pack has no float32 build of this stage');
   return f16('WebGPU with shader-f16: half the bytes');
 }

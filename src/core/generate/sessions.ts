@@ -50,8 +50,17 @@ export class PackSessions {
    */
   readonly fallbacks = new Map<StageName, string>();
 
+  /**
+   * Where each part of a chained stage left its outputs in the stage's last run ('gpu-buffer' under
+   * WebGPU: the hand-off went to the next part without a download; 'cpu' on wasm).
+   */
+  readonly partOutputs = new Map<StageName, { part: number; name: string; location: string }[]>();
+
   /** The sampler's step graphs (gpuSteps.ts), sessions created once like the stages'. */
   readonly steps = new StepGraphs();
+
+  /** Per stage, the swap to its wasm build once it runs on wasm (wasmReady), done once. */
+  private readonly wasmBuilds = new Map<StageName, Promise<void>>();
 
   constructor(readonly pack: LoadedModelPack, opts: { executionProviders?: string[] } = {}) {
     this.executionProviders = opts.executionProviders ?? ['wasm'];
@@ -73,6 +82,34 @@ export class PackSessions {
   }
 
   /**
+   * Before a stage's session is made on wasm: if its build was chosen for WebGPU (float16 with
+   * shader-f16) and the pack has a wasm one (float32), the pack's graph, weights, parts and origin
+   * for the stage are swapped for it (LoadedModelPack.wasmBuild), so precision follows where the
+   * stage really runs: after a fallback too, and on a pack opened for WebGPU then run on wasm.
+   */
+  private wasmReady(stage: StageName): Promise<void> {
+    const rebuild = this.pack.wasmBuild;
+    if (this.onGpu(stage) || !rebuild) return Promise.resolve();
+    let p = this.wasmBuilds.get(stage);
+    if (!p) {
+      const why = this.fallbacks.has(stage) ? 'WebGPU could not run this stage' : 'opened for WebGPU, run on wasm';
+      p = rebuild(stage, why).then((b) => {
+        if (!b) return;
+        const pack = this.pack;
+        pack.onnx[stage] = b.onnx;
+        if (pack.externalData) pack.externalData[stage] = b.externalData;
+        else if (b.externalData) pack.externalData = { [stage]: b.externalData };
+        if (pack.parts) pack.parts[stage] = b.parts;
+        else if (b.parts) pack.parts = { [stage]: b.parts };
+        if (pack.origins) pack.origins[stage] = b.origin;
+      });
+      p.catch(() => this.wasmBuilds.delete(stage));
+      this.wasmBuilds.set(stage, p);
+    }
+    return p;
+  }
+
+  /**
    * The session of one part of a chained stage (stageChain.ts), created on first use. Under WebGPU
    * every hand-off stays on the device; the last part's outputs follow GPU_RESIDENT_OUTPUTS.
    */
@@ -80,15 +117,17 @@ export class PackSessions {
     const key = `${stage}#${k}`;
     let s = this.partSessions.get(key);
     if (!s) {
-      const part = (this.pack.parts?.[stage] ?? [])[k];
-      const spec = this.pack.manifest.stages[stage];
-      const keep = new Set((GPU_RESIDENT_OUTPUTS[stage] ?? []).map((role) => spec.outputs[role]?.name));
-      const stageOut = new Set(Object.values(spec.outputs).map((t) => t.name));
-      const preferredOutputLocation = Object.fromEntries(part.outputs.map((n) => [n, !stageOut.has(n) || keep.has(n) ? 'gpu-buffer' : 'cpu'] as const));
-      s = createSession(part.onnx, { executionProviders: this.providers(stage), preferredOutputLocation, externalData: part.externalData }).catch((e: unknown) => {
-        this.partSessions.delete(key);
-        throw new BundleError(part.file, `cannot create an ONNX session: ${(e as Error).message}`, { field: `stages.${stage}.parts.${k}`, cause: e });
+      s = this.wasmReady(stage).then(() => {
+        const part = (this.pack.parts?.[stage] ?? [])[k];
+        const spec = this.pack.manifest.stages[stage];
+        const keep = new Set((GPU_RESIDENT_OUTPUTS[stage] ?? []).map((role) => spec.outputs[role]?.name));
+        const stageOut = new Set(Object.values(spec.outputs).map((t) => t.name));
+        const preferredOutputLocation = Object.fromEntries(part.outputs.map((n) => [n, !stageOut.has(n) || keep.has(n) ? 'gpu-buffer' : 'cpu'] as const));
+        return createSession(part.onnx, { executionProviders: this.providers(stage), preferredOutputLocation, externalData: part.externalData }).catch((e: unknown) => {
+          throw new BundleError(part.file, `cannot create an ONNX session: ${(e as Error).message}`, { field: `stages.${stage}.parts.${k}`, cause: e });
+        });
       });
+      s.catch(() => this.partSessions.delete(key));
       this.partSessions.set(key, s);
     }
     return s;
@@ -117,15 +156,17 @@ export class PackSessions {
       const preferredOutputLocation = Object.fromEntries(
         Object.entries(spec.outputs).map(([role, ts]) => [ts.name, keep.includes(role) ? 'gpu-buffer' : 'cpu'] as const),
       );
-      // A real pack's weights are external data: the files the graph names travel with it.
-      const externalData = this.pack.externalData?.[stage];
-      s = createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage), preferredOutputLocation, externalData }).catch((e: unknown) => {
-        this.sessions.delete(stage);
-        throw new BundleError(this.pack.manifest.stages[stage].file, `cannot create an ONNX session: ${(e as Error).message}`, {
-          field: `stages.${stage}`,
-          cause: e,
+      // A real pack's weights are external data: the files the graph names travel with it (read
+      // after wasmReady, which may swap them for the wasm build).
+      s = this.wasmReady(stage)
+        .then(() => createSession(this.pack.onnx[stage], { executionProviders: this.providers(stage), preferredOutputLocation, externalData: this.pack.externalData?.[stage] }))
+        .catch((e: unknown) => {
+          this.sessions.delete(stage);
+          throw new BundleError(this.pack.manifest.stages[stage].file, `cannot create an ONNX session: ${(e as Error).message}`, {
+            field: `stages.${stage}`,
+            cause: e,
+          });
         });
-      });
       this.sessions.set(stage, s);
     }
     return s;
@@ -136,6 +177,7 @@ export class PackSessions {
     const names = Object.keys(STAGE_IO) as StageName[];
     for (let i = 0; i < names.length; i++) {
       onStage?.(names[i], i, names.length);
+      await this.wasmReady(names[i]); // (the wasm build may have another number of parts)
       const parts = this.pack.parts?.[names[i]];
       if (parts?.length) for (let k = 0; k < parts.length; k++) await this.partSession(names[i], k);
       else await this.session(names[i]);
@@ -205,8 +247,12 @@ export class PackSessions {
     let onGpu = this.onGpu(stage);
     // A chained stage runs its parts back to back; hand-offs never leave the device under WebGPU.
     const runOnce = async (feedsPlaced: Record<string, ort.Tensor>) => {
+      await this.wasmReady(stage);
       const links = this.chain(stage);
-      return links ? runChain(links, feedsPlaced, fetches) : (await this.session(stage)).run(feedsPlaced, fetches);
+      if (!links) return (await this.session(stage)).run(feedsPlaced, fetches);
+      const seen: { part: number; name: string; location: string }[] = [];
+      this.partOutputs.set(stage, seen);
+      return runChain(links, feedsPlaced, fetches, (part, name, t) => seen.push({ part, name, location: t.location }));
     };
     let res: Awaited<ReturnType<OrtSession['run']>>;
     try {

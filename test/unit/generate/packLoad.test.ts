@@ -150,13 +150,16 @@ describe('openModelPack: composite packs with external data', () => {
     expect(weights.every((p) => p.includes('.f16'))).toBe(true);
 
     // the float16 graph (external data too) runs on wasm within float16 rounding of the reference
-    const sessions = new PackSessions(f16);
+    // (forced: under 'auto' a stage on wasm is given its float32 build, next test)
+    const forced16 = await openModelPack(composite(REPLACE), { resolve: resolver, onWebgpu: () => true, shaderF16: true, precision: 'float16' });
+    const sessions = new PackSessions(forced16);
     try {
       const pix = await npy('clip-tiny/pixel_values.npy');
       const out = await sessions.run('imageEncoder', { pixel_values: { data: pix.data as Float32Array, bind: { batch: 2 } } }, ['image_embeds']);
       const ref = (await npy('clip-tiny/ref_image_embeds.npy')).data as Float32Array;
       const scale = ref.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
       expect(maxAbsDiff(out.image_embeds.data, ref) / scale).toBeLessThan(5e-3);
+      expect(forced16.origins?.imageEncoder).toMatchObject({ precision: 'float16', reason: 'float16 chosen in the settings' });
     } finally {
       await sessions.dispose();
     }
@@ -169,6 +172,69 @@ describe('openModelPack: composite packs with external data', () => {
     expect(noF16.origins?.imageEncoder.reason).toBe('the WebGPU adapter lacks shader-f16');
     const wasm = await openModelPack(composite(REPLACE), { resolve: resolver, shaderF16: true });
     expect(wasm.origins?.imageEncoder.precision).toBe('float32');
+  });
+
+  it('a stage whose WebGPU session fails falls back to wasm with its float32 build (read then), and says so; a forced float16 stays', async () => {
+    const pix = await npy('clip-tiny/pixel_values.npy');
+    const ref = (await npy('clip-tiny/ref_image_embeds.npy')).data as Float32Array;
+    const scale = ref.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    const embeds = async (sessions: PackSessions) => (await sessions.run('imageEncoder', { pixel_values: { data: pix.data as Float32Array, bind: { batch: 2 } } }, ['image_embeds'])).image_embeds.data;
+
+    // Opened for WebGPU with shader-f16: the float16 build. Node's runtime has no WebGPU backend, so
+    // the WebGPU session fails: an injected provider failure, as a kernel WebGPU rejects would be.
+    clip.reads.length = 0;
+    const pack = await openModelPack(composite(REPLACE), { resolve: resolver, onWebgpu: () => true, shaderF16: true });
+    expect(pack.origins?.imageEncoder.precision).toBe('float16');
+    expect(clip.reads.filter((p) => p !== PACK_MANIFEST).every((p) => p.includes('.f16'))).toBe(true);
+    clip.reads.length = 0;
+    const sessions = new PackSessions(pack, { executionProviders: ['webgpu'] });
+    try {
+      const out = await embeds(sessions);
+      expect(sessions.fallbacks.has('imageEncoder')).toBe(true);
+      expect(sessions.onGpu('imageEncoder')).toBe(false);
+      // the float32 build was read then (and only it), and runs at float32 accuracy, not float16's
+      const read = clip.reads.filter((p) => p !== PACK_MANIFEST);
+      expect(read.length).toBeGreaterThan(1);
+      expect(read.some((p) => p.includes('.f16'))).toBe(false);
+      expect(maxAbsDiff(out, ref) / scale).toBeLessThan(1e-5);
+      expect(pack.origins?.imageEncoder).toMatchObject({ precision: 'float32', variant: undefined, reason: 'fell back to wasm (WebGPU could not run this stage): float32 (no float16 arithmetic there)' });
+      expect(pack.origins?.imageEncoder.bytes).toBe(pack.onnx.imageEncoder.byteLength + (pack.externalData?.imageEncoder ?? []).reduce((a, f) => a + f.data.byteLength, 0));
+      // a stage that had no float16 build is left as it was
+      expect(pack.origins?.lowLevelDecoder.reason).toBe('the pack has no float16 build of this stage');
+    } finally {
+      await sessions.dispose();
+    }
+    // The same pack on a wasm-only PackSessions (the service after a failed WebGPU warm-up) keeps
+    // the float32 build it now has, reading nothing more.
+    clip.reads.length = 0;
+    const again = new PackSessions(pack);
+    try {
+      expect(maxAbsDiff(await embeds(again), ref) / scale).toBeLessThan(1e-5);
+      expect(clip.reads).toEqual([]);
+    } finally {
+      await again.dispose();
+    }
+
+    // Opened for WebGPU, then every stage on wasm from the start (the service after a failed warm-up): float32 too.
+    const onWasm = await openModelPack(composite(REPLACE), { resolve: resolver, onWebgpu: () => true, shaderF16: true });
+    const wasmOnly = new PackSessions(onWasm);
+    try {
+      await wasmOnly.warm();
+      expect(onWasm.origins?.imageEncoder).toMatchObject({ precision: 'float32', reason: 'fell back to wasm (opened for WebGPU, run on wasm): float32 (no float16 arithmetic there)' });
+    } finally {
+      await wasmOnly.dispose();
+    }
+
+    // float16 forced in the settings stays float16 after the fallback (the user asked for it).
+    const forced = await openModelPack(composite(REPLACE), { resolve: resolver, onWebgpu: () => true, shaderF16: true, precision: 'float16' });
+    const forcedSessions = new PackSessions(forced, { executionProviders: ['webgpu'] });
+    try {
+      expect(maxAbsDiff(await embeds(forcedSessions), ref) / scale).toBeLessThan(5e-3);
+      expect(forcedSessions.fallbacks.has('imageEncoder')).toBe(true);
+      expect(forced.origins?.imageEncoder).toMatchObject({ precision: 'float16', reason: 'float16 chosen in the settings' });
+    } finally {
+      await forcedSessions.dispose();
+    }
   });
 
   it('a plain model pack opens as before: every stage from it, the same graphs loadModelPack reads', async () => {
@@ -237,5 +303,12 @@ describe('openModelPack: composite packs with external data', () => {
     const only16 = { settings: { precision: 'float16' }, variants: undefined };
     expect(choosePrecision(only16, { setting: 'auto', onWebgpu: false, shaderF16: false })).toEqual({ precision: 'float16', reason: 'the pack has no float32 build of this stage' });
     expect(choosePrecision(only16, { setting: 'float32', onWebgpu: true, shaderF16: true }).precision).toBe('float16');
+    // packed in float16 with a float32 variant: on wasm (or after a fallback) the float32 variant
+    const both = { settings: { precision: 'float16' }, variants: { float32: { file: 'x.f32.onnx' } } };
+    expect(choosePrecision(both, { setting: 'auto', onWebgpu: false, shaderF16: true, fellBack: 'WebGPU could not run this stage' })).toEqual({
+      variant: 'float32',
+      precision: 'float32',
+      reason: 'fell back to wasm (WebGPU could not run this stage): float32 (no float16 arithmetic there)',
+    });
   });
 });
