@@ -87,10 +87,12 @@ export function PackDetails({ info }: { info: ServiceInfo }) {
         <caption>per stage: the pack it came from, the weights loaded and where it runs (this browser)</caption>
         <tbody>
           {stages.map(([name, s]) => (
-            <tr key={name} data-testid={`rc-stage-${name}`} data-precision={s.precision} data-placement={s.placement}>
+            <tr key={name} data-testid={`rc-stage-${name}`} data-precision={s.precision} data-placement={s.placement} data-parts={s.parts}>
               <td>{name}</td>
               <td title={s.role}>
                 {packLabel(s.pack, s.kind)}
+                {s.modelVariant && !s.pack.includes(s.modelVariant) ? ` · ${s.modelVariant}` : ''}
+                {s.parts > 1 ? ` · ${s.parts} parts run back to back` : ''}
               </td>
               <td title={s.precisionReason}>{s.precision}</td>
               <td title={s.placementReason}>{s.placement === 'webgpu' ? 'WebGPU' : s.placementReason && s.placementReason !== info.fallbackReason ? `wasm (WebGPU failed: ${s.placementReason})` : 'wasm'}</td>

@@ -64,6 +64,10 @@ export interface StageInfo {
   placementReason?: string;
   /** Bytes of its graph and weights. */
   bytes: number;
+  /** Graphs it runs back to back (stageChain.ts; 1 for a one-graph stage). */
+  parts: number;
+  /** The model's variant where the pack records one (Stable Cascade: lite / full). */
+  modelVariant?: string;
 }
 
 export interface ServiceInfo {
@@ -264,7 +268,7 @@ export class GenerateService {
         const o = pack.origins?.[k];
         const onGpu = sessions.onGpu(k);
         const placementReason = onGpu ? undefined : (sessions.fallbacks.get(k) ?? this.fallbackReason);
-        const info: StageInfo = { role: v.role, kind: v.kind, pack: o?.pack ?? pack.manifest.name, precision: o?.precision ?? 'float32', precisionReason: o?.reason ?? '', placement: onGpu ? 'webgpu' : 'wasm', bytes: o?.bytes ?? pack.onnx[k].byteLength, ...(placementReason ? { placementReason } : {}) };
+        const info: StageInfo = { role: v.role, kind: v.kind, pack: o?.pack ?? pack.manifest.name, precision: o?.precision ?? 'float32', precisionReason: o?.reason ?? '', placement: onGpu ? 'webgpu' : 'wasm', bytes: o?.bytes ?? pack.onnx[k].byteLength, parts: pack.parts?.[k]?.length || 1, ...(typeof v.settings.variant === 'string' ? { modelVariant: v.settings.variant } : {}), ...(placementReason ? { placementReason } : {}) };
         return [k, info];
       }),
     );
