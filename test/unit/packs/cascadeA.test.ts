@@ -3,7 +3,7 @@
 // train_b.py decode_latents does) run on the same random checkpoint at reduced size
 // (test/fixtures/packs/README.md, cascade-a-tiny).
 import { describe, expect, it } from 'vitest';
-import { buildStageA, checkStageACheckpoint, STAGE_A, stageADecoderShapes, stageAGraph, stageAParamCount } from '../../../src/core/generate/packers/cascade/stageA.ts';
+import { buildStageA, checkStageACheckpoint, STAGE_A, stageADecoderShapes, stageAGraph, stageAHalo, stageAParamCount, stageAPeakBytes, stageAStrips } from '../../../src/core/generate/packers/cascade/stageA.ts';
 import { collectParts, fixtureCheckpoint, fixtureDir, fixtureNpy, maxAbsDiff, runGraph, shapesOnly, TINY_A } from './cascadeEFixtures.ts';
 
 const DIR = fixtureDir('cascade-a-tiny');
@@ -29,6 +29,34 @@ describe('Stable Cascade stage A decoder vs the reference implementation (reduce
     const g = await stageAGraph(await fixtureCheckpoint(DIR, 'stage_a.safetensors'), TINY, { precision: 'float16' });
     const out = (await runGraph(g, { latents: await fixtureNpy(DIR, 'latents.npy') })).images;
     expect(maxAbsDiff(out.data, (await fixtureNpy(DIR, 'ref_images.npy')).data as Float32Array)).toBeLessThan(5e-3);
+  });
+
+  it('decoded in strips with its receptive field as context, the images equal the one-pass graph and the reference; with less context they do not', async () => {
+    const ck = await fixtureCheckpoint(DIR, 'stage_a.safetensors');
+    const latents = await fixtureNpy(DIR, 'latents.npy');
+    const whole = (await runGraph(await stageAGraph(ck, TINY), { latents })).images;
+    expect(stageAHalo(TINY)).toBe(4); // 2 bottleneck ResBlocks + one upsampling level
+    const cfg = { ...TINY, stripRows: 3 }; // strips [0, 3), [3, 6), [6, 8) of the 8 latent rows
+    expect(stageAStrips(cfg)).toEqual([
+      { from: 0, to: 3, lo: 0, hi: 7 },
+      { from: 3, to: 6, lo: 0, hi: 8 },
+      { from: 6, to: 8, lo: 2, hi: 8 },
+    ]);
+    const strips = (await runGraph(await stageAGraph(ck, cfg), { latents })).images;
+    expect(strips.dims).toEqual([2, 3, 32, 32]);
+    expect(maxAbsDiff(strips.data, whole.data)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(strips.data, (await fixtureNpy(DIR, 'ref_images.npy')).data as Float32Array)).toBeLessThan(2e-5);
+    // One row of context is less than the receptive field: the strips' edges come out wrong.
+    const short = (await runGraph(await stageAGraph(ck, { ...TINY, stripRows: 2, stripHalo: 1 }), { latents })).images;
+    expect(maxAbsDiff(short.data, whole.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('the largest activation at 1024 px: 805,306,368 bytes an image in float32 in one pass, under 128 MiB in strips of 8 latent rows', () => {
+    expect(stageAHalo(STAGE_A)).toBe(14);
+    expect(stageAPeakBytes(STAGE_A, 1, 4)).toBe(4 * 192 * 512 * 512 * 4);
+    expect(stageAPeakBytes({ ...STAGE_A, stripRows: 8 }, 1, 4)).toBe(4 * 192 * (8 + 28) * 2 * 512 * 4);
+    expect(stageAPeakBytes({ ...STAGE_A, stripRows: 8 }, 1, 4)).toBeLessThan(128 * 2 ** 20);
+    expect(() => stageAStrips({ ...STAGE_A, stripRows: 0 })).toThrow(/stripRows 0/);
   });
 
   it('parameter count of the released config: 18,406,894 (the "20M" the StableCascade readme rounds to), 15,706,842 in the decoder graph', () => {

@@ -27,6 +27,15 @@ export interface StageAConfig {
   scaleFactor: number;
   /** Latent side the graph is declared for (stage B's output: 256 for 1024 px). */
   latentSize: number;
+  /**
+   * Decode in horizontal strips of this many latent rows (each with `stageAHalo` rows of context on
+   * both sides, cropped after decoding) instead of in one pass: the same images, but the largest
+   * activation (the ResBlock MLP's 4·192 channels at 512², 805 MB an image in float32) shrinks with
+   * the strip, so stage A fits a WebGPU adapter's buffer limit. Absent: one pass.
+   */
+  stripRows?: number;
+  /** Context rows per strip side; default `stageAHalo(cfg)`, its receptive field (a smaller one only to show it matters). */
+  stripHalo?: number;
 }
 
 /** StageA() as stage_a.safetensors was trained (the constructor defaults, used unchanged by train_b.py and the notebooks). */
@@ -121,6 +130,44 @@ async function resBlock(cg: CascadeGraph, p: string, x: string, c: number): Prom
 }
 
 /**
+ * Latent rows on each side that one output row depends on: a 3x3 depthwise conv per bottleneck
+ * ResBlock (one row each), then per upsampling level the 4x4 stride-2 transposed conv (one row of
+ * its input) and that level's ResBlock (half a row or less, rounded up to one). The decoder has no
+ * global operation (its LayerNorms are per pixel over channels, the MLPs per pixel), so strips with
+ * this much context decode exactly what the whole image does.
+ */
+export function stageAHalo(cfg: StageAConfig): number {
+  return cfg.bottleneckBlocks + 2 * (cfg.levels - 1);
+}
+
+/** The strips [from, to) of latent rows a config decodes, with the context rows [lo, hi) each reads. */
+export function stageAStrips(cfg: StageAConfig): { from: number; to: number; lo: number; hi: number }[] {
+  const S = cfg.latentSize;
+  const rows = cfg.stripRows ?? S;
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`${cfg.name}: stripRows ${rows} (expected a positive whole number of latent rows)`);
+  const halo = cfg.stripHalo ?? stageAHalo(cfg);
+  const out: { from: number; to: number; lo: number; hi: number }[] = [];
+  for (let from = 0; from < S; from += rows) {
+    const to = Math.min(S, from + rows);
+    out.push({ from, to, lo: Math.max(0, from - halo), hi: Math.min(S, to + halo) });
+  }
+  return out;
+}
+
+/**
+ * Bytes of the decoder's largest activation for `batch` images (`bytes` per value: 4 float32, 2
+ * float16): the ResBlock MLP's 4·c channels at each level's resolution over the tallest strip's rows;
+ * the last level's is the largest (c halves, the area quadruples). One WebGPU buffer must hold it.
+ */
+export function stageAPeakBytes(cfg: StageAConfig, batch: number, bytes: number): number {
+  const c = stageALevels(cfg);
+  const rows = Math.max(...stageAStrips(cfg).map((st) => st.hi - st.lo));
+  let peak = 0;
+  for (let i = 0; i < cfg.levels; i++) peak = Math.max(peak, 4 * c[cfg.levels - 1 - i] * rows * 2 ** i * cfg.latentSize * 2 ** i);
+  return batch * bytes * peak;
+}
+
+/**
  * The pixelDecoder graph: `latents` float32 [batch, 4, S, S] -> `images` float32 [batch, 3, 4S, 4S]
  * (S = cfg.latentSize), clamped to [0, 1]. Checks the file first; reads each tensor once.
  */
@@ -137,26 +184,43 @@ export async function stageAGraph(ck: Checkpoint, cfg: StageAConfig = STAGE_A, o
   g.input('latents', 'float32', ['batch', cfg.cLatent, s, s]);
   const toNhwc = (t: string) => g.op('Transpose', [t], { perm: [0, 2, 3, 1] });
   const toNchw = (t: string) => g.op('Transpose', [t], { perm: [0, 3, 1, 2] });
-  let x = g.op('Mul', [toNhwc(cg.fromFloat('latents')), cg.konst([cfg.scaleFactor], [1], 'scale_factor')]);
-  x = await cg.linear(x, 'up_blocks.0.0');
-  let n = 1;
-  for (let i = 0; i < L; i++) {
-    for (let j = 0; j < (i === 0 ? cfg.bottleneckBlocks : 1); j++) x = await resBlock(cg, `up_blocks.${n++}`, x, c[L - 1 - i]);
-    if (i < L - 1) {
-      const p = `up_blocks.${n++}`;
-      const up = g.op('ConvTranspose', [toNchw(x), await cg.weight(`${p}.weight`), await cg.weight(`${p}.bias`)], {
-        kernel_shape: [4, 4],
-        strides: [2, 2],
-        pads: [1, 1, 1, 1],
-        dilations: [1, 1],
-        group: 1,
-        output_padding: [0, 0],
-      });
-      x = toNhwc(up);
+  const scaled = g.op('Mul', [toNhwc(cg.fromFloat('latents')), cg.konst([cfg.scaleFactor], [1], 'scale_factor')]);
+  // [batch, rows, S, 4] channels-last latents -> [batch, 3, 4·rows, 4·S] pixels (before the clamp).
+  const decode = async (x: string): Promise<string> => {
+    x = await cg.linear(x, 'up_blocks.0.0');
+    let n = 1;
+    for (let i = 0; i < L; i++) {
+      for (let j = 0; j < (i === 0 ? cfg.bottleneckBlocks : 1); j++) x = await resBlock(cg, `up_blocks.${n++}`, x, c[L - 1 - i]);
+      if (i < L - 1) {
+        const p = `up_blocks.${n++}`;
+        const up = g.op('ConvTranspose', [toNchw(x), await cg.weight(`${p}.weight`), await cg.weight(`${p}.bias`)], {
+          kernel_shape: [4, 4],
+          strides: [2, 2],
+          pads: [1, 1, 1, 1],
+          dilations: [1, 1],
+          group: 1,
+          output_padding: [0, 0],
+        });
+        x = toNhwc(up);
+      }
     }
+    // 1x1 conv to 12 channels, then PixelShuffle(2), which is DepthToSpace in CRD order.
+    return g.op('DepthToSpace', [toNchw(await cg.linear(x, 'out_block.0'))], { blocksize: 2, mode: 'CRD' });
+  };
+  const strips = stageAStrips(cfg);
+  let rgb: string;
+  if (strips.length === 1) rgb = await decode(scaled);
+  else {
+    // Each strip decodes its rows with context, then keeps its own rows; the weights are shared
+    // initializers, so the graph holds them once. (Strips run one after the other in the session.)
+    const up = stageAImageSize(cfg) / s;
+    const pieces: string[] = [];
+    for (const st of strips) {
+      const px = await decode(cg.slice(scaled, 1, st.lo, st.hi));
+      pieces.push(cg.slice(px, 2, (st.from - st.lo) * up, (st.to - st.lo) * up));
+    }
+    rgb = g.op('Concat', pieces, { axis: 2 });
   }
-  // 1x1 conv to 12 channels, then PixelShuffle(2), which is DepthToSpace in CRD order.
-  const rgb = g.op('DepthToSpace', [toNchw(await cg.linear(x, 'out_block.0'))], { blocksize: 2, mode: 'CRD' });
   cg.toFloat(g.op('Clip', [rgb, cg.konst([0], [], 'zero'), cg.konst([1], [], 'one_s')]), 'images');
   const size = stageAImageSize(cfg);
   g.output('images', 'float32', ['batch', 3, size, size]);
