@@ -34,13 +34,18 @@ export interface BrowserRun<T> {
  * bench/browser/index.html with `query`, waits up to `timeoutMs` for window.__benchDone and returns
  * its result (throws the page's error).
  */
-export async function runBenchPage<T>(page: string, query: Record<string, string>, opts: { timeoutMs?: number; log?: (m: string) => void } = {}): Promise<BrowserRun<T>> {
+export async function runBenchPage<T>(
+  page: string,
+  query: Record<string, string>,
+  /** fsAllow: folders outside the repository the page may read through /@fs/ (a multi-GB pack kept under /tmp). */
+  opts: { timeoutMs?: number; log?: (m: string) => void; fsAllow?: string[] } = {},
+): Promise<BrowserRun<T>> {
   const log = opts.log ?? (() => {});
   const server = await createServer({
     configFile: false,
     root: BENCH_DIR,
     logLevel: 'warn',
-    server: { host: '127.0.0.1', port: 5290, strictPort: false, headers: ISOLATION_HEADERS, hmr: false, watch: null, fs: { allow: [REPO_DIR] } },
+    server: { host: '127.0.0.1', port: 5290, strictPort: false, headers: ISOLATION_HEADERS, hmr: false, watch: null, fs: { allow: [REPO_DIR, ...(opts.fsAllow ?? [])] } },
     // tfjs and its backends must share one pre-bundled tfjs-core; pre-bundling up front also avoids
     // a mid-run "new dependencies optimised" reload.
     optimizeDeps: { entries: [`browser/${page}.ts`], include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm'] },
