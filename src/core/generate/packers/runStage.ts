@@ -85,6 +85,8 @@ export interface StageResult {
   /** Outputs by role, as .npy-ready data (int64 outputs as exact float64 values written '<i8'). */
   outputs: Record<string, { dims: number[]; data: NpyData; npyDtype: NpyDtype }>;
   bind: Record<string, number>;
+  /** Wall milliseconds: creating the sessions (zero when the caller gave one) and running them. */
+  timing: { sessionsMs: number; runMs: number };
 }
 
 /** Runs one loaded stage on role-named arrays (wasm unless asked otherwise); outputs by role. */
@@ -105,7 +107,9 @@ export async function runStage(
   const given = Object.fromEntries(roles.map((r) => [r, toRoleArray(inputs[r], specIn[r], files[r])])) as Record<string, RoleArray>;
   const bind = bindShapes(specIn, given, files);
   // A chained stage (generate/stageChain.ts) runs its parts back to back, one session each.
+  const t0 = performance.now();
   const sessions = opts.session ? [opts.session] : await openStageSessions(stage, opts.executionProviders);
+  const t1 = performance.now();
   try {
     const feeds: Record<string, ort.Tensor> = {};
     for (const r of roles) feeds[specIn[r].name] = new ort.Tensor(given[r].dtype, given[r].data, given[r].shape);
@@ -117,13 +121,14 @@ export async function runStage(
             Object.values(stage.spec.outputs).map((o) => o.name),
           )
         : await sessions[0].run(feeds);
+    const timing = { sessionsMs: t1 - t0, runMs: performance.now() - t1 };
     const outputs: StageResult['outputs'] = {};
     for (const [role, spec] of Object.entries(stage.spec.outputs)) {
       const t = res[spec.name];
       if (!t) throw new BundleError(stage.spec.file, `the graph has no output "${spec.name}" (role "${role}")`, { field: `stages.${stage.stage}.outputs.${role}`, expected: `one of ${Object.keys(res).join(', ')}` });
       outputs[role] = npyOutput(t, `${stage.spec.file}: ${spec.name}`);
     }
-    return { outputs, bind };
+    return { outputs, bind, timing };
   } finally {
     if (!opts.session) for (const s of sessions) await s.release();
   }

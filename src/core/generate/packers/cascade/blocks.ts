@@ -338,6 +338,23 @@ export function typedBlockShapes(m: ShapeMap, s: BlockSettings, p: string, type:
   else throw new RangeError(`${s.name}: block type ${type} is not one of C, T, A, F`);
 }
 
+/**
+ * Multiply-adds of one block by its letter for one sample at `positions` latent positions, with
+ * `condTokens` conditioning tokens (the matrix products, convolutions and attention; norms and
+ * activations are not counted): what per-step time scales with, for stage B's and C's projections.
+ */
+export function typedBlockMacs(s: BlockSettings, type: string, positions: number, c: number, cSkip: number, condTokens: number): number {
+  const S = positions;
+  if (type === 'C') return S * c * s.kernelSize ** 2 + S * (c + cSkip) * 4 * c + S * 4 * c * c;
+  if (type === 'T') return (1 + s.tConds.length) * s.cR * 2 * c;
+  if (type === 'A') {
+    const kv = s.selfAttn ? S + condTokens : condTokens;
+    return condTokens * s.cCond * c + 2 * S * c * c + 2 * kv * c * c + 2 * S * kv * c;
+  }
+  if (type === 'F') return 8 * S * c * c;
+  throw new RangeError(`${s.name}: block type ${type} is not one of C, T, A, F`);
+}
+
 /** The slots a block reads besides the hidden state: the r embedding (T) or the conditioning (A). */
 export function typedBlockReads(type: string): string[] {
   return type === 'T' ? ['r_embed'] : type === 'A' ? ['cond'] : [];

@@ -20,7 +20,7 @@ import { BundleError } from '../../../base/errors.ts';
 import { conv2d } from '../../../onnx/builder.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type CascadeGraph, type ShapeMap } from './blocks.ts';
+import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockMacs, typedBlockReads, typedBlockShapes, type CascadeGraph, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
 import { buildChain, clfHeadUnit, paramsWithPrefix, type ChainUnit, type Slots } from './split.ts';
 import { checkCascadeCheckpoint } from './stageFiles.ts';
@@ -163,6 +163,37 @@ export function checkStageBCheckpoint(ck: Checkpoint, cfg: StageBConfig): void {
     });
   }
   checkCascadeCheckpoint(ck, 'stageB', stageBShapes(cfg), cfg.name);
+}
+
+/**
+ * Multiply-adds of one forward pass for `batch` samples, counted as stageCMacs counts them (matrix
+ * products, convolutions, attention; not norms or activations): the embedding and effnet mapper at
+ * the level-0 grid, every block at its level's grid times its repeats with the repeat mappers, the
+ * 2x2 down and up convolutions, the head. The pixels mapper runs on one position (see the unit).
+ */
+export function stageBMacs(cfg: StageBConfig, batch: number): number {
+  const ch = cfg.cHidden;
+  const L = levels(cfg);
+  const S = (level: number) => (cfg.latentSize / cfg.patchSize / 2 ** level) ** 2;
+  const block = (type: string, level: number, skip: number) => typedBlockMacs(cfg, type, S(level), ch[level], skip, cfg.cClipSeq);
+  const mapper = (positions: number, cIn: number) => positions * (cIn * 4 * ch[0] + 4 * ch[0] * ch[0]);
+  let n = cfg.cClip * cfg.cCond * cfg.cClipSeq + S(0) * cfg.cIn * cfg.patchSize ** 2 * ch[0] + mapper(S(0), cfg.cEffnet) + mapper(1, cfg.cPixels);
+  for (let i = 0; i < L; i++) {
+    const types = cfg.levelConfig[i];
+    if (i > 0) n += S(i) * ch[i - 1] * 4 * ch[i];
+    const repeats = cfg.blockRepeat[0][i];
+    for (let k = 0; k < cfg.blocks[0][i] * types.length; k++) n += repeats * block(types[k % types.length], i, 0);
+    n += (repeats - 1) * S(i) * ch[i] * ch[i];
+  }
+  for (let u = 0; u < L; u++) {
+    const i = L - 1 - u;
+    const types = cfg.levelConfig[i];
+    const repeats = upOf(cfg.blockRepeat[1], i);
+    for (let k = 0; k < upOf(cfg.blocks[1], i) * types.length; k++) n += repeats * block(types[k % types.length], i, k === 0 && i < L - 1 ? ch[i] : 0);
+    n += (repeats - 1) * S(i) * ch[i] * ch[i];
+    if (i > 0) n += S(i) * ch[i] * 4 * ch[i - 1];
+  }
+  return batch * (n + S(0) * ch[0] * cfg.cOut * cfg.patchSize ** 2);
 }
 
 /** The stage's ONNX inputs and output (float32 at both ends, whatever the precision inside). */

@@ -11,7 +11,7 @@
 import { BundleError } from '../../../base/errors.ts';
 import type { TensorSpec } from '../../modelPack.ts';
 import type { Checkpoint } from '../checkpoint.ts';
-import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockReads, typedBlockShapes, type ShapeMap } from './blocks.ts';
+import { conv1x1Shapes, countParams, rEmbeddings, typedBlock, typedBlockMacs, typedBlockReads, typedBlockShapes, type ShapeMap } from './blocks.ts';
 import type { StageBuildOptions, StagePartGraph } from './pack.ts';
 import { buildChain, clfHeadUnit, paramsWithPrefix, type ChainSpec, type ChainUnit } from './split.ts';
 import { checkCascadeCheckpoint, identifyCascadeFile } from './stageFiles.ts';
@@ -128,15 +128,7 @@ export function stageCMacs(cfg: StageCConfig, batch: number): number {
   const T = cfg.textTokens + 2 * cfg.cClipSeq;
   const { cCond: cc, cHidden: ch } = cfg;
   let n = cfg.textTokens * cfg.cClipText * cc + cfg.cClipSeq * cc * (cfg.cClipTextPooled + cfg.cClipImg) + S * cfg.cIn * ch[0];
-  const block = (type: string, c: number, skip: number) => {
-    if (type === 'C') return S * c * cfg.kernelSize ** 2 + S * (c + skip) * 4 * c + S * 4 * c * c;
-    if (type === 'T') return (1 + cfg.tConds.length) * cfg.cR * 2 * c;
-    if (type === 'A') {
-      const kv = cfg.selfAttn ? S + T : T;
-      return T * cc * c + 2 * S * c * c + 2 * kv * c * c + 2 * S * kv * c;
-    }
-    return 8 * S * c * c;
-  };
+  const block = (type: string, c: number, skip: number) => typedBlockMacs(cfg, type, S, c, skip, T);
   for (let i = 0; i < levels(cfg); i++) {
     const t = cfg.levelConfig[i];
     if (i > 0) n += S * ch[i - 1] * ch[i];
