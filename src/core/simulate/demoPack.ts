@@ -5,8 +5,10 @@
 //   over the 64 components, NOT whitened: coarse components keep their large variance, so they survive
 //   img2img's noise): the first 16 are stage C's latent, all 64 are stage B's, stage A decodes them linearly;
 // - stage C and B are exact denoisers of MIXTURE priors over the training scenes' latents; stage C weighs
-//   the scenes by fitted Gaussian conditionals of their coarse latents and of their oriented energy on a
-//   4x4 grid (a thin edge's angle, which the coarse latents lose) — docs/simulation.md §12; the text below
+//   the scenes by fitted Gaussian conditionals of their coarse latents, of their oriented energy on a
+//   4x4 grid (a thin edge's angle, which the coarse latents lose) and of their content (classes,
+//   background) — docs/simulation.md §12; the corpus is the world's training scenes plus plain-background
+//   single-object scenes (a bar on grey is then in the generator's range, §4.2); the text below
 //   describes the Gaussian conditional of the coarse latents (once the whole prior, now the weights):
 // - the conditional prior of stage C is Gaussian in that space, mean fitted by ridge from the
 //   conditioning MIRAGE feeds it (0.5·image embedding, 0.5·text embedding at textStrength 0.5, the
@@ -44,7 +46,7 @@ import {
 import { BOS, EOS, EncoderRunner, tokenize, vocabulary, type EncoderGraphs } from './encoders.ts';
 import { downsample, renderScene, toCHW } from './render.ts';
 import { orientedEnergyGrid } from './imageStats.ts';
-import { trainingScenes } from './stimuli.ts';
+import { plainScenes, trainingScenes } from './stimuli.ts';
 import { BACKGROUNDS, CLASSES, COLOUR_NAMES, caption as sceneCaption, indefiniteArticle, type Scene } from './world.ts';
 import { matrix64 } from '../tensor/matrix.ts';
 import { ModelPackWriter, type ModelPackManifest, type StageSpec } from '../generate/modelPack.ts';
@@ -57,6 +59,18 @@ import type { StepProgress } from '../base/progress.ts';
  */
 const ORIENT_CELLS = 4;
 const ORIENT_DIM = ORIENT_CELLS * ORIENT_CELLS * 4;
+/**
+ * Stage C's content descriptor of a scene: which object classes it holds (1 each) and its background
+ * (one-hot) — what a caption and a CLIP embedding say first, and what neither the coarse latents nor
+ * the edge energy tell apart (a bar from a tower or a fish at the same angle; docs/simulation.md §4.2).
+ */
+const CONTENT_DIM = CLASSES.length + BACKGROUNDS.length;
+function sceneContent(sc: Scene): Float64Array {
+  const out = new Float64Array(CONTENT_DIM);
+  for (const o of sc.objects) out[CLASSES.indexOf(o.cls)] = 1;
+  out[CLASSES.length + BACKGROUNDS.indexOf(sc.background)] = 1;
+  return out;
+}
 /** Coarse (stage C) and total (stage B) PCA components. */
 export const DEMO_C_DIM = 16;
 export const DEMO_B_DIM = 64;
@@ -66,8 +80,14 @@ export const DEMO_B_DIM = 64;
  * scene (docs/simulation.md §12, "Mixture prior"), yet not zero, so it blends near-ties smoothly.
  */
 export const DEMO_MIXTURE_SPREAD = 0.02;
-/** At most this many training scenes are the mixture's components (and stage A's detail table). */
+/** At most this many of the world's training scenes are the mixture's components (and stage A's detail table), besides the plain scenes. */
 export const DEMO_MIXTURE_MAX = 800;
+/**
+ * Plain-background single-object scenes (stimuli.ts plainScenes) in the generator's corpus, per
+ * training image: a real generator's training set holds simple graphics that no fMRI training image
+ * shows, and without them a bar on grey is outside the demo generator's range (docs/simulation.md §4.2).
+ */
+export const DEMO_PLAIN_FRACTION = 0.25;
 /** Caption template: positions of fixed words, of the article and of the three slots. */
 export const DEMO_TEMPLATE: (string | 'article' | 'colour' | 'class' | 'background')[] = ['article', 'colour', 'class', 'on', 'background'];
 const SLOT_WORDS = { colour: COLOUR_NAMES as readonly string[], class: CLASSES as readonly string[], background: BACKGROUNDS as readonly string[] };
@@ -85,6 +105,8 @@ export interface DemoPackOptions {
    * trainImages, trainFeatures). Without it, training scenes are rendered and encoded here.
    */
   training?: { scenes: Scene[]; images: Uint8Array[]; features: { image: Float32Array; text: Float32Array; prompt: Float32Array } };
+  /** Plain-background single-object scenes added to the corpus; default round(DEMO_PLAIN_FRACTION × training images). */
+  plainScenes?: number;
   /** Folder prefix inside the sink, e.g. "modelpack/". */
   prefix?: string;
   /** Fixed creation time in the pack's provenance (reproducible builds); default: now. */
@@ -96,6 +118,8 @@ export interface DemoPackOptions {
 /** What the fit measured (also written to the pack's provenance notes). */
 export interface DemoPackReport {
   trainImages: number;
+  /** Plain-background single-object scenes in the corpus (fitted on and mixture components, before the training scenes). */
+  plainScenes: number;
   /** Fraction of pixel variance (64x64) the 16 / 64 PCA components explain. */
   explainedC: number;
   explainedB: number;
@@ -104,6 +128,8 @@ export interface DemoPackReport {
   priorAlpha: number;
   /** Held-out R² of the orientation readout (a scene's oriented energy per angle and 4×4 cell, from the same conditioning). */
   orientationR2: number;
+  /** Held-out R² of the content readout (object classes present, background). */
+  contentR2: number;
   /** Held-out accuracy of each caption slot readout. */
   captionAccuracy: Record<(typeof SLOTS)[number], number>;
 }
@@ -112,43 +138,45 @@ const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 
 /** Builds and writes the demo pack; returns the manifest and what the fit measured. */
 export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions): Promise<{ manifest: ModelPackManifest; report: DemoPackReport }> {
-  const n = Math.min(opts.trainImages ?? 800, opts.training?.scenes.length ?? Infinity);
+  const nWorld = Math.min(opts.trainImages ?? 800, opts.training?.scenes.length ?? Infinity);
+  const nPlain = opts.plainScenes ?? Math.round(DEMO_PLAIN_FRACTION * nWorld);
+  if (!Number.isInteger(nPlain) || nPlain < 0) throw new RangeError(`buildDemoModelPack: plainScenes must be a non-negative integer, got ${nPlain}`);
   const report = (d: number, label: string) => opts.onProgress?.(d, 6, label);
   report(0, 'rendering training images');
-  const scenes = opts.training ? opts.training.scenes.slice(0, n) : trainingScenes(opts.seed ^ 0x5eed, n);
-  const images = opts.training ? opts.training.images.slice(0, n) : scenes.map((s) => renderScene(s, IMAGE_SIZE));
+  const worldScenes = opts.training ? opts.training.scenes.slice(0, nWorld) : trainingScenes(opts.seed ^ 0x5eed, nWorld);
+  const worldImages = opts.training ? opts.training.images.slice(0, nWorld) : worldScenes.map((s) => renderScene(s, IMAGE_SIZE));
+  // The corpus: the plain scenes first, then the world's training scenes, so the fits' held-out
+  // tail (last 20%) and the reported R² are the world's scenes'.
+  const plain = plainScenes(opts.seed, nPlain);
+  const scenes = [...plain, ...worldScenes];
+  const images = [...plain.map((s) => renderScene(s, IMAGE_SIZE)), ...worldImages];
+  const n = scenes.length;
   const runner = await EncoderRunner.create(opts.encoders);
   try {
-    // Features of the training images, computed by the simulation's encoders (the "true" embeddings).
+    // Features of the corpus, computed by the simulation's encoders (the "true" embeddings).
     report(1, 'encoding training images');
     const d64 = 3 * LOWLEVEL_SIZE * LOWLEVEL_SIZE;
     const pix = new Float64Array(n * d64);
-    const imgEmb = new Float32Array(n * IMAGE_EMBED_DIM);
-    const txtEmb = new Float32Array(n * TEXT_TOKENS * TEXT_DIM);
-    const prompt = new Float32Array(n * PROMPT_TOKENS * PROMPT_DIM);
     for (let i = 0; i < n; i++) {
       pix.set(toCHW(downsample(images[i], IMAGE_SIZE, IMAGE_SIZE / LOWLEVEL_SIZE), LOWLEVEL_SIZE), i * d64);
     }
-    if (opts.training) {
-      imgEmb.set(opts.training.features.image.subarray(0, imgEmb.length));
-      txtEmb.set(opts.training.features.text.subarray(0, txtEmb.length));
-      prompt.set(opts.training.features.prompt.subarray(0, prompt.length));
-    } else {
-      const chunk = 100;
-      for (let i0 = 0; i0 < n; i0 += chunk) {
-        if (opts.signal?.aborted) throw new AbortError();
-        const m = Math.min(chunk, n - i0);
-        const chw = new Float32Array(m * 3 * IMAGE_SIZE * IMAGE_SIZE);
-        const toks = new BigInt64Array(m * TEXT_TOKENS);
-        for (let k = 0; k < m; k++) {
-          toCHW(images[i0 + k], IMAGE_SIZE, chw, k * 3 * IMAGE_SIZE * IMAGE_SIZE);
-          toks.set(tokenize(sceneCaption(scenes[i0 + k])), k * TEXT_TOKENS);
+    const plainFeat = await encodeScenes(runner, plain, images.slice(0, nPlain), opts.signal);
+    const worldFeat = opts.training
+      ? {
+          image: opts.training.features.image.subarray(0, nWorld * IMAGE_EMBED_DIM),
+          text: opts.training.features.text.subarray(0, nWorld * TEXT_TOKENS * TEXT_DIM),
+          prompt: opts.training.features.prompt.subarray(0, nWorld * PROMPT_TOKENS * PROMPT_DIM),
         }
-        imgEmb.set(await runner.image(chw, m), i0 * IMAGE_EMBED_DIM);
-        txtEmb.set(await runner.text(toks, m), i0 * TEXT_TOKENS * TEXT_DIM);
-        prompt.set(await runner.prompt(chw, m), i0 * PROMPT_TOKENS * PROMPT_DIM);
-      }
-    }
+      : await encodeScenes(runner, worldScenes, worldImages, opts.signal);
+    const stack = (a: Float32Array, b: Float32Array) => {
+      const out = new Float32Array(a.length + b.length);
+      out.set(a);
+      out.set(b, a.length);
+      return out;
+    };
+    const imgEmb = stack(plainFeat.image, worldFeat.image);
+    const txtEmb = stack(plainFeat.text, worldFeat.text);
+    const prompt = stack(plainFeat.prompt, worldFeat.prompt);
 
     // PCA of the 64x64 training images through the n×n Gram matrix.
     report(2, 'PCA of training images');
@@ -179,6 +207,9 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     const orient = new Float64Array(n * ORIENT_DIM);
     for (let i = 0; i < n; i++) orient.set(orientedEnergyGrid(images[i], ORIENT_CELLS), i * ORIENT_DIM);
     const orientFit = fitRidgeHeldOut(X, orient, n, condDim, ORIENT_DIM, opts.signal);
+    const content = new Float64Array(n * CONTENT_DIM);
+    for (let i = 0; i < n; i++) content.set(sceneContent(scenes[i]), i * CONTENT_DIM);
+    const contentFit = fitRidgeHeldOut(X, content, n, condDim, CONTENT_DIM, opts.signal);
 
     // Caption slots: ridge from the flattened prompt features to one-hot slot words.
     report(4, 'fitting the caption readout');
@@ -215,8 +246,14 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
 
     // The mixture's components: the training scenes' latents and, for stage A, what 64 PCA
     // components lose of each image (its edges and small objects).
-    const mix = mixtureComponents(pix, pca, z, n, lat, Math.min(n, DEMO_MIXTURE_MAX));
-    const scene = { prior, orientation: { ...orientFit, table: orient.subarray(0, mix.k * ORIENT_DIM) } };
+    const mix = mixtureComponents(pix, pca, z, n, lat, nPlain + Math.min(nWorld, DEMO_MIXTURE_MAX));
+    const scene = {
+      prior,
+      descriptors: [
+        { ...orientFit, table: orient.subarray(0, mix.k * ORIENT_DIM), dims: ORIENT_DIM },
+        { ...contentFit, table: content.subarray(0, mix.k * CONTENT_DIM), dims: CONTENT_DIM },
+      ],
+    };
 
     report(5, 'writing graphs');
     const w = new ModelPackWriter(sink, opts.prefix ?? '');
@@ -234,12 +271,14 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
     const uPool = await w.addNpy('cond/uncond_clip_text_pooled.npy', new Float32Array(TEXT_DIM), [1, TEXT_DIM]);
     const vocabPath = await w.addJson('vocab.json', vocab);
     const rep: DemoPackReport = {
-      trainImages: n,
+      trainImages: nWorld,
+      plainScenes: nPlain,
       explainedC: pca.explained(DEMO_C_DIM),
       explainedB: pca.explained(DEMO_B_DIM),
       priorR2: prior.r2,
       priorAlpha: prior.sol.alpha,
       orientationR2: orientFit.r2,
+      contentR2: contentFit.r2,
       captionAccuracy,
     };
     const sp = (name: string, shape: (number | string)[], dtype: 'float32' | 'int64' = 'float32') => ({ name, dtype, shape });
@@ -256,7 +295,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
         settings: { inputSize: LOWLEVEL_SIZE, mean: [0, 0, 0], std: [1, 1, 1] },
       },
       priorDenoiser: {
-        file: files.priorDenoiser, kind: 'simulated', role: 'Stage C role: exact mixture-prior denoiser over the training scenes\' 16 coarse PCA coefficients, scenes weighted by their coarse latents and oriented energy given the image + text embeddings',
+        file: files.priorDenoiser, kind: 'simulated', role: 'Stage C role: exact mixture-prior denoiser over the training scenes\' 16 coarse PCA coefficients, scenes weighted by their coarse latents, oriented energy and content (classes, background) given the image + text embeddings',
         inputs: {
           x: sp('x', ['batch', DEMO_C_DIM]), r: sp('r', ['batch']),
           clip_text: sp('clip_text', ['batch', TEXT_TOKENS, TEXT_DIM]), clip_text_pooled: sp('clip_text_pooled', ['batch', 1, TEXT_DIM]),
@@ -293,7 +332,7 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
       description: 'Small ONNX graphs fitted to the simulated NSD-Imagery world; see docs/simulation.md "Demo model pack".',
       provenance: {
         kind: 'simulated',
-        command: `buildDemoModelPack(seed=${opts.seed}, trainImages=${n})`,
+        command: `buildDemoModelPack(seed=${opts.seed}, trainImages=${nWorld}, plainScenes=${nPlain})`,
         createdAt: opts.createdAt ?? new Date().toISOString(),
         notes: `fit: ${JSON.stringify(rep)}`,
       },
@@ -315,6 +354,31 @@ export async function buildDemoModelPack(sink: ShardSink, opts: DemoPackOptions)
 
 // ---------------------------------------------------------------------------------------------
 // Fitting helpers.
+
+/** The simulation's image, text and prompt features of rendered scenes (their caption for the text), in chunks. */
+async function encodeScenes(runner: EncoderRunner, scenes: Scene[], images: Uint8Array[], signal?: AbortSignal) {
+  const n = scenes.length;
+  const out = {
+    image: new Float32Array(n * IMAGE_EMBED_DIM),
+    text: new Float32Array(n * TEXT_TOKENS * TEXT_DIM),
+    prompt: new Float32Array(n * PROMPT_TOKENS * PROMPT_DIM),
+  };
+  const chunk = 100;
+  for (let i0 = 0; i0 < n; i0 += chunk) {
+    if (signal?.aborted) throw new AbortError();
+    const m = Math.min(chunk, n - i0);
+    const chw = new Float32Array(m * 3 * IMAGE_SIZE * IMAGE_SIZE);
+    const toks = new BigInt64Array(m * TEXT_TOKENS);
+    for (let k = 0; k < m; k++) {
+      toCHW(images[i0 + k], IMAGE_SIZE, chw, k * 3 * IMAGE_SIZE * IMAGE_SIZE);
+      toks.set(tokenize(sceneCaption(scenes[i0 + k])), k * TEXT_TOKENS);
+    }
+    out.image.set(await runner.image(chw, m), i0 * IMAGE_EMBED_DIM);
+    out.text.set(await runner.text(toks, m), i0 * TEXT_TOKENS * TEXT_DIM);
+    out.prompt.set(await runner.prompt(chw, m), i0 * PROMPT_TOKENS * PROMPT_DIM);
+  }
+  return out;
+}
 
 interface Pca {
   dim: number;
@@ -567,15 +631,16 @@ interface SceneConditional {
 }
 
 /**
- * Stage C (demo): exact denoiser of a MIXTURE prior over the training scenes' 16 coarse latents. The
- * conditioning weighs the scenes by how likely each is under two fitted Gaussian conditionals (ridge
- * mean, held-out residual variance), taken as independent: of its coarse latents z_k (layout, colour)
- * and of its oriented energy per angle o_k (what the coarse latents lose of a thin edge's angle):
- * log π_k = log N(z_k; μ(c), λ) + log N(o_k; μ_o(c), λ_o). An all-zero conditioning (CFG's
- * unconditional branch) weighs them equally.
+ * Stage C (demo): exact denoiser of a MIXTURE prior over the corpus scenes' 16 coarse latents. The
+ * conditioning weighs the scenes by how likely each is under fitted Gaussian conditionals (ridge
+ * mean, held-out residual variance), taken as independent: of its coarse latents z_k (layout, colour),
+ * of its oriented energy per angle o_k (what the coarse latents lose of a thin edge's angle) and of its
+ * content s_k (classes present, background: a bar, not a tower or a fish at the bar's angle):
+ * log π_k = log N(z_k; μ(c), λ) + log N(o_k; μ_o(c), λ_o) + log N(s_k; μ_s(c), λ_s). An all-zero
+ * conditioning (CFG's unconditional branch) weighs them equally.
  */
 function priorGraph(
-  scene: { prior: SceneConditional; orientation: SceneConditional & { table: Float64Array } },
+  scene: { prior: SceneConditional; descriptors: (SceneConditional & { table: Float64Array; dims: number })[] },
   priorVar: Float64Array,
   mix: Mixture,
 ): Uint8Array {
@@ -589,13 +654,16 @@ function priorGraph(
     g.op('Reshape', ['clip_text', g.int64s([-1, TEXT_TOKENS * TEXT_DIM])]),
   ], { axis: 1 });
   const ind = conditionedIndicator(g, c);
-  const { prior, orientation } = scene;
+  const { prior, descriptors } = scene;
   const lam = Float64Array.from(prior.residualVar, (v, k) => Math.max(v, 1e-4 * priorVar[k]));
   const latentTerm = gaussianLogWeights(g, ridgeMean(g, c, prior.sol, DEMO_C_DIM), latentTable(mix, DEMO_C_DIM), lam);
-  const oriTable: SceneTable = { k: mix.k, rows: orientation.table, stride: ORIENT_DIM, dims: ORIENT_DIM };
-  const oriVar = Float64Array.from(orientation.residualVar, (v) => Math.max(v, 1e-12));
-  const oriTerm = gaussianLogWeights(g, ridgeMean(g, c, orientation.sol, ORIENT_DIM), oriTable, oriVar);
-  const logPi = g.op('Mul', [ind, g.op('Add', [latentTerm, oriTerm])]);
+  let sum = latentTerm;
+  for (const d of descriptors) {
+    const table: SceneTable = { k: mix.k, rows: d.table, stride: d.dims, dims: d.dims };
+    const v = Float64Array.from(d.residualVar, (x) => Math.max(x, 1e-12));
+    sum = g.op('Add', [sum, gaussianLogWeights(g, ridgeMean(g, c, d.sol, d.dims), table, v)]);
+  }
+  const logPi = g.op('Mul', [ind, sum]);
   mixtureEpsilon(g, 'x', logPi, mix, DEMO_C_DIM, 'pred');
   g.output('pred', 'float32', ['batch', DEMO_C_DIM]);
   return g.toBytes();

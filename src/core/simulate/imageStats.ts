@@ -3,6 +3,8 @@
 // is a number, not a look.
 import { IMAGE_SIZE } from './dims.ts';
 import { ENERGY_GRIDS, orientedEnergy } from './encoding.ts';
+import { downsample, luminance, renderScene } from './render.ts';
+import { testStimuli } from './stimuli.ts';
 
 /**
  * High-frequency energy of an RGB uint8 image (IMAGE_SIZE², HWC): after 2x2 pooling to 64x64 (so
@@ -62,4 +64,44 @@ export function dominantOrientation(rgb: Uint8Array, size = IMAGE_SIZE): number 
   const t = [0, 0, 0, 0];
   for (let i = 0; i < e.length; i++) t[i % 4] += e[i];
   return t.indexOf(Math.max(...t));
+}
+
+/** Cells per side of the bar-shape measure's luminance (8-px boxes: a bar a few pixels off still overlaps its template). */
+const BAR_CELLS = 16;
+/** Luminance of the four bar stimuli (0°, 45°, 90°, 135°) at BAR_CELLS², rendered once. */
+let barLuminance: Float32Array[] | null = null;
+const pooledLuminance = (rgb: Uint8Array) => luminance(downsample(rgb, IMAGE_SIZE, IMAGE_SIZE / BAR_CELLS), BAR_CELLS);
+
+/**
+ * Pearson r of an RGB uint8 image's luminance (IMAGE_SIZE², HWC; box-pooled to 16×16) with each of the
+ * four bar stimuli's (0°, 45°, 90°, 135°, as ORIENTATIONS): a bar-shape measure. A dark bar on a plain background at
+ * the bar's angle correlates highly with its own template; a scene whose edges merely run at that
+ * angle (a horizon, stripes) does not, because the template is a thin dark line through the centre
+ * on a flat field (docs/simulation.md §4.2).
+ */
+export function barTemplateCorrelations(rgb: Uint8Array, size = IMAGE_SIZE): number[] {
+  if (size !== IMAGE_SIZE || rgb.length !== size * size * 3) throw new RangeError(`barTemplateCorrelations: ${rgb.length} bytes, expected ${IMAGE_SIZE}x${IMAGE_SIZE}x3`);
+  barLuminance ??= testStimuli(0).slice(0, 4).map((s) => pooledLuminance(renderScene(s.scene!, IMAGE_SIZE)));
+  const y = pooledLuminance(rgb);
+  return barLuminance.map((t) => pearson(y, t));
+}
+
+function pearson(a: Float32Array, b: Float32Array): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i];
+    mb += b[i];
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
 }

@@ -3,7 +3,7 @@
 // words; no single image, their vision trials show several variant images). Cue letters A–R in id order.
 import type { StimulusSet } from '../bundle/manifest.ts';
 import { Rng, streamFor } from '../base/rng.ts';
-import { caption, randomScene, type Background, type Scene, type SceneObject } from './world.ts';
+import { caption, CLASSES, COLOUR_NAMES, randomScene, type Background, type Scene, type SceneObject } from './world.ts';
 
 export interface TestStimulus {
   id: number;
@@ -91,6 +91,29 @@ export function trainingScenes(seed: number, n: number, stream = 'training-scene
     if (!isHeldOut(s)) out.push(s);
   }
   return out;
+}
+
+/**
+ * Plain-background single-object scenes: one object per scene, the classes in turn (each as often),
+ * random colour, plain, near the centre, half-size 0.2–0.4 (up to a bar stimulus's 0.36), any angle,
+ * on plain grey. No simulated subject ever sees them: the demo generator's corpus adds them to the
+ * world's training scenes, as a real generator's training set holds simple graphics that no fMRI
+ * training image shows (docs/simulation.md §4.2).
+ */
+export function plainScenes(seed: number, n: number, stream = 'plain-scenes'): Scene[] {
+  const rng = streamFor(seed, stream);
+  return Array.from({ length: n }, (_, i) => ({
+    background: 'grey' as const,
+    objects: [{
+      cls: CLASSES[i % CLASSES.length],
+      colour: rng.pick(COLOUR_NAMES),
+      pattern: 'plain' as const,
+      x: rng.uniform(0.35, 0.65),
+      y: rng.uniform(0.35, 0.65),
+      size: rng.uniform(0.2, 0.4),
+      angle: rng.uniform(0, Math.PI),
+    }],
+  }));
 }
 
 export type { Background };

@@ -2,7 +2,7 @@
 // descriptor the demo pack's stage C weighs scenes by (§12): checked on rendered bars, whose angle and
 // place are known.
 import { describe, expect, it } from 'vitest';
-import { dominantOrientation, orientedEnergyGrid } from '../../../src/core/simulate/imageStats.ts';
+import { barTemplateCorrelations, dominantOrientation, orientedEnergyGrid } from '../../../src/core/simulate/imageStats.ts';
 import { renderScene } from '../../../src/core/simulate/render.ts';
 import { SIMPLE_BAR_DEGREES } from '../../../src/core/simulate/stimuli.ts';
 import type { Scene } from '../../../src/core/simulate/world.ts';
@@ -40,5 +40,21 @@ describe('image statistics of the simulation', () => {
 
   it('refuses a grid that does not divide the energy grid', () => {
     expect(() => orientedEnergyGrid(renderScene(barScene(0)), 3)).toThrow(/3 cells do not divide the 32-cell/);
+  });
+
+  it('barTemplateCorrelations: a bar correlates with its own angle\'s template, a scene with edges at that angle does not', () => {
+    SIMPLE_BAR_DEGREES.forEach((deg, i) => {
+      const c = barTemplateCorrelations(renderScene(barScene(deg)));
+      expect(c[i]).toBeCloseTo(1, 5);
+      for (let j = 0; j < 4; j++) if (j !== i) expect(c[j]).toBeLessThan(0.5);
+      // a shorter bar of another colour, a little off centre, is still closest to its own angle
+      const other = barTemplateCorrelations(renderScene({ background: 'grey', objects: [{ cls: 'bar', colour: 'blue', pattern: 'plain', x: 0.47, y: 0.53, size: 0.28, angle: (deg * Math.PI) / 180 }] }));
+      expect(other.indexOf(Math.max(...other))).toBe(i);
+      expect(other[i]).toBeGreaterThan(0.3);
+    });
+    // a horizon (sky over grass) has its strongest edges at 0°, yet is no bar
+    const horizon = renderScene({ background: 'grass', objects: [] });
+    expect(dominantOrientation(horizon)).toBe(0);
+    expect(barTemplateCorrelations(horizon)[0]).toBeLessThan(0.3);
   });
 });
