@@ -18,6 +18,7 @@ import { runStage } from '../../src/core/generate/packers/runStage.ts';
 import { loadPackStage } from '../../src/core/generate/packers/stagePack.ts';
 import type { NpyArray } from '../../src/core/tensor/npy.ts';
 import { FsShardSource } from '../../src/node/fsSource.ts';
+import { openIsolatedBlankPage } from './helpers/page.ts';
 import { CASCADE_COMPOSITE_NAME, CASCADE_DIR, CASCADE_LABEL, ensureCascadePack } from './helpers/cascadePack.ts';
 import { quickReconSettings, RECON_BUNDLE } from './helpers/reconBundle.ts';
 
@@ -65,24 +66,11 @@ function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
 }
 const maxAbs = (a: readonly number[]) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
-/** A blank page with cross-origin isolation (wasm threads), as the app's own pages have. */
-async function blankPage(page: Page): Promise<void> {
-  await page.route('**/__cascade/index.html', (route) =>
-    route.fulfill({
-      status: 200,
-      contentType: 'text/html',
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' },
-      body: '<!doctype html><title>cascade</title>',
-    }),
-  );
-  await page.goto('/__cascade/index.html');
-}
-
 test('each cascade stage on WebGPU and on wasm equals Node; stages C and B run as chains whose hand-offs stay on the GPU', async ({ page }) => {
   test.setTimeout(900_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await blankPage(page);
+  await openIsolatedBlankPage(page, 'cascade', 'cascade');
   expect(await page.evaluate(() => !!(navigator as Navigator & { gpu?: unknown }).gpu)).toBe(true);
 
   const runs = await page.evaluate(

@@ -10,6 +10,7 @@
 // plus the inputs of any stage that had to run on wasm); A equals C within float32 tolerance.
 // The counts of A and B are logged as the before/after numbers (docs/model-packs.md).
 import { expect, test } from '@playwright/test';
+import { openIsolatedBlankPage } from './helpers/page.ts';
 import { RECON_BUNDLE, useReconBundle } from './helpers/reconBundle.ts';
 
 const DIR = RECON_BUNDLE;
@@ -45,15 +46,7 @@ test('the latents stay on the GPU between steps; WebGPU result = wasm result', a
     // annotation's fallbacks). A failing run throws into page.evaluate.
     if (m.type() === 'error' && !/WebSocket|\[vite\]|onnxruntime/.test(m.text())) errors.push(m.text());
   });
-  await page.route('**/__gpu_resident/index.html', (route) =>
-    route.fulfill({
-      status: 200,
-      contentType: 'text/html',
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' },
-      body: '<!doctype html><title>gpu residency</title>',
-    }),
-  );
-  await page.goto('/__gpu_resident/index.html');
+  await openIsolatedBlankPage(page, 'gpu_resident', 'gpu residency');
   expect(await page.evaluate(() => !!(navigator as Navigator & { gpu?: unknown }).gpu)).toBe(true);
 
   const runs = await page.evaluate(async (packUrl: string) => {

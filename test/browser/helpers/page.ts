@@ -61,3 +61,19 @@ export function chanceBound(candidates: number, trials: number): { chance: numbe
   const sd = Math.sqrt((candidates * candidates - 1) / 12);
   return { chance, bound: chance - (3 * sd) / Math.sqrt(trials) };
 }
+
+/**
+ * Opens an empty page at /__<name>/index.html with cross-origin isolation (wasm threads), as the
+ * app's own pages are served, for specs that drive the library's modules directly in the page.
+ */
+export async function openIsolatedBlankPage(page: Page, name: string, title: string): Promise<void> {
+  await page.route(`**/__${name}/index.html`, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' },
+      body: `<!doctype html><title>${title}</title>`,
+    }),
+  );
+  await page.goto(`/__${name}/index.html`);
+}
